@@ -1,0 +1,11 @@
+# Project-wide compile settings, applied per target (no global flags).
+function(mayfly_target_settings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror)
+  target_compile_definitions(${target} PRIVATE
+    OPENSSL_API_COMPAT=30000 OPENSSL_NO_DEPRECATED)
+  if(MAYFLY_SANITIZE)
+    target_compile_options(${target} PRIVATE
+      -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()

@@ -1,0 +1,2 @@
+// mayfly-ca: entry point.
+int main() { return 0; }

@@ -1,0 +1,27 @@
+// Reading files, and writing them atomically with a given mode.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+
+#include "mayfly/error.h"
+
+namespace mayfly {
+
+// Reads a whole file. NotFound when it does not exist, kIo otherwise; the
+// message names the path.
+[[nodiscard]] Result<std::string> ReadFile(const std::string& path);
+
+// Replaces `path` with `data` so that a reader sees the old or the new file,
+// never a torn one: write a temporary file in the same directory with `mode`,
+// fsync it, rename it over `path`, fsync the directory.
+[[nodiscard]] Result<void> WriteFileAtomic(const std::string& path,
+                                           std::string_view data, mode_t mode);
+
+// Creates `path` (and parents) if missing and sets it to `mode`.
+[[nodiscard]] Result<void> EnsureDirectory(const std::string& path, mode_t mode);
+
+// A string with errno's description, for messages.
+std::string ErrnoString(int err);
+
+}  // namespace mayfly

@@ -1,0 +1,195 @@
+// The durable state of a CA: one interface of transactions over SQLite.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mayfly/error.h"
+
+namespace mayfly {
+
+// What a certificate was issued as.
+enum class CertKind { kWorkload, kNode, kAdmin, kServer };
+std::string_view CertKindName(CertKind kind);          // "workload", ...
+[[nodiscard]] Result<CertKind> ParseCertKind(std::string_view name);
+
+// RFC 5280 CRLReason values Mayfly uses.
+enum class RevocationReason : int {
+  kUnspecified = 0,
+  kKeyCompromise = 1,
+  kCaCompromise = 2,
+  kAffiliationChanged = 3,
+  kSuperseded = 4,
+  kCessationOfOperation = 5,
+};
+std::string_view RevocationReasonName(RevocationReason r);  // "keyCompromise"
+// Accepts the RFC names ("keyCompromise") and snake_case ("key_compromise").
+[[nodiscard]] Result<RevocationReason> ParseRevocationReason(std::string_view name);
+
+struct CertRecord {
+  std::string serial;        // lowercase hex, no leading zeros; UNIQUE
+  std::string spiffe_id;
+  std::string node;          // node it was issued to or through; "" if none
+  CertKind kind = CertKind::kWorkload;
+  std::string issuer;        // identifies the issuing CA (hex SKI)
+  int64_t not_before = 0;    // Unix seconds
+  int64_t not_after = 0;
+  int64_t issued_at = 0;
+  std::string der;
+  std::optional<int64_t> revoked_at;
+  RevocationReason reason = RevocationReason::kUnspecified;
+};
+
+struct RevokedCert {
+  std::string serial;
+  int64_t revoked_at = 0;
+  RevocationReason reason = RevocationReason::kUnspecified;
+  int64_t not_after = 0;
+  std::string issuer;
+};
+
+enum class CertStatus { kValid, kRevoked, kExpired };
+[[nodiscard]] Result<CertStatus> ParseCertStatus(std::string_view name);
+
+struct CertFilter {
+  std::optional<std::string> spiffe_id;
+  std::optional<std::string> node;
+  std::optional<CertStatus> status;   // evaluated at `now`
+  int64_t now = 0;
+  int limit = 100;                    // 1..1000
+  // Keyset paging: return rows issued before this cursor (from CertPage).
+  std::optional<std::string> cursor;
+};
+struct CertPage {
+  std::vector<CertRecord> certs;      // newest first; der is left empty
+  std::optional<std::string> next_cursor;
+};
+
+// Exactly one of the three is set.
+struct RevokeSelector {
+  std::optional<std::string> serial;
+  std::optional<std::string> spiffe_id;
+  std::optional<std::string> node;    // also bans the node
+};
+
+struct NodeRecord {
+  std::string name;
+  int64_t enrolled_at = 0;
+  bool banned = false;
+  std::optional<int64_t> banned_at;
+};
+
+struct TokenRecord {
+  std::string hash;          // hex SHA-256 of the token; the token itself is never stored
+  std::string node;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+};
+
+struct EntryRecord {
+  int64_t id = 0;            // assigned by the store
+  std::string spiffe_id;
+  std::string node;          // node name or glob
+  std::vector<std::string> dns;
+  std::vector<std::string> ips;
+  int64_t max_ttl = 0;       // seconds
+  std::string source;        // "config" or "api"
+};
+
+struct AuditEvent {
+  int64_t id = 0;            // assigned by the store, increasing
+  int64_t time = 0;
+  std::string type;          // "issue", "renew", "enroll", "revoke", "token", "entry_add", "refused", ...
+  std::string actor;         // who called: SPIFFE ID, "admin-socket", an IP
+  std::string subject;       // what it was about: a SPIFFE ID, serial, node
+  std::string result;        // "ok" or an error code
+  std::string detail;        // JSON object text; never a secret
+  std::string prev_hash;     // hex SHA-256 of the previous event ("" for the first)
+  std::string hash;          // hex SHA-256 over prev_hash and this event's fields
+};
+
+// Thread-safe. Writes are serialised on one connection and committed durably
+// (WAL, synchronous=FULL) before they return; reads use their own connections
+// and run while a write commits.
+class Store {
+ public:
+  // Opens or creates the database and applies pending schema migrations.
+  [[nodiscard]] static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+
+  int SchemaVersion() const;
+
+  // Certificates. InsertCertificates commits all records in one transaction
+  // (the group-commit path); a duplicate serial fails the whole batch.
+  [[nodiscard]] Result<void> InsertCertificates(std::span<const CertRecord> certs);
+  [[nodiscard]] Result<std::optional<CertRecord>> GetCertificate(const std::string& serial);
+  [[nodiscard]] Result<CertPage> ListCertificates(const CertFilter& filter);
+  [[nodiscard]] Result<int64_t> CountCertificates(std::optional<CertStatus> status, int64_t now);
+
+  // Marks every matching certificate that is neither revoked nor expired at
+  // `now` as revoked; for a node selector also bans the node. One
+  // transaction. Returns the serials revoked (possibly none).
+  [[nodiscard]] Result<std::vector<std::string>> Revoke(const RevokeSelector& which,
+                                                        RevocationReason reason, int64_t now);
+  // Revoked certificates not yet expired at `now`, for one issuer ("" = all).
+  [[nodiscard]] Result<std::vector<RevokedCert>> ListRevokedUnexpired(const std::string& issuer,
+                                                                      int64_t now);
+  // Increments and returns the CRL number; never goes backwards.
+  [[nodiscard]] Result<int64_t> NextCrlNumber();
+
+  // Join tokens, stored only as hashes.
+  [[nodiscard]] Result<void> CreateToken(const TokenRecord& token);
+  // One transaction: the token must exist, be unused and unexpired at `now`
+  // (else kInvalidToken); it is marked used, its node is recorded as enrolled
+  // and unbanned, and node_cert (whose node field is filled in) is inserted.
+  // Returns the token's node name. Concurrent calls with one token: one wins.
+  [[nodiscard]] Result<std::string> ConsumeTokenAndEnroll(const std::string& token_hash,
+                                                          int64_t now, CertRecord node_cert);
+
+  // Nodes.
+  [[nodiscard]] Result<std::optional<NodeRecord>> GetNode(const std::string& name);
+  [[nodiscard]] Result<std::vector<std::string>> ListBannedNodes();
+
+  // Registration entries.
+  [[nodiscard]] Result<int64_t> AddEntry(const EntryRecord& entry);
+  // Removes an "api" entry by id; kNotFound when none.
+  [[nodiscard]] Result<void> RemoveEntry(int64_t id);
+  [[nodiscard]] Result<std::vector<EntryRecord>> ListEntries();
+  // Replaces every "config" entry with these (on start and on reload).
+  [[nodiscard]] Result<void> ReplaceConfigEntries(std::span<const EntryRecord> entries);
+
+  // Audit log: AppendAudit fills in id, prev_hash and hash.
+  [[nodiscard]] Result<AuditEvent> AppendAudit(AuditEvent event);
+  // Newest first; events with id < before_id when set; time >= since.
+  [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(int64_t since, int limit,
+                                                          std::optional<int64_t> before_id);
+
+  // Small key/value settings (CA state).
+  [[nodiscard]] Result<std::optional<std::string>> GetMeta(const std::string& key);
+  [[nodiscard]] Result<void> SetMeta(const std::string& key, const std::string& value);
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Lets many threads commit certificates in shared transactions: each caller
+// blocks in Commit until the transaction holding its record is durable.
+// While one batch commits, new arrivals queue and form the next batch.
+class GroupCommitter {
+ public:
+  explicit GroupCommitter(Store& store, size_t max_batch = 256);
+  ~GroupCommitter();
+  [[nodiscard]] Result<void> Commit(CertRecord record);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mayfly

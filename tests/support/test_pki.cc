@@ -1,0 +1,2 @@
+// A test PKI built in code.
+#include "support/test_pki.h"

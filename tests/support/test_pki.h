@@ -1,0 +1,4 @@
+// A test PKI built in code: root, intermediate and leaves, for unit tests.
+#pragma once
+
+namespace mayfly::testing {}
