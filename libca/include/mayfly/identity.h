@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,6 +21,8 @@ class SpiffeId {
   // kInvalidSpiffeId with the rule broken.
   [[nodiscard]] static Result<SpiffeId> Parse(std::string_view text);
   // The trust domain alone ("spiffe://example.org"), validated.
+  // `path` is "" (the trust domain's own ID) or "/seg/seg"; both parts are
+  // checked by the same rules as Parse, with the same error code.
   [[nodiscard]] static Result<SpiffeId> FromParts(std::string_view trust_domain,
                                                   std::string_view path);
 
@@ -78,11 +81,18 @@ struct Cidr {
   int prefix_len = 0;
   bool Contains(const IpAddress& ip) const;
   std::string ToString() const;
+  bool operator==(const Cidr&) const = default;
 };
 [[nodiscard]] Result<Cidr> ParseCidr(std::string_view text);
 
 // Shell-style glob with '*' (any run of characters) and '?' (one character),
 // used for the node field of registration entries.
+// Runs in O(pattern * text) time at worst: no exponential backtracking.
 bool GlobMatch(std::string_view pattern, std::string_view text);
+
+// Quotes untrusted text for an error message: at most max_len bytes (then a
+// note of the full length), '"' and '\\' escaped, control and non-ASCII bytes
+// as \xNN, so a hostile input can neither flood nor forge a log line.
+std::string QuoteForMessage(std::string_view text, size_t max_len = 100);
 
 }  // namespace mayfly
