@@ -1,0 +1,321 @@
+// CSR parsing with a fast path for the key types agents use.
+//
+// d2i_X509_REQ in OpenSSL 3.0 runs the provider decoder machinery to build an
+// EVP_PKEY from the request's key, which costs more than the signature check
+// itself. The request is therefore decoded in a library context holding only
+// the "null" provider, where that decode fails harmlessly and the key stays
+// as raw SubjectPublicKeyInfo; the one EVP_PKEY the verification needs is then
+// built directly from the encoded point (checked to be on the curve) or raw
+// Ed25519 bytes. Key policy is enforced here, on the algorithm OIDs.
+#include "mayfly/csr.h"
+
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+#include <openssl/provider.h>
+
+#include <mutex>
+
+#include "mayfly/x509_util.h"
+
+namespace mayfly {
+namespace {
+
+// A library context in which no key decoder exists (see the file comment).
+OSSL_LIB_CTX* DecodeOnlyContext() {
+  static OSSL_LIB_CTX* ctx = [] {
+    OSSL_LIB_CTX* c = OSSL_LIB_CTX_new();
+    // Loading "null" explicitly stops OpenSSL from activating the default
+    // provider in this context on first use.
+    if (c != nullptr && OSSL_PROVIDER_load(c, "null") == nullptr) {
+      OSSL_LIB_CTX_free(c);
+      c = nullptr;
+    }
+    return c;
+  }();
+  return ctx;
+}
+
+// Parameters-only EC keys, duplicated per request and given its point.
+const EVP_PKEY* EcTemplate(int curve_nid) {
+  auto make = [](const char* group) -> EVP_PKEY* {
+    OsslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return nullptr;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(group), 0),
+        OSSL_PARAM_construct_end()};
+    EVP_PKEY* key = nullptr;
+    if (EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_KEY_PARAMETERS, params) != 1) return nullptr;
+    return key;
+  };
+  static EVP_PKEY* p256 = make("P-256");
+  static EVP_PKEY* p384 = make("P-384");
+  return curve_nid == NID_X9_62_prime256v1 ? p256 : p384;
+}
+
+std::unexpected<Error> Bad(std::string msg) { return MakeError(ErrorCode::kInvalidCsr, std::move(msg)); }
+
+// PEM armour off, or the input itself when it is not PEM.
+Result<std::string> ToDer(std::string_view input) {
+  constexpr std::string_view kDash = "-----BEGIN ";
+  size_t begin = input.find(kDash);
+  if (begin == std::string_view::npos) return std::string(input);
+  size_t label_end = input.find("-----", begin + kDash.size());
+  if (label_end == std::string_view::npos) return Bad("malformed PEM header");
+  std::string_view label = input.substr(begin + kDash.size(), label_end - begin - kDash.size());
+  if (label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST") {
+    return Bad("expected a PEM CERTIFICATE REQUEST, found " + std::string(label));
+  }
+  std::string end_marker = "-----END " + std::string(label) + "-----";
+  size_t body_begin = label_end + 5;
+  size_t end = input.find(end_marker, body_begin);
+  if (end == std::string_view::npos) return Bad("PEM CSR without its END line (truncated?)");
+  std::string b64;
+  for (char c : input.substr(body_begin, end - body_begin)) {
+    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') b64.push_back(c);
+  }
+  if (b64.empty() || b64.size() % 4 != 0 || b64.size() / 4 * 3 > kMaxCsrDerBytes + 3) {
+    return Bad(b64.size() / 4 * 3 > kMaxCsrDerBytes ? "CSR is larger than 16 KiB"
+                                                    : "PEM CSR body is not valid base64");
+  }
+  std::string der(b64.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(der.data()),
+                          reinterpret_cast<const unsigned char*>(b64.data()),
+                          static_cast<int>(b64.size()));
+  if (n < 0) return Bad("PEM CSR body is not valid base64");
+  // EVP_DecodeBlock counts '=' padding as zero bytes.
+  size_t pad = b64.ends_with("==") ? 2 : b64.ends_with("=") ? 1 : 0;
+  der.resize(static_cast<size_t>(n) - pad);
+  return der;
+}
+
+struct VerifiedKey {
+  KeyType type;
+  OsslPtr<EVP_PKEY> pkey;
+};
+
+// Builds the request's public key and checks it against the policy.
+Result<VerifiedKey> BuildKey(X509_PUBKEY* spki) {
+  ASN1_OBJECT* alg = nullptr;
+  const unsigned char* pk = nullptr;
+  int pklen = 0;
+  X509_ALGOR* algor = nullptr;
+  if (X509_PUBKEY_get0_param(&alg, &pk, &pklen, &algor, spki) != 1) {
+    return Bad("CSR public key is malformed");
+  }
+  int ptype = V_ASN1_UNDEF;
+  const void* pval = nullptr;
+  X509_ALGOR_get0(nullptr, &ptype, &pval, algor);
+  ClearOpensslErrors();
+  switch (OBJ_obj2nid(alg)) {
+    case NID_X9_62_id_ecPublicKey: {
+      int curve = ptype == V_ASN1_OBJECT ? OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(pval)) : NID_undef;
+      if (curve != NID_X9_62_prime256v1 && curve != NID_secp384r1) {
+        return MakeError(ErrorCode::kWeakKey,
+                         "EC key on a curve other than P-256 or P-384 (or explicit parameters)");
+      }
+      const EVP_PKEY* tmpl = EcTemplate(curve);
+      OsslPtr<EVP_PKEY> key(tmpl ? EVP_PKEY_dup(const_cast<EVP_PKEY*>(tmpl)) : nullptr);
+      if (!key) return OpensslError("preparing an EC key");
+      if (EVP_PKEY_set1_encoded_public_key(key.get(), pk, static_cast<size_t>(pklen)) != 1) {
+        ClearOpensslErrors();
+        return MakeError(ErrorCode::kWeakKey, "EC public key is not a point on its curve");
+      }
+      return VerifiedKey{curve == NID_X9_62_prime256v1 ? KeyType::kEcdsaP256 : KeyType::kEcdsaP384,
+                         std::move(key)};
+    }
+    case NID_ED25519: {
+      if (ptype != V_ASN1_UNDEF || pklen != 32) return MakeError(ErrorCode::kWeakKey, "malformed Ed25519 key");
+      OsslPtr<EVP_PKEY> key(EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, pk, 32));
+      if (!key) return OpensslError("reading an Ed25519 key", ErrorCode::kWeakKey);
+      return VerifiedKey{KeyType::kEd25519, std::move(key)};
+    }
+    case NID_rsaEncryption: {
+      // Rare and slow anyway: let the default decoders read it.
+      unsigned char* der = nullptr;
+      int len = i2d_X509_PUBKEY(spki, &der);
+      if (len <= 0) return Bad("CSR RSA key is malformed");
+      const unsigned char* p = der;
+      OsslPtr<EVP_PKEY> key(d2i_PUBKEY(nullptr, &p, len));
+      OPENSSL_free(der);
+      if (!key) return OpensslError("reading an RSA key", ErrorCode::kWeakKey);
+      auto type = ClassifyKey(key.get());
+      if (!type) return std::unexpected(type.error());
+      return VerifiedKey{*type, std::move(key)};
+    }
+    default: {
+      char name[80];
+      OBJ_obj2txt(name, sizeof name, alg, 0);
+      return MakeError(ErrorCode::kWeakKey, std::string("key algorithm ") + name +
+                                                " is not accepted (use ECDSA P-256/P-384, Ed25519 or RSA >= 2048)");
+    }
+  }
+}
+
+// The signature algorithm must be a strong one and fit the key's family.
+Result<void> CheckSignatureAlgorithm(const X509_REQ* req, KeyType key_type) {
+  const ASN1_BIT_STRING* sig = nullptr;
+  const X509_ALGOR* alg = nullptr;
+  X509_REQ_get0_signature(req, &sig, &alg);
+  const ASN1_OBJECT* obj = nullptr;
+  X509_ALGOR_get0(&obj, nullptr, nullptr, alg);
+  int nid = OBJ_obj2nid(obj);
+  bool ok = false;
+  switch (FamilyOf(key_type)) {
+    case KeyFamily::kEc:
+      ok = nid == NID_ecdsa_with_SHA256 || nid == NID_ecdsa_with_SHA384 || nid == NID_ecdsa_with_SHA512;
+      break;
+    case KeyFamily::kEd25519: ok = nid == NID_ED25519; break;
+    case KeyFamily::kRsa:
+      ok = nid == NID_sha256WithRSAEncryption || nid == NID_sha384WithRSAEncryption ||
+           nid == NID_sha512WithRSAEncryption;
+      break;
+  }
+  if (!ok) {
+    char name[80];
+    OBJ_obj2txt(name, sizeof name, obj, 0);
+    return Bad(std::string("CSR signature algorithm ") + name + " is not accepted for a " +
+               std::string(KeyTypeName(key_type)) + " key");
+  }
+  return Ok();
+}
+
+std::string Asn1Text(const ASN1_STRING* s) {
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<size_t>(ASN1_STRING_length(s)));
+}
+
+}  // namespace
+
+const X509_PUBKEY* Csr::public_key() const { return X509_REQ_get_X509_PUBKEY(req_.get()); }
+
+Result<Csr> Csr::Parse(std::string_view input) {
+  auto der = ToDer(input);
+  if (!der) return std::unexpected(der.error());
+  if (der->empty()) return Bad("CSR is empty");
+  if (der->size() > kMaxCsrDerBytes) return Bad("CSR is larger than 16 KiB");
+  OSSL_LIB_CTX* decode_ctx = DecodeOnlyContext();
+  if (decode_ctx == nullptr) return OpensslError("creating the CSR decoding context");
+
+  Csr csr;
+  ClearOpensslErrors();
+  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+  const auto* end = p + der->size();
+  csr.req_.reset(reinterpret_cast<X509_REQ*>(ASN1_item_d2i_ex(
+      nullptr, &p, static_cast<long>(der->size()), ASN1_ITEM_rptr(X509_REQ), decode_ctx, nullptr)));
+  if (!csr.req_) return OpensslError("CSR is not valid DER (garbage or truncated)", ErrorCode::kInvalidCsr);
+  if (p != end) return Bad("CSR has trailing bytes after its DER");
+  ClearOpensslErrors();  // the harmless failed key decode left entries
+
+  X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(csr.req_.get());
+  auto key = BuildKey(spki);
+  if (!key) return std::unexpected(key.error());
+  csr.key_type_ = key->type;
+  if (auto r = CheckSignatureAlgorithm(csr.req_.get(), key->type); !r) return std::unexpected(r.error());
+  ClearOpensslErrors();
+  if (X509_REQ_verify_ex(csr.req_.get(), key->pkey.get(), nullptr, nullptr) != 1) {
+    ClearOpensslErrors();
+    return Bad("CSR signature does not verify with its own public key");
+  }
+
+  ClearOpensslErrors();
+  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(csr.req_.get());
+  ClearOpensslErrors();
+  if (exts == nullptr) return csr;
+  auto free_exts = [](STACK_OF(X509_EXTENSION)* s) { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); };
+  std::unique_ptr<STACK_OF(X509_EXTENSION), decltype(free_exts)> ext_owner(exts, free_exts);
+  bool seen_san = false;
+  for (int i = 0; i < sk_X509_EXTENSION_num(exts); ++i) {
+    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts, i);
+    if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
+    if (seen_san) return Bad("CSR has more than one subjectAltName extension");
+    seen_san = true;
+    OsslPtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
+    if (!names) return OpensslError("CSR subjectAltName is malformed", ErrorCode::kInvalidCsr);
+    size_t count = static_cast<size_t>(sk_GENERAL_NAME_num(names.get()));
+    if (count > kMaxCsrNames) {
+      return Bad("CSR requests " + std::to_string(count) + " names; at most " +
+                 std::to_string(kMaxCsrNames) + " are accepted");
+    }
+    for (size_t j = 0; j < count; ++j) {
+      const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), static_cast<int>(j));
+      switch (gn->type) {
+        case GEN_URI: {
+          std::string uri = Asn1Text(gn->d.uniformResourceIdentifier);
+          if (uri.size() > kMaxUriNameBytes) return Bad("CSR URI name is longer than 2048 bytes");
+          if (uri.find('\0') != std::string::npos) return Bad("CSR URI name contains a NUL byte");
+          csr.uris_.push_back(std::move(uri));
+          break;
+        }
+        case GEN_DNS: {
+          std::string dns = Asn1Text(gn->d.dNSName);
+          if (dns.size() > kMaxDnsNameBytes) return Bad("CSR DNS name is longer than 253 bytes");
+          if (dns.find('\0') != std::string::npos) return Bad("CSR DNS name contains a NUL byte");
+          csr.dns_.push_back(std::move(dns));
+          break;
+        }
+        case GEN_IPADD: {
+          std::string raw = Asn1Text(gn->d.iPAddress);
+          if (raw.size() != 4 && raw.size() != 16) return Bad("CSR IP address is neither 4 nor 16 bytes");
+          csr.ips_.push_back(IpAddress{std::vector<uint8_t>(raw.begin(), raw.end())});
+          break;
+        }
+        default:
+          return Bad("CSR requests a name type Mayfly does not issue (only URI, DNS and IP names)");
+      }
+    }
+  }
+  return csr;
+}
+
+Result<std::string> MakeCsrPem(const EVP_PKEY* key, const std::vector<std::string>& uris,
+                               const std::vector<std::string>& dns,
+                               const std::vector<std::string>& ips) {
+  ClearOpensslErrors();
+  OsslPtr<X509_REQ> req(X509_REQ_new());
+  if (!req || X509_REQ_set_version(req.get(), 0) != 1 ||
+      X509_REQ_set_pubkey(req.get(), const_cast<EVP_PKEY*>(key)) != 1) {
+    return OpensslError("building a CSR");
+  }
+  OsslPtr<GENERAL_NAMES> names(GENERAL_NAMES_new());
+  auto add = [&](int type, const std::string& value) -> bool {
+    GENERAL_NAME* gn = nullptr;
+    if (type == GEN_IPADD) {
+      gn = a2i_GENERAL_NAME(nullptr, nullptr, nullptr, GEN_IPADD, value.c_str(), 0);
+    } else {
+      gn = GENERAL_NAME_new();
+      ASN1_IA5STRING* s = ASN1_IA5STRING_new();
+      if (gn == nullptr || s == nullptr ||
+          ASN1_STRING_set(s, value.data(), static_cast<int>(value.size())) != 1) {
+        GENERAL_NAME_free(gn);
+        ASN1_IA5STRING_free(s);
+        return false;
+      }
+      GENERAL_NAME_set0_value(gn, type, s);
+    }
+    if (gn == nullptr) return false;
+    if (sk_GENERAL_NAME_push(names.get(), gn) == 0) {
+      GENERAL_NAME_free(gn);
+      return false;
+    }
+    return true;
+  };
+  for (const auto& u : uris) if (!add(GEN_URI, u)) return OpensslError("adding URI " + u);
+  for (const auto& d : dns) if (!add(GEN_DNS, d)) return OpensslError("adding DNS name " + d);
+  for (const auto& ip : ips) if (!add(GEN_IPADD, ip)) return OpensslError("adding IP " + ip, ErrorCode::kInvalidName);
+  if (sk_GENERAL_NAME_num(names.get()) > 0) {
+    STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+    X509_EXTENSION* ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get());
+    bool ok = exts != nullptr && ext != nullptr && sk_X509_EXTENSION_push(exts, ext) != 0;
+    if (!ok) X509_EXTENSION_free(ext);
+    ok = ok && X509_REQ_add_extensions(req.get(), exts) == 1;
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    if (!ok) return OpensslError("adding the CSR's names");
+  }
+  const EVP_MD* md = EVP_PKEY_is_a(key, "ED25519") ? nullptr : EVP_sha256();
+  if (X509_REQ_sign(req.get(), const_cast<EVP_PKEY*>(key), md) <= 0) return OpensslError("signing a CSR");
+  OsslPtr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) return OpensslError("encoding a CSR");
+  return BioToString(bio.get());
+}
+
+}  // namespace mayfly

@@ -1,0 +1,197 @@
+// Key generation, policy and PEM encoding.
+#include "mayfly/keys.h"
+
+#include <openssl/pem.h>
+#include <openssl/core_names.h>
+
+#include <cstring>
+
+#include "mayfly/file_util.h"
+
+namespace mayfly {
+namespace {
+
+struct KeyTypeInfo {
+  KeyType type;
+  std::string_view name;
+};
+constexpr KeyTypeInfo kKeyTypes[] = {
+    {KeyType::kEcdsaP256, "ecdsa-p256"}, {KeyType::kEcdsaP384, "ecdsa-p384"},
+    {KeyType::kEd25519, "ed25519"},      {KeyType::kRsa2048, "rsa-2048"},
+    {KeyType::kRsa3072, "rsa-3072"},     {KeyType::kRsa4096, "rsa-4096"},
+};
+
+// Passes the passphrase to OpenSSL's PEM reader without relying on a NUL
+// terminator.
+int PassphraseCallback(char* buf, int size, int /*rwflag*/, void* u) {
+  auto* pass = static_cast<const std::string_view*>(u);
+  if (pass == nullptr || pass->size() > static_cast<size_t>(size)) return -1;
+  std::memcpy(buf, pass->data(), pass->size());
+  return static_cast<int>(pass->size());
+}
+
+Result<std::string> PemOut(const EVP_PKEY* key, const EVP_CIPHER* cipher,
+                           std::string_view passphrase) {
+  OsslPtr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio) return OpensslError("allocating a BIO");
+  ClearOpensslErrors();
+  std::string_view pass = passphrase;
+  if (PEM_write_bio_PKCS8PrivateKey(bio.get(), key, cipher, nullptr, 0,
+                                    cipher ? PassphraseCallback : nullptr,
+                                    cipher ? &pass : nullptr) != 1) {
+    return OpensslError("encoding a private key");
+  }
+  return BioToString(bio.get());
+}
+
+}  // namespace
+
+std::string_view KeyTypeName(KeyType type) {
+  for (const auto& k : kKeyTypes) {
+    if (k.type == type) return k.name;
+  }
+  return "unknown";
+}
+
+Result<KeyType> ParseKeyType(std::string_view name) {
+  for (const auto& k : kKeyTypes) {
+    if (k.name == name) return k.type;
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "unknown key type \"" + std::string(name) +
+                       "\" (expected ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072 or rsa-4096)");
+}
+
+KeyFamily FamilyOf(KeyType type) {
+  switch (type) {
+    case KeyType::kEcdsaP256:
+    case KeyType::kEcdsaP384: return KeyFamily::kEc;
+    case KeyType::kEd25519: return KeyFamily::kEd25519;
+    default: return KeyFamily::kRsa;
+  }
+}
+
+Result<OsslPtr<EVP_PKEY>> GenerateKey(KeyType type) {
+  ClearOpensslErrors();
+  EVP_PKEY* key = nullptr;
+  switch (type) {
+    case KeyType::kEcdsaP256: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
+    case KeyType::kEcdsaP384: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
+    case KeyType::kEd25519: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
+    case KeyType::kRsa2048: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}); break;
+    case KeyType::kRsa3072: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{3072}); break;
+    case KeyType::kRsa4096: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{4096}); break;
+  }
+  if (key == nullptr) {
+    return OpensslError("generating a " + std::string(KeyTypeName(type)) + " key");
+  }
+  return OsslPtr<EVP_PKEY>(key);
+}
+
+Result<KeyType> ClassifyKey(const EVP_PKEY* key) {
+  if (key == nullptr) return MakeError(ErrorCode::kWeakKey, "no public key");
+  if (EVP_PKEY_is_a(key, "EC")) {
+    char group[64] = {0};
+    size_t len = 0;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                       sizeof group, &len) != 1) {
+      ClearOpensslErrors();
+      return MakeError(ErrorCode::kWeakKey, "EC key without a named curve");
+    }
+    std::string_view g(group, len);
+    if (g == "prime256v1" || g == "P-256") return KeyType::kEcdsaP256;
+    if (g == "secp384r1" || g == "P-384") return KeyType::kEcdsaP384;
+    return MakeError(ErrorCode::kWeakKey,
+                     "EC curve " + std::string(g) + " is not accepted (use P-256 or P-384)");
+  }
+  if (EVP_PKEY_is_a(key, "ED25519")) return KeyType::kEd25519;
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    int bits = EVP_PKEY_get_bits(key);
+    if (bits < 2048) {
+      return MakeError(ErrorCode::kWeakKey,
+                       "RSA key of " + std::to_string(bits) + " bits is too small (minimum 2048)");
+    }
+    if (bits > kMaxRsaBits) {
+      return MakeError(ErrorCode::kWeakKey, "RSA key of " + std::to_string(bits) +
+                                                " bits is too large (maximum 8192)");
+    }
+    if (bits >= 4096) return KeyType::kRsa4096;
+    if (bits >= 3072) return KeyType::kRsa3072;
+    return KeyType::kRsa2048;
+  }
+  const char* name = EVP_PKEY_get0_type_name(key);
+  return MakeError(ErrorCode::kWeakKey,
+                   std::string("key type ") + (name ? name : "unknown") +
+                       " is not accepted (use ECDSA P-256/P-384, Ed25519 or RSA >= 2048)");
+}
+
+Result<std::string> PrivateKeyToPem(const EVP_PKEY* key) { return PemOut(key, nullptr, {}); }
+
+Result<std::string> PrivateKeyToEncryptedPem(const EVP_PKEY* key, std::string_view passphrase) {
+  if (passphrase.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "refusing to encrypt a key with an empty passphrase");
+  }
+  return PemOut(key, EVP_aes_256_cbc(), passphrase);
+}
+
+Result<OsslPtr<EVP_PKEY>> PrivateKeyFromPem(std::string_view pem,
+                                            std::optional<std::string_view> passphrase) {
+  OsslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return OpensslError("allocating a BIO");
+  ClearOpensslErrors();
+  std::string_view pass = passphrase.value_or(std::string_view());
+  // Without a passphrase the callback refuses, so an encrypted key fails
+  // instead of prompting on the terminal.
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, PassphraseCallback,
+                                          passphrase ? &pass : nullptr);
+  if (key == nullptr) {
+    return OpensslError(passphrase ? "reading the private key (wrong passphrase or not a key)"
+                                   : "reading the private key (not a PEM key, or encrypted)");
+  }
+  return OsslPtr<EVP_PKEY>(key);
+}
+
+Result<void> SaveKeyFile(const std::string& path, const EVP_PKEY* key,
+                         std::optional<std::string_view> passphrase) {
+  auto pem = passphrase ? PrivateKeyToEncryptedPem(key, *passphrase) : PrivateKeyToPem(key);
+  if (!pem) return WithContext(pem.error(), "saving " + path);
+  auto written = WriteFileAtomic(path, *pem, 0600);
+  OPENSSL_cleanse(pem->data(), pem->size());
+  return written;
+}
+
+Result<OsslPtr<EVP_PKEY>> LoadKeyFile(const std::string& path,
+                                      std::optional<std::string_view> passphrase) {
+  auto pem = ReadFile(path);
+  if (!pem) return std::unexpected(pem.error());
+  auto key = PrivateKeyFromPem(*pem, passphrase);
+  OPENSSL_cleanse(pem->data(), pem->size());
+  if (!key) return WithContext(key.error(), path);
+  return key;
+}
+
+Result<std::string> ReadPassphraseFile(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text) return WithContext(text.error(), "key passphrase file");
+  std::string pass = text->substr(0, text->find_first_of("\r\n"));
+  OPENSSL_cleanse(text->data(), text->size());
+  if (pass.empty()) {
+    return MakeError(ErrorCode::kConfig, "key passphrase file " + path + " is empty");
+  }
+  return pass;
+}
+
+const EVP_MD* SigningDigest(const EVP_PKEY* key) {
+  if (EVP_PKEY_is_a(key, "ED25519")) return nullptr;
+  if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) > 256) return EVP_sha384();
+  return EVP_sha256();
+}
+
+bool KeysMatch(const EVP_PKEY* a, const EVP_PKEY* b) {
+  ClearOpensslErrors();
+  bool match = a != nullptr && b != nullptr && EVP_PKEY_eq(a, b) == 1;
+  ClearOpensslErrors();
+  return match;
+}
+
+}  // namespace mayfly
