@@ -13,111 +13,145 @@ namespace mayfly {
 
 using Duration = std::chrono::seconds;
 
-// Parses "90s", "10m", "1h", "30d" (one integer and one unit of s, m, h, d).
-// kInvalidArgument with what was expected otherwise.
+// The longest duration ParseDuration accepts: 100 years ("36500d"). Far past
+// any sensible certificate lifetime, and small enough that adding it to any
+// clock's now() cannot overflow.
+inline constexpr Duration kMaxDuration = std::chrono::hours(24 * 36500);
+
+// Parses "90s", "10m", "1h", "30d": one positive integer (digits only) and one
+// unit of s, m, h, d. Zero, signs, fractions, spaces, several units ("1h30m")
+// and anything above kMaxDuration are kInvalidArgument, with a message saying
+// what was expected and quoting what was given.
 [[nodiscard]] Result<Duration> ParseDuration(std::string_view text);
-// The shortest exact form: 3600s -> "1h", 90s -> "90s".
+// The shortest exact form: 3600s -> "1h", 90s -> "90s", 0s -> "0s".
+// ParseDuration(FormatDuration(d)) == d for every d ParseDuration accepts.
 std::string FormatDuration(Duration d);
 
-// A registration entry as written in ca.toml's [[entry]] tables.
+// A registration entry as written in ca.toml's [[entry]] tables. The loader
+// checks only its shape (the SPIFFE ID starts with "spiffe://", IPs are
+// addresses, the TTL lies within [issuance]); the daemon validates the SPIFFE
+// ID and names fully before it uses the entry.
 struct EntryConfig {
-  std::string spiffe_id;             // required
+  std::string spiffe_id;             // required: "spiffe://<trust domain>/<path>"
   std::string node;                  // required: a node name or a glob ("web-*")
-  std::vector<std::string> dns;      // DNS SANs the entry allows
-  std::vector<std::string> ips;      // IP SANs the entry allows
-  std::optional<Duration> ttl;       // max TTL; default: [issuance] max_ttl
+  std::vector<std::string> dns;      // DNS SANs the entry allows; default: none
+  std::vector<std::string> ips;      // IP SANs the entry allows; default: none
+  std::optional<Duration> ttl;       // max TTL; default (nullopt): [issuance] max_ttl
 };
 
 struct CaConfig {
-  std::string path;                  // the file this was loaded from
-  std::string trust_domain;          // required, e.g. "example.org"
+  std::string path;                  // the file this was loaded from (not a key)
+  // Required: the SPIFFE trust domain, e.g. "example.org" ([a-z0-9.-_]).
+  std::string trust_domain;
+  // Where the keys, certificates and database live. Relative paths are kept
+  // as written; the daemon resolves them against its working directory.
   std::string state_dir = "/var/lib/mayfly-ca";
-  std::string listen = "0.0.0.0:8443";
+  std::string listen = "0.0.0.0:8443";          // "host:port" of the HTTPS API
+  // Names (DNS or IP) on the daemon's own TLS certificate; at least one.
   std::vector<std::string> server_names = {"localhost", "127.0.0.1"};
-  std::string metrics_listen = "127.0.0.1:9443";
-  std::string admin_socket = "/run/mayfly-ca/admin.sock";
+  std::string metrics_listen = "127.0.0.1:9443";  // "host:port", /healthz and /metrics
+  std::string admin_socket = "/run/mayfly-ca/admin.sock";  // unix socket for the CLI
 
   struct Ca {
-    std::string key_type = "ecdsa-p256";
-    // File holding the passphrase that encrypts the CA keys at rest. Relative
-    // paths are relative to the config file's directory. Default:
-    // $CREDENTIALS_DIRECTORY/ca-passphrase when set, else <state_dir>/passphrase.
+    std::string key_type = "ecdsa-p256";   // of the root and intermediate keys
+    // File holding the passphrase that encrypts the CA keys at rest, kept as
+    // written (a relative path is relative to the working directory, like
+    // every path). Default (empty): $CREDENTIALS_DIRECTORY/ca-passphrase when
+    // set, else <state_dir>/passphrase.
     std::string key_passphrase_file;
-    Duration root_ttl = std::chrono::hours(24 * 3650);
-    Duration intermediate_ttl = std::chrono::hours(24 * 365);
+    Duration root_ttl = std::chrono::hours(24 * 3650);         // 3650d
+    Duration intermediate_ttl = std::chrono::hours(24 * 365);  // 365d, <= root_ttl
+    // Name-constrain the intermediate to the trust domain's URIs and the
+    // permitted DNS/IP ranges. Some verifiers refuse any chain with URI
+    // constraints (python-cryptography, older rustls-webpki): set false for them.
     bool name_constraints = true;
-    std::vector<std::string> permitted_dns;   // extra DNS subtrees (e.g. ".internal")
-    std::vector<std::string> permitted_ips;   // extra IP ranges as CIDRs
+    std::vector<std::string> permitted_dns;   // extra DNS subtrees (e.g. ".internal"); default: none
+    std::vector<std::string> permitted_ips;   // extra IP ranges as CIDRs; default: none
   } ca;
 
+  // Lifetimes; the loader insists on min_ttl <= default_ttl <= max_ttl, and on
+  // max_ttl and node_ttl <= [ca] intermediate_ttl.
   struct Issuance {
-    Duration default_ttl = std::chrono::hours(1);
-    Duration max_ttl = std::chrono::hours(24);
-    Duration min_ttl = std::chrono::minutes(1);
-    Duration node_ttl = std::chrono::hours(24);
-    Duration backdate = std::chrono::minutes(1);
+    Duration default_ttl = std::chrono::hours(1);  // workload certs when none is asked
+    Duration max_ttl = std::chrono::hours(24);     // longest workload cert
+    Duration min_ttl = std::chrono::minutes(1);    // shortest TTL a caller may ask
+    Duration node_ttl = std::chrono::hours(24);    // node (agent) certs
+    Duration backdate = std::chrono::minutes(1);   // notBefore = now - backdate (clock skew)
   } issuance;
 
   struct Crl {
-    Duration interval = std::chrono::minutes(10);
-    Duration next_update = std::chrono::hours(1);
-    std::string url;                 // CRL distribution point; empty: none
+    Duration interval = std::chrono::minutes(10);  // regenerate this often; < next_update
+    Duration next_update = std::chrono::hours(1);  // nextUpdate = thisUpdate + next_update
+    std::string url;                 // CRL distribution point (http:// or https://); default: none
   } crl;
 
+  // Every number is positive.
   struct Limits {
-    int sign_per_node_per_minute = 600;
-    int enroll_per_ip_per_minute = 60;
-    size_t max_body = 64 * 1024;
-    int max_connections = 4096;
-    std::vector<std::string> allow_cidrs;  // empty: everyone
-    Duration header_timeout = std::chrono::seconds(10);
-    Duration body_timeout = std::chrono::seconds(10);
-    Duration idle_timeout = std::chrono::seconds(60);
+    int sign_per_node_per_minute = 600;   // /v1/sign and /v1/renew per node
+    int enroll_per_ip_per_minute = 60;    // /v1/enroll per client IP
+    size_t max_body = 64 * 1024;          // request body bytes
+    int max_connections = 4096;           // open connections at once
+    std::vector<std::string> allow_cidrs; // client IP allow-list as CIDRs; empty: everyone
+    Duration header_timeout = std::chrono::seconds(10);  // to read the request headers
+    Duration body_timeout = std::chrono::seconds(10);    // to read the request body
+    Duration idle_timeout = std::chrono::seconds(60);    // keep-alive between requests
   } limits;
 
   struct Tls {
     std::string min_version = "1.3";  // "1.2" or "1.3"
   } tls;
 
-  std::vector<EntryConfig> entries;
+  std::vector<EntryConfig> entries;   // the [[entry]] tables, in file order; default: none
 };
 
+// One [[workload]] table of agent.toml: a certificate the agent keeps fresh.
 struct WorkloadConfig {
-  std::string spiffe_id;             // required
-  std::vector<std::string> dns;
-  std::vector<std::string> ips;
-  Duration ttl = std::chrono::hours(1);
+  std::string spiffe_id;             // required: "spiffe://<trust domain>/<path>"
+  std::vector<std::string> dns;      // DNS SANs to request; default: none
+  std::vector<std::string> ips;      // IP SANs to request; default: none
+  Duration ttl = std::chrono::hours(1);  // requested lifetime (the CA may clamp it)
   std::string cert;                  // required: leaf + chain PEM path
   std::string key;                   // required: private key PEM path
   std::string key_type = "ecdsa-p256";
   std::string owner;                 // "user" or "user:group"; empty: unchanged
-  int mode = 0600;                   // written as a string "0640" in TOML
-  std::string on_renew;              // shell command run after a renewal
-  std::string signal;                // e.g. "HUP", sent to the pid in pid_file
-  std::string pid_file;
+  int mode = 0600;                   // of cert and key; "0640" or 0o640 in TOML
+  std::string on_renew;              // shell command run after a renewal; default: none
+  // Signal sent to the pid in pid_file after a renewal, normalised to its
+  // short name: one of HUP, INT, TERM, USR1, USR2, QUIT ("SIGHUP" and "hup"
+  // are accepted too). Default: none.
+  std::string signal;
+  int signal_number = 0;             // derived from `signal` (SIGHUP, ...); 0: none. Not a key.
+  std::string pid_file;              // required when signal is set
 };
 
 struct AgentConfig {
-  std::string path;                  // the file this was loaded from
-  std::string server;                // required: "https://host:port"
-  std::string ca_fingerprint;        // "sha256:<64 hex>"; this or ca_bundle
+  std::string path;                  // the file this was loaded from (not a key)
+  std::string server;                // required: "https://host:port" of the CA
+  // How the agent trusts the CA on first contact: exactly one of
+  // ca_fingerprint and ca_bundle is required.
+  // SHA-256 of the root certificate's DER, normalised to "sha256:<64 lowercase
+  // hex>" (upper case and colons between bytes are accepted in the file).
+  std::string ca_fingerprint;
   std::string ca_bundle;             // root PEM file
-  std::string join_token_file;
-  std::string state_dir = "/var/lib/mayfly-agent";
-  std::string crl_path;
-  std::string bundle_path;
-  std::string crl_on_change;
-  std::string bundle_on_change;
-  Duration refresh = std::chrono::minutes(1);
-  double renew_at = 0.5;             // fraction of the lifetime, in (0, 1)
+  std::string join_token_file;       // one-time token for the first enrollment; default: none
+  std::string state_dir = "/var/lib/mayfly-agent";  // node key and cert
+  std::string crl_path;              // where the CRL PEM is written; default: not written
+  std::string bundle_path;           // where the trust bundle is written; default: not written
+  std::string crl_on_change;         // command run when crl_path changes; needs crl_path
+  std::string bundle_on_change;      // command run when bundle_path changes; needs bundle_path
+  Duration refresh = std::chrono::minutes(1);  // how often the CRL and bundle are fetched
+  double renew_at = 0.5;             // renew at this fraction of the lifetime, in (0, 1)
   std::string key_type = "ecdsa-p256";  // of the node key
-  std::vector<WorkloadConfig> workloads;
+  std::vector<WorkloadConfig> workloads;  // the [[workload]] tables, in file order
 };
 
 // Loads and validates a config file. Errors (kConfig) name the file, the key
-// (with its line when toml++ knows it) and what was expected: a missing file,
-// a TOML syntax error, an unknown key, a wrong type, a bad value or a missing
-// required key. Relative paths in the file are kept as written.
+// (a dotted path like "issuance.max_ttl" or "entry[2].spiffe_id", counting
+// array elements from 0), the line when toml++ knows it, and what was
+// expected: a missing file, a TOML syntax error, an unknown key, a wrong type,
+// a bad value or a missing required key. Only the first problem is reported,
+// an unknown key before a missing one (a misspelt key is both). Relative paths
+// in the file are kept as written. Never throws.
 [[nodiscard]] Result<CaConfig> LoadCaConfig(const std::string& path);
 [[nodiscard]] Result<AgentConfig> LoadAgentConfig(const std::string& path);
 

@@ -1,0 +1,179 @@
+// Loading and checking ca.toml, the CA daemon's configuration.
+#include <charconv>
+
+#include "mayfly/config.h"
+#include "toml_reader.h"
+
+namespace mayfly {
+namespace {
+
+using config_internal::ConfigErrors;
+using config_internal::TableReader;
+using config_internal::IsNonEmpty;
+using Order = TableReader::Order;
+
+constexpr std::string_view kHostPortExpected =
+    R"(expected "host:port" with a port from 1 to 65535, like "127.0.0.1:8443" or "[::1]:8443")";
+
+// The SPIFFE spec's trust domain alphabet; the daemon's identity module checks
+// the rest when it builds IDs from it.
+bool IsTrustDomain(std::string_view td) {
+  if (td.empty() || td.size() > 255) return false;
+  for (char c : td) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// "host:port" or "[v6]:port". Whether the host resolves is the listener's business.
+bool IsHostPort(std::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view host = text.substr(0, colon);
+  std::string_view port = text.substr(colon + 1);
+  int number = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || port[0] == '-' || ec != std::errc() ||
+      end != port.data() + port.size() || number < 1 || number > 65535) {
+    return false;
+  }
+  if (host.starts_with('[') && host.ends_with(']') && host.size() > 2) {
+    return config_internal::IsIpAddress(host.substr(1, host.size() - 2));
+  }
+  return !host.empty() && host.find_first_of("[]: ") == std::string_view::npos;
+}
+
+void ReadHostPort(TableReader& t, std::string_view key, std::string& out) {
+  t.Read(key, out);
+  t.Check(key, IsHostPort(out), kHostPortExpected);
+}
+
+void ReadCa(TableReader& t, CaConfig::Ca& ca) {
+  config_internal::ReadKeyType(t, ca.key_type);
+  t.Read("key_passphrase_file", ca.key_passphrase_file);  // "": the default places
+  t.Read("root_ttl", ca.root_ttl);
+  t.Read("intermediate_ttl", ca.intermediate_ttl);
+  TableReader::CheckOrder(t, "intermediate_ttl", ca.intermediate_ttl, t, "root_ttl",
+                          ca.root_ttl);
+  t.Read("name_constraints", ca.name_constraints);
+  t.Read("permitted_dns", ca.permitted_dns);
+  t.CheckEach("permitted_dns", IsNonEmpty, "expected a DNS name or subtree like \".internal\"");
+  t.Read("permitted_ips", ca.permitted_ips);
+  t.CheckEach("permitted_ips", config_internal::IsCidr, "expected a CIDR like \"10.0.0.0/8\"");
+}
+
+void ReadIssuance(TableReader& t, TableReader& ca_table, CaConfig& cfg) {
+  CaConfig::Issuance& is = cfg.issuance;
+  t.Read("default_ttl", is.default_ttl);
+  t.Read("max_ttl", is.max_ttl);
+  t.Read("min_ttl", is.min_ttl);
+  t.Read("node_ttl", is.node_ttl);
+  t.Read("backdate", is.backdate);
+  TableReader::CheckOrder(t, "min_ttl", is.min_ttl, t, "default_ttl", is.default_ttl);
+  TableReader::CheckOrder(t, "default_ttl", is.default_ttl, t, "max_ttl", is.max_ttl);
+  TableReader::CheckOrder(t, "min_ttl", is.min_ttl, t, "node_ttl", is.node_ttl);
+  // A leaf never outlives its issuer, so longer lifetimes could never be honoured.
+  TableReader::CheckOrder(t, "max_ttl", is.max_ttl, ca_table, "intermediate_ttl",
+                          cfg.ca.intermediate_ttl);
+  TableReader::CheckOrder(t, "node_ttl", is.node_ttl, ca_table, "intermediate_ttl",
+                          cfg.ca.intermediate_ttl);
+}
+
+void ReadCrl(TableReader& t, CaConfig::Crl& crl) {
+  t.Read("interval", crl.interval);
+  t.Read("next_update", crl.next_update);
+  // Regenerating only when the old CRL expires would leave verifiers with none.
+  TableReader::CheckOrder(t, "interval", crl.interval, t, "next_update", crl.next_update,
+                          Order::kLess);
+  t.Read("url", crl.url);
+  t.Check("url",
+          crl.url.empty() || crl.url.starts_with("http://") || crl.url.starts_with("https://"),
+          R"(expected an http:// or https:// URL like "http://ca.internal/crl")");
+}
+
+void ReadLimits(TableReader& t, CaConfig::Limits& limits) {
+  t.Read("sign_per_node_per_minute", limits.sign_per_node_per_minute);
+  t.Read("enroll_per_ip_per_minute", limits.enroll_per_ip_per_minute);
+  t.Read("max_body", limits.max_body);
+  t.Read("max_connections", limits.max_connections);
+  t.Read("allow_cidrs", limits.allow_cidrs);
+  t.CheckEach("allow_cidrs", config_internal::IsCidr, "expected a CIDR like \"10.0.0.0/8\"");
+  t.Read("header_timeout", limits.header_timeout);
+  t.Read("body_timeout", limits.body_timeout);
+  t.Read("idle_timeout", limits.idle_timeout);
+}
+
+void ReadTls(TableReader& t, CaConfig::Tls& tls) {
+  // Unquoted, 1.2 parses as a float: say how to write it rather than "a string".
+  constexpr std::string_view kExpected = R"(expected "1.2" or "1.3" (quoted))";
+  const toml::node* node = t.Node("min_version");
+  t.Check("min_version", node == nullptr || node->is_string(), kExpected);
+  t.Read("min_version", tls.min_version);
+  t.Check("min_version", tls.min_version == "1.2" || tls.min_version == "1.3", kExpected);
+}
+
+void ReadEntry(TableReader& t, const CaConfig::Issuance& issuance, EntryConfig& entry) {
+  config_internal::ReadSpiffeId(t, entry.spiffe_id);
+  t.ReadRequired("node", entry.node);
+  t.Read("dns", entry.dns);
+  t.CheckEach("dns", IsNonEmpty, "expected a DNS name");
+  config_internal::ReadIps(t, "ips", entry.ips);
+  t.Read("ttl", entry.ttl);
+  if (entry.ttl) {
+    // Always blame the entry: it is the one asking for what [issuance] forbids.
+    t.Check("ttl", *entry.ttl >= issuance.min_ttl,
+            "expected at least issuance.min_ttl (" + FormatDuration(issuance.min_ttl) + ")");
+    t.Check("ttl", *entry.ttl <= issuance.max_ttl,
+            "expected at most issuance.max_ttl (" + FormatDuration(issuance.max_ttl) + ")");
+  }
+}
+
+}  // namespace
+
+Result<CaConfig> LoadCaConfig(const std::string& path) {
+  Result<toml::table> doc = config_internal::ParseTomlFile(path);
+  if (!doc) return std::unexpected(std::move(doc.error()));
+
+  CaConfig cfg;
+  cfg.path = path;
+  ConfigErrors errors(path);
+  TableReader root(errors, &*doc, "", "the top level");
+  root.ReadRequired("trust_domain", cfg.trust_domain);
+  root.Check("trust_domain", IsTrustDomain(cfg.trust_domain),
+             "expected a trust domain of lowercase letters, digits, '.', '-' and '_' "
+             "like \"example.org\"");
+  root.ReadNonEmpty("state_dir", cfg.state_dir);
+  ReadHostPort(root, "listen", cfg.listen);
+  root.Read("server_names", cfg.server_names);
+  root.Check("server_names", !cfg.server_names.empty(),
+             "expected at least one DNS name or IP address");
+  root.CheckEach("server_names", IsNonEmpty, "expected a DNS name or IP address");
+  ReadHostPort(root, "metrics_listen", cfg.metrics_listen);
+  root.ReadNonEmpty("admin_socket", cfg.admin_socket);
+
+  TableReader ca = root.Table("ca");
+  ReadCa(ca, cfg.ca);
+  TableReader issuance = root.Table("issuance");
+  ReadIssuance(issuance, ca, cfg);
+  TableReader crl = root.Table("crl");
+  ReadCrl(crl, cfg.crl);
+  TableReader limits = root.Table("limits");
+  ReadLimits(limits, cfg.limits);
+  TableReader tls = root.Table("tls");
+  ReadTls(tls, cfg.tls);
+  for (TableReader* table : {&ca, &issuance, &crl, &limits, &tls}) table->Finish();
+
+  root.ForEachTable("entry", [&](TableReader& t) {
+    ReadEntry(t, cfg.issuance, cfg.entries.emplace_back());
+  });
+  root.Finish();
+
+  if (Result<void> status = errors.status(); !status) {
+    return std::unexpected(std::move(status.error()));
+  }
+  return cfg;
+}
+
+}  // namespace mayfly
