@@ -36,6 +36,8 @@ std::string TrustDomainProblem(std::string_view td) {
   if (td.find('@') != std::string_view::npos) {
     return "trust domain must not contain userinfo ('@')";
   }
+  // The spec excludes IPv6 addresses; say so rather than call ':' a port.
+  if (td.front() == '[') return "trust domain must not be an IP literal in brackets";
   if (td.find(':') != std::string_view::npos) {
     return "trust domain must not contain a port (':')";
   }
