@@ -53,6 +53,7 @@ struct RevokedCert {
 };
 
 enum class CertStatus { kValid, kRevoked, kExpired };
+std::string_view CertStatusName(CertStatus status);             // "valid", ...
 [[nodiscard]] Result<CertStatus> ParseCertStatus(std::string_view name);
 
 struct CertFilter {
@@ -114,59 +115,101 @@ struct AuditEvent {
 
 // Thread-safe. Writes are serialised on one connection and committed durably
 // (WAL, synchronous=FULL) before they return; reads use their own connections
-// and run while a write commits.
+// and run while a write commits. The store never reads the clock: every `now`
+// is the caller's, in Unix seconds.
+//
+// Errors: kStore (with SQLite's message and what was being done) when the
+// database fails; kConflict for a duplicate key; kInvalidArgument for a
+// malformed request; otherwise as stated per call.
 class Store {
  public:
-  // Opens or creates the database and applies pending schema migrations.
+  // Opens or creates the database (mode 0600, as are its -wal and -shm files,
+  // whatever the umask) and applies pending schema migrations, each in its
+  // own transaction. kIo when the file cannot be created; kStore when it is
+  // not a database or its schema is newer than this build knows.
   [[nodiscard]] static Result<std::unique_ptr<Store>> Open(const std::string& path);
   ~Store();
 
+  // The schema version (PRAGMA user_version) the database is at.
   int SchemaVersion() const;
 
   // Certificates. InsertCertificates commits all records in one transaction
-  // (the group-commit path); a duplicate serial fails the whole batch.
+  // (the group-commit path); a duplicate serial fails the whole batch with
+  // kConflict and records none of it. An empty batch is a no-op.
   [[nodiscard]] Result<void> InsertCertificates(std::span<const CertRecord> certs);
+  // As InsertCertificates, and appends `events` to the audit log in the same
+  // transaction: an issuance and its audit record become durable together,
+  // with one disk sync, or not at all.
+  [[nodiscard]] Result<void> RecordIssuance(std::span<const CertRecord> certs,
+                                            std::span<const AuditEvent> events);
+  // The certificate with this serial (exactly as stored: lowercase hex), der
+  // included; nullopt when there is none.
   [[nodiscard]] Result<std::optional<CertRecord>> GetCertificate(const std::string& serial);
+  // One page, newest first. kInvalidArgument for a cursor this store did not
+  // hand out. `limit` outside 1..1000 is clamped. next_cursor is set only
+  // when more certificates match.
   [[nodiscard]] Result<CertPage> ListCertificates(const CertFilter& filter);
+  // How many certificates are in `status` at `now` (all when nullopt).
   [[nodiscard]] Result<int64_t> CountCertificates(std::optional<CertStatus> status, int64_t now);
 
   // Marks every matching certificate that is neither revoked nor expired at
-  // `now` as revoked; for a node selector also bans the node. One
-  // transaction. Returns the serials revoked (possibly none).
+  // `now` as revoked; for a node selector also bans the node (recording it
+  // if it was never enrolled). One transaction. Returns the serials revoked
+  // (possibly none, e.g. an already revoked serial). kInvalidArgument unless
+  // exactly one selector field is set, and non-empty; kNotFound for a serial
+  // that was never recorded.
   [[nodiscard]] Result<std::vector<std::string>> Revoke(const RevokeSelector& which,
                                                         RevocationReason reason, int64_t now);
   // Revoked certificates not yet expired at `now`, for one issuer ("" = all).
   [[nodiscard]] Result<std::vector<RevokedCert>> ListRevokedUnexpired(const std::string& issuer,
                                                                       int64_t now);
-  // Increments and returns the CRL number; never goes backwards.
+  // Increments and returns the CRL number (1 first); never goes backwards,
+  // across restarts included.
   [[nodiscard]] Result<int64_t> NextCrlNumber();
 
-  // Join tokens, stored only as hashes.
+  // Join tokens, stored only as hashes. kConflict when the hash exists.
   [[nodiscard]] Result<void> CreateToken(const TokenRecord& token);
   // One transaction: the token must exist, be unused and unexpired at `now`
-  // (else kInvalidToken); it is marked used, its node is recorded as enrolled
-  // and unbanned, and node_cert (whose node field is filled in) is inserted.
-  // Returns the token's node name. Concurrent calls with one token: one wins.
+  // (else kInvalidToken, whose message says which of unknown, used or
+  // expired, and nothing else); it is marked used, its node is recorded as
+  // enrolled and unbanned, and node_cert (whose node field is filled in) is
+  // inserted. If the insert fails (kConflict) nothing happens: the token
+  // stays unused. Returns the token's node name. Concurrent calls with one
+  // token: one wins.
   [[nodiscard]] Result<std::string> ConsumeTokenAndEnroll(const std::string& token_hash,
                                                           int64_t now, CertRecord node_cert);
 
-  // Nodes.
+  // Nodes. A node revoked before it ever enrolled has enrolled_at 0.
   [[nodiscard]] Result<std::optional<NodeRecord>> GetNode(const std::string& name);
+  // Names of banned nodes, sorted.
   [[nodiscard]] Result<std::vector<std::string>> ListBannedNodes();
 
-  // Registration entries.
+  // Registration entries. AddEntry stores `entry` with source "api" when
+  // its source is empty, and returns its id; ids are never reused.
   [[nodiscard]] Result<int64_t> AddEntry(const EntryRecord& entry);
-  // Removes an "api" entry by id; kNotFound when none.
+  // Removes an "api" entry by id; kNotFound when none (a "config" entry's
+  // message says it is edited in ca.toml).
   [[nodiscard]] Result<void> RemoveEntry(int64_t id);
+  // Every entry, by id.
   [[nodiscard]] Result<std::vector<EntryRecord>> ListEntries();
-  // Replaces every "config" entry with these (on start and on reload).
+  // Replaces every "config" entry with these (on start and on reload), in
+  // one transaction; their source fields are ignored. New ids each time.
   [[nodiscard]] Result<void> ReplaceConfigEntries(std::span<const EntryRecord> entries);
 
-  // Audit log: AppendAudit fills in id, prev_hash and hash.
+  // Audit log: AppendAudit fills in id, prev_hash and hash. The hash is the
+  // hex SHA-256 of prev_hash, time (decimal), type, actor, subject, result
+  // and detail, each preceded by its length as 8 bytes big-endian.
   [[nodiscard]] Result<AuditEvent> AppendAudit(AuditEvent event);
   // Newest first; events with id < before_id when set; time >= since.
+  // `limit` outside 1..1000 is clamped.
   [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(int64_t since, int limit,
                                                           std::optional<int64_t> before_id);
+  // Checks the whole chain: ids run 1, 2, 3... without gaps, each prev_hash
+  // is the previous event's hash, each hash recomputes. nullopt when intact;
+  // else the id of the first event that is wrong (edited, inserted, or
+  // following a deleted one), or the id after the last event when events at
+  // the end were deleted.
+  [[nodiscard]] Result<std::optional<int64_t>> VerifyAuditChain();
 
   // Small key/value settings (CA state).
   [[nodiscard]] Result<std::optional<std::string>> GetMeta(const std::string& key);
@@ -180,12 +223,21 @@ class Store {
 
 // Lets many threads commit certificates in shared transactions: each caller
 // blocks in Commit until the transaction holding its record is durable.
-// While one batch commits, new arrivals queue and form the next batch.
+// While one batch commits, new arrivals queue and form the next batch. No
+// thread of its own: the first waiting caller commits for everyone queued
+// (up to max_batch). When a batch fails, its records are retried one by one,
+// so only a bad record (e.g. a duplicate serial) gets the error. Destroy it
+// only once no Commit is running.
 class GroupCommitter {
  public:
   explicit GroupCommitter(Store& store, size_t max_batch = 256);
   ~GroupCommitter();
   [[nodiscard]] Result<void> Commit(CertRecord record);
+  // Commits the record and its audit event in one transaction (RecordIssuance).
+  [[nodiscard]] Result<void> Commit(CertRecord record, AuditEvent event);
+
+  // Transactions committed so far (batches, and single retries of a failed batch).
+  uint64_t batches_committed() const;
 
  private:
   struct Impl;

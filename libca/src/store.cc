@@ -1,0 +1,120 @@
+// Opening the store (files, pragmas, migrations), its reader pool, and meta settings.
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "mayfly/file_util.h"
+#include "store_internal.h"
+
+namespace mayfly {
+namespace {
+
+constexpr mode_t kDatabaseMode = 0600;
+
+// Creates the database file (if missing) owner-only before SQLite opens it.
+// SQLite gives its -wal and -shm files the database file's mode, so they
+// follow. fchmod rather than open's mode argument: the umask filters the
+// latter, and an existing file may have been created looser.
+Result<void> MakePrivateFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kDatabaseMode);
+  if (fd < 0) return MakeError(ErrorCode::kIo, "creating database " + path + ": " + ErrnoString(errno));
+  const int rc = ::fchmod(fd, kDatabaseMode);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return MakeError(ErrorCode::kIo, "chmod " + path + ": " + ErrnoString(err));
+  return Ok();
+}
+
+// Tightens WAL side files that an earlier process may have left looser.
+Result<void> TightenSideFiles(const std::string& path) {
+  for (const char* suffix : {"-wal", "-shm"}) {
+    const std::string side = path + suffix;
+    if (::chmod(side.c_str(), kDatabaseMode) != 0 && errno != ENOENT) {
+      return MakeError(ErrorCode::kIo, "chmod " + side + ": " + ErrnoString(errno));
+    }
+  }
+  return Ok();
+}
+
+// journal_mode is a property of the file, so the writer sets it once; WAL
+// lets readers run while the writer commits.
+Result<void> EnableWal(Connection& conn, const std::string& path) {
+  auto stmt = conn.Prepare("PRAGMA journal_mode=WAL");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->Step();
+  if (!row) return WithContext(row.error(), "enabling WAL on " + path);
+  if (!*row || stmt->Text(0) != "wal") {
+    return MakeError(ErrorCode::kStore, "database " + path + " refused WAL journal mode");
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<ReaderPool::Lease> ReaderPool::Acquire() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      Connection* conn = idle_.back().release();
+      idle_.pop_back();
+      return Lease(conn, Returner{this});
+    }
+  }
+  auto conn = Connection::Open(path_, /*create=*/false, /*read_only=*/true);
+  if (!conn) return std::unexpected(conn.error());
+  return Lease(conn->release(), Returner{this});
+}
+
+void ReaderPool::Return(Connection* conn) {
+  std::unique_ptr<Connection> owned(conn);
+  std::lock_guard lock(mu_);
+  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(owned));
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  if (path.empty()) return MakeError(ErrorCode::kInvalidArgument, "database path is empty");
+  if (auto r = MakePrivateFile(path); !r) return std::unexpected(r.error());
+  auto writer = Connection::Open(path, /*create=*/false, /*read_only=*/false);
+  if (!writer) return std::unexpected(writer.error());
+  if (auto r = EnableWal(**writer, path); !r) return std::unexpected(r.error());
+  if (auto r = TightenSideFiles(path); !r) return std::unexpected(r.error());
+  auto version = MigrateSchema(**writer, path);
+  if (!version) return std::unexpected(version.error());
+  auto impl = std::make_unique<Impl>(path, std::move(*writer));
+  impl->schema_version = *version;
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+int Store::SchemaVersion() const { return impl_->schema_version; }
+
+Result<std::optional<std::string>> Store::GetMeta(const std::string& key) {
+  return impl_->Read([&](Connection& conn) -> Result<std::optional<std::string>> {
+    auto stmt = conn.Prepare("SELECT value FROM meta WHERE key = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto row = stmt->Bind(1, key).Step();
+    if (!row) return WithContext(row.error(), "reading setting " + key);
+    if (!*row) return std::nullopt;
+    return stmt->Text(0);
+  });
+}
+
+Result<void> Store::SetMeta(const std::string& key, const std::string& value) {
+  return impl_->Write([&](Connection& conn) -> Result<void> {
+    auto stmt = conn.Prepare(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    if (!stmt) return std::unexpected(stmt.error());
+    if (auto r = stmt->Bind(1, key).Bind(2, value).Run(); !r) {
+      return WithContext(r.error(), "writing setting " + key);
+    }
+    return Ok();
+  });
+}
+
+}  // namespace mayfly

@@ -1,0 +1,165 @@
+// The audit log: a hash chain of events, appended in write transactions and verifiable.
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+#include "mayfly/ossl_ptr.h"
+#include "store_internal.h"
+
+namespace mayfly {
+namespace {
+
+constexpr int kMaxPageSize = 1000;
+constexpr std::string_view kAuditColumns =
+    "id, time, type, actor, subject, result, detail, prev_hash, hash";
+
+// Each field as an 8-byte big-endian length, then its bytes: no two different
+// events encode alike, whatever their fields contain.
+void AppendField(std::string& out, std::string_view field) {
+  const uint64_t size = field.size();
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((size >> shift) & 0xff));
+  out.append(field);
+}
+
+// Hex SHA-256 over (prev_hash, time in decimal, type, actor, subject, result,
+// detail), each length-prefixed.
+Result<std::string> AuditHash(const AuditEvent& event) {
+  const std::string time = std::to_string(event.time);
+  std::string encoded;
+  for (std::string_view field : {std::string_view(event.prev_hash), std::string_view(time),
+                                 std::string_view(event.type), std::string_view(event.actor),
+                                 std::string_view(event.subject), std::string_view(event.result),
+                                 std::string_view(event.detail)}) {
+    AppendField(encoded, field);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  ClearOpensslErrors();
+  if (EVP_Digest(encoded.data(), encoded.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+    return OpensslError("hashing an audit event");
+  }
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex.push_back(kDigits[digest[i] >> 4]);
+    hex.push_back(kDigits[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+AuditEvent ReadAuditRow(const Statement& row) {
+  return AuditEvent{.id = row.Int(0),
+                    .time = row.Int(1),
+                    .type = row.Text(2),
+                    .actor = row.Text(3),
+                    .subject = row.Text(4),
+                    .result = row.Text(5),
+                    .detail = row.Text(6),
+                    .prev_hash = row.Text(7),
+                    .hash = row.Text(8)};
+}
+
+// The highest id AUTOINCREMENT has handed out, which outlives deleted rows.
+Result<int64_t> LastAssignedAuditId(Connection& conn) {
+  auto stmt = conn.Prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->Step();
+  if (!row) return WithContext(row.error(), "reading the audit sequence");
+  return *row ? stmt->Int(0) : 0;
+}
+
+}  // namespace
+
+Result<AuditEvent> AppendAuditRow(Connection& conn, AuditEvent event) {
+  auto last = conn.Prepare("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1");
+  if (!last) return std::unexpected(last.error());
+  auto row = last->Step();
+  if (!row) return WithContext(row.error(), "reading the last audit event");
+  event.prev_hash = *row ? last->Text(0) : "";
+  auto hash = AuditHash(event);
+  if (!hash) return std::unexpected(hash.error());
+  event.hash = std::move(*hash);
+  auto insert = conn.Prepare(
+      "INSERT INTO audit_events (time, type, actor, subject, result, detail, prev_hash, hash) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id");
+  if (!insert) return std::unexpected(insert.error());
+  insert->Bind(1, event.time).Bind(2, event.type).Bind(3, event.actor).Bind(4, event.subject);
+  insert->Bind(5, event.result).Bind(6, event.detail).Bind(7, event.prev_hash).Bind(8, event.hash);
+  auto inserted = insert->Step();
+  if (!inserted) return WithContext(inserted.error(), "recording audit event " + event.type);
+  event.id = insert->Int(0);
+  if (auto r = insert->Run(); !r) return std::unexpected(r.error());
+  return event;
+}
+
+Result<AuditEvent> Store::AppendAudit(AuditEvent event) {
+  return impl_->Write([&](Connection& conn) { return AppendAuditRow(conn, std::move(event)); });
+}
+
+Result<std::vector<AuditEvent>> Store::ListAudit(int64_t since, int limit,
+                                                 std::optional<int64_t> before_id) {
+  const int64_t before = before_id.value_or(std::numeric_limits<int64_t>::max());
+  const int64_t page = std::clamp(limit, 1, kMaxPageSize);
+  return impl_->Read([&](Connection& conn) -> Result<std::vector<AuditEvent>> {
+    const auto bind = [&](Statement& stmt) {
+      stmt.Bind(stmt.Param(":since"), since).Bind(stmt.Param(":before"), before);
+    };
+    // Few events since `since`: read them by time and sort; many: walk ids down.
+    auto count = CountUpTo(conn,
+                           "SELECT 1 FROM audit_events INDEXED BY audit_time "
+                           "WHERE time >= :since AND id < :before",
+                           kSortThreshold, bind);
+    if (!count) return WithContext(count.error(), "planning the audit listing");
+    const std::string sql = "SELECT " + std::string(kAuditColumns) + " FROM audit_events " +
+                            (*count < kSortThreshold ? "INDEXED BY audit_time" : "NOT INDEXED") +
+                            " WHERE time >= :since AND id < :before ORDER BY id DESC LIMIT :limit";
+    auto stmt = conn.Prepare(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    bind(*stmt);
+    stmt->Bind(stmt->Param(":limit"), page);
+    std::vector<AuditEvent> events;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row) return WithContext(row.error(), "listing audit events");
+      if (!*row) return events;
+      events.push_back(ReadAuditRow(*stmt));
+    }
+  });
+}
+
+Result<std::optional<int64_t>> Store::VerifyAuditChain() {
+  return impl_->Read([&](Connection& conn) -> Result<std::optional<int64_t>> {
+    // One snapshot, so the rows and the sequence agree.
+    auto snapshot = Transaction::BeginRead(conn);
+    if (!snapshot) return std::unexpected(snapshot.error());
+    static const std::string kSql =
+        "SELECT " + std::string(kAuditColumns) + " FROM audit_events ORDER BY id";
+    auto stmt = conn.Prepare(kSql);
+    if (!stmt) return std::unexpected(stmt.error());
+    int64_t prev_id = 0;
+    std::string prev_hash;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row) return WithContext(row.error(), "reading the audit log");
+      if (!*row) break;
+      const AuditEvent event = ReadAuditRow(*stmt);
+      auto hash = AuditHash(event);
+      if (!hash) return std::unexpected(hash.error());
+      // A gap means deleted events; a broken link or hash, edited ones.
+      if (event.id != prev_id + 1 || event.prev_hash != prev_hash || event.hash != *hash) {
+        return event.id;
+      }
+      prev_id = event.id;
+      prev_hash = event.hash;
+    }
+    // Events deleted from the end leave no gap, but the sequence remembers them.
+    auto last = LastAssignedAuditId(conn);
+    if (!last) return std::unexpected(last.error());
+    if (*last > prev_id) return prev_id + 1;
+    return std::nullopt;
+  });
+}
+
+}  // namespace mayfly

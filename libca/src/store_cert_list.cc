@@ -1,0 +1,111 @@
+// Listing certificates page by page, newest first, with an index chosen per filter.
+#include <algorithm>
+#include <charconv>
+#include <iterator>
+#include <limits>
+#include <string>
+
+#include "store_internal.h"
+
+namespace mayfly {
+namespace {
+
+constexpr int kMaxPageSize = 1000;
+
+// Keyset paging: the cursor is the id of the last certificate returned.
+Result<int64_t> ParseCursor(const std::optional<std::string>& cursor) {
+  if (!cursor) return std::numeric_limits<int64_t>::max();
+  int64_t id = 0;
+  const char* end = cursor->data() + cursor->size();
+  auto [ptr, ec] = std::from_chars(cursor->data(), end, id);
+  if (ec != std::errc() || ptr != end || id <= 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "invalid page cursor \"" + *cursor + "\"");
+  }
+  return id;
+}
+
+// The index that answers `filter` without scanning what it does not return.
+Result<std::string_view> ChooseIndex(Connection& conn, const CertFilter& filter, int64_t cursor) {
+  if (filter.spiffe_id) return "certs_spiffe_id";
+  if (filter.node) return "certs_node";
+  if (!filter.status) return "";  // the table's own id order
+  if (*filter.status == CertStatus::kRevoked) return "certs_revoked";
+  const std::string matches = "SELECT 1 FROM certificates INDEXED BY certs_status WHERE " +
+                              std::string(CertStatusCondition(*filter.status)) +
+                              " AND id < :cursor";
+  auto count = CountUpTo(conn, matches, kSortThreshold, [&](Statement& stmt) {
+    stmt.Bind(stmt.Param(":now"), filter.now).Bind(stmt.Param(":cursor"), cursor);
+  });
+  if (!count) return WithContext(count.error(), "planning the certificate listing");
+  return *count < kSortThreshold ? "certs_status" : "certs_issued";
+}
+
+std::string ListSql(const CertFilter& filter, std::string_view index) {
+  std::string sql = "SELECT " + std::string(kCertColumns) + " FROM certificates";
+  if (!index.empty()) sql += " INDEXED BY " + std::string(index);
+  sql += " WHERE id < :cursor";
+  if (filter.spiffe_id) sql += " AND spiffe_id = :spiffe_id";
+  if (filter.node) sql += " AND node = :node";
+  if (filter.status) sql += " AND " + std::string(CertStatusCondition(*filter.status));
+  sql += " ORDER BY id DESC LIMIT :limit";
+  return sql;
+}
+
+}  // namespace
+
+Result<int64_t> CountUpTo(Connection& conn, std::string_view select_sql, int64_t cap,
+                          const std::function<void(Statement&)>& bind) {
+  auto stmt = conn.Prepare("SELECT count(*) FROM (" + std::string(select_sql) + " LIMIT :cap)");
+  if (!stmt) return std::unexpected(stmt.error());
+  bind(*stmt);
+  auto row = stmt->Bind(stmt->Param(":cap"), cap).Step();
+  if (!row) return std::unexpected(row.error());
+  return stmt->Int(0);
+}
+
+std::string_view CertStatusCondition(CertStatus status) {
+  switch (status) {
+    case CertStatus::kValid: return "revoked_at IS NULL AND not_after > :now";
+    case CertStatus::kRevoked: return "revoked_at IS NOT NULL";
+    case CertStatus::kExpired: return "revoked_at IS NULL AND not_after <= :now";
+  }
+  return "0";
+}
+
+Result<CertPage> Store::ListCertificates(const CertFilter& filter) {
+  auto cursor = ParseCursor(filter.cursor);
+  if (!cursor) return std::unexpected(cursor.error());
+  const int limit = std::clamp(filter.limit, 1, kMaxPageSize);
+  return impl_->Read([&](Connection& conn) -> Result<CertPage> {
+    auto index = ChooseIndex(conn, filter, *cursor);
+    if (!index) return std::unexpected(index.error());
+    auto stmt = conn.Prepare(ListSql(filter, *index));
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->Bind(stmt->Param(":cursor"), *cursor);
+    if (filter.spiffe_id) stmt->Bind(stmt->Param(":spiffe_id"), *filter.spiffe_id);
+    if (filter.node) stmt->Bind(stmt->Param(":node"), *filter.node);
+    if (filter.status && *filter.status != CertStatus::kRevoked) {
+      stmt->Bind(stmt->Param(":now"), filter.now);
+    }
+    // One row more than the page tells whether another page follows.
+    stmt->Bind(stmt->Param(":limit"), int64_t{limit} + 1);
+    CertPage page;
+    int64_t last_id = 0;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row) return WithContext(row.error(), "listing certificates");
+      if (!*row) break;
+      if (std::ssize(page.certs) == limit) {
+        page.next_cursor = std::to_string(last_id);
+        break;
+      }
+      auto cert = ReadCertificateRow(*stmt, /*with_der=*/false);
+      if (!cert) return std::unexpected(cert.error());
+      page.certs.push_back(std::move(*cert));
+      last_id = stmt->Int(0);
+    }
+    return page;
+  });
+}
+
+}  // namespace mayfly

@@ -1,0 +1,224 @@
+// Certificates in the store: recording, reading, counting, revoking, and the CRL number.
+#include <string>
+
+#include "store_internal.h"
+
+namespace mayfly {
+namespace {
+
+constexpr int64_t kMaxReason = static_cast<int64_t>(RevocationReason::kCessationOfOperation);
+
+// The column a revoke selector matches on, and its value; kInvalidArgument
+// unless exactly one field is set and non-empty (an empty node would match
+// every certificate issued through no node).
+Result<std::pair<std::string_view, std::string>> SelectorColumn(const RevokeSelector& which) {
+  const int set = which.serial.has_value() + which.spiffe_id.has_value() + which.node.has_value();
+  if (set != 1) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "revoke needs exactly one of serial, spiffe_id or node");
+  }
+  if (which.serial) return std::pair{std::string_view("serial"), *which.serial};
+  if (which.spiffe_id) return std::pair{std::string_view("spiffe_id"), *which.spiffe_id};
+  return std::pair{std::string_view("node"), *which.node};
+}
+
+Result<void> BanNode(Connection& conn, const std::string& node, int64_t now) {
+  // A node not yet in the table is created banned, so a ban may come before
+  // enrollment; enrolling with a new token lifts it. A node banned already
+  // keeps its first banned_at.
+  auto stmt = conn.Prepare(
+      "INSERT INTO nodes (name, banned, banned_at) VALUES (?1, 1, ?2) "
+      "ON CONFLICT (name) DO UPDATE SET banned = 1, "
+      "banned_at = CASE WHEN nodes.banned THEN nodes.banned_at ELSE excluded.banned_at END");
+  if (!stmt) return std::unexpected(stmt.error());
+  if (auto r = stmt->Bind(1, node).Bind(2, now).Run(); !r) {
+    return WithContext(r.error(), "banning node " + node);
+  }
+  return Ok();
+}
+
+// The revocation reason in column `col`; kStore for a value this build does
+// not know, rather than a silently wrong reason on a CRL.
+Result<RevocationReason> ReasonColumn(const Statement& row, int col, const std::string& serial) {
+  const int64_t reason = row.Int(col);
+  if (reason < 0 || reason > kMaxReason) {
+    return MakeError(ErrorCode::kStore, "certificate " + serial +
+                                            " has unknown revocation reason " + std::to_string(reason));
+  }
+  return static_cast<RevocationReason>(reason);
+}
+
+Result<bool> CertificateExists(Connection& conn, const std::string& serial) {
+  auto stmt = conn.Prepare("SELECT 1 FROM certificates WHERE serial = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->Bind(1, serial).Step();
+  if (!row) return WithContext(row.error(), "looking up certificate " + serial);
+  return *row;
+}
+
+}  // namespace
+
+Result<void> InsertCertificateRow(Connection& conn, const CertRecord& cert) {
+  if (cert.serial.empty() || cert.spiffe_id.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "a certificate record needs a serial and a SPIFFE ID");
+  }
+  auto stmt = conn.Prepare(
+      "INSERT INTO certificates (serial, spiffe_id, node, kind, issuer, not_before, not_after, "
+      "issued_at, der, revoked_at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->Bind(1, cert.serial)
+      .Bind(2, cert.spiffe_id)
+      .Bind(3, cert.node)
+      .Bind(4, CertKindName(cert.kind))
+      .Bind(5, cert.issuer)
+      .Bind(6, cert.not_before)
+      .Bind(7, cert.not_after)
+      .Bind(8, cert.issued_at)
+      .BindBlob(9, cert.der)
+      .Bind(10, cert.revoked_at)
+      .Bind(11, static_cast<int64_t>(cert.reason));
+  if (auto r = stmt->Run(); !r) return WithContext(r.error(), "recording certificate " + cert.serial);
+  return Ok();
+}
+
+Result<CertRecord> ReadCertificateRow(const Statement& row, bool with_der) {
+  CertRecord cert;
+  cert.serial = row.Text(1);
+  auto kind = ParseCertKind(row.Text(4));
+  if (!kind) return WithContext(kind.error(), "certificate " + cert.serial + " in the database");
+  auto reason = ReasonColumn(row, 10, cert.serial);
+  if (!reason) return std::unexpected(reason.error());
+  cert.spiffe_id = row.Text(2);
+  cert.node = row.Text(3);
+  cert.kind = *kind;
+  cert.issuer = row.Text(5);
+  cert.not_before = row.Int(6);
+  cert.not_after = row.Int(7);
+  cert.issued_at = row.Int(8);
+  cert.revoked_at = row.OptInt(9);
+  cert.reason = *reason;
+  if (with_der) cert.der = row.Blob(11);
+  return cert;
+}
+
+Result<void> Store::InsertCertificates(std::span<const CertRecord> certs) {
+  return RecordIssuance(certs, {});
+}
+
+Result<void> Store::RecordIssuance(std::span<const CertRecord> certs,
+                                   std::span<const AuditEvent> events) {
+  if (certs.empty() && events.empty()) return Ok();
+  return impl_->Write([&](Connection& conn) -> Result<void> {
+    for (const CertRecord& cert : certs) {
+      if (auto r = InsertCertificateRow(conn, cert); !r) return r;
+    }
+    for (const AuditEvent& event : events) {
+      if (auto r = AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
+    }
+    return Ok();
+  });
+}
+
+Result<std::optional<CertRecord>> Store::GetCertificate(const std::string& serial) {
+  static const std::string kSql =
+      "SELECT " + std::string(kCertColumns) + ", der FROM certificates WHERE serial = ?1";
+  return impl_->Read([&](Connection& conn) -> Result<std::optional<CertRecord>> {
+    auto stmt = conn.Prepare(kSql);
+    if (!stmt) return std::unexpected(stmt.error());
+    auto row = stmt->Bind(1, serial).Step();
+    if (!row) return WithContext(row.error(), "reading certificate " + serial);
+    if (!*row) return std::nullopt;
+    return ReadCertificateRow(*stmt, /*with_der=*/true);
+  });
+}
+
+Result<int64_t> Store::CountCertificates(std::optional<CertStatus> status, int64_t now) {
+  std::string sql = "SELECT count(*) FROM certificates";
+  if (status) sql += " WHERE " + std::string(CertStatusCondition(*status));
+  return impl_->Read([&](Connection& conn) -> Result<int64_t> {
+    auto stmt = conn.Prepare(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    if (status && *status != CertStatus::kRevoked) stmt->Bind(stmt->Param(":now"), now);
+    auto row = stmt->Step();
+    if (!row) return WithContext(row.error(), "counting certificates");
+    return stmt->Int(0);
+  });
+}
+
+Result<std::vector<std::string>> Store::Revoke(const RevokeSelector& which,
+                                               RevocationReason reason, int64_t now) {
+  auto selector = SelectorColumn(which);
+  if (!selector) return std::unexpected(selector.error());
+  const auto& [column, value] = *selector;
+  if (value.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "revoke by " + std::string(column) + " needs a value");
+  }
+  const std::string sql = "UPDATE certificates SET revoked_at = ?1, reason = ?2 WHERE " +
+                          std::string(column) +
+                          " = ?3 AND revoked_at IS NULL AND not_after > ?1 RETURNING serial";
+  return impl_->Write([&](Connection& conn) -> Result<std::vector<std::string>> {
+    std::vector<std::string> serials;
+    auto stmt = conn.Prepare(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->Bind(1, now).Bind(2, static_cast<int64_t>(reason)).Bind(3, value);
+    while (true) {
+      auto row = stmt->Step();
+      if (!row) return WithContext(row.error(), "revoking by " + std::string(column) + " " + value);
+      if (!*row) break;
+      serials.push_back(stmt->Text(0));
+    }
+    if (which.serial && serials.empty()) {
+      auto exists = CertificateExists(conn, value);
+      if (!exists) return std::unexpected(exists.error());
+      if (!*exists) return MakeError(ErrorCode::kNotFound, "no certificate with serial " + value);
+    }
+    if (which.node) {
+      if (auto r = BanNode(conn, value, now); !r) return std::unexpected(r.error());
+    }
+    return serials;
+  });
+}
+
+Result<std::vector<RevokedCert>> Store::ListRevokedUnexpired(const std::string& issuer,
+                                                             int64_t now) {
+  return impl_->Read([&](Connection& conn) -> Result<std::vector<RevokedCert>> {
+    auto stmt = conn.Prepare(
+        "SELECT serial, revoked_at, reason, not_after, issuer FROM certificates "
+        "WHERE revoked_at IS NOT NULL AND not_after > ?1 AND (?2 = '' OR issuer = ?2) "
+        "ORDER BY id");
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->Bind(1, now).Bind(2, issuer);
+    std::vector<RevokedCert> revoked;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row) return WithContext(row.error(), "listing revoked certificates");
+      if (!*row) return revoked;
+      std::string serial = stmt->Text(0);
+      auto reason = ReasonColumn(*stmt, 2, serial);
+      if (!reason) return std::unexpected(reason.error());
+      revoked.push_back(RevokedCert{
+          .serial = std::move(serial),
+          .revoked_at = stmt->Int(1),
+          .reason = *reason,
+          .not_after = stmt->Int(3),
+          .issuer = stmt->Text(4),
+      });
+    }
+  });
+}
+
+Result<int64_t> Store::NextCrlNumber() {
+  return impl_->Write([&](Connection& conn) -> Result<int64_t> {
+    auto stmt = conn.Prepare("UPDATE crl_state SET number = number + 1 WHERE id = 1 RETURNING number");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto row = stmt->Step();
+    if (!row) return WithContext(row.error(), "advancing the CRL number");
+    if (!*row) return MakeError(ErrorCode::kStore, "the CRL number row is missing");
+    const int64_t number = stmt->Int(0);
+    // Step to the end so the UPDATE completes before COMMIT.
+    if (auto r = stmt->Run(); !r) return std::unexpected(r.error());
+    return number;
+  });
+}
+
+}  // namespace mayfly

@@ -1,0 +1,141 @@
+// Registration entries: from ca.toml ("config") and from the admin API ("api").
+#include <string>
+
+#include "store_internal.h"
+
+namespace mayfly {
+namespace {
+
+constexpr std::string_view kConfigSource = "config";
+constexpr std::string_view kApiSource = "api";
+
+Result<void> CheckEntry(const EntryRecord& entry, std::string_view source) {
+  if (entry.spiffe_id.empty() || entry.node.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "an entry needs a SPIFFE ID and a node");
+  }
+  if (entry.max_ttl < 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "entry " + entry.spiffe_id + " has a negative max TTL");
+  }
+  if (source != kConfigSource && source != kApiSource) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "entry source must be \"config\" or \"api\", not \"" + std::string(source) + "\"");
+  }
+  return Ok();
+}
+
+// SANs are kept as a JSON array of strings, built and read by SQLite's own
+// JSON functions so quoting is never done by hand.
+Result<std::string> EncodeList(Connection& conn, const std::vector<std::string>& values) {
+  std::string json = "[]";
+  for (const std::string& value : values) {
+    auto stmt = conn.Prepare("SELECT json_insert(?1, '$[#]', ?2)");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto row = stmt->Bind(1, json).Bind(2, value).Step();
+    if (!row) return WithContext(row.error(), "encoding an entry's names");
+    json = stmt->Text(0);
+  }
+  return json;
+}
+
+Result<std::vector<std::string>> DecodeList(Connection& conn, const std::string& json) {
+  auto stmt = conn.Prepare("SELECT type, value FROM json_each(?1) ORDER BY key");
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->Bind(1, json);
+  std::vector<std::string> values;
+  while (true) {
+    auto row = stmt->Step();
+    if (!row) return WithContext(row.error(), "reading an entry's names");
+    if (!*row) return values;
+    if (stmt->Text(0) != "text") {
+      return MakeError(ErrorCode::kStore, "an entry's names hold a non-string: " + json);
+    }
+    values.push_back(stmt->Text(1));
+  }
+}
+
+Result<int64_t> InsertEntry(Connection& conn, const EntryRecord& entry, std::string_view source) {
+  auto dns = EncodeList(conn, entry.dns);
+  if (!dns) return std::unexpected(dns.error());
+  auto ips = EncodeList(conn, entry.ips);
+  if (!ips) return std::unexpected(ips.error());
+  auto stmt = conn.Prepare(
+      "INSERT INTO entries (spiffe_id, node, dns, ips, max_ttl, source) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->Bind(1, entry.spiffe_id).Bind(2, entry.node).Bind(3, *dns).Bind(4, *ips);
+  stmt->Bind(5, entry.max_ttl).Bind(6, source);
+  auto row = stmt->Step();
+  if (!row) return WithContext(row.error(), "adding entry " + entry.spiffe_id);
+  const int64_t id = stmt->Int(0);
+  if (auto r = stmt->Run(); !r) return std::unexpected(r.error());
+  return id;
+}
+
+}  // namespace
+
+Result<int64_t> Store::AddEntry(const EntryRecord& entry) {
+  const std::string_view source = entry.source.empty() ? kApiSource : entry.source;
+  if (auto r = CheckEntry(entry, source); !r) return std::unexpected(r.error());
+  return impl_->Write([&](Connection& conn) { return InsertEntry(conn, entry, source); });
+}
+
+Result<void> Store::RemoveEntry(int64_t id) {
+  return impl_->Write([&](Connection& conn) -> Result<void> {
+    auto remove = conn.Prepare("DELETE FROM entries WHERE id = ?1 AND source = 'api'");
+    if (!remove) return std::unexpected(remove.error());
+    if (auto r = remove->Bind(1, id).Run(); !r) return WithContext(r.error(), "removing an entry");
+    if (remove->Changes() > 0) return Ok();
+    auto lookup = conn.Prepare("SELECT 1 FROM entries WHERE id = ?1");
+    if (!lookup) return std::unexpected(lookup.error());
+    auto row = lookup->Bind(1, id).Step();
+    if (!row) return WithContext(row.error(), "looking up an entry");
+    const std::string name = "entry " + std::to_string(id);
+    if (*row) {
+      return MakeError(ErrorCode::kNotFound,
+                       name + " comes from ca.toml; config entries are edited in ca.toml");
+    }
+    return MakeError(ErrorCode::kNotFound, "no " + name);
+  });
+}
+
+Result<std::vector<EntryRecord>> Store::ListEntries() {
+  return impl_->Read([&](Connection& conn) -> Result<std::vector<EntryRecord>> {
+    auto stmt = conn.Prepare(
+        "SELECT id, spiffe_id, node, dns, ips, max_ttl, source FROM entries ORDER BY id");
+    if (!stmt) return std::unexpected(stmt.error());
+    std::vector<EntryRecord> entries;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row) return WithContext(row.error(), "listing entries");
+      if (!*row) return entries;
+      auto dns = DecodeList(conn, stmt->Text(3));
+      if (!dns) return std::unexpected(dns.error());
+      auto ips = DecodeList(conn, stmt->Text(4));
+      if (!ips) return std::unexpected(ips.error());
+      entries.push_back(EntryRecord{.id = stmt->Int(0),
+                                    .spiffe_id = stmt->Text(1),
+                                    .node = stmt->Text(2),
+                                    .dns = std::move(*dns),
+                                    .ips = std::move(*ips),
+                                    .max_ttl = stmt->Int(5),
+                                    .source = stmt->Text(6)});
+    }
+  });
+}
+
+Result<void> Store::ReplaceConfigEntries(std::span<const EntryRecord> entries) {
+  for (const EntryRecord& entry : entries) {
+    if (auto r = CheckEntry(entry, kConfigSource); !r) return r;
+  }
+  return impl_->Write([&](Connection& conn) -> Result<void> {
+    auto clear = conn.Prepare("DELETE FROM entries WHERE source = 'config'");
+    if (!clear) return std::unexpected(clear.error());
+    if (auto r = clear->Run(); !r) return WithContext(r.error(), "clearing config entries");
+    for (const EntryRecord& entry : entries) {
+      if (auto id = InsertEntry(conn, entry, kConfigSource); !id) return std::unexpected(id.error());
+    }
+    return Ok();
+  });
+}
+
+}  // namespace mayfly

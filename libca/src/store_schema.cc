@@ -1,0 +1,143 @@
+// The store's schema as an ordered list of migrations, and the code applying them.
+#include <span>
+#include <string>
+
+#include "store_internal.h"
+
+namespace mayfly {
+namespace {
+
+struct Migration {
+  int version;              // PRAGMA user_version once applied
+  const char* description;  // for error messages
+  const char* sql;
+};
+
+// Append new steps at the end; never edit a step that has shipped.
+constexpr Migration kMigrations[] = {
+    {1, "initial schema", R"sql(
+CREATE TABLE certificates (
+  id INTEGER PRIMARY KEY,  -- insertion order: the paging cursor, newest first
+  serial TEXT NOT NULL UNIQUE,
+  spiffe_id TEXT NOT NULL,
+  node TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL,
+  issuer TEXT NOT NULL DEFAULT '',
+  not_before INTEGER NOT NULL,
+  not_after INTEGER NOT NULL,
+  issued_at INTEGER NOT NULL,
+  der BLOB NOT NULL,
+  revoked_at INTEGER,
+  reason INTEGER NOT NULL DEFAULT 0
+);
+-- The status columns ride along in the listing indexes so a status filter is
+-- decided from the index alone; the row (with its DER) is read only for the
+-- certificates returned.
+CREATE INDEX certs_spiffe_id ON certificates (spiffe_id, id, revoked_at, not_after);
+CREATE INDEX certs_node ON certificates (node, id, revoked_at, not_after);
+CREATE INDEX certs_status ON certificates (revoked_at, not_after);
+-- Issued order, narrow: a status scan newest-first reads this, not the rows.
+CREATE INDEX certs_issued ON certificates (id, revoked_at, not_after);
+CREATE INDEX certs_revoked ON certificates (id) WHERE revoked_at IS NOT NULL;
+
+CREATE TABLE nodes (
+  name TEXT PRIMARY KEY,
+  enrolled_at INTEGER NOT NULL DEFAULT 0,  -- 0: never enrolled
+  banned INTEGER NOT NULL DEFAULT 0,
+  banned_at INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE join_tokens (
+  hash TEXT PRIMARY KEY,  -- hex SHA-256 of the token; the token is never stored
+  node TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER
+) WITHOUT ROWID;
+
+-- AUTOINCREMENT: an id is never reused, so "entry rm 7" can never hit a
+-- different entry than the one listed as 7, even after config reloads.
+CREATE TABLE entries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  spiffe_id TEXT NOT NULL,
+  node TEXT NOT NULL,
+  dns TEXT NOT NULL DEFAULT '[]',  -- JSON array of strings
+  ips TEXT NOT NULL DEFAULT '[]',  -- JSON array of strings
+  max_ttl INTEGER NOT NULL DEFAULT 0,
+  source TEXT NOT NULL CHECK (source IN ('config', 'api'))
+);
+
+-- AUTOINCREMENT: ids never repeat, so a deleted last event leaves a gap that
+-- VerifyAuditChain sees.
+CREATE TABLE audit_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  result TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_time ON audit_events (time);
+
+CREATE TABLE crl_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  number INTEGER NOT NULL
+);
+INSERT INTO crl_state (id, number) VALUES (1, 0);
+
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+)sql"},
+};
+
+Result<int> ReadUserVersion(Connection& conn) {
+  auto stmt = conn.Prepare("PRAGMA user_version");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->Step();
+  if (!row) return WithContext(row.error(), "reading the schema version");
+  return *row ? static_cast<int>(stmt->Int(0)) : 0;
+}
+
+Result<void> ApplyMigration(Connection& conn, const Migration& step) {
+  auto tx = Transaction::Begin(conn);
+  if (!tx) return std::unexpected(tx.error());
+  // Read again under the write lock: another process may have migrated since.
+  auto version = ReadUserVersion(conn);
+  if (!version) return std::unexpected(version.error());
+  if (*version >= step.version) return Ok();
+  const std::string what =
+      "applying schema migration " + std::to_string(step.version) + " (" + step.description + ")";
+  if (auto r = conn.Exec(step.sql, what); !r) return r;
+  // user_version lives in the database header and commits with the step.
+  if (auto r = conn.Exec("PRAGMA user_version = " + std::to_string(step.version), what); !r) {
+    return r;
+  }
+  return tx->Commit();
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return std::span(kMigrations).back().version; }
+
+Result<int> MigrateSchema(Connection& conn, const std::string& path) {
+  auto version = ReadUserVersion(conn);
+  if (!version) return std::unexpected(version.error());
+  if (*version > LatestSchemaVersion()) {
+    return MakeError(ErrorCode::kStore,
+                     "database " + path + " has schema version " + std::to_string(*version) +
+                         ", newer than the " + std::to_string(LatestSchemaVersion()) +
+                         " this build of mayfly knows; run a newer mayfly");
+  }
+  for (const Migration& step : kMigrations) {
+    if (step.version <= *version) continue;
+    if (auto r = ApplyMigration(conn, step); !r) return std::unexpected(r.error());
+  }
+  return ReadUserVersion(conn);
+}
+
+}  // namespace mayfly

@@ -1,0 +1,104 @@
+// Join tokens (stored as hashes) and the nodes they enroll.
+#include <string>
+
+#include "store_internal.h"
+
+namespace mayfly {
+namespace {
+
+// Why a token could not be consumed. The caller holds the token, so telling
+// unknown, used and expired apart reveals nothing it does not know; the node
+// name and the hash stay out of the message.
+Result<std::string> TokenRefusal(Connection& conn, const std::string& token_hash, int64_t now) {
+  auto stmt = conn.Prepare("SELECT used_at, expires_at FROM join_tokens WHERE hash = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->Bind(1, token_hash).Step();
+  if (!row) return WithContext(row.error(), "looking up a join token");
+  if (!*row) return "join token is unknown";
+  if (!stmt->IsNull(0)) return "join token has already been used";
+  if (stmt->Int(1) <= now) return "join token has expired";
+  return "join token is not usable";
+}
+
+// Records `node` as enrolled at `now`, lifting any ban.
+Result<void> EnrollNode(Connection& conn, const std::string& node, int64_t now) {
+  auto stmt = conn.Prepare(
+      "INSERT INTO nodes (name, enrolled_at, banned, banned_at) VALUES (?1, ?2, 0, NULL) "
+      "ON CONFLICT (name) DO UPDATE SET enrolled_at = excluded.enrolled_at, banned = 0, "
+      "banned_at = NULL");
+  if (!stmt) return std::unexpected(stmt.error());
+  if (auto r = stmt->Bind(1, node).Bind(2, now).Run(); !r) {
+    return WithContext(r.error(), "enrolling node " + node);
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<void> Store::CreateToken(const TokenRecord& token) {
+  if (token.hash.empty() || token.node.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "a join token needs a hash and a node");
+  }
+  return impl_->Write([&](Connection& conn) -> Result<void> {
+    auto stmt = conn.Prepare(
+        "INSERT INTO join_tokens (hash, node, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->Bind(1, token.hash).Bind(2, token.node).Bind(3, token.created_at).Bind(4, token.expires_at);
+    if (auto r = stmt->Run(); !r) return WithContext(r.error(), "recording a join token for " + token.node);
+    return Ok();
+  });
+}
+
+Result<std::string> Store::ConsumeTokenAndEnroll(const std::string& token_hash, int64_t now,
+                                                 CertRecord node_cert) {
+  return impl_->Write([&](Connection& conn) -> Result<std::string> {
+    auto consume = conn.Prepare(
+        "UPDATE join_tokens SET used_at = ?1 "
+        "WHERE hash = ?2 AND used_at IS NULL AND expires_at > ?1 RETURNING node");
+    if (!consume) return std::unexpected(consume.error());
+    auto row = consume->Bind(1, now).Bind(2, token_hash).Step();
+    if (!row) return WithContext(row.error(), "consuming a join token");
+    if (!*row) {
+      auto why = TokenRefusal(conn, token_hash, now);
+      if (!why) return std::unexpected(why.error());
+      return MakeError(ErrorCode::kInvalidToken, *why);
+    }
+    std::string node = consume->Text(0);
+    if (auto r = consume->Run(); !r) return std::unexpected(r.error());
+    if (auto r = EnrollNode(conn, node, now); !r) return std::unexpected(r.error());
+    node_cert.node = node;
+    // A failure here rolls the whole transaction back: the token stays unused.
+    if (auto r = InsertCertificateRow(conn, node_cert); !r) return std::unexpected(r.error());
+    return node;
+  });
+}
+
+Result<std::optional<NodeRecord>> Store::GetNode(const std::string& name) {
+  return impl_->Read([&](Connection& conn) -> Result<std::optional<NodeRecord>> {
+    auto stmt = conn.Prepare("SELECT enrolled_at, banned, banned_at FROM nodes WHERE name = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto row = stmt->Bind(1, name).Step();
+    if (!row) return WithContext(row.error(), "reading node " + name);
+    if (!*row) return std::nullopt;
+    return NodeRecord{.name = name,
+                      .enrolled_at = stmt->Int(0),
+                      .banned = stmt->Int(1) != 0,
+                      .banned_at = stmt->OptInt(2)};
+  });
+}
+
+Result<std::vector<std::string>> Store::ListBannedNodes() {
+  return impl_->Read([&](Connection& conn) -> Result<std::vector<std::string>> {
+    auto stmt = conn.Prepare("SELECT name FROM nodes WHERE banned ORDER BY name");
+    if (!stmt) return std::unexpected(stmt.error());
+    std::vector<std::string> names;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row) return WithContext(row.error(), "listing banned nodes");
+      if (!*row) return names;
+      names.push_back(stmt->Text(0));
+    }
+  });
+}
+
+}  // namespace mayfly
