@@ -1,0 +1,130 @@
+// CSR parsing: what is accepted, and every way a bad CSR is refused.
+#include "mayfly/csr.h"
+
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+
+#include "mayfly/x509_util.h"
+
+namespace mayfly {
+namespace {
+
+std::string PemToDer(const std::string& pem) {
+  OsslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  X509_REQ* req = PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr);
+  unsigned char* der = nullptr;
+  int len = i2d_X509_REQ(req, &der);
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  X509_REQ_free(req);
+  return out;
+}
+
+TEST(CsrTest, AcceptsEveryAllowedKeyTypeAndReadsTheNames) {
+  for (KeyType type : {KeyType::kEcdsaP256, KeyType::kEcdsaP384, KeyType::kEd25519, KeyType::kRsa2048}) {
+    SCOPED_TRACE(std::string(KeyTypeName(type)));
+    auto key = GenerateKey(type).value();
+    auto pem = MakeCsrPem(key.get(), {"spiffe://example.org/web"}, {"web.internal"}, {"10.1.2.3", "::1"});
+    ASSERT_TRUE(pem.has_value()) << pem.error().ToString();
+    auto csr = Csr::Parse(*pem);
+    ASSERT_TRUE(csr.has_value()) << csr.error().ToString();
+    EXPECT_EQ(csr->key_type(), type);
+    EXPECT_EQ(csr->uri_names(), std::vector<std::string>{"spiffe://example.org/web"});
+    EXPECT_EQ(csr->dns_names(), std::vector<std::string>{"web.internal"});
+    ASSERT_EQ(csr->ip_names().size(), 2u);
+    EXPECT_EQ(csr->ip_names()[0].bytes, (std::vector<uint8_t>{10, 1, 2, 3}));
+    EXPECT_EQ(csr->ip_names()[1].bytes.size(), 16u);
+  }
+}
+
+TEST(CsrTest, AcceptsDerAndACsrWithoutNames) {
+  auto key = GenerateKey(KeyType::kEcdsaP256).value();
+  auto csr = Csr::Parse(PemToDer(MakeCsrPem(key.get(), {}, {}, {}).value()));
+  ASSERT_TRUE(csr.has_value()) << csr.error().ToString();
+  EXPECT_TRUE(csr->uri_names().empty());
+}
+
+struct BadCsrCase {
+  std::string name;
+  std::string input;
+  ErrorCode code;
+  std::string message_part;
+};
+
+std::vector<BadCsrCase> BadCases() {
+  auto key = GenerateKey(KeyType::kEcdsaP256).value();
+  std::string pem = MakeCsrPem(key.get(), {"spiffe://example.org/x"}, {}, {}).value();
+  std::string der = PemToDer(pem);
+  std::string bad_sig = der;
+  bad_sig[bad_sig.size() - 5] ^= 0x01;  // inside the signature's integers
+  OsslPtr<EVP_PKEY> rsa1024(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024}));
+  std::vector<std::string> many_dns;
+  for (int i = 0; i < 10000; ++i) many_dns.push_back("n" + std::to_string(i) + ".example.org");
+  std::string long_uri = "spiffe://example.org/" + std::string(3000, 'a');
+  // Another key's CSR with its signature swapped in: signature mismatch.
+  return {
+      {"garbage", "this is not a CSR", ErrorCode::kInvalidCsr, "DER"},
+      {"empty", "", ErrorCode::kInvalidCsr, "empty"},
+      {"truncated der", der.substr(0, der.size() / 2), ErrorCode::kInvalidCsr, "DER"},
+      {"trailing bytes", der + "extra", ErrorCode::kInvalidCsr, "trailing"},
+      {"bad signature", bad_sig, ErrorCode::kInvalidCsr, "signature"},
+      {"truncated pem", pem.substr(0, pem.size() / 2), ErrorCode::kInvalidCsr, "truncated"},
+      {"certificate pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+       ErrorCode::kInvalidCsr, "CERTIFICATE REQUEST"},
+      {"rsa 1024", MakeCsrPem(rsa1024.get(), {}, {}, {}).value(), ErrorCode::kWeakKey, "1024"},
+      {"10000 SANs", MakeCsrPem(key.get(), {}, many_dns, {}).value(), ErrorCode::kInvalidCsr, "16 KiB"},
+      {"oversized uri", MakeCsrPem(key.get(), {long_uri}, {}, {}).value(), ErrorCode::kInvalidCsr, "2048"},
+      {"oversized dns", MakeCsrPem(key.get(), {}, {std::string(300, 'a')}, {}).value(),
+       ErrorCode::kInvalidCsr, "253"},
+  };
+}
+
+TEST(CsrTest, BadCsrsAreRefusedWithClearErrors) {
+  for (const auto& c : BadCases()) {
+    SCOPED_TRACE(c.name);
+    auto csr = Csr::Parse(c.input);
+    ASSERT_FALSE(csr.has_value());
+    EXPECT_EQ(csr.error().code, c.code) << csr.error().ToString();
+    EXPECT_NE(csr.error().message.find(c.message_part), std::string::npos) << csr.error().message;
+  }
+}
+
+TEST(CsrTest, TooManyNamesInASmallCsrAreRefused) {
+  auto key = GenerateKey(KeyType::kEcdsaP256).value();
+  std::vector<std::string> dns;
+  for (int i = 0; i < 100; ++i) dns.push_back("a" + std::to_string(i));
+  auto csr = Csr::Parse(MakeCsrPem(key.get(), {}, dns, {}).value());
+  ASSERT_FALSE(csr.has_value());
+  EXPECT_NE(csr.error().message.find("at most 64"), std::string::npos) << csr.error().message;
+}
+
+TEST(CsrTest, OtherNameTypesAreRefused) {
+  auto key = GenerateKey(KeyType::kEcdsaP256).value();
+  OsslPtr<X509_REQ> req(X509_REQ_new());
+  X509_REQ_set_pubkey(req.get(), key.get());
+  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+  sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "email:a@b.c"));
+  X509_REQ_add_extensions(req.get(), exts);
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  X509_REQ_sign(req.get(), key.get(), EVP_sha256());
+  OsslPtr<BIO> bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509_REQ(bio.get(), req.get());
+  auto csr = Csr::Parse(BioToString(bio.get()));
+  ASSERT_FALSE(csr.has_value());
+  EXPECT_NE(csr.error().message.find("name type"), std::string::npos);
+}
+
+TEST(CsrTest, WeakSignatureDigestIsRefused) {
+  auto key = GenerateKey(KeyType::kRsa2048).value();
+  OsslPtr<X509_REQ> req(X509_REQ_new());
+  X509_REQ_set_pubkey(req.get(), key.get());
+  ASSERT_GT(X509_REQ_sign(req.get(), key.get(), EVP_sha1()), 0);
+  OsslPtr<BIO> bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509_REQ(bio.get(), req.get());
+  auto csr = Csr::Parse(BioToString(bio.get()));
+  ASSERT_FALSE(csr.has_value());
+  EXPECT_NE(csr.error().message.find("signature algorithm"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mayfly
