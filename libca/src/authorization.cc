@@ -47,8 +47,7 @@ Result<std::vector<std::string>> NormalizeDnsNames(std::span<const std::string> 
 Result<void> ValidateNodeGlob(std::string_view node) {
   if (node.find_first_of("*?") == std::string_view::npos) return ValidateNodeName(node);
   auto fail = [&](std::string_view rule) {
-    return MakeError(ErrorCode::kInvalidName,
-                     "invalid node glob " + QuoteForMessage(node) + ": " + std::string(rule));
+    return InvalidInputError(ErrorCode::kInvalidName, "node glob", node, rule);
   };
   if (node.size() > kMaxNodeGlobLength) {
     return fail("is longer than " + std::to_string(kMaxNodeGlobLength) + " characters");

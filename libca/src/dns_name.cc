@@ -19,8 +19,7 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 Result<std::string> NormalizeDnsName(std::string_view name, bool allow_wildcard) {
   auto fail = [&](std::string_view rule) {
-    return MakeError(ErrorCode::kInvalidName,
-                     "invalid DNS name " + QuoteForMessage(name) + ": " + std::string(rule));
+    return InvalidInputError(ErrorCode::kInvalidName, "DNS name", name, rule);
   };
   if (name.empty()) return fail("is empty");
   if (name.size() > kMaxNameLength) {

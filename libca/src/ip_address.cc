@@ -30,8 +30,7 @@ bool SamePrefix(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b,
 
 Result<IpAddress> ParseIpAddress(std::string_view text) {
   auto fail = [&](std::string_view rule) {
-    return MakeError(ErrorCode::kInvalidName,
-                     "invalid IP address " + QuoteForMessage(text) + ": " + std::string(rule));
+    return InvalidInputError(ErrorCode::kInvalidName, "IP address", text, rule);
   };
   if (text.empty()) return fail("is empty");
   // inet_pton reads a C string: an embedded NUL would hide whatever follows.
@@ -71,8 +70,7 @@ std::string IpAddress::ToString() const {
 
 Result<Cidr> ParseCidr(std::string_view text) {
   auto fail = [&](std::string_view rule) {
-    return MakeError(ErrorCode::kInvalidName,
-                     "invalid CIDR " + QuoteForMessage(text) + ": " + std::string(rule));
+    return InvalidInputError(ErrorCode::kInvalidName, "CIDR", text, rule);
   };
   const size_t slash = text.find('/');
   auto base = ParseIpAddress(text.substr(0, slash));

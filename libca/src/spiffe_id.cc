@@ -86,8 +86,7 @@ std::string PathProblem(std::string_view path) {
 }
 
 std::unexpected<Error> InvalidId(std::string_view input, std::string_view rule) {
-  return MakeError(ErrorCode::kInvalidSpiffeId,
-                   "invalid SPIFFE ID " + QuoteForMessage(input) + ": " + std::string(rule));
+  return InvalidInputError(ErrorCode::kInvalidSpiffeId, "SPIFFE ID", input, rule);
 }
 
 bool StartsWithIgnoringCase(std::string_view text, std::string_view prefix) {
@@ -131,6 +130,12 @@ std::string QuoteForMessage(std::string_view text, size_t max_len) {
     out += "... (" + std::to_string(text.size()) + " bytes)";
   }
   return out;
+}
+
+std::unexpected<Error> InvalidInputError(ErrorCode code, std::string_view what,
+                                         std::string_view input, std::string_view rule) {
+  return MakeError(code, "invalid " + std::string(what) + " " + QuoteForMessage(input) + ": " +
+                             std::string(rule));
 }
 
 Result<SpiffeId> SpiffeId::Parse(std::string_view text) {
@@ -192,8 +197,7 @@ bool SpiffeId::IsReserved() const {
 
 Result<void> ValidateTrustDomain(std::string_view td) {
   auto fail = [&](std::string_view rule) {
-    return MakeError(ErrorCode::kInvalidSpiffeId,
-                     "invalid trust domain " + QuoteForMessage(td) + ": " + std::string(rule));
+    return InvalidInputError(ErrorCode::kInvalidSpiffeId, "trust domain", td, rule);
   };
   if (td.find("://") != std::string_view::npos) {
     return fail("give the trust domain name alone, without \"spiffe://\"");
@@ -204,8 +208,7 @@ Result<void> ValidateTrustDomain(std::string_view td) {
 
 Result<void> ValidateNodeName(std::string_view name) {
   auto fail = [&](std::string_view rule) {
-    return MakeError(ErrorCode::kInvalidName,
-                     "invalid node name " + QuoteForMessage(name) + ": " + std::string(rule));
+    return InvalidInputError(ErrorCode::kInvalidName, "node name", name, rule);
   };
   if (name.empty()) return fail("is empty");
   if (name.size() > kMaxNodeNameLength) {

@@ -95,4 +95,10 @@ bool GlobMatch(std::string_view pattern, std::string_view text);
 // as \xNN, so a hostile input can neither flood nor forge a log line.
 std::string QuoteForMessage(std::string_view text, size_t max_len = 100);
 
+// The error for an input that breaks a naming rule, worded the same way
+// everywhere: `invalid <what> "<input>": <rule>`.
+[[nodiscard]] std::unexpected<Error> InvalidInputError(ErrorCode code, std::string_view what,
+                                                       std::string_view input,
+                                                       std::string_view rule);
+
 }  // namespace mayfly
