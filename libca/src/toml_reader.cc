@@ -33,6 +33,26 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
+// Double-quoted like ParseDuration's messages (toml++ would pick single
+// quotes), with quotes, backslashes and control characters escaped so that a
+// message stays on one line.
+std::string Quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 }  // namespace
 
 std::string ConfigErrors::Format(const toml::source_region* where, std::string_view key,
@@ -95,10 +115,11 @@ Result<toml::table> ParseTomlFile(const std::string& path) {
 std::string Describe(const toml::node& node) {
   if (node.is_table()) return "a table";
   if (node.is_array()) return node.as_array()->empty() ? "an empty array" : "an array";
+  if (const auto* text = node.as_string()) return Quote(text->get());
+  // Other scalars get their type in front so that `got integer 12` reads
+  // unambiguously next to `got "12"`.
   std::ostringstream out;
-  // Strings print quoted and escaped; other scalars get their type in front
-  // so that `got integer 12` reads unambiguously next to `got "12"`.
-  if (!node.is_string()) out << node.type() << ' ';
+  out << node.type() << ' ';
   node.visit([&out](const auto& value) { out << value; });
   return out.str();
 }

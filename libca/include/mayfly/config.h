@@ -65,8 +65,12 @@ struct CaConfig {
     // permitted DNS/IP ranges. Some verifiers refuse any chain with URI
     // constraints (python-cryptography, older rustls-webpki): set false for them.
     bool name_constraints = true;
-    std::vector<std::string> permitted_dns;   // extra DNS subtrees (e.g. ".internal"); default: none
-    std::vector<std::string> permitted_ips;   // extra IP ranges as CIDRs; default: none
+    // DNS subtrees (e.g. ".internal") and IP ranges (CIDRs) the intermediate
+    // may issue for. Once one of a kind is listed, every SAN of that kind must
+    // fall under one, the daemon's server_names included. Default: none (that
+    // kind of name is not constrained).
+    std::vector<std::string> permitted_dns;
+    std::vector<std::string> permitted_ips;
   } ca;
 
   // Lifetimes; the loader insists on min_ttl <= default_ttl <= max_ttl, and on
