@@ -1,0 +1,104 @@
+// Registration entries in the store: API entries come and go, config entries are swapped whole.
+#include "mayfly/store.h"
+
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace mayfly {
+namespace {
+
+using testing::TempDir;
+
+EntryRecord Entry(std::string spiffe_id, std::string node, std::string source = "") {
+  EntryRecord entry;
+  entry.spiffe_id = std::move(spiffe_id);
+  entry.node = std::move(node);
+  entry.source = std::move(source);
+  return entry;
+}
+
+class StoreEntriesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open(dir_.File("ca.db"));
+    ASSERT_TRUE(store) << store.error().ToString();
+    store_ = std::move(*store);
+  }
+  std::vector<std::string> SpiffeIds() {
+    std::vector<std::string> ids;
+    const std::vector<EntryRecord> entries = store_->ListEntries().value();
+    for (const EntryRecord& e : entries) ids.push_back(e.spiffe_id + "@" + e.source);
+    return ids;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreEntriesTest, AddListRemove) {
+  EntryRecord web = Entry("spiffe://example.org/web", "web-*");
+  // Names that need JSON quoting survive the round trip.
+  web.dns = {"web.internal", "quote\"and\\slash", "ünïcode"};
+  web.ips = {"10.0.0.1", "2001:db8::1"};
+  web.max_ttl = 3600;
+  auto id = store_->AddEntry(web);
+  ASSERT_TRUE(id) << id.error().ToString();
+  auto db_id = store_->AddEntry(Entry("spiffe://example.org/db", "db-1"));
+  ASSERT_TRUE(db_id);
+  EXPECT_GT(*db_id, *id);
+
+  auto entries = store_->ListEntries().value();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].id, *id);
+  EXPECT_EQ(entries[0].node, "web-*");
+  EXPECT_EQ(entries[0].dns, web.dns);
+  EXPECT_EQ(entries[0].ips, web.ips);
+  EXPECT_EQ(entries[0].max_ttl, 3600);
+  EXPECT_EQ(entries[0].source, "api");
+  EXPECT_TRUE(entries[1].dns.empty());
+
+  ASSERT_TRUE(store_->RemoveEntry(*id));
+  EXPECT_EQ(SpiffeIds(), std::vector<std::string>{"spiffe://example.org/db@api"});
+  auto gone = store_->RemoveEntry(*id);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(StoreEntriesTest, BadEntriesAreRefused) {
+  for (const EntryRecord& bad : {Entry("", "n"), Entry("spiffe://example.org/a", ""),
+                                 Entry("spiffe://example.org/a", "n", "file")}) {
+    auto r = store_->AddEntry(bad);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(store_->ListEntries().value().empty());
+}
+
+TEST_F(StoreEntriesTest, ConfigEntriesAreReplacedWholeAndNotRemovable) {
+  ASSERT_TRUE(store_->AddEntry(Entry("spiffe://example.org/api", "n1")));
+  const std::vector<EntryRecord> first = {Entry("spiffe://example.org/a", "n1"),
+                                          Entry("spiffe://example.org/b", "n2")};
+  ASSERT_TRUE(store_->ReplaceConfigEntries(first));
+  EXPECT_EQ(SpiffeIds(), (std::vector<std::string>{"spiffe://example.org/api@api",
+                                                   "spiffe://example.org/a@config",
+                                                   "spiffe://example.org/b@config"}));
+
+  const int64_t config_id = store_->ListEntries().value()[1].id;
+  auto r = store_->RemoveEntry(config_id);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(r.error().message.find("ca.toml"), std::string::npos) << r.error().message;
+
+  const std::vector<EntryRecord> second = {Entry("spiffe://example.org/c", "n3", "api")};
+  ASSERT_TRUE(store_->ReplaceConfigEntries(second));
+  EXPECT_EQ(SpiffeIds(), (std::vector<std::string>{"spiffe://example.org/api@api",
+                                                   "spiffe://example.org/c@config"}));
+  // A bad config entry changes nothing.
+  const std::vector<EntryRecord> bad = {Entry("spiffe://example.org/d", "n4"), Entry("", "n5")};
+  ASSERT_FALSE(store_->ReplaceConfigEntries(bad));
+  EXPECT_EQ(SpiffeIds().size(), 2u);
+}
+
+}  // namespace
+}  // namespace mayfly
