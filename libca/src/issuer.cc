@@ -12,6 +12,9 @@
 #include <cstring>
 
 #include "mayfly/x509_util.h"
+#include "der_writer.h"
+
+#include <openssl/core_names.h>
 
 namespace mayfly {
 namespace {
@@ -45,59 +48,17 @@ bool PushName(GENERAL_NAMES* names, int type, const void* data, size_t len) {
   return true;
 }
 
-// Copies the SubjectPublicKeyInfo without decoding the key.
-Result<void> CopyPublicKey(const X509_PUBKEY* from, X509* to, std::string* ski_out) {
-  ASN1_OBJECT* alg = nullptr;
-  const unsigned char* pk = nullptr;
-  int pklen = 0;
-  X509_ALGOR* algor = nullptr;
-  if (X509_PUBKEY_get0_param(&alg, &pk, &pklen, &algor, from) != 1 || pklen <= 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "malformed public key");
-  }
-  int ptype = V_ASN1_UNDEF;
-  const void* pval = nullptr;
-  X509_ALGOR_get0(nullptr, &ptype, &pval, algor);
-  void* param = nullptr;
-  if (ptype == V_ASN1_OBJECT) {
-    param = OBJ_dup(static_cast<const ASN1_OBJECT*>(pval));
-    if (param == nullptr) return OpensslError("copying key parameters");
-  } else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF) {
-    return MakeError(ErrorCode::kWeakKey, "public key with unsupported parameters");
-  }
-  ASN1_OBJECT* alg_copy = OBJ_dup(alg);
-  auto* pk_copy = static_cast<unsigned char*>(OPENSSL_memdup(pk, static_cast<size_t>(pklen)));
-  if (alg_copy == nullptr || pk_copy == nullptr ||
-      X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(to), alg_copy, ptype, param, pk_copy, pklen) != 1) {
-    ASN1_OBJECT_free(alg_copy);
-    OPENSSL_free(pk_copy);
-    if (ptype == V_ASN1_OBJECT) ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(param));
-    return OpensslError("setting the public key");
-  }
-  // RFC 5280 method 1: SHA-1 of the subjectPublicKey bits.
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
-  if (EVP_Digest(pk, static_cast<size_t>(pklen), md, &mdlen, EVP_sha1(), nullptr) != 1) {
-    return OpensslError("hashing the public key");
-  }
-  ski_out->assign(reinterpret_cast<char*>(md), mdlen);
-  return Ok();
-}
-
-bool SetTime(ASN1_TIME* t, TimePoint tp) {
-  return ASN1_TIME_set(t, static_cast<time_t>(ToUnixSeconds(tp))) != nullptr;
-}
-
 }  // namespace
 
 struct Issuer::Prepared {
-  OsslPtr<X509_NAME> issuer_name;
-  OsslPtr<X509_EXTENSION> basic_constraints;
-  OsslPtr<X509_EXTENSION> key_usage;
-  OsslPtr<X509_EXTENSION> key_usage_rsa;
-  OsslPtr<X509_EXTENSION> eku;
-  OsslPtr<X509_EXTENSION> aki;
-  OsslPtr<X509_EXTENSION> crl_dp;  // may be null
+  std::string sig_alg;          // AlgorithmIdentifier DER of the CA's signatures
+  std::string issuer_name;      // the CA's subject DER
+  std::string subject_org_rdn;  // RDN "O=Mayfly"
+  std::string exts_head;        // basicConstraints, keyUsage, EKU
+  std::string exts_head_rsa;    // the same with keyEncipherment
+  std::string exts_tail;        // AKI, CRL DP
   OsslPtr<EVP_MD_CTX> sign_template;
+  size_t max_signature = 0;
 };
 
 std::string IssuedCert::Pem() const { return DerToPem(der, "CERTIFICATE"); }
@@ -106,6 +67,84 @@ Issuer::Issuer(OsslPtr<X509> cert, OsslPtr<EVP_PKEY> key, IssuerOptions options,
     : cert_(std::move(cert)), key_(std::move(key)), options_(std::move(options)), clock_(clock) {}
 
 Issuer::~Issuer() = default;
+
+namespace {
+
+Result<std::string> ExtDer(const Result<OsslPtr<X509_EXTENSION>>& ext) {
+  if (!ext) return std::unexpected(ext.error());
+  unsigned char* buf = nullptr;
+  int len = i2d_X509_EXTENSION(ext->get(), &buf);
+  if (len <= 0) return OpensslError("encoding an extension");
+  std::string out(reinterpret_cast<char*>(buf), static_cast<size_t>(len));
+  OPENSSL_free(buf);
+  return out;
+}
+
+Result<OsslPtr<X509_EXTENSION>> BasicConstraintsLeaf() {
+  OsslPtr<BASIC_CONSTRAINTS> bc(BASIC_CONSTRAINTS_new());
+  if (!bc) return OpensslError("allocating basicConstraints");
+  bc->ca = 0;
+  return MakeExt(NID_basic_constraints, true, bc.get());
+}
+
+Result<OsslPtr<X509_EXTENSION>> ServerAndClientAuth() {
+  OsslPtr<EXTENDED_KEY_USAGE> eku(sk_ASN1_OBJECT_new_null());
+  if (!eku || sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_server_auth)) == 0 ||
+      sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_client_auth)) == 0) {
+    return OpensslError("building extendedKeyUsage");
+  }
+  return MakeExt(NID_ext_key_usage, false, eku.get());
+}
+
+Result<OsslPtr<X509_EXTENSION>> AuthorityKeyId(const X509* issuer) {
+  OsslPtr<AUTHORITY_KEYID> akid(AUTHORITY_KEYID_new());
+  const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(const_cast<X509*>(issuer));
+  if (!akid || ski == nullptr || (akid->keyid = ASN1_OCTET_STRING_dup(ski)) == nullptr) {
+    return OpensslError("building authorityKeyIdentifier");
+  }
+  return MakeExt(NID_authority_key_identifier, false, akid.get());
+}
+
+Result<OsslPtr<X509_EXTENSION>> CrlDistributionPoint(const std::string& url) {
+  OsslPtr<GENERAL_NAMES> uri(GENERAL_NAMES_new());
+  OsslPtr<CRL_DIST_POINTS> dps(sk_DIST_POINT_new_null());
+  OsslPtr<DIST_POINT> dp(DIST_POINT_new());
+  if (!uri || !dps || !dp || !PushName(uri.get(), GEN_URI, url.data(), url.size()) ||
+      (dp->distpoint = DIST_POINT_NAME_new()) == nullptr) {
+    return OpensslError("building the CRL distribution point");
+  }
+  dp->distpoint->type = 0;
+  dp->distpoint->name.fullname = uri.release();  // dp owns it
+  if (sk_DIST_POINT_push(dps.get(), dp.get()) == 0) return OpensslError("building the CRL distribution point");
+  dp.release();  // the stack owns it
+  return MakeExt(NID_crl_distribution_points, false, dps.get());
+}
+
+// The AlgorithmIdentifier the signing context will produce.
+Result<std::string> SignatureAlgorithmDer(EVP_MD_CTX* ctx) {
+  unsigned char buf[256];
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, buf, sizeof buf),
+      OSSL_PARAM_construct_end()};
+  if (EVP_PKEY_CTX_get_params(EVP_MD_CTX_get_pkey_ctx(ctx), params) != 1 || params[0].return_size == 0) {
+    return OpensslError("reading the signature algorithm");
+  }
+  return std::string(reinterpret_cast<char*>(buf), params[0].return_size);
+}
+
+constexpr std::string_view kOidOrganization("\x06\x03\x55\x04\x0a", 5);
+constexpr std::string_view kOidCommonName("\x06\x03\x55\x04\x03", 5);
+constexpr std::string_view kOidSubjectKeyId("\x06\x03\x55\x1d\x0e", 5);
+constexpr std::string_view kOidSubjectAltName("\x06\x03\x55\x1d\x11", 5);
+constexpr std::string_view kVersion3("\xa0\x03\x02\x01\x02", 5);
+
+std::string Rdn(std::string_view oid, std::string_view value) {
+  std::string atv(oid);
+  der::AppendTlv(atv, der::kUtf8String, value);
+  return der::Tlv(der::kSet, der::Tlv(der::kSequence, atv));
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Issuer>> Issuer::Create(OsslPtr<X509> cert, OsslPtr<EVP_PKEY> key,
                                                IssuerOptions options, const Clock& clock) {
@@ -122,59 +161,28 @@ Result<std::unique_ptr<Issuer>> Issuer::Create(OsslPtr<X509> cert, OsslPtr<EVP_P
   issuer->not_after_ = CertNotAfter(issuer->cert_.get());
 
   auto p = std::make_unique<Prepared>();
-  p->issuer_name.reset(X509_NAME_dup(X509_get_subject_name(issuer->cert_.get())));
-  if (!p->issuer_name) return OpensslError("copying the issuer name");
-  // Encode once so concurrent copies only read the cached encoding.
-  if (i2d_X509_NAME(p->issuer_name.get(), nullptr) <= 0) return OpensslError("encoding the issuer name");
+  unsigned char* name_der = nullptr;
+  int name_len = i2d_X509_NAME(X509_get_subject_name(issuer->cert_.get()), &name_der);
+  if (name_len <= 0) return OpensslError("encoding the issuer name");
+  p->issuer_name.assign(reinterpret_cast<char*>(name_der), static_cast<size_t>(name_len));
+  OPENSSL_free(name_der);
+  p->subject_org_rdn = Rdn(kOidOrganization, "Mayfly");
 
-  OsslPtr<BASIC_CONSTRAINTS> bc(BASIC_CONSTRAINTS_new());
-  if (!bc) return OpensslError("allocating basicConstraints");
-  bc->ca = 0;
-  auto bce = MakeExt(NID_basic_constraints, true, bc.get());
-  if (!bce) return std::unexpected(bce.error());
-  p->basic_constraints = std::move(*bce);
-
-  auto ku = KeyUsageExt(false);
-  auto ku_rsa = KeyUsageExt(true);
-  if (!ku) return std::unexpected(ku.error());
-  if (!ku_rsa) return std::unexpected(ku_rsa.error());
-  p->key_usage = std::move(*ku);
-  p->key_usage_rsa = std::move(*ku_rsa);
-
-  OsslPtr<EXTENDED_KEY_USAGE> eku(sk_ASN1_OBJECT_new_null());
-  if (!eku || sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_server_auth)) == 0 ||
-      sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_client_auth)) == 0) {
-    return OpensslError("building extendedKeyUsage");
+  auto bc = ExtDer(BasicConstraintsLeaf());
+  auto ku = ExtDer(KeyUsageExt(false));
+  auto ku_rsa = ExtDer(KeyUsageExt(true));
+  auto eku = ExtDer(ServerAndClientAuth());
+  auto aki = ExtDer(AuthorityKeyId(issuer->cert_.get()));
+  for (const auto* r : {&bc, &ku, &ku_rsa, &eku, &aki}) {
+    if (!*r) return std::unexpected(r->error());
   }
-  auto ekue = MakeExt(NID_ext_key_usage, false, eku.get());
-  if (!ekue) return std::unexpected(ekue.error());
-  p->eku = std::move(*ekue);
-
-  OsslPtr<AUTHORITY_KEYID> akid(AUTHORITY_KEYID_new());
-  const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(issuer->cert_.get());
-  if (!akid || (akid->keyid = ASN1_OCTET_STRING_dup(ski)) == nullptr) {
-    return OpensslError("building authorityKeyIdentifier");
-  }
-  auto akie = MakeExt(NID_authority_key_identifier, false, akid.get());
-  if (!akie) return std::unexpected(akie.error());
-  p->aki = std::move(*akie);
-
+  p->exts_head = *bc + *ku + *eku;
+  p->exts_head_rsa = *bc + *ku_rsa + *eku;
+  p->exts_tail = *aki;
   if (!issuer->options_.crl_url.empty()) {
-    OsslPtr<GENERAL_NAMES> uri(GENERAL_NAMES_new());
-    const std::string& url = issuer->options_.crl_url;
-    OsslPtr<CRL_DIST_POINTS> dps(sk_DIST_POINT_new_null());
-    OsslPtr<DIST_POINT> dp(DIST_POINT_new());
-    if (!uri || !dps || !dp || !PushName(uri.get(), GEN_URI, url.data(), url.size()) ||
-        (dp->distpoint = DIST_POINT_NAME_new()) == nullptr) {
-      return OpensslError("building the CRL distribution point");
-    }
-    dp->distpoint->type = 0;
-    dp->distpoint->name.fullname = uri.release();  // dp owns it
-    if (sk_DIST_POINT_push(dps.get(), dp.get()) == 0) return OpensslError("building the CRL distribution point");
-    dp.release();  // the stack owns it
-    auto dpe = MakeExt(NID_crl_distribution_points, false, dps.get());
-    if (!dpe) return std::unexpected(dpe.error());
-    p->crl_dp = std::move(*dpe);
+    auto dp = ExtDer(CrlDistributionPoint(issuer->options_.crl_url));
+    if (!dp) return std::unexpected(dp.error());
+    p->exts_tail += *dp;
   }
 
   p->sign_template.reset(EVP_MD_CTX_new());
@@ -185,10 +193,18 @@ Result<std::unique_ptr<Issuer>> Issuer::Create(OsslPtr<X509> cert, OsslPtr<EVP_P
                             issuer->key_.get(), nullptr) != 1) {
     return OpensslError("preparing the signing context");
   }
+  auto alg = SignatureAlgorithmDer(p->sign_template.get());
+  if (!alg) return std::unexpected(alg.error());
+  p->sig_alg = std::move(*alg);
+  p->max_signature = static_cast<size_t>(EVP_PKEY_get_size(issuer->key_.get()));
   issuer->prepared_ = std::move(p);
   return issuer;
 }
 
+// The certificate is assembled as DER from prepared pieces and signed with a
+// copy of the prepared context: building an X509 object and letting OpenSSL
+// encode it costs several times the signature itself (BASELINES.md). Tests
+// parse and verify every variant with OpenSSL's strict checks.
 Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
   if (spec.public_key == nullptr) return MakeError(ErrorCode::kInvalidArgument, "leaf without a public key");
   if (spec.ttl.count() <= 0) return MakeError(ErrorCode::kInvalidArgument, "leaf TTL must be positive");
@@ -197,80 +213,82 @@ Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
   const Prepared& p = *prepared_;
   ClearOpensslErrors();
 
-  OsslPtr<X509> x(X509_new());
-  if (!x || X509_set_version(x.get(), X509_VERSION_3) != 1) return OpensslError("allocating a certificate");
-
   unsigned char serial[16];
   do {
     if (RAND_bytes(serial, sizeof serial) != 1) return OpensslError("generating a serial");
   } while (serial[0] == 0);  // keep the full 128 bits significant
-  if (ASN1_STRING_set(X509_get_serialNumber(x.get()), serial, sizeof serial) != 1) {
-    return OpensslError("setting the serial");
-  }
 
   IssuedCert out;
   const TimePoint now_s = std::chrono::floor<Seconds>(now);
   out.not_before = now_s - options_.backdate;
   out.not_after = std::min<TimePoint>(now_s + spec.ttl, not_after_);
-  if (!SetTime(X509_getm_notBefore(x.get()), out.not_before) ||
-      !SetTime(X509_getm_notAfter(x.get()), out.not_after) ||
-      X509_set_issuer_name(x.get(), p.issuer_name.get()) != 1) {
-    return OpensslError("setting validity and issuer");
+  out.serial = HexEncode(std::string_view(reinterpret_cast<char*>(serial), sizeof serial));
+  if (out.serial.front() == '0') out.serial.erase(0, 1);  // canonical: no leading zero
+
+  // SubjectPublicKeyInfo as the request carried it, and its key identifier.
+  ASN1_OBJECT* alg = nullptr;
+  const unsigned char* pk = nullptr;
+  int pklen = 0;
+  if (X509_PUBKEY_get0_param(&alg, &pk, &pklen, nullptr, spec.public_key) != 1 || pklen <= 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "malformed public key");
+  }
+  unsigned char* spki_der = nullptr;
+  int spki_len = i2d_X509_PUBKEY(spec.public_key, &spki_der);
+  if (spki_len <= 0) return OpensslError("encoding the public key");
+  std::string_view spki(reinterpret_cast<char*>(spki_der), static_cast<size_t>(spki_len));
+  unsigned char ski[EVP_MAX_MD_SIZE];
+  unsigned int ski_len = 0;
+  // RFC 5280 method 1: SHA-1 of the subjectPublicKey bits.
+  if (EVP_Digest(pk, static_cast<size_t>(pklen), ski, &ski_len, EVP_sha1(), nullptr) != 1) {
+    OPENSSL_free(spki_der);
+    return OpensslError("hashing the public key");
   }
 
-  X509_NAME* subject = X509_get_subject_name(x.get());
-  static constexpr unsigned char kOrg[] = "Mayfly";
-  if (X509_NAME_add_entry_by_NID(subject, NID_organizationName, MBSTRING_UTF8, kOrg, 6, -1, 0) != 1) {
-    return OpensslError("setting the subject");
-  }
-  if (!spec.dns.empty() && spec.dns.front().size() <= 64) {
-    const std::string& cn = spec.dns.front();
-    if (X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
-                                   reinterpret_cast<const unsigned char*>(cn.data()),
-                                   static_cast<int>(cn.size()), -1, 0) != 1) {
-      return OpensslError("setting the subject");
-    }
-  }
-
-  std::string ski;
-  if (auto r = CopyPublicKey(spec.public_key, x.get(), &ski); !r) return std::unexpected(r.error());
-
-  const bool rsa = FamilyOf(spec.key_type) == KeyFamily::kRsa;
-  for (const X509_EXTENSION* ext : {p.basic_constraints.get(), rsa ? p.key_usage_rsa.get() : p.key_usage.get(),
-                                    p.eku.get(), p.aki.get(), p.crl_dp.get()}) {
-    if (ext != nullptr && X509_add_ext(x.get(), const_cast<X509_EXTENSION*>(ext), -1) != 1) {
-      return OpensslError("adding an extension");
-    }
-  }
-  OsslPtr<ASN1_STRING> ski_str(ASN1_OCTET_STRING_new());
-  if (!ski_str || ASN1_STRING_set(ski_str.get(), ski.data(), static_cast<int>(ski.size())) != 1 ||
-      X509_add1_ext_i2d(x.get(), NID_subject_key_identifier, ski_str.get(), 0, X509V3_ADD_APPEND) != 1) {
-    return OpensslError("adding subjectKeyIdentifier");
-  }
-
-  OsslPtr<GENERAL_NAMES> names(GENERAL_NAMES_new());
-  if (!names || !PushName(names.get(), GEN_URI, spec.spiffe_id.data(), spec.spiffe_id.size())) {
-    return OpensslError("adding the SPIFFE ID");
-  }
-  for (const auto& d : spec.dns) {
-    if (!PushName(names.get(), GEN_DNS, d.data(), d.size())) return OpensslError("adding a DNS name");
-  }
+  std::string names;
+  der::AppendTlv(names, der::kGeneralNameUri, spec.spiffe_id);
+  for (const auto& d : spec.dns) der::AppendTlv(names, der::kGeneralNameDns, d);
   for (const auto& ip : spec.ips) {
-    if (!PushName(names.get(), GEN_IPADD, ip.bytes.data(), ip.bytes.size())) return OpensslError("adding an IP");
+    der::AppendTlv(names, der::kGeneralNameIp,
+                   std::string_view(reinterpret_cast<const char*>(ip.bytes.data()), ip.bytes.size()));
   }
-  if (X509_add1_ext_i2d(x.get(), NID_subject_alt_name, names.get(), 0, X509V3_ADD_APPEND) != 1) {
-    return OpensslError("adding subjectAltName");
-  }
+
+  std::string exts = FamilyOf(spec.key_type) == KeyFamily::kRsa ? p.exts_head_rsa : p.exts_head;
+  exts += der::Extension(kOidSubjectKeyId, false,
+                         der::Tlv(der::kOctetString, std::string_view(reinterpret_cast<char*>(ski), ski_len)));
+  exts += der::Extension(kOidSubjectAltName, false, der::Tlv(der::kSequence, names));
+  exts += p.exts_tail;
+
+  std::string subject = p.subject_org_rdn;
+  if (!spec.dns.empty() && spec.dns.front().size() <= 64) subject += Rdn(kOidCommonName, spec.dns.front());
+
+  std::string tbs_content;
+  tbs_content.reserve(1024);
+  tbs_content += kVersion3;
+  tbs_content += der::PositiveInteger(std::string_view(reinterpret_cast<char*>(serial), sizeof serial));
+  tbs_content += p.sig_alg;
+  tbs_content += p.issuer_name;
+  tbs_content += der::Tlv(der::kSequence, der::Time(ToUnixSeconds(out.not_before)) +
+                                              der::Time(ToUnixSeconds(out.not_after)));
+  tbs_content += der::Tlv(der::kSequence, subject);
+  tbs_content += spki;
+  OPENSSL_free(spki_der);
+  tbs_content += der::Tlv(der::kContext3, der::Tlv(der::kSequence, exts));
+  std::string tbs = der::Tlv(der::kSequence, tbs_content);
 
   OsslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  std::string sig(p.max_signature + 1, '\0');  // leading 0: no unused bits
+  size_t sig_len = p.max_signature;
   if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), p.sign_template.get()) != 1 ||
-      X509_sign_ctx(x.get(), ctx.get()) <= 0) {
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data() + 1), &sig_len,
+                     reinterpret_cast<const unsigned char*>(tbs.data()), tbs.size()) != 1) {
     return OpensslError("signing the certificate");
   }
-  auto der = CertToDer(x.get());
-  if (!der) return std::unexpected(der.error());
-  out.der = std::move(*der);
-  out.serial = SerialHex(X509_get0_serialNumber(x.get()));
+  sig.resize(sig_len + 1);
+
+  std::string cert_content = std::move(tbs);
+  cert_content += p.sig_alg;
+  der::AppendTlv(cert_content, der::kBitString, sig);
+  out.der = der::Tlv(der::kSequence, cert_content);
   return out;
 }
 

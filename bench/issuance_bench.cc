@@ -1,0 +1,212 @@
+// In-process issuance (CSR check + sign + store commit) against OpenSSL's
+// bare ECDSA P-256 sign + verify, measured in the same run.
+#include <benchmark/benchmark.h>
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "mayfly/ca_certs.h"
+#include "mayfly/csr.h"
+#include "mayfly/identity.h"
+#include "mayfly/issuer.h"
+#include "mayfly/keys.h"
+#include "mayfly/store.h"
+#include "mayfly/x509_util.h"
+
+namespace mayfly {
+namespace {
+
+constexpr int kCsrPool = 256;
+constexpr size_t kBatch = 64;
+
+// Everything the issuance benchmark needs, made once.
+struct Fixture {
+  std::unique_ptr<Issuer> issuer;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<GroupCommitter> committer;
+  std::vector<std::string> csrs;
+  std::string dir;
+
+  static Fixture& Get() {
+    static Fixture f = Make();
+    return f;
+  }
+
+  static Fixture Make() {
+    Fixture f;
+    const Clock& clock = SystemClock::Instance();
+    auto root_key = GenerateKey(KeyType::kEcdsaP256).value();
+    auto int_key = GenerateKey(KeyType::kEcdsaP256).value();
+    auto root = MakeRootCert(root_key.get(), "example.org", std::chrono::hours(24 * 365), clock).value();
+    auto inter = MakeIntermediateCert(int_key.get(), root.get(), root_key.get(),
+                                      {true, "example.org", {}, {}}, std::chrono::hours(24 * 30), clock).value();
+    f.issuer = Issuer::Create(std::move(inter), std::move(int_key), {}, clock).value();
+    char tmpl[] = "/tmp/mayfly-bench-XXXXXX";
+    f.dir = mkdtemp(tmpl);
+    f.store = Store::Open(f.dir + "/bench.db").value();
+    f.committer = std::make_unique<GroupCommitter>(*f.store);
+    for (int i = 0; i < kCsrPool; ++i) {
+      auto key = GenerateKey(KeyType::kEcdsaP256).value();
+      f.csrs.push_back(MakeCsrPem(key.get(), {"spiffe://example.org/ns/bench/w" + std::to_string(i)},
+                                  {"w" + std::to_string(i) + ".bench.internal"}, {}).value());
+    }
+    return f;
+  }
+};
+
+// One issuance as the daemon does it: parse and check the CSR, check its
+// names, sign, encode, and produce the row to commit.
+CertRecord IssueOne(const Fixture& f, const std::string& csr_pem) {
+  auto csr = Csr::Parse(csr_pem);
+  if (!csr) std::abort();
+  auto id = SpiffeId::Parse(csr->uri_names().at(0));
+  auto dns = NormalizeDnsName(csr->dns_names().at(0));
+  if (!id || !dns) std::abort();
+  LeafSpec spec{csr->public_key(), csr->key_type(), id->ToString(), {*dns}, {}, std::chrono::hours(1)};
+  auto issued = f.issuer->Issue(spec);
+  if (!issued) std::abort();
+  std::string pem = issued->Pem();
+  benchmark::DoNotOptimize(pem);
+  CertRecord rec;
+  rec.serial = issued->serial;
+  rec.spiffe_id = id->ToString();
+  rec.node = "bench-node";
+  rec.issuer = f.issuer->id();
+  rec.not_before = ToUnixSeconds(issued->not_before);
+  rec.not_after = ToUnixSeconds(issued->not_after);
+  rec.issued_at = rec.not_before;
+  rec.der = std::move(issued->der);
+  return rec;
+}
+
+// CSR check + sign + batched store commit (64 rows per transaction).
+void BM_Issuance(benchmark::State& state) {
+  Fixture& f = Fixture::Get();
+  std::vector<CertRecord> batch;
+  size_t i = static_cast<size_t>(state.thread_index()) * 7;
+  for (auto _ : state) {
+    batch.push_back(IssueOne(f, f.csrs[i++ % f.csrs.size()]));
+    if (batch.size() == kBatch) {
+      if (!f.store->InsertCertificates(batch)) std::abort();
+      batch.clear();
+    }
+  }
+  if (!batch.empty() && !f.store->InsertCertificates(batch)) std::abort();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Issuance)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_Issuance)->UseRealTime()->MinTime(2.0)->Threads(2);
+
+// Concurrent issuance through the group committer, as the daemon's threads do.
+void BM_IssuanceGroupCommit(benchmark::State& state) {
+  Fixture& f = Fixture::Get();
+  size_t i = static_cast<size_t>(state.thread_index()) * 11;
+  for (auto _ : state) {
+    if (!f.committer->Commit(IssueOne(f, f.csrs[i++ % f.csrs.size()]))) std::abort();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_IssuanceGroupCommit)->UseRealTime()->MinTime(2.0)->Threads(8);
+
+// Phases of one issuance, to see where the time goes.
+void BM_PhaseCsrParse(benchmark::State& state) {
+  Fixture& f = Fixture::Get();
+  size_t i = 0;
+  for (auto _ : state) {
+    auto csr = Csr::Parse(f.csrs[i++ % f.csrs.size()]);
+    if (!csr) std::abort();
+    benchmark::DoNotOptimize(csr);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_PhaseCsrParse)->UseRealTime();
+
+void BM_PhaseSign(benchmark::State& state) {
+  Fixture& f = Fixture::Get();
+  auto csr = Csr::Parse(f.csrs[0]).value();
+  LeafSpec spec{csr.public_key(), csr.key_type(), csr.uri_names().at(0), {"a.internal"}, {}, std::chrono::hours(1)};
+  for (auto _ : state) {
+    auto issued = f.issuer->Issue(spec);
+    if (!issued) std::abort();
+    benchmark::DoNotOptimize(issued);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_PhaseSign)->UseRealTime();
+
+// The crypto limit: one ECDSA P-256 verify + one sign per item, on a digest,
+// with contexts prepared once (what `openssl speed` measures).
+void BM_BareSignVerify(benchmark::State& state) {
+  auto key = GenerateKey(KeyType::kEcdsaP256).value();
+  OsslPtr<EVP_PKEY_CTX> sctx(EVP_PKEY_CTX_new(key.get(), nullptr));
+  OsslPtr<EVP_PKEY_CTX> vctx(EVP_PKEY_CTX_new(key.get(), nullptr));
+  EVP_PKEY_sign_init(sctx.get());
+  EVP_PKEY_verify_init(vctx.get());
+  unsigned char digest[32];
+  RAND_bytes(digest, sizeof digest);
+  unsigned char good_sig[80];
+  size_t good_len = sizeof good_sig;
+  EVP_PKEY_sign(sctx.get(), good_sig, &good_len, digest, sizeof digest);
+  unsigned char sig[80];
+  size_t siglen;
+  for (auto _ : state) {
+    if (EVP_PKEY_verify(vctx.get(), good_sig, good_len, digest, sizeof digest) != 1) std::abort();
+    siglen = sizeof sig;
+    if (EVP_PKEY_sign(sctx.get(), sig, &siglen, digest, sizeof digest) != 1) std::abort();
+    benchmark::DoNotOptimize(sig);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BareSignVerify)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_BareSignVerify)->UseRealTime()->MinTime(2.0)->Threads(2);
+
+// Keeps each run's items/s so the summary can print ratios.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& run : runs) {
+      auto it = run.counters.find("items_per_second");
+      if (it != run.counters.end()) rates_[run.benchmark_name()] = it->second.value;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  double Rate(const std::string& name) const {
+    auto it = rates_.find(name);
+    return it == rates_.end() ? 0 : it->second;
+  }
+
+ private:
+  std::map<std::string, double> rates_;
+};
+
+void PrintRow(const char* figure, double value, const char* limit_name, double limit) {
+  std::printf("%-44s %10.0f certs/s  %-30s %10.0f/s  %6.1f%%\n", figure, value, limit_name, limit,
+              limit > 0 ? 100.0 * value / limit : 0.0);
+}
+
+}  // namespace
+}  // namespace mayfly
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  mayfly::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  using mayfly::PrintRow;
+  double bare1 = reporter.Rate("BM_BareSignVerify/min_time:2.000/real_time");
+  double bare2 = reporter.Rate("BM_BareSignVerify/min_time:2.000/real_time/threads:2");
+  std::printf("\n%-44s %18s  %-30s %12s  %7s\n", "figure", "value", "limit (same run)", "", "ratio");
+  PrintRow("issuance, 1 thread (batched commit)", reporter.Rate("BM_Issuance/min_time:2.000/real_time"),
+           "P-256 sign+verify, 1 thread", bare1);
+  PrintRow("issuance, 2 threads (batched commit)", reporter.Rate("BM_Issuance/min_time:2.000/real_time/threads:2"),
+           "P-256 sign+verify, 2 threads", bare2);
+  PrintRow("issuance, 8 threads (group commit)",
+           reporter.Rate("BM_IssuanceGroupCommit/min_time:2.000/real_time/threads:8"),
+           "P-256 sign+verify, 2 threads", bare2);
+  std::filesystem::remove_all(mayfly::Fixture::Get().dir);
+  benchmark::Shutdown();
+  return 0;
+}
