@@ -8,7 +8,6 @@
 namespace mayfly {
 namespace {
 
-using config_internal::ConfigErrors;
 using config_internal::TableReader;
 
 struct SignalName {
@@ -141,16 +140,7 @@ void CheckFilesDistinct(TableReader& t, const WorkloadConfig& w,
   }
 }
 
-}  // namespace
-
-Result<AgentConfig> LoadAgentConfig(const std::string& path) {
-  Result<toml::table> doc = config_internal::ParseTomlFile(path);
-  if (!doc) return std::unexpected(std::move(doc.error()));
-
-  AgentConfig cfg;
-  cfg.path = path;
-  ConfigErrors errors(path);
-  TableReader root(errors, &*doc, "", "the top level");
+void ReadAgentFile(TableReader& root, AgentConfig& cfg) {
   root.ReadRequired("server", cfg.server);
   constexpr std::string_view kHttps = "https://";
   root.Check("server", cfg.server.starts_with(kHttps) && cfg.server.size() > kHttps.size(),
@@ -193,12 +183,12 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
     ReadWorkload(t, w);
     CheckFilesDistinct(t, w, writers);
   });
-  root.Finish();
+}
 
-  if (Result<void> status = errors.status(); !status) {
-    return std::unexpected(std::move(status.error()));
-  }
-  return cfg;
+}  // namespace
+
+Result<AgentConfig> LoadAgentConfig(const std::string& path) {
+  return config_internal::LoadConfig<AgentConfig>(path, ReadAgentFile);
 }
 
 }  // namespace mayfly

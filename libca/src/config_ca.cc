@@ -2,30 +2,18 @@
 #include <charconv>
 
 #include "mayfly/config.h"
+#include "mayfly/identity.h"
 #include "toml_reader.h"
 
 namespace mayfly {
 namespace {
 
-using config_internal::ConfigErrors;
 using config_internal::TableReader;
 using config_internal::IsNonEmpty;
 using Order = TableReader::Order;
 
 constexpr std::string_view kHostPortExpected =
     R"(expected "host:port" with a port from 1 to 65535, like "127.0.0.1:8443" or "[::1]:8443")";
-
-// The SPIFFE spec's trust domain alphabet; the daemon's identity module checks
-// the rest when it builds IDs from it.
-bool IsTrustDomain(std::string_view td) {
-  if (td.empty() || td.size() > 255) return false;
-  for (char c : td) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '-' || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 // "host:port" or "[v6]:port". Whether the host resolves is the listener's business.
 bool IsHostPort(std::string_view text) {
@@ -130,20 +118,11 @@ void ReadEntry(TableReader& t, const CaConfig::Issuance& issuance, EntryConfig& 
   }
 }
 
-}  // namespace
-
-Result<CaConfig> LoadCaConfig(const std::string& path) {
-  Result<toml::table> doc = config_internal::ParseTomlFile(path);
-  if (!doc) return std::unexpected(std::move(doc.error()));
-
-  CaConfig cfg;
-  cfg.path = path;
-  ConfigErrors errors(path);
-  TableReader root(errors, &*doc, "", "the top level");
+void ReadCaFile(TableReader& root, CaConfig& cfg) {
   root.ReadRequired("trust_domain", cfg.trust_domain);
-  root.Check("trust_domain", IsTrustDomain(cfg.trust_domain),
-             "expected a trust domain of lowercase letters, digits, '.', '-' and '_' "
-             "like \"example.org\"");
+  // The identity module's rules, so the daemon cannot later refuse what loaded.
+  Result<void> td = ValidateTrustDomain(cfg.trust_domain);
+  if (!td && !cfg.trust_domain.empty()) root.Invalid("trust_domain", td.error().message);
   root.ReadNonEmpty("state_dir", cfg.state_dir);
   ReadHostPort(root, "listen", cfg.listen);
   root.Read("server_names", cfg.server_names);
@@ -168,12 +147,12 @@ Result<CaConfig> LoadCaConfig(const std::string& path) {
   root.ForEachTable("entry", [&](TableReader& t) {
     ReadEntry(t, cfg.issuance, cfg.entries.emplace_back());
   });
-  root.Finish();
+}
 
-  if (Result<void> status = errors.status(); !status) {
-    return std::unexpected(std::move(status.error()));
-  }
-  return cfg;
+}  // namespace
+
+Result<CaConfig> LoadCaConfig(const std::string& path) {
+  return config_internal::LoadConfig<CaConfig>(path, ReadCaFile);
 }
 
 }  // namespace mayfly

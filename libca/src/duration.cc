@@ -5,6 +5,7 @@
 #include <string>
 
 #include "mayfly/config.h"
+#include "mayfly/identity.h"
 
 namespace mayfly {
 namespace {
@@ -22,14 +23,12 @@ constexpr std::string_view kExpected =
     R"(expected a duration like "90s", "10m", "1h" or "30d" )"
     R"((a positive integer and one unit of s, m, h, d))";
 
-std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
-
 }  // namespace
 
 Result<Duration> ParseDuration(std::string_view text) {
   auto bad = [&] {
     return MakeError(ErrorCode::kInvalidArgument,
-                     std::string(kExpected) + ", got " + Quote(text));
+                     std::string(kExpected) + ", got " + QuoteForMessage(text));
   };
   if (text.size() < 2) return bad();
   const char suffix = text.back();
@@ -51,7 +50,7 @@ Result<Duration> ParseDuration(std::string_view text) {
   if (too_large) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "expected a duration of at most " + FormatDuration(kMaxDuration) +
-                         ", got " + Quote(text));
+                         ", got " + QuoteForMessage(text));
   }
   if (ec != std::errc() || end != digits.data() + digits.size() || count == 0) {
     return bad();

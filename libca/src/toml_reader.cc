@@ -1,17 +1,15 @@
 // Typed reading of one TOML config table, with errors that name file, key and line.
 #include "toml_reader.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <climits>
 #include <cstdio>
 #include <memory>
 #include <sstream>
 
 #include "mayfly/file_util.h"
+#include "mayfly/identity.h"
 
 namespace mayfly::config_internal {
 namespace {
@@ -31,26 +29,6 @@ std::string Join(const std::vector<std::string>& items) {
     out += item;
   }
   return out;
-}
-
-// Double-quoted like ParseDuration's messages (toml++ would pick single
-// quotes), with quotes, backslashes and control characters escaped so that a
-// message stays on one line.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -115,7 +93,7 @@ Result<toml::table> ParseTomlFile(const std::string& path) {
 std::string Describe(const toml::node& node) {
   if (node.is_table()) return "a table";
   if (node.is_array()) return node.as_array()->empty() ? "an empty array" : "an array";
-  if (const auto* text = node.as_string()) return Quote(text->get());
+  if (const auto* text = node.as_string()) return QuoteForMessage(text->get());
   // Other scalars get their type in front so that `got integer 12` reads
   // unambiguously next to `got "12"`.
   std::ostringstream out;
@@ -180,14 +158,19 @@ void TableReader::CheckEach(std::string_view key,
   }
 }
 
-void TableReader::Read(std::string_view key, std::string& out) {
+template <typename T, typename Out>
+void TableReader::ReadScalar(std::string_view key, Out& out, std::string_view expected) {
   const toml::node* node = Node(key);
   if (node == nullptr) return;
-  if (const auto* text = node->as_string()) {
-    out = text->get();
+  if (const auto* value = node->as<T>()) {
+    out = value->get();
   } else {
-    Check(key, false, "expected a string");
+    Check(key, false, expected);
   }
+}
+
+void TableReader::Read(std::string_view key, std::string& out) {
+  ReadScalar<std::string>(key, out, "expected a string");
 }
 
 void TableReader::ReadNonEmpty(std::string_view key, std::string& out) {
@@ -204,13 +187,7 @@ void TableReader::ReadRequired(std::string_view key, std::string& out) {
 }
 
 void TableReader::Read(std::string_view key, bool& out) {
-  const toml::node* node = Node(key);
-  if (node == nullptr) return;
-  if (const auto* value = node->as_boolean()) {
-    out = value->get();
-  } else {
-    Check(key, false, "expected true or false");
-  }
+  ReadScalar<bool>(key, out, "expected true or false");
 }
 
 void TableReader::Read(std::string_view key, Duration& out) {
@@ -354,25 +331,9 @@ bool IsSpiffeIdShape(std::string_view text) {
   return text.starts_with(kScheme) && text.size() > kScheme.size();
 }
 
-bool IsIpAddress(std::string_view text) {
-  std::string copy(text);  // inet_pton wants a terminated string
-  unsigned char buf[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, copy.c_str(), buf) == 1 ||
-         inet_pton(AF_INET6, copy.c_str(), buf) == 1;
-}
+bool IsIpAddress(std::string_view text) { return ParseIpAddress(text).has_value(); }
 
-bool IsCidr(std::string_view text) {
-  const size_t slash = text.find('/');
-  if (slash == std::string_view::npos) return false;
-  std::string_view address = text.substr(0, slash);
-  std::string_view bits = text.substr(slash + 1);
-  if (!IsIpAddress(address) || bits.empty() || bits.size() > 3) return false;
-  int length = -1;
-  auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), length);
-  if (ec != std::errc() || end != bits.data() + bits.size()) return false;
-  const int max = address.find(':') == std::string_view::npos ? 32 : 128;
-  return length >= 0 && length <= max;
-}
+bool IsCidr(std::string_view text) { return ParseCidr(text).has_value(); }
 
 void ReadKeyType(TableReader& t, std::string& out) {
   t.Read("key_type", out);

@@ -49,6 +49,14 @@ class ConfigErrors {
 // "<file>:<line>: <toml++ description> (column <n>)"; never throws.
 [[nodiscard]] Result<toml::table> ParseTomlFile(const std::string& path);
 
+class TableReader;
+
+// The frame of LoadCaConfig and LoadAgentConfig: parse `path`, let `read`
+// fill a Config (which has a `path` member) from the root table, refuse
+// unknown top-level keys, and return the first problem or the config.
+template <typename Config, typename ReadFn>
+[[nodiscard]] Result<Config> LoadConfig(const std::string& path, ReadFn read);
+
 // The keys of one table (the root, a [table] or one [[array]] element). Every
 // Read* marks its key as known; an absent key leaves `out` as it was (its
 // default), a present one of the wrong type or value records an error.
@@ -109,6 +117,9 @@ class TableReader {
 
  private:
   const toml::source_region* Where(std::string_view key) const;
+  // A scalar of TOML type T (std::string, bool): `expected` when of another type.
+  template <typename T, typename Out>
+  void ReadScalar(std::string_view key, Out& out, std::string_view expected);
 
   ConfigErrors& errors_;
   const toml::table* table_;
@@ -126,11 +137,28 @@ inline constexpr std::string_view kKeyTypeExpected =
 bool IsNonEmpty(std::string_view text);
 bool IsKeyType(std::string_view text);
 bool IsSpiffeIdShape(std::string_view text);   // starts with "spiffe://", more after it
+// The identity module's parsers, as predicates for CheckEach.
 bool IsIpAddress(std::string_view text);       // IPv4 or IPv6, no prefix length
-bool IsCidr(std::string_view text);            // "10.0.0.0/8", "fd00::/8"
+bool IsCidr(std::string_view text);            // "10.0.0.0/8", "fd00::/8", or a bare address
 // Reads a key_type, a list of IP addresses, and a SPIFFE ID shape check.
 void ReadKeyType(TableReader& t, std::string& out);
 void ReadIps(TableReader& t, std::string_view key, std::vector<std::string>& out);
 void ReadSpiffeId(TableReader& t, std::string& out);
+
+template <typename Config, typename ReadFn>
+Result<Config> LoadConfig(const std::string& path, ReadFn read) {
+  Result<toml::table> doc = ParseTomlFile(path);
+  if (!doc) return std::unexpected(std::move(doc.error()));
+  Config cfg;
+  cfg.path = path;
+  ConfigErrors errors(path);
+  TableReader root(errors, &*doc, "", "the top level");
+  read(root, cfg);
+  root.Finish();
+  if (Result<void> status = errors.status(); !status) {
+    return std::unexpected(std::move(status.error()));
+  }
+  return cfg;
+}
 
 }  // namespace mayfly::config_internal

@@ -37,6 +37,8 @@ struct EntryConfig {
   std::vector<std::string> dns;      // DNS SANs the entry allows; default: none
   std::vector<std::string> ips;      // IP SANs the entry allows; default: none
   std::optional<Duration> ttl;       // max TTL; default (nullopt): [issuance] max_ttl
+
+  bool operator==(const EntryConfig&) const = default;
 };
 
 struct CaConfig {
@@ -71,6 +73,8 @@ struct CaConfig {
     // kind of name is not constrained).
     std::vector<std::string> permitted_dns;
     std::vector<std::string> permitted_ips;
+
+    bool operator==(const Ca&) const = default;
   } ca;
 
   // Lifetimes; the loader insists on min_ttl <= default_ttl <= max_ttl, and on
@@ -81,12 +85,16 @@ struct CaConfig {
     Duration min_ttl = std::chrono::minutes(1);    // shortest TTL a caller may ask
     Duration node_ttl = std::chrono::hours(24);    // node (agent) certs
     Duration backdate = std::chrono::minutes(1);   // notBefore = now - backdate (clock skew)
+
+    bool operator==(const Issuance&) const = default;
   } issuance;
 
   struct Crl {
     Duration interval = std::chrono::minutes(10);  // regenerate this often; < next_update
     Duration next_update = std::chrono::hours(1);  // nextUpdate = thisUpdate + next_update
     std::string url;                 // CRL distribution point (http:// or https://); default: none
+
+    bool operator==(const Crl&) const = default;
   } crl;
 
   // Every number is positive.
@@ -99,13 +107,21 @@ struct CaConfig {
     Duration header_timeout = std::chrono::seconds(10);  // to read the request headers
     Duration body_timeout = std::chrono::seconds(10);    // to read the request body
     Duration idle_timeout = std::chrono::seconds(60);    // keep-alive between requests
+
+    bool operator==(const Limits&) const = default;
   } limits;
 
   struct Tls {
     std::string min_version = "1.3";  // "1.2" or "1.3"
+
+    bool operator==(const Tls&) const = default;
   } tls;
 
   std::vector<EntryConfig> entries;   // the [[entry]] tables, in file order; default: none
+
+  // Field by field, `path` included: lets a reload (SIGHUP) tell whether
+  // anything changed.
+  bool operator==(const CaConfig&) const = default;
 };
 
 // One [[workload]] table of agent.toml: a certificate the agent keeps fresh.
@@ -126,6 +142,8 @@ struct WorkloadConfig {
   std::string signal;
   int signal_number = 0;             // derived from `signal` (SIGHUP, ...); 0: none. Not a key.
   std::string pid_file;              // required when signal is set
+
+  bool operator==(const WorkloadConfig&) const = default;
 };
 
 struct AgentConfig {
@@ -147,6 +165,8 @@ struct AgentConfig {
   double renew_at = 0.5;             // renew at this fraction of the lifetime, in (0, 1)
   std::string key_type = "ecdsa-p256";  // of the node key
   std::vector<WorkloadConfig> workloads;  // the [[workload]] tables, in file order
+
+  bool operator==(const AgentConfig&) const = default;
 };
 
 // Loads and validates a config file. Errors (kConfig) name the file, the key
