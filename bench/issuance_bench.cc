@@ -66,7 +66,7 @@ CertRecord IssueOne(const Fixture& f, const std::string& csr_pem) {
   auto id = SpiffeId::Parse(csr->uri_names().at(0));
   auto dns = NormalizeDnsName(csr->dns_names().at(0));
   if (!id || !dns) std::abort();
-  LeafSpec spec{csr->public_key(), csr->key_type(), id->ToString(), {*dns}, {}, std::chrono::hours(1)};
+  LeafSpec spec{&csr->public_key(), csr->key_type(), id->ToString(), {*dns}, {}, std::chrono::hours(1)};
   auto issued = f.issuer->Issue(spec);
   if (!issued) std::abort();
   std::string pem = issued->Pem();
@@ -128,7 +128,7 @@ BENCHMARK(BM_PhaseCsrParse)->UseRealTime();
 void BM_PhaseSign(benchmark::State& state) {
   Fixture& f = Fixture::Get();
   auto csr = Csr::Parse(f.csrs[0]).value();
-  LeafSpec spec{csr.public_key(), csr.key_type(), csr.uri_names().at(0), {"a.internal"}, {}, std::chrono::hours(1)};
+  LeafSpec spec{&csr.public_key(), csr.key_type(), csr.uri_names().at(0), {"a.internal"}, {}, std::chrono::hours(1)};
   for (auto _ : state) {
     auto issued = f.issuer->Issue(spec);
     if (!issued) std::abort();

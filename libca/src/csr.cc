@@ -1,39 +1,74 @@
 // CSR parsing with a fast path for the key types agents use.
 //
-// d2i_X509_REQ in OpenSSL 3.0 runs the provider decoder machinery to build an
-// EVP_PKEY from the request's key, which costs more than the signature check
-// itself. The request is therefore decoded in a library context holding only
-// the "null" provider, where that decode fails harmlessly and the key stays
-// as raw SubjectPublicKeyInfo; the one EVP_PKEY the verification needs is then
-// built directly from the encoded point (checked to be on the curve) or raw
-// Ed25519 bytes. Key policy is enforced here, on the algorithm OIDs.
+// d2i_X509_REQ in OpenSSL 3.0 builds an EVP_PKEY for the request's key through
+// the provider decoder machinery, which walks every registered algorithm name
+// and costs more than the signature check itself (see BASELINES.md). So the
+// request is decoded with Mayfly's own ASN.1 templates, declared with
+// OpenSSL's template macros: the same DER engine, but the key stays raw
+// SubjectPublicKeyInfo. The one EVP_PKEY the verification needs is then built
+// directly from the encoded point (checked to be on its curve) or the raw
+// Ed25519 bytes. The key policy is enforced here, on the algorithm OIDs.
 #include "mayfly/csr.h"
 
+#include <openssl/asn1t.h>
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
-#include <openssl/provider.h>
-
-#include <mutex>
 
 #include "mayfly/x509_util.h"
+
+// CertificationRequest (RFC 2986) with the key left undecoded.
+extern "C" {
+typedef struct {
+  X509_ALGOR* algor;
+  ASN1_BIT_STRING* public_key;
+} MAYFLY_SPKI;
+typedef struct {
+  ASN1_INTEGER* version;
+  X509_NAME* subject;
+  MAYFLY_SPKI* spki;
+  STACK_OF(X509_ATTRIBUTE) * attributes;
+} MAYFLY_REQ_INFO;
+typedef struct {
+  MAYFLY_REQ_INFO* info;
+  X509_ALGOR* sig_alg;
+  ASN1_BIT_STRING* signature;
+} MAYFLY_REQ;
+DECLARE_ASN1_FUNCTIONS(MAYFLY_REQ)
+DECLARE_ASN1_ITEM(MAYFLY_SPKI)
+
+ASN1_SEQUENCE(MAYFLY_SPKI) = {
+    ASN1_SIMPLE(MAYFLY_SPKI, algor, X509_ALGOR),
+    ASN1_SIMPLE(MAYFLY_SPKI, public_key, ASN1_BIT_STRING),
+} ASN1_SEQUENCE_END(MAYFLY_SPKI)
+
+ASN1_SEQUENCE(MAYFLY_REQ_INFO) = {
+    ASN1_SIMPLE(MAYFLY_REQ_INFO, version, ASN1_INTEGER),
+    ASN1_SIMPLE(MAYFLY_REQ_INFO, subject, X509_NAME),
+    ASN1_SIMPLE(MAYFLY_REQ_INFO, spki, MAYFLY_SPKI),
+    ASN1_IMP_SET_OF_OPT(MAYFLY_REQ_INFO, attributes, X509_ATTRIBUTE, 0),
+} ASN1_SEQUENCE_END(MAYFLY_REQ_INFO)
+
+ASN1_SEQUENCE(MAYFLY_REQ) = {
+    ASN1_SIMPLE(MAYFLY_REQ, info, MAYFLY_REQ_INFO),
+    ASN1_SIMPLE(MAYFLY_REQ, sig_alg, X509_ALGOR),
+    ASN1_SIMPLE(MAYFLY_REQ, signature, ASN1_BIT_STRING),
+} ASN1_SEQUENCE_END(MAYFLY_REQ)
+
+IMPLEMENT_ASN1_FUNCTIONS(MAYFLY_REQ)
+}  // extern "C"
 
 namespace mayfly {
 namespace {
 
-// A library context in which no key decoder exists (see the file comment).
-OSSL_LIB_CTX* DecodeOnlyContext() {
-  static OSSL_LIB_CTX* ctx = [] {
-    OSSL_LIB_CTX* c = OSSL_LIB_CTX_new();
-    // Loading "null" explicitly stops OpenSSL from activating the default
-    // provider in this context on first use.
-    if (c != nullptr && OSSL_PROVIDER_load(c, "null") == nullptr) {
-      OSSL_LIB_CTX_free(c);
-      c = nullptr;
-    }
-    return c;
-  }();
-  return ctx;
-}
+struct ReqDeleter {
+  void operator()(MAYFLY_REQ* r) const { MAYFLY_REQ_free(r); }
+};
+using ReqPtr = std::unique_ptr<MAYFLY_REQ, ReqDeleter>;
+
+struct ExtensionsDeleter {
+  void operator()(STACK_OF(X509_EXTENSION) * s) const { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
+};
+using ExtensionsPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionsDeleter>;
 
 // Parameters-only EC keys, duplicated per request and given its point.
 const EVP_PKEY* EcTemplate(int curve_nid) {
@@ -94,17 +129,14 @@ struct VerifiedKey {
 };
 
 // Builds the request's public key and checks it against the policy.
-Result<VerifiedKey> BuildKey(X509_PUBKEY* spki) {
-  ASN1_OBJECT* alg = nullptr;
-  const unsigned char* pk = nullptr;
-  int pklen = 0;
-  X509_ALGOR* algor = nullptr;
-  if (X509_PUBKEY_get0_param(&alg, &pk, &pklen, &algor, spki) != 1) {
-    return Bad("CSR public key is malformed");
-  }
+Result<VerifiedKey> BuildKey(const MAYFLY_SPKI* spki, const SubjectPublicKey& pub) {
+  const ASN1_OBJECT* alg = nullptr;
   int ptype = V_ASN1_UNDEF;
   const void* pval = nullptr;
-  X509_ALGOR_get0(nullptr, &ptype, &pval, algor);
+  X509_ALGOR_get0(&alg, &ptype, &pval, spki->algor);
+  const auto* pk = reinterpret_cast<const unsigned char*>(pub.key_bits.data());
+  const size_t pklen = pub.key_bits.size();
+  if (pklen == 0) return MakeError(ErrorCode::kWeakKey, "CSR public key is empty");
   ClearOpensslErrors();
   switch (OBJ_obj2nid(alg)) {
     case NID_X9_62_id_ecPublicKey: {
@@ -116,7 +148,7 @@ Result<VerifiedKey> BuildKey(X509_PUBKEY* spki) {
       const EVP_PKEY* tmpl = EcTemplate(curve);
       OsslPtr<EVP_PKEY> key(tmpl ? EVP_PKEY_dup(const_cast<EVP_PKEY*>(tmpl)) : nullptr);
       if (!key) return OpensslError("preparing an EC key");
-      if (EVP_PKEY_set1_encoded_public_key(key.get(), pk, static_cast<size_t>(pklen)) != 1) {
+      if (EVP_PKEY_set1_encoded_public_key(key.get(), pk, pklen) != 1) {
         ClearOpensslErrors();
         return MakeError(ErrorCode::kWeakKey, "EC public key is not a point on its curve");
       }
@@ -131,12 +163,8 @@ Result<VerifiedKey> BuildKey(X509_PUBKEY* spki) {
     }
     case NID_rsaEncryption: {
       // Rare and slow anyway: let the default decoders read it.
-      unsigned char* der = nullptr;
-      int len = i2d_X509_PUBKEY(spki, &der);
-      if (len <= 0) return Bad("CSR RSA key is malformed");
-      const unsigned char* p = der;
-      OsslPtr<EVP_PKEY> key(d2i_PUBKEY(nullptr, &p, len));
-      OPENSSL_free(der);
+      const auto* p = reinterpret_cast<const unsigned char*>(pub.spki_der.data());
+      OsslPtr<EVP_PKEY> key(d2i_PUBKEY(nullptr, &p, static_cast<long>(pub.spki_der.size())));
       if (!key) return OpensslError("reading an RSA key", ErrorCode::kWeakKey);
       auto type = ClassifyKey(key.get());
       if (!type) return std::unexpected(type.error());
@@ -152,31 +180,81 @@ Result<VerifiedKey> BuildKey(X509_PUBKEY* spki) {
 }
 
 // The signature algorithm must be a strong one and fit the key's family.
-Result<void> CheckSignatureAlgorithm(const X509_REQ* req, KeyType key_type) {
-  const ASN1_BIT_STRING* sig = nullptr;
-  const X509_ALGOR* alg = nullptr;
-  X509_REQ_get0_signature(req, &sig, &alg);
+// Returns the digest to verify with ("" for Ed25519).
+Result<std::string> SignatureDigest(const X509_ALGOR* sig_alg, KeyType key_type) {
   const ASN1_OBJECT* obj = nullptr;
-  X509_ALGOR_get0(&obj, nullptr, nullptr, alg);
+  X509_ALGOR_get0(&obj, nullptr, nullptr, sig_alg);
   int nid = OBJ_obj2nid(obj);
-  bool ok = false;
   switch (FamilyOf(key_type)) {
     case KeyFamily::kEc:
-      ok = nid == NID_ecdsa_with_SHA256 || nid == NID_ecdsa_with_SHA384 || nid == NID_ecdsa_with_SHA512;
+      if (nid == NID_ecdsa_with_SHA256) return "SHA256";
+      if (nid == NID_ecdsa_with_SHA384) return "SHA384";
+      if (nid == NID_ecdsa_with_SHA512) return "SHA512";
       break;
-    case KeyFamily::kEd25519: ok = nid == NID_ED25519; break;
+    case KeyFamily::kEd25519:
+      if (nid == NID_ED25519) return "";
+      break;
     case KeyFamily::kRsa:
-      ok = nid == NID_sha256WithRSAEncryption || nid == NID_sha384WithRSAEncryption ||
-           nid == NID_sha512WithRSAEncryption;
+      if (nid == NID_sha256WithRSAEncryption) return "SHA256";
+      if (nid == NID_sha384WithRSAEncryption) return "SHA384";
+      if (nid == NID_sha512WithRSAEncryption) return "SHA512";
       break;
   }
-  if (!ok) {
-    char name[80];
-    OBJ_obj2txt(name, sizeof name, obj, 0);
-    return Bad(std::string("CSR signature algorithm ") + name + " is not accepted for a " +
-               std::string(KeyTypeName(key_type)) + " key");
+  char name[80];
+  OBJ_obj2txt(name, sizeof name, obj, 0);
+  return Bad(std::string("CSR signature algorithm ") + name + " is not accepted for a " +
+             std::string(KeyTypeName(key_type)) + " key");
+}
+
+// The DER of the CertificationRequestInfo: the bytes the signature covers,
+// exactly as received.
+Result<std::string_view> SignedPart(std::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  long len = 0;
+  int tag = 0, cls = 0;
+  if (ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(der.size())) & 0x80) {
+    return Bad("CSR is not valid DER");
   }
+  const unsigned char* info_start = p;
+  long remaining = static_cast<long>(der.size()) - (p - reinterpret_cast<const unsigned char*>(der.data()));
+  if (ASN1_get_object(&p, &len, &tag, &cls, remaining) & 0x80) return Bad("CSR is not valid DER");
+  size_t total = static_cast<size_t>(p - info_start) + static_cast<size_t>(len);
+  return std::string_view(reinterpret_cast<const char*>(info_start), total);
+}
+
+Result<void> VerifySignature(const VerifiedKey& key, const std::string& digest, std::string_view signed_part,
+                             const ASN1_BIT_STRING* signature) {
+  OsslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  ClearOpensslErrors();
+  if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, digest.empty() ? nullptr : digest.c_str(), nullptr,
+                                      nullptr, key.pkey.get(), nullptr) != 1) {
+    return OpensslError("preparing the CSR signature check");
+  }
+  int ok = EVP_DigestVerify(ctx.get(), ASN1_STRING_get0_data(signature),
+                            static_cast<size_t>(ASN1_STRING_length(signature)),
+                            reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size());
+  ClearOpensslErrors();
+  if (ok != 1) return Bad("CSR signature does not verify with its own public key");
   return Ok();
+}
+
+// The requested extensions, from the PKCS#9 extensionRequest attribute.
+Result<ExtensionsPtr> RequestedExtensions(const STACK_OF(X509_ATTRIBUTE) * attributes) {
+  ExtensionsPtr found;
+  for (int i = 0; i < sk_X509_ATTRIBUTE_num(attributes); ++i) {
+    X509_ATTRIBUTE* attr = sk_X509_ATTRIBUTE_value(attributes, i);
+    int nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attr));
+    if (nid != NID_ext_req && nid != NID_ms_ext_req) continue;
+    if (found) return Bad("CSR has more than one extension request");
+    ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, 0);
+    if (X509_ATTRIBUTE_count(attr) != 1 || value == nullptr || value->type != V_ASN1_SEQUENCE) {
+      return Bad("CSR extension request is malformed");
+    }
+    const unsigned char* p = value->value.sequence->data;
+    found.reset(d2i_X509_EXTENSIONS(nullptr, &p, value->value.sequence->length));
+    if (!found) return OpensslError("CSR extension request is malformed", ErrorCode::kInvalidCsr);
+  }
+  return found;
 }
 
 std::string Asn1Text(const ASN1_STRING* s) {
@@ -186,50 +264,49 @@ std::string Asn1Text(const ASN1_STRING* s) {
 
 }  // namespace
 
-const X509_PUBKEY* Csr::public_key() const { return X509_REQ_get_X509_PUBKEY(req_.get()); }
-
 Result<Csr> Csr::Parse(std::string_view input) {
   auto der = ToDer(input);
   if (!der) return std::unexpected(der.error());
   if (der->empty()) return Bad("CSR is empty");
   if (der->size() > kMaxCsrDerBytes) return Bad("CSR is larger than 16 KiB");
-  OSSL_LIB_CTX* decode_ctx = DecodeOnlyContext();
-  if (decode_ctx == nullptr) return OpensslError("creating the CSR decoding context");
 
-  Csr csr;
   ClearOpensslErrors();
   const auto* p = reinterpret_cast<const unsigned char*>(der->data());
   const auto* end = p + der->size();
-  csr.req_.reset(reinterpret_cast<X509_REQ*>(ASN1_item_d2i_ex(
-      nullptr, &p, static_cast<long>(der->size()), ASN1_ITEM_rptr(X509_REQ), decode_ctx, nullptr)));
-  if (!csr.req_) return OpensslError("CSR is not valid DER (garbage or truncated)", ErrorCode::kInvalidCsr);
+  ReqPtr req(d2i_MAYFLY_REQ(nullptr, &p, static_cast<long>(der->size())));
+  if (!req) return OpensslError("CSR is not valid DER (garbage or truncated)", ErrorCode::kInvalidCsr);
   if (p != end) return Bad("CSR has trailing bytes after its DER");
-  ClearOpensslErrors();  // the harmless failed key decode left entries
+  auto signed_part = SignedPart(*der);
+  if (!signed_part) return std::unexpected(signed_part.error());
 
-  X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(csr.req_.get());
-  auto key = BuildKey(spki);
+  Csr csr;
+  unsigned char* spki_der = nullptr;
+  int spki_len = ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(req->info->spki), &spki_der,
+                               ASN1_ITEM_rptr(MAYFLY_SPKI));
+  if (spki_len <= 0) return OpensslError("CSR public key is malformed", ErrorCode::kInvalidCsr);
+  csr.public_key_.spki_der.assign(reinterpret_cast<char*>(spki_der), static_cast<size_t>(spki_len));
+  OPENSSL_free(spki_der);
+  csr.public_key_.key_bits = Asn1Text(req->info->spki->public_key);
+
+  auto key = BuildKey(req->info->spki, csr.public_key_);
   if (!key) return std::unexpected(key.error());
   csr.key_type_ = key->type;
-  if (auto r = CheckSignatureAlgorithm(csr.req_.get(), key->type); !r) return std::unexpected(r.error());
-  ClearOpensslErrors();
-  if (X509_REQ_verify_ex(csr.req_.get(), key->pkey.get(), nullptr, nullptr) != 1) {
-    ClearOpensslErrors();
-    return Bad("CSR signature does not verify with its own public key");
-  }
+  auto digest = SignatureDigest(req->sig_alg, key->type);
+  if (!digest) return std::unexpected(digest.error());
+  if (auto r = VerifySignature(*key, *digest, *signed_part, req->signature); !r) return std::unexpected(r.error());
 
-  ClearOpensslErrors();
-  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(csr.req_.get());
-  ClearOpensslErrors();
-  if (exts == nullptr) return csr;
-  auto free_exts = [](STACK_OF(X509_EXTENSION)* s) { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); };
-  std::unique_ptr<STACK_OF(X509_EXTENSION), decltype(free_exts)> ext_owner(exts, free_exts);
+  auto exts = RequestedExtensions(req->info->attributes);
+  if (!exts) return std::unexpected(exts.error());
+  if (!*exts) return csr;
   bool seen_san = false;
-  for (int i = 0; i < sk_X509_EXTENSION_num(exts); ++i) {
-    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts, i);
+  for (int i = 0; i < sk_X509_EXTENSION_num(exts->get()); ++i) {
+    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts->get(), i);
     if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
     if (seen_san) return Bad("CSR has more than one subjectAltName extension");
     seen_san = true;
-    OsslPtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
+    const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(ext);
+    const unsigned char* vp = ASN1_STRING_get0_data(value);
+    OsslPtr<GENERAL_NAMES> names(d2i_GENERAL_NAMES(nullptr, &vp, ASN1_STRING_length(value)));
     if (!names) return OpensslError("CSR subjectAltName is malformed", ErrorCode::kInvalidCsr);
     size_t count = static_cast<size_t>(sk_GENERAL_NAME_num(names.get()));
     if (count > kMaxCsrNames) {

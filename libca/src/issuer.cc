@@ -225,22 +225,14 @@ Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
   out.serial = HexEncode(std::string_view(reinterpret_cast<char*>(serial), sizeof serial));
   if (out.serial.front() == '0') out.serial.erase(0, 1);  // canonical: no leading zero
 
-  // SubjectPublicKeyInfo as the request carried it, and its key identifier.
-  ASN1_OBJECT* alg = nullptr;
-  const unsigned char* pk = nullptr;
-  int pklen = 0;
-  if (X509_PUBKEY_get0_param(&alg, &pk, &pklen, nullptr, spec.public_key) != 1 || pklen <= 0) {
+  // RFC 5280 method 1: the key identifier is SHA-1 of the subjectPublicKey bits.
+  const SubjectPublicKey& key = *spec.public_key;
+  if (key.spki_der.empty() || key.key_bits.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "malformed public key");
   }
-  unsigned char* spki_der = nullptr;
-  int spki_len = i2d_X509_PUBKEY(spec.public_key, &spki_der);
-  if (spki_len <= 0) return OpensslError("encoding the public key");
-  std::string_view spki(reinterpret_cast<char*>(spki_der), static_cast<size_t>(spki_len));
   unsigned char ski[EVP_MAX_MD_SIZE];
   unsigned int ski_len = 0;
-  // RFC 5280 method 1: SHA-1 of the subjectPublicKey bits.
-  if (EVP_Digest(pk, static_cast<size_t>(pklen), ski, &ski_len, EVP_sha1(), nullptr) != 1) {
-    OPENSSL_free(spki_der);
+  if (EVP_Digest(key.key_bits.data(), key.key_bits.size(), ski, &ski_len, EVP_sha1(), nullptr) != 1) {
     return OpensslError("hashing the public key");
   }
 
@@ -270,8 +262,7 @@ Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
   tbs_content += der::Tlv(der::kSequence, der::Time(ToUnixSeconds(out.not_before)) +
                                               der::Time(ToUnixSeconds(out.not_after)));
   tbs_content += der::Tlv(der::kSequence, subject);
-  tbs_content += spki;
-  OPENSSL_free(spki_der);
+  tbs_content += key.spki_der;
   tbs_content += der::Tlv(der::kContext3, der::Tlv(der::kSequence, exts));
   std::string tbs = der::Tlv(der::kSequence, tbs_content);
 
@@ -290,13 +281,6 @@ Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
   der::AppendTlv(cert_content, der::kBitString, sig);
   out.der = der::Tlv(der::kSequence, cert_content);
   return out;
-}
-
-Result<OsslPtr<X509_PUBKEY>> PublicKeyInfo(const EVP_PKEY* key) {
-  ClearOpensslErrors();
-  X509_PUBKEY* pub = nullptr;
-  if (X509_PUBKEY_set(&pub, const_cast<EVP_PKEY*>(key)) != 1) return OpensslError("encoding a public key");
-  return OsslPtr<X509_PUBKEY>(pub);
 }
 
 }  // namespace mayfly

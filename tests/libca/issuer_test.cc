@@ -81,7 +81,7 @@ TEST(IssuerTest, CsrAskingForCaAndExtraUsagesGetsOnlyTheDesignedLeaf) {
   PEM_write_bio_X509_REQ(bio.get(), req.get());
   auto csr = Csr::Parse(BioToString(bio.get())).value();
 
-  LeafSpec spec{csr.public_key(), csr.key_type(), csr.uri_names().at(0), {}, {}, std::chrono::hours(1)};
+  LeafSpec spec{&csr.public_key(), csr.key_type(), csr.uri_names().at(0), {}, {}, std::chrono::hours(1)};
   auto cert = CertFromDer(pki->issuer->Issue(spec).value().der).value();
   EXPECT_EQ(X509_check_ca(cert.get()), 0);
   EXPECT_EQ(X509_get_key_usage(cert.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
@@ -120,8 +120,8 @@ TEST(IssuerTest, ValidityIsBackdatedAndCutAtTheIssuersNotAfter) {
   EXPECT_EQ(CertNotAfter(cert.get()), CertNotAfter(pki->intermediate.get()));
 
   pki->clock.Advance(std::chrono::hours(3));
-  auto spki = PublicKeyInfo(key.get()).value();
-  auto expired = pki->issuer->Issue({spki.get(), KeyType::kEcdsaP256, "spiffe://example.org/v", {}, {},
+  auto spki = PublicKeyOf(key.get()).value();
+  auto expired = pki->issuer->Issue({&spki, KeyType::kEcdsaP256, "spiffe://example.org/v", {}, {},
                                      std::chrono::hours(1)});
   ASSERT_FALSE(expired.has_value());
   EXPECT_EQ(expired.error().code, ErrorCode::kUnavailable);

@@ -32,9 +32,9 @@ std::unique_ptr<TestPki> TestPki::Make(const TestPkiOptions& options) {
 
 IssuedCert TestPki::IssueFor(const EVP_PKEY* key, const std::string& spiffe_id, std::vector<std::string> dns,
                              std::chrono::seconds ttl) {
-  auto spki = PublicKeyInfo(key).value();
+  auto spki = PublicKeyOf(key).value();
   LeafSpec spec;
-  spec.public_key = spki.get();
+  spec.public_key = &spki;
   spec.key_type = ClassifyKey(key).value();
   spec.spiffe_id = spiffe_id;
   spec.dns = std::move(dns);

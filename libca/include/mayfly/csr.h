@@ -8,6 +8,7 @@
 #include "mayfly/error.h"
 #include "mayfly/identity.h"
 #include "mayfly/keys.h"
+#include "mayfly/public_key.h"
 #include "mayfly/ossl_ptr.h"
 
 namespace mayfly {
@@ -32,8 +33,8 @@ class Csr {
   [[nodiscard]] static Result<Csr> Parse(std::string_view pem_or_der);
 
   KeyType key_type() const { return key_type_; }
-  // The request's SubjectPublicKeyInfo, owned by this Csr.
-  const X509_PUBKEY* public_key() const;
+  // The request's public key, ready for a leaf (see issuer.h).
+  const SubjectPublicKey& public_key() const { return public_key_; }
 
   const std::vector<std::string>& uri_names() const { return uris_; }
   const std::vector<std::string>& dns_names() const { return dns_; }
@@ -42,7 +43,7 @@ class Csr {
  private:
   Csr() = default;
 
-  OsslPtr<X509_REQ> req_;
+  SubjectPublicKey public_key_;
   KeyType key_type_ = KeyType::kEcdsaP256;
   std::vector<std::string> uris_;
   std::vector<std::string> dns_;

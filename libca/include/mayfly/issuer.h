@@ -11,6 +11,7 @@
 #include "mayfly/identity.h"
 #include "mayfly/keys.h"
 #include "mayfly/ossl_ptr.h"
+#include "mayfly/public_key.h"
 
 namespace mayfly {
 
@@ -24,7 +25,7 @@ struct IssuerOptions {
 // What goes into one leaf. Names must already be checked and authorized: the
 // issuer signs what it is given.
 struct LeafSpec {
-  const X509_PUBKEY* public_key = nullptr;  // e.g. Csr::public_key()
+  const SubjectPublicKey* public_key = nullptr;  // e.g. &Csr::public_key()
   KeyType key_type = KeyType::kEcdsaP256;   // RSA leaves also get keyEncipherment
   std::string spiffe_id;                    // the one URI SAN
   std::vector<std::string> dns;
@@ -75,9 +76,5 @@ class Issuer {
   TimePoint not_after_;
   std::unique_ptr<Prepared> prepared_;
 };
-
-// The SubjectPublicKeyInfo of a key (for leaves whose key Mayfly generated,
-// such as the first admin credential).
-[[nodiscard]] Result<OsslPtr<X509_PUBKEY>> PublicKeyInfo(const EVP_PKEY* key);
 
 }  // namespace mayfly
