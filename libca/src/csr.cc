@@ -24,7 +24,7 @@ typedef struct {
 } MAYFLY_SPKI;
 typedef struct {
   ASN1_INTEGER* version;
-  X509_NAME* subject;
+  ASN1_TYPE* subject;  // ignored: kept undecoded to save the Name parsing
   MAYFLY_SPKI* spki;
   STACK_OF(X509_ATTRIBUTE) * attributes;
 } MAYFLY_REQ_INFO;
@@ -43,7 +43,7 @@ ASN1_SEQUENCE(MAYFLY_SPKI) = {
 
 ASN1_SEQUENCE(MAYFLY_REQ_INFO) = {
     ASN1_SIMPLE(MAYFLY_REQ_INFO, version, ASN1_INTEGER),
-    ASN1_SIMPLE(MAYFLY_REQ_INFO, subject, X509_NAME),
+    ASN1_SIMPLE(MAYFLY_REQ_INFO, subject, ASN1_ANY),
     ASN1_SIMPLE(MAYFLY_REQ_INFO, spki, MAYFLY_SPKI),
     ASN1_IMP_SET_OF_OPT(MAYFLY_REQ_INFO, attributes, X509_ATTRIBUTE, 0),
 } ASN1_SEQUENCE_END(MAYFLY_REQ_INFO)

@@ -1,0 +1,60 @@
+// Commits issued certificates in shared transactions on a thread of its own,
+// telling each submitter when its record is durable.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "mayfly/error.h"
+#include "mayfly/store.h"
+
+namespace mayfly {
+
+// The daemon's group-commit path. Submit() never blocks on the disk: records
+// queue while the previous batch commits, then commit together in one
+// transaction, so the cost of the fsync is shared by every request in flight.
+// `done` runs on the queue's thread after the batch is durable (or failed);
+// it must be quick (post the answer to the caller's executor). A batch that
+// fails is retried record by record, so only a bad record gets the error.
+class CommitQueue {
+ public:
+  using Done = std::function<void(Result<void>)>;
+
+  explicit CommitQueue(Store& store, size_t max_batch = 1024);
+  // Commits everything still queued, then stops the thread.
+  ~CommitQueue();
+  CommitQueue(const CommitQueue&) = delete;
+  CommitQueue& operator=(const CommitQueue&) = delete;
+
+  void Submit(CertRecord record, Done done);
+  // Blocks until every record submitted before the call has been handled.
+  void Flush();
+
+  uint64_t batches_committed() const;
+
+ private:
+  struct Item {
+    CertRecord record;
+    Done done;
+  };
+  void Run();
+  void CommitBatch(std::deque<Item>& batch);
+
+  Store& store_;
+  const size_t max_batch_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable idle_cv_;
+  std::deque<Item> queue_;
+  uint64_t submitted_ = 0;
+  uint64_t handled_ = 0;
+  uint64_t batches_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace mayfly

@@ -1,0 +1,177 @@
+// Creating a new CA.
+#include "mayfly/ca_init.h"
+
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "mayfly/ca_certs.h"
+#include "mayfly/crl.h"
+#include "mayfly/file_util.h"
+#include "mayfly/identity.h"
+#include "mayfly/issuer.h"
+#include "mayfly/keys.h"
+#include "mayfly/public_key.h"
+#include "mayfly/store.h"
+#include "mayfly/x509_util.h"
+
+namespace mayfly {
+namespace {
+
+// Removes the files written so far unless Commit() is called.
+class Rollback {
+ public:
+  ~Rollback() {
+    if (committed_) return;
+    for (auto it = created_.rbegin(); it != created_.rend(); ++it) ::unlink(it->c_str());
+  }
+  void Add(const std::string& path) { created_.push_back(path); }
+  void Commit() { committed_ = true; }
+
+ private:
+  std::vector<std::string> created_;
+  bool committed_ = false;
+};
+
+Result<std::string> LoadOrCreatePassphrase(const std::string& path, bool* generated, Rollback& rollback) {
+  auto existing = ReadPassphraseFile(path);
+  if (existing) return existing;
+  if (existing.error().code != ErrorCode::kNotFound) {
+    return std::unexpected(existing.error());
+  }
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return OpensslError("generating a passphrase");
+  std::string pass = HexEncode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
+  OPENSSL_cleanse(raw, sizeof raw);
+  auto parent = std::filesystem::path(path).parent_path().string();
+  if (!parent.empty()) {
+    if (auto r = EnsureDirectory(parent, 0700); !r) return std::unexpected(r.error());
+  }
+  if (auto r = WriteFileAtomic(path, pass + "\n", 0600); !r) return std::unexpected(r.error());
+  rollback.Add(path);
+  *generated = true;
+  return pass;
+}
+
+Result<void> WritePublic(const std::string& path, const std::string& pem, Rollback& rollback) {
+  if (auto r = WriteFileAtomic(path, pem, 0644); !r) return r;
+  rollback.Add(path);
+  return Ok();
+}
+
+Result<void> WriteKey(const std::string& path, const EVP_PKEY* key, std::optional<std::string_view> pass,
+                      Rollback& rollback) {
+  if (auto r = SaveKeyFile(path, key, pass); !r) return r;
+  rollback.Add(path);
+  return Ok();
+}
+
+}  // namespace
+
+Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
+  InitResult result;
+  result.paths = CaPaths::For(config.state_dir);
+  const CaPaths& paths = result.paths;
+  for (const auto& existing : {paths.database, paths.root_cert, paths.root_key, paths.intermediate_key}) {
+    if (::access(existing.c_str(), F_OK) == 0) {
+      return MakeError(ErrorCode::kAlreadyExists,
+                       "refusing to overwrite the CA in " + config.state_dir + " (" + existing +
+                           " exists); remove the directory to start a new CA");
+    }
+  }
+  if (auto r = ValidateTrustDomain(config.trust_domain); !r) return std::unexpected(r.error());
+  auto key_type = ParseKeyType(config.ca.key_type);
+  if (!key_type) return WithContext(key_type.error(), "[ca] key_type");
+  if (auto r = EnsureDirectory(config.state_dir, 0700); !r) return std::unexpected(r.error());
+
+  Rollback rollback;
+  result.passphrase_file = PassphraseFilePath(config);
+  auto pass = LoadOrCreatePassphrase(result.passphrase_file, &result.passphrase_generated, rollback);
+  if (!pass) return std::unexpected(pass.error());
+
+  auto root_key = GenerateKey(*key_type);
+  auto int_key = GenerateKey(*key_type);
+  if (!root_key) return std::unexpected(root_key.error());
+  if (!int_key) return std::unexpected(int_key.error());
+  auto root = MakeRootCert(root_key->get(), config.trust_domain, config.ca.root_ttl, clock);
+  if (!root) return std::unexpected(root.error());
+  NameConstraintsSpec constraints{config.ca.name_constraints, config.trust_domain, config.ca.permitted_dns,
+                                  config.ca.permitted_ips};
+  auto inter = MakeIntermediateCert(int_key->get(), root->get(), root_key->get(), constraints,
+                                    config.ca.intermediate_ttl, clock);
+  if (!inter) return std::unexpected(inter.error());
+
+  auto root_pem = CertToPem(root->get());
+  auto inter_pem = CertToPem(inter->get());
+  auto fingerprint = CertFingerprint(root->get());
+  if (!root_pem || !inter_pem || !fingerprint) return MakeError(ErrorCode::kCrypto, "encoding the CA certificates");
+  result.root_fingerprint = *fingerprint;
+  for (auto r : {WritePublic(paths.root_cert, *root_pem, rollback),
+                 WritePublic(paths.intermediate_cert, *inter_pem, rollback),
+                 WriteKey(paths.root_key, root_key->get(), *pass, rollback),
+                 WriteKey(paths.intermediate_key, int_key->get(), *pass, rollback)}) {
+    if (!r) return std::unexpected(r.error());
+  }
+  OPENSSL_cleanse(pass->data(), pass->size());
+
+  auto store = Store::Open(paths.database);
+  if (!store) return std::unexpected(store.error());
+  for (const char* suffix : {"", "-wal", "-shm"}) rollback.Add(paths.database + suffix);
+
+  // The root CRL lives as long as the root: verifiers that check every CA in
+  // a chain (nginx ssl_crl, HAProxy crl-file) need one for the root too.
+  auto crl_number = (*store)->NextCrlNumber();
+  if (!crl_number) return std::unexpected(crl_number.error());
+  TimePoint now = std::chrono::floor<Seconds>(clock.Now());
+  auto root_crl = BuildCrl(root->get(), root_key->get(), {*crl_number, now, CertNotAfter(root->get()), {}});
+  if (!root_crl) return std::unexpected(root_crl.error());
+  if (auto r = WritePublic(paths.root_crl, root_crl->pem, rollback); !r) return std::unexpected(r.error());
+
+  // The first admin credential, issued like any leaf.
+  std::string issuer_id = SubjectKeyIdHex(inter->get());
+  auto issuer = Issuer::Create(std::move(*inter), std::move(*int_key), {config.issuance.backdate, config.crl.url}, clock);
+  if (!issuer) return std::unexpected(issuer.error());
+  auto admin_key = GenerateKey(KeyType::kEcdsaP256);
+  if (!admin_key) return std::unexpected(admin_key.error());
+  auto admin_spki = PublicKeyOf(admin_key->get());
+  auto admin_id = AdminSpiffeId(config.trust_domain, "admin");
+  if (!admin_spki || !admin_id) return MakeError(ErrorCode::kInternal, "preparing the admin credential");
+  auto admin = (*issuer)->Issue({&*admin_spki, KeyType::kEcdsaP256, admin_id->ToString(), {}, {},
+                                 std::chrono::duration_cast<std::chrono::seconds>(kInitialAdminTtl)});
+  if (!admin) return std::unexpected(admin.error());
+  auto chain = admin->Pem() + *inter_pem;
+  if (auto r = WritePublic(paths.admin_cert, chain, rollback); !r) return std::unexpected(r.error());
+  if (auto r = WriteKey(paths.admin_key, admin_key->get(), std::nullopt, rollback); !r) return std::unexpected(r.error());
+
+  CertRecord record;
+  record.serial = admin->serial;
+  record.spiffe_id = admin_id->ToString();
+  record.kind = CertKind::kAdmin;
+  record.issuer = issuer_id;
+  record.not_before = ToUnixSeconds(admin->not_before);
+  record.not_after = ToUnixSeconds(admin->not_after);
+  record.issued_at = ToUnixSeconds(now);
+  record.der = admin->der;
+  if (auto r = (*store)->InsertCertificates(std::span<const CertRecord>(&record, 1)); !r) {
+    return std::unexpected(r.error());
+  }
+  for (auto r : {(*store)->SetMeta("trust_domain", config.trust_domain),
+                 (*store)->SetMeta("root_fingerprint", result.root_fingerprint),
+                 (*store)->SetMeta("active_intermediate", issuer_id)}) {
+    if (!r) return std::unexpected(r.error());
+  }
+  AuditEvent event;
+  event.time = ToUnixSeconds(now);
+  event.type = "init";
+  event.actor = "mayfly-ca init";
+  event.subject = "spiffe://" + config.trust_domain;
+  event.result = "ok";
+  event.detail = "{\"root_fingerprint\":\"" + result.root_fingerprint + "\",\"admin_serial\":\"" + admin->serial + "\"}";
+  if (auto r = (*store)->AppendAudit(event); !r) return std::unexpected(r.error());
+  rollback.Commit();
+  return result;
+}
+
+}  // namespace mayfly
