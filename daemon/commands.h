@@ -13,12 +13,22 @@ namespace mayfly::cli {
 struct GlobalOptions {
   std::string config = "/etc/mayfly/ca.toml";
   bool json = false;
+  // How admin commands reach the daemon: the admin socket (from the config
+  // or --socket), or --server with an admin certificate.
+  std::string socket;
+  std::string server;
+  std::string cert;
+  std::string key;
+  std::string ca_bundle;  // trust for --server; default <state_dir>/root.pem
 };
 
 // What a registered subcommand runs: returns the process exit code.
 using Action = std::function<int()>;
 
 void AddInitCommand(CLI::App& app, const GlobalOptions& global, Action& action);
+void AddServeCommand(CLI::App& app, const GlobalOptions& global, Action& action);
+// token, entry, revoke, certs, audit, crl: clients of the admin API.
+void AddAdminCommands(CLI::App& app, const GlobalOptions& global, Action& action);
 
 // Prints "mayfly-ca: <message>" on stderr and returns 1: every failing
 // command ends with one clear line.

@@ -11,11 +11,19 @@ int main(int argc, char** argv) {
   mayfly::cli::GlobalOptions global;
   app.add_option("--config", global.config, "CA configuration file")->capture_default_str();
   app.add_flag("--json", global.json, "Machine-readable output (the API's field names)");
+  app.add_option("--socket", global.socket, "Admin socket of the running daemon (default: admin_socket from --config)");
+  app.add_option("--server", global.server, "Reach a daemon over mTLS instead, e.g. https://ca.internal:8443");
+  app.add_option("--cert", global.cert, "Admin certificate (PEM, with chain) for --server");
+  app.add_option("--key", global.key, "Admin private key for --server");
+  app.add_option("--ca-bundle", global.ca_bundle, "Root certificate(s) to trust for --server");
 
   mayfly::cli::Action action;
   mayfly::cli::AddInitCommand(app, global, action);
-  // Global options may also follow the subcommand name.
-  for (CLI::App* sub : app.get_subcommands({})) sub->fallthrough();
+  // Global options may also follow the subcommand names.
+  for (CLI::App* sub : app.get_subcommands({})) {
+    sub->fallthrough();
+    for (CLI::App* nested : sub->get_subcommands({})) nested->fallthrough();
+  }
 
   try {
     app.parse(argc, argv);
