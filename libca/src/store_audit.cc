@@ -103,22 +103,19 @@ Result<std::vector<AuditEvent>> Store::ListAudit(int64_t since, int limit,
   const int64_t before = before_id.value_or(std::numeric_limits<int64_t>::max());
   const int64_t page = std::clamp(limit, 1, kMaxPageSize);
   return impl_->Read([&](Connection& conn) -> Result<std::vector<AuditEvent>> {
-    const auto bind = [&](Statement& stmt) {
-      stmt.Bind(stmt.Param(":since"), since).Bind(stmt.Param(":before"), before);
-    };
     // Few events since `since`: read them by time and sort; many: walk ids down.
-    auto count = CountUpTo(conn,
-                           "SELECT 1 FROM audit_events INDEXED BY audit_time "
-                           "WHERE time >= :since AND id < :before",
-                           kSortThreshold, bind);
+    auto count = CountUpTo(conn, "SELECT 1 FROM audit_events INDEXED BY audit_time WHERE time >= :since",
+                           kSortThreshold,
+                           [&](Statement& stmt) { stmt.Bind(stmt.Param(":since"), since); });
     if (!count) return WithContext(count.error(), "planning the audit listing");
     const std::string sql = "SELECT " + std::string(kAuditColumns) + " FROM audit_events " +
                             (*count < kSortThreshold ? "INDEXED BY audit_time" : "NOT INDEXED") +
                             " WHERE time >= :since AND id < :before ORDER BY id DESC LIMIT :limit";
     auto stmt = conn.Prepare(sql);
     if (!stmt) return std::unexpected(stmt.error());
-    bind(*stmt);
-    stmt->Bind(stmt->Param(":limit"), page);
+    stmt->Bind(stmt->Param(":since"), since)
+        .Bind(stmt->Param(":before"), before)
+        .Bind(stmt->Param(":limit"), page);
     std::vector<AuditEvent> events;
     while (true) {
       auto row = stmt->Step();

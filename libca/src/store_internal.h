@@ -79,10 +79,12 @@ struct Store::Impl {
   ReaderPool readers;
 };
 
-// A listing whose filter matches fewer rows than this below its cursor reads
-// those rows from an index on the filter and sorts them (cheap at this size);
-// with more, a newest-first scan meets a page's worth soon. Counting stops at
-// the threshold, so making the choice costs at most this many index entries.
+// A listing filter matching fewer rows than this in all is answered by
+// reading those rows' index entries and sorting them (cheap at this size);
+// with more, a newest-first scan from the cursor meets a page's worth soon.
+// Counting stops at the threshold, so the choice costs at most this many
+// index entries. (Counting only below the cursor would not be bounded: the
+// index cannot seek by id.)
 inline constexpr int64_t kSortThreshold = 20000;
 
 // Counts the rows `select_sql` returns, stopping at `cap`. `bind` binds its
