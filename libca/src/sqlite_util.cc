@@ -137,26 +137,15 @@ std::string Statement::Blob(int col) const {
   return std::string(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
-namespace {
-
-Result<void> RunCached(Connection& conn, std::string_view sql, std::string_view what) {
-  auto stmt = conn.Prepare(sql);
-  if (!stmt) return std::unexpected(stmt.error());
-  if (auto r = stmt->Run(); !r) return WithContext(r.error(), what);
-  return Ok();
-}
-
-}  // namespace
-
 Result<Transaction> Transaction::Begin(Connection& conn) {
-  if (auto r = RunCached(conn, "BEGIN IMMEDIATE", "starting a write transaction"); !r) {
+  if (auto r = conn.Run("BEGIN IMMEDIATE", "starting a write transaction"); !r) {
     return std::unexpected(r.error());
   }
   return Transaction(&conn);
 }
 
 Result<Transaction> Transaction::BeginRead(Connection& conn) {
-  if (auto r = RunCached(conn, "BEGIN", "starting a read transaction"); !r) {
+  if (auto r = conn.Run("BEGIN", "starting a read transaction"); !r) {
     return std::unexpected(r.error());
   }
   return Transaction(&conn);
@@ -165,11 +154,11 @@ Result<Transaction> Transaction::BeginRead(Connection& conn) {
 Transaction::~Transaction() {
   // An I/O or full-disk error may already have rolled the transaction back.
   if (conn_ == nullptr || sqlite3_get_autocommit(conn_->db())) return;
-  (void)RunCached(*conn_, "ROLLBACK", "rolling back");
+  (void)conn_->Run("ROLLBACK", "rolling back");
 }
 
 Result<void> Transaction::Commit() {
-  if (auto r = RunCached(*conn_, "COMMIT", "committing"); !r) return r;
+  if (auto r = conn_->Run("COMMIT", "committing"); !r) return r;
   conn_ = nullptr;
   return Ok();
 }

@@ -43,9 +43,17 @@ class Connection {
   // of the connection. Only one Statement per SQL text may be live at once.
   [[nodiscard]] Result<Statement> Prepare(std::string_view sql);
 
+  // Runs the cached statement `sql` with `args` bound to ?1, ?2, ... in
+  // order, stepping it to the end; an error names `what`.
+  template <typename... Args>
+  [[nodiscard]] Result<void> Run(std::string_view sql, std::string_view what, const Args&... args);
+
   // Runs SQL that returns no rows, several statements allowed; not cached
   // (schema changes, pragmas).
   [[nodiscard]] Result<void> Exec(const std::string& sql, std::string_view what);
+
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() const { return sqlite3_changes64(db()); }
 
  private:
   struct DbCloser {
@@ -87,13 +95,18 @@ class Statement {
   Statement& Bind(int index, std::string_view text);
   Statement& Bind(int index, const std::optional<int64_t>& value);  // NULL when empty
   Statement& BindBlob(int index, std::string_view bytes);
+  // Binds `args` to ?1, ?2, ... in order.
+  template <typename... Args>
+  Statement& BindAll(const Args&... args) {
+    int index = 0;
+    (Bind(++index, args), ...);
+    return *this;
+  }
 
   // True when a row is ready, false when the statement is done.
   [[nodiscard]] Result<bool> Step();
   // Steps to the end, for statements whose rows are not wanted.
   [[nodiscard]] Result<void> Run();
-  // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
-  int64_t Changes() const { return sqlite3_changes64(db_); }
 
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
@@ -111,6 +124,14 @@ class Statement {
   int bind_rc_ = SQLITE_OK;
   int bind_index_ = 0;
 };
+
+template <typename... Args>
+Result<void> Connection::Run(std::string_view sql, std::string_view what, const Args&... args) {
+  auto stmt = Prepare(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  if (auto r = stmt->BindAll(args...).Run(); !r) return WithContext(r.error(), what);
+  return Ok();
+}
 
 // A transaction that rolls back on destruction unless committed.
 class Transaction {

@@ -85,8 +85,8 @@ Result<AuditEvent> AppendAuditRow(Connection& conn, AuditEvent event) {
       "INSERT INTO audit_events (time, type, actor, subject, result, detail, prev_hash, hash) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id");
   if (!insert) return std::unexpected(insert.error());
-  insert->Bind(1, event.time).Bind(2, event.type).Bind(3, event.actor).Bind(4, event.subject);
-  insert->Bind(5, event.result).Bind(6, event.detail).Bind(7, event.prev_hash).Bind(8, event.hash);
+  insert->BindAll(event.time, event.type, event.actor, event.subject, event.result, event.detail,
+                  event.prev_hash, event.hash);
   auto inserted = insert->Step();
   if (!inserted) return WithContext(inserted.error(), "recording audit event " + event.type);
   event.id = insert->Int(0);

@@ -26,15 +26,11 @@ Result<void> BanNode(Connection& conn, const std::string& node, int64_t now) {
   // A node not yet in the table is created banned, so a ban may come before
   // enrollment; enrolling with a new token lifts it. A node banned already
   // keeps its first banned_at.
-  auto stmt = conn.Prepare(
+  return conn.Run(
       "INSERT INTO nodes (name, banned, banned_at) VALUES (?1, 1, ?2) "
       "ON CONFLICT (name) DO UPDATE SET banned = 1, "
-      "banned_at = CASE WHEN nodes.banned THEN nodes.banned_at ELSE excluded.banned_at END");
-  if (!stmt) return std::unexpected(stmt.error());
-  if (auto r = stmt->Bind(1, node).Bind(2, now).Run(); !r) {
-    return WithContext(r.error(), "banning node " + node);
-  }
-  return Ok();
+      "banned_at = CASE WHEN nodes.banned THEN nodes.banned_at ELSE excluded.banned_at END",
+      "banning node " + node, node, now);
 }
 
 // The revocation reason in column `col`; kStore for a value this build does
@@ -64,19 +60,12 @@ Result<void> InsertCertificateRow(Connection& conn, const CertRecord& cert) {
   }
   auto stmt = conn.Prepare(
       "INSERT INTO certificates (serial, spiffe_id, node, kind, issuer, not_before, not_after, "
-      "issued_at, der, revoked_at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+      "issued_at, revoked_at, reason, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!stmt) return std::unexpected(stmt.error());
-  stmt->Bind(1, cert.serial)
-      .Bind(2, cert.spiffe_id)
-      .Bind(3, cert.node)
-      .Bind(4, CertKindName(cert.kind))
-      .Bind(5, cert.issuer)
-      .Bind(6, cert.not_before)
-      .Bind(7, cert.not_after)
-      .Bind(8, cert.issued_at)
-      .BindBlob(9, cert.der)
-      .Bind(10, cert.revoked_at)
-      .Bind(11, static_cast<int64_t>(cert.reason));
+  stmt->BindAll(cert.serial, cert.spiffe_id, cert.node, CertKindName(cert.kind), cert.issuer,
+                cert.not_before, cert.not_after, cert.issued_at, cert.revoked_at,
+                static_cast<int64_t>(cert.reason))
+      .BindBlob(11, cert.der);
   if (auto r = stmt->Run(); !r) return WithContext(r.error(), "recording certificate " + cert.serial);
   return Ok();
 }
@@ -160,7 +149,7 @@ Result<std::vector<std::string>> Store::Revoke(const RevokeSelector& which,
     std::vector<std::string> serials;
     auto stmt = conn.Prepare(sql);
     if (!stmt) return std::unexpected(stmt.error());
-    stmt->Bind(1, now).Bind(2, static_cast<int64_t>(reason)).Bind(3, value);
+    stmt->BindAll(now, static_cast<int64_t>(reason), value);
     while (true) {
       auto row = stmt->Step();
       if (!row) return WithContext(row.error(), "revoking by " + std::string(column) + " " + value);
@@ -187,7 +176,7 @@ Result<std::vector<RevokedCert>> Store::ListRevokedUnexpired(const std::string& 
         "WHERE revoked_at IS NOT NULL AND not_after > ?1 AND (?2 = '' OR issuer = ?2) "
         "ORDER BY id");
     if (!stmt) return std::unexpected(stmt.error());
-    stmt->Bind(1, now).Bind(2, issuer);
+    stmt->BindAll(now, issuer);
     std::vector<RevokedCert> revoked;
     while (true) {
       auto row = stmt->Step();

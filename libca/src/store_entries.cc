@@ -30,7 +30,7 @@ Result<std::string> EncodeList(Connection& conn, const std::vector<std::string>&
   for (const std::string& value : values) {
     auto stmt = conn.Prepare("SELECT json_insert(?1, '$[#]', ?2)");
     if (!stmt) return std::unexpected(stmt.error());
-    auto row = stmt->Bind(1, json).Bind(2, value).Step();
+    auto row = stmt->BindAll(json, value).Step();
     if (!row) return WithContext(row.error(), "encoding an entry's names");
     json = stmt->Text(0);
   }
@@ -62,8 +62,7 @@ Result<int64_t> InsertEntry(Connection& conn, const EntryRecord& entry, std::str
       "INSERT INTO entries (spiffe_id, node, dns, ips, max_ttl, source) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
   if (!stmt) return std::unexpected(stmt.error());
-  stmt->Bind(1, entry.spiffe_id).Bind(2, entry.node).Bind(3, *dns).Bind(4, *ips);
-  stmt->Bind(5, entry.max_ttl).Bind(6, source);
+  stmt->BindAll(entry.spiffe_id, entry.node, *dns, *ips, entry.max_ttl, source);
   auto row = stmt->Step();
   if (!row) return WithContext(row.error(), "adding entry " + entry.spiffe_id);
   const int64_t id = stmt->Int(0);
@@ -81,10 +80,11 @@ Result<int64_t> Store::AddEntry(const EntryRecord& entry) {
 
 Result<void> Store::RemoveEntry(int64_t id) {
   return impl_->Write([&](Connection& conn) -> Result<void> {
-    auto remove = conn.Prepare("DELETE FROM entries WHERE id = ?1 AND source = 'api'");
-    if (!remove) return std::unexpected(remove.error());
-    if (auto r = remove->Bind(1, id).Run(); !r) return WithContext(r.error(), "removing an entry");
-    if (remove->Changes() > 0) return Ok();
+    if (auto r = conn.Run("DELETE FROM entries WHERE id = ?1 AND source = 'api'", "removing an entry", id);
+        !r) {
+      return r;
+    }
+    if (conn.Changes() > 0) return Ok();
     auto lookup = conn.Prepare("SELECT 1 FROM entries WHERE id = ?1");
     if (!lookup) return std::unexpected(lookup.error());
     auto row = lookup->Bind(1, id).Step();
@@ -128,9 +128,9 @@ Result<void> Store::ReplaceConfigEntries(std::span<const EntryRecord> entries) {
     if (auto r = CheckEntry(entry, kConfigSource); !r) return r;
   }
   return impl_->Write([&](Connection& conn) -> Result<void> {
-    auto clear = conn.Prepare("DELETE FROM entries WHERE source = 'config'");
-    if (!clear) return std::unexpected(clear.error());
-    if (auto r = clear->Run(); !r) return WithContext(r.error(), "clearing config entries");
+    if (auto r = conn.Run("DELETE FROM entries WHERE source = 'config'", "clearing config entries"); !r) {
+      return r;
+    }
     for (const EntryRecord& entry : entries) {
       if (auto id = InsertEntry(conn, entry, kConfigSource); !id) return std::unexpected(id.error());
     }

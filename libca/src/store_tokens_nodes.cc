@@ -22,15 +22,11 @@ Result<std::string> TokenRefusal(Connection& conn, const std::string& token_hash
 
 // Records `node` as enrolled at `now`, lifting any ban.
 Result<void> EnrollNode(Connection& conn, const std::string& node, int64_t now) {
-  auto stmt = conn.Prepare(
+  return conn.Run(
       "INSERT INTO nodes (name, enrolled_at, banned, banned_at) VALUES (?1, ?2, 0, NULL) "
       "ON CONFLICT (name) DO UPDATE SET enrolled_at = excluded.enrolled_at, banned = 0, "
-      "banned_at = NULL");
-  if (!stmt) return std::unexpected(stmt.error());
-  if (auto r = stmt->Bind(1, node).Bind(2, now).Run(); !r) {
-    return WithContext(r.error(), "enrolling node " + node);
-  }
-  return Ok();
+      "banned_at = NULL",
+      "enrolling node " + node, node, now);
 }
 
 }  // namespace
@@ -39,13 +35,11 @@ Result<void> Store::CreateToken(const TokenRecord& token) {
   if (token.hash.empty() || token.node.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "a join token needs a hash and a node");
   }
-  return impl_->Write([&](Connection& conn) -> Result<void> {
-    auto stmt = conn.Prepare(
-        "INSERT INTO join_tokens (hash, node, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
-    if (!stmt) return std::unexpected(stmt.error());
-    stmt->Bind(1, token.hash).Bind(2, token.node).Bind(3, token.created_at).Bind(4, token.expires_at);
-    if (auto r = stmt->Run(); !r) return WithContext(r.error(), "recording a join token for " + token.node);
-    return Ok();
+  return impl_->Write([&](Connection& conn) {
+    return conn.Run(
+        "INSERT INTO join_tokens (hash, node, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        "recording a join token for " + token.node, token.hash, token.node, token.created_at,
+        token.expires_at);
   });
 }
 
@@ -56,7 +50,7 @@ Result<std::string> Store::ConsumeTokenAndEnroll(const std::string& token_hash, 
         "UPDATE join_tokens SET used_at = ?1 "
         "WHERE hash = ?2 AND used_at IS NULL AND expires_at > ?1 RETURNING node");
     if (!consume) return std::unexpected(consume.error());
-    auto row = consume->Bind(1, now).Bind(2, token_hash).Step();
+    auto row = consume->BindAll(now, token_hash).Step();
     if (!row) return WithContext(row.error(), "consuming a join token");
     if (!*row) {
       auto why = TokenRefusal(conn, token_hash, now);

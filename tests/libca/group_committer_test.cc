@@ -15,12 +15,8 @@ namespace {
 using testing::TempDir;
 
 CertRecord Cert(std::string serial) {
-  CertRecord cert;
-  cert.serial = std::move(serial);
-  cert.spiffe_id = "spiffe://example.org/web";
-  cert.not_after = 1000;
-  cert.der = std::string(500, '\x30');
-  return cert;
+  return {.serial = std::move(serial), .spiffe_id = "spiffe://example.org/web", .not_after = 1000,
+          .der = std::string(500, '\x30')};
 }
 
 class GroupCommitterTest : public ::testing::Test {
@@ -100,8 +96,7 @@ TEST_F(GroupCommitterTest, AloneEachCommitIsItsOwnTransaction) {
 
 TEST_F(GroupCommitterTest, RecordAndAuditEventCommitTogether) {
   GroupCommitter committer(*store_);
-  AuditEvent event;
-  event.time = 100, event.type = "issue", event.subject = "0a", event.result = "ok";
+  const AuditEvent event{.time = 100, .type = "issue", .subject = "0a", .result = "ok"};
   ASSERT_TRUE(committer.Commit(Cert("0a"), event));
   EXPECT_FALSE(committer.Commit(Cert("0a"), event));
   auto events = store_->ListAudit(0, 10, std::nullopt).value();

@@ -13,10 +13,8 @@ namespace {
 using testing::TempDir;
 
 AuditEvent Event(int64_t time, std::string type, std::string subject = "spiffe://example.org/web") {
-  AuditEvent event;
-  event.time = time, event.type = std::move(type), event.subject = std::move(subject);
-  event.actor = "admin-socket", event.result = "ok", event.detail = R"({"n":1})";
-  return event;
+  return {.time = time, .type = std::move(type), .actor = "admin-socket", .subject = std::move(subject),
+          .result = "ok", .detail = R"({"n":1})"};
 }
 
 // The documented hash, computed independently of the store.
@@ -158,8 +156,7 @@ TEST_F(StoreAuditTest, PagingALongLogSeesEveryEventOnce) {
 }
 
 TEST_F(StoreAuditTest, IssuanceAndItsEventCommitTogether) {
-  CertRecord cert;
-  cert.serial = "0a", cert.spiffe_id = "spiffe://example.org/web", cert.not_after = 500;
+  const CertRecord cert{.serial = "0a", .spiffe_id = "spiffe://example.org/web", .not_after = 500};
   const AuditEvent issued = Event(100, "issue");
   ASSERT_TRUE(store_->RecordIssuance(std::span(&cert, 1), std::span(&issued, 1)));
   auto clash = store_->RecordIssuance(std::span(&cert, 1), std::span(&issued, 1));

@@ -17,10 +17,8 @@ using testing::TempDir;
 constexpr int64_t kNow = 1000;
 
 CertRecord Cert(std::string serial, std::string spiffe_id, std::string node, int64_t not_after) {
-  CertRecord c;
-  c.serial = std::move(serial), c.spiffe_id = std::move(spiffe_id), c.node = std::move(node);
-  c.not_before = c.issued_at = 10, c.not_after = not_after, c.der = std::string(600, '\x30');
-  return c;
+  return {.serial = std::move(serial), .spiffe_id = std::move(spiffe_id), .node = std::move(node),
+          .not_before = 10, .not_after = not_after, .issued_at = 10, .der = std::string(600, '\x30')};
 }
 
 class StoreCertsTest : public ::testing::Test {
@@ -192,9 +190,8 @@ TEST_F(StoreCertsTest, ListAndCountFilter) {
       {"spiffe://example.org/none", {}, {}, {}},
   };
   for (const Case& c : cases) {
-    CertFilter filter;
-    filter.spiffe_id = c.spiffe_id, filter.node = c.node, filter.status = c.status, filter.now = kNow;
-    auto page = store_->ListCertificates(filter);
+    auto page = store_->ListCertificates(
+        {.spiffe_id = c.spiffe_id, .node = c.node, .status = c.status, .now = kNow});
     ASSERT_TRUE(page) << page.error().ToString();
     std::vector<std::string> got;
     for (const CertRecord& cert : page->certs) {

@@ -11,11 +11,7 @@ namespace {
 using testing::TempDir;
 
 EntryRecord Entry(std::string spiffe_id, std::string node, std::string source = "") {
-  EntryRecord entry;
-  entry.spiffe_id = std::move(spiffe_id);
-  entry.node = std::move(node);
-  entry.source = std::move(source);
-  return entry;
+  return {.spiffe_id = std::move(spiffe_id), .node = std::move(node), .source = std::move(source)};
 }
 
 class StoreEntriesTest : public ::testing::Test {

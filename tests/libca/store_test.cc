@@ -16,14 +16,8 @@ namespace {
 using testing::TempDir;
 
 CertRecord Cert(std::string serial) {
-  CertRecord cert;
-  cert.serial = std::move(serial);
-  cert.spiffe_id = "spiffe://example.org/web";
-  cert.node = "n1";
-  cert.not_before = cert.issued_at = 100;
-  cert.not_after = 5000;
-  cert.der = std::string("\x30\x00\x01", 3);
-  return cert;
+  return {.serial = std::move(serial), .spiffe_id = "spiffe://example.org/web", .node = "n1",
+          .not_before = 100, .not_after = 5000, .issued_at = 100, .der = std::string("\x30\x00\x01", 3)};
 }
 
 // Runs SQL on the file with a raw connection, as an operator or attacker could.
@@ -188,9 +182,7 @@ TEST(StoreTest, ManyThreadsReadAndWriteAtOnce) {
     });
     threads.emplace_back([&] {
       for (int i = 0; i < kPerThread; ++i) {
-        CertFilter filter;
-        filter.limit = 10;
-        if (!(*store)->ListCertificates(filter)) ++failures;
+        if (!(*store)->ListCertificates({.limit = 10})) ++failures;
       }
     });
   }

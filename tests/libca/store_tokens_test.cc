@@ -29,12 +29,8 @@ class StoreTokensTest : public ::testing::Test {
     ASSERT_TRUE(r) << r.error().ToString();
   }
   static CertRecord NodeCert(const std::string& serial) {
-    CertRecord cert;
-    cert.serial = serial;
-    cert.spiffe_id = "spiffe://example.org/mayfly/node/web-1";
-    cert.kind = CertKind::kNode;
-    cert.not_after = kNow + 3600;
-    return cert;
+    return {.serial = serial, .spiffe_id = "spiffe://example.org/mayfly/node/web-1",
+            .kind = CertKind::kNode, .not_after = kNow + 3600};
   }
 
   TempDir dir_;
@@ -87,7 +83,7 @@ TEST_F(StoreTokensTest, FailedCertificateInsertLeavesTheTokenUnused) {
 
 TEST_F(StoreTokensTest, EnrollingLiftsABan) {
   CertRecord old_cert = NodeCert("01");
-  old_cert.node = "web-1";
+  old_cert.node = "web-1";  // issued before the ban
   ASSERT_TRUE(store_->InsertCertificates(std::span(&old_cert, 1)));
   ASSERT_TRUE(store_->Revoke({.node = "web-1"}, RevocationReason::kKeyCompromise, kNow));
   EXPECT_EQ(store_->ListBannedNodes().value(), std::vector<std::string>{"web-1"});
@@ -130,9 +126,7 @@ TEST_F(StoreTokensTest, EightThreadsRaceForOneTokenAndOneWins) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(winners.load(), 1);
   EXPECT_EQ(used.load(), kThreads - 1);
-  CertFilter filter;
-  filter.node = "web-9";
-  EXPECT_EQ(store_->ListCertificates(filter).value().certs.size(), 1u);
+  EXPECT_EQ(store_->ListCertificates({.node = "web-9"}).value().certs.size(), 1u);
 }
 
 }  // namespace
