@@ -1,0 +1,430 @@
+// The per-connection HTTP/1.1 loop: handshake → wait → headers → body →
+// handler → write → wait | close, with a timeout on every step.
+#include "http_session.h"
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <exception>
+#include <limits>
+#include <optional>
+#include <type_traits>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "mayfly/net/query.h"
+
+namespace mayfly::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using beast::error_code;
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using UnixStream = beast::basic_stream<asio::local::stream_protocol>;
+
+// How long a closing connection may take to flush our close_notify, and to
+// drain what a client still sends after an early error reply (so that our
+// reply is not lost to a TCP reset); at most kLingerBytes are discarded.
+constexpr std::chrono::seconds kCloseTimeout{1};
+constexpr size_t kLingerBytes = 256 * 1024;
+constexpr size_t kReadChunk = 4096;
+
+template <class Stream>
+constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
+
+// End-of-connection conditions that need no reply and no log.
+bool IsPeerGone(const error_code& ec) {
+  // stream_truncated: the client closed TCP without a TLS close_notify, which
+  // most HTTP clients do. It is harmless here: HTTP/1.1 messages carry their
+  // own length, so a request cut short fails to parse (partial_message) and is
+  // never acted on.
+  return ec == http::error::end_of_stream || ec == http::error::partial_message ||
+         ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+         ec == beast::error::timeout;
+}
+
+bool IsHttpError(const error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_method).category();
+}
+
+bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+std::string Lowercase(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+template <class Stream>
+class HttpSession final : public SessionBase,
+                          public std::enable_shared_from_this<HttpSession<Stream>> {
+ public:
+  template <class... StreamArgs>
+  HttpSession(std::shared_ptr<Server::Core> core, Listener listener, std::string peer_ip,
+              std::shared_ptr<ssl::context> tls, StreamArgs&&... stream_args)
+      : core_(std::move(core)),
+        tls_(std::move(tls)),
+        stream_(std::forward<StreamArgs>(stream_args)...),
+        listener_(listener),
+        peer_ip_(std::move(peer_ip)) {}
+
+  ~HttpSession() override { core_->RemoveSession(this); }
+
+  void Start() {
+    core_->AddSession(this, this->weak_from_this());
+    core_->counters().accepted++;
+    options_ = core_->options();
+    if constexpr (kIsTls<Stream>) {
+      state_ = State::kHandshake;
+      Lowest().expires_after(options_.header_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              beast::bind_front_handler(&HttpSession::OnHandshake, Self()));
+    } else {
+      WaitForRequest();
+    }
+  }
+
+  void OnServerShutdown() override {
+    asio::post(stream_.get_executor(), [self = Self()] {
+      // Only a connection with no request under way is cut; the others close
+      // after their response (WriteResponse sees shutting_down()).
+      if (self->state_ == State::kIdle || self->state_ == State::kHandshake) {
+        self->Lowest().cancel();
+      }
+    });
+  }
+
+ private:
+  enum class State { kHandshake, kIdle, kReading, kHandling, kWriting, kClosing };
+
+  std::shared_ptr<HttpSession> Self() { return this->shared_from_this(); }
+  auto& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  void OnHandshake(error_code ec) {
+    if (ec) {
+      core_->counters().handshake_failures++;
+      broken_ = true;
+      return Close(false);
+    }
+    SSL* ssl = stream_.native_handle();
+    // Only a chain OpenSSL verified against the client trust store counts;
+    // X509_V_OK also means "no certificate", then get1 returns null.
+    if (SSL_get_verify_result(ssl) == X509_V_OK) client_cert_.reset(SSL_get1_peer_certificate(ssl));
+    WaitForRequest();
+  }
+
+  // Waits for the first byte of the next request: header_timeout on a new
+  // connection, idle_timeout between keep-alive requests. Only this wait
+  // counts as idle for Shutdown.
+  void WaitForRequest() {
+    if (core_->shutting_down()) return Close(false);
+    options_ = core_->options();
+    state_ = State::kIdle;
+    if (buffer_.size() > 0) {  // a pipelined request is already here
+      header_deadline_ = Deadline(options_.header_timeout);
+      return ReadHeader();
+    }
+    if (first_request_) {
+      header_deadline_ = Deadline(options_.header_timeout);
+      Lowest().expires_at(header_deadline_);
+    } else {
+      Lowest().expires_after(options_.idle_timeout);
+    }
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            beast::bind_front_handler(&HttpSession::OnFirstBytes, Self()));
+  }
+
+  void OnFirstBytes(error_code ec, size_t n) {
+    buffer_.commit(n);
+    if (ec) {
+      // Cancelled by Shutdown: still a healthy connection, so close politely.
+      broken_ = !(ec == asio::error::operation_aborted && core_->shutting_down());
+      return Close(false);
+    }
+    if (!first_request_) header_deadline_ = Deadline(options_.header_timeout);
+    ReadHeader();
+  }
+
+  void ReadHeader() {
+    state_ = State::kReading;
+    first_request_ = false;
+    parser_.emplace();
+    parser_->header_limit(Clamp32(options_.max_header));
+    parser_->body_limit(options_.max_body);
+    Lowest().expires_at(header_deadline_);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&HttpSession::OnHeader, Self()));
+  }
+
+  void OnHeader(error_code ec, size_t) {
+    if (ec) return OnReadError(ec);
+    auto& req = parser_->get();
+    // Beast already refuses a Content-Length over body_limit; this keeps the
+    // 413 independent of that detail and never reads such a body.
+    if (auto length = parser_->content_length(); length && *length > options_.max_body) {
+      return SendTooLarge();
+    }
+    if (parser_->is_done()) return Dispatch();
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      continue_.emplace(http::status::continue_, req.version());
+      Lowest().expires_after(options_.body_timeout);
+      return http::async_write(stream_, *continue_,
+                               beast::bind_front_handler(&HttpSession::OnContinue, Self()));
+    }
+    ReadBody();
+  }
+
+  void OnContinue(error_code ec, size_t) {
+    continue_.reset();
+    if (ec) {
+      broken_ = true;
+      return Close(false);
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    Lowest().expires_after(options_.body_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::OnBody, Self()));
+  }
+
+  void OnBody(error_code ec, size_t) {
+    if (ec) return OnReadError(ec);
+    Dispatch();
+  }
+
+  void OnReadError(const error_code& ec) {
+    if (ec == http::error::body_limit) return SendTooLarge();
+    if (ec == http::error::header_limit) {
+      return SendError(431, "too_large",
+                       "request headers exceed " + std::to_string(options_.max_header) + " bytes");
+    }
+    if (IsHttpError(ec) && !IsPeerGone(ec)) {
+      return SendError(400, "invalid_argument", "malformed HTTP request: " + ec.message());
+    }
+    // The client left, timed out, or TLS failed: nothing to answer.
+    broken_ = true;
+    Close(false);
+  }
+
+  void SendTooLarge() {
+    SendError(413, "too_large",
+              "request body exceeds " + std::to_string(options_.max_body) + " bytes");
+  }
+
+  // Answers a request the handler never sees, then closes: the rest of what
+  // the client sent is not read as a request.
+  void SendError(int status, std::string_view code, const std::string& message) {
+    core_->counters().rejected_requests++;
+    close_after_ = true;
+    linger_ = true;
+    HttpResponse response;
+    response.status = status;
+    response.body = JsonErrorBody(code, message);
+    WriteResponse(std::move(response));
+  }
+
+  void Dispatch() {
+    auto& req = parser_->get();
+    version_ = req.version();
+    keep_alive_ = req.keep_alive();
+    std::string_view target = req.target();
+    if (target.empty() || target.front() != '/') {
+      return SendError(400, "invalid_argument", "the request target must be a path");
+    }
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    size_t question = target.find('?');
+    request.path = std::string(target.substr(0, question));
+    if (question != std::string_view::npos) {
+      auto query = ParseQuery(target.substr(question + 1));
+      if (!query) return SendError(400, "invalid_argument", query.error().message);
+      request.query = std::move(*query);
+    }
+    for (const auto& field : req) {
+      auto [it, inserted] =
+          request.headers.emplace(Lowercase(field.name_string()), std::string(field.value()));
+      // Repeated fields combine into one comma-separated value (RFC 9110 5.3).
+      if (!inserted) it->second.append(", ").append(field.value());
+    }
+    request.body = std::move(req.body());
+    parser_.reset();
+    request.peer.listener = listener_;
+    request.peer.ip = peer_ip_;
+    if (client_cert_ && X509_up_ref(client_cert_.get()) == 1) {
+      request.peer.client_cert.reset(client_cert_.get());
+    }
+    state_ = State::kHandling;
+    core_->counters().requests++;
+
+    // The handler may respond from any thread: the write is posted back onto
+    // this connection's strand. The flag makes a second call a no-op.
+    auto responded = std::make_shared<std::atomic<bool>>(false);
+    Respond respond = [self = Self(), ex = stream_.get_executor(),
+                       responded](HttpResponse response) {
+      if (responded->exchange(true)) return;
+      asio::post(ex, [self, response = std::move(response)]() mutable {
+        self->WriteResponse(std::move(response));
+      });
+    };
+    try {
+      core_->handler()(std::move(request), respond);
+    } catch (const std::exception& e) {
+      InternalError(respond, e.what());
+    } catch (...) {
+      InternalError(respond, "unknown exception");
+    }
+  }
+
+  static void InternalError(const Respond& respond, std::string_view what) {
+    HttpResponse response;
+    response.status = 500;
+    response.body = JsonErrorBody("internal", "the request handler failed: " + std::string(what));
+    respond(std::move(response));
+  }
+
+  void WriteResponse(HttpResponse response) {
+    if (state_ == State::kClosing) return;
+    state_ = State::kWriting;
+    unsigned status = response.status;
+    if (status < 100 || status > 599) status = 500;
+    res_.emplace();
+    res_->version(version_);
+    res_->result(status);
+    res_->set(http::field::server, "mayfly");
+    if (!response.content_type.empty()) res_->set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) {
+      // Never let a handler's value split the header block.
+      if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) continue;
+      res_->set(name, value);
+    }
+    res_->body() = std::move(response.body);
+    res_->keep_alive(keep_alive_ && !close_after_ && !core_->shutting_down());
+    res_->prepare_payload();
+    Lowest().expires_after(options_.body_timeout);
+    http::async_write(stream_, *res_, beast::bind_front_handler(&HttpSession::OnWrite, Self()));
+  }
+
+  void OnWrite(error_code ec, size_t) {
+    bool keep_alive = res_->keep_alive();
+    res_.reset();
+    if (ec) {
+      broken_ = true;
+      return Close(false);
+    }
+    if (!keep_alive) return Close(linger_);
+    WaitForRequest();
+  }
+
+  // Closes the connection. A healthy TLS connection first sends our
+  // close_notify; `linger` then drains what the client may still be sending,
+  // so that the kernel does not reset the connection before it read our reply.
+  void Close(bool linger) {
+    state_ = State::kClosing;
+    if constexpr (kIsTls<Stream>) {
+      if (!broken_) {
+        // Send our close_notify without waiting for the client's: marking it
+        // as received makes SSL_shutdown complete after one write. Waiting
+        // would hold the connection open for clients (most of them) that
+        // never answer one.
+        SSL_set_shutdown(stream_.native_handle(), SSL_RECEIVED_SHUTDOWN);
+        Lowest().expires_after(kCloseTimeout);
+        return stream_.async_shutdown(
+            beast::bind_front_handler(&HttpSession::OnTlsShutdown, Self(), linger));
+      }
+    }
+    FinishClose(linger);
+  }
+
+  void OnTlsShutdown(bool linger, error_code ec) {
+    // Errors here (stream_truncated or a reset from a client that already
+    // left, a timeout) change nothing: the connection is ending either way.
+    if (ec) broken_ = true;
+    FinishClose(linger);
+  }
+
+  void FinishClose(bool linger) {
+    error_code ignored;
+    Lowest().socket().shutdown(asio::socket_base::shutdown_send, ignored);
+    if (!linger || broken_) return Lowest().close();
+    Lowest().expires_after(kCloseTimeout);
+    Discard();
+  }
+
+  void Discard() {
+    Lowest().async_read_some(asio::buffer(discard_),
+                             [self = Self()](error_code ec, size_t n) {
+                               self->discarded_ += n;
+                               if (ec || self->discarded_ > kLingerBytes) return self->Lowest().close();
+                               self->Discard();
+                             });
+  }
+
+  static std::chrono::steady_clock::time_point Deadline(std::chrono::seconds timeout) {
+    return std::chrono::steady_clock::now() + timeout;
+  }
+  static uint32_t Clamp32(size_t v) {
+    return static_cast<uint32_t>(std::min<size_t>(v, std::numeric_limits<uint32_t>::max()));
+  }
+
+  std::shared_ptr<Server::Core> core_;
+  std::shared_ptr<ssl::context> tls_;  // outlives stream_, which refers to it
+  Stream stream_;
+  const Listener listener_;
+  const std::string peer_ip_;
+  OsslPtr<X509> client_cert_;
+  ServerOptions options_;
+  State state_ = State::kIdle;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::empty_body>> continue_;
+  std::optional<http::response<http::string_body>> res_;
+  std::chrono::steady_clock::time_point header_deadline_;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool first_request_ = true;
+  bool close_after_ = false;  // an error reply: close after writing it
+  bool linger_ = false;
+  bool broken_ = false;       // an I/O error or timeout: no TLS goodbye
+  size_t discarded_ = 0;
+  std::array<char, kReadChunk> discard_;
+};
+
+}  // namespace
+
+void StartTlsSession(std::shared_ptr<Server::Core> core, asio::ip::tcp::socket socket,
+                     std::shared_ptr<ssl::context> tls, std::string peer_ip) {
+  ssl::context& ctx = *tls;
+  auto session = std::make_shared<HttpSession<TlsStream>>(std::move(core), Listener::kApi,
+                                                          std::move(peer_ip), std::move(tls),
+                                                          std::move(socket), ctx);
+  session->Start();
+}
+
+void StartPlainSession(std::shared_ptr<Server::Core> core, asio::ip::tcp::socket socket,
+                       std::string peer_ip) {
+  auto session = std::make_shared<HttpSession<beast::tcp_stream>>(
+      std::move(core), Listener::kMetrics, std::move(peer_ip), nullptr, std::move(socket));
+  session->Start();
+}
+
+void StartUnixSession(std::shared_ptr<Server::Core> core,
+                      asio::local::stream_protocol::socket socket) {
+  auto session = std::make_shared<HttpSession<UnixStream>>(std::move(core), Listener::kAdminSocket,
+                                                           std::string(), nullptr, std::move(socket));
+  session->Start();
+}
+
+}  // namespace mayfly::net

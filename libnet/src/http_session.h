@@ -1,0 +1,22 @@
+// Starts the per-connection HTTP loop for an accepted socket (TLS, plain TCP or
+// unix), already bound to its own strand.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include "server_core.h"
+
+namespace mayfly::net {
+
+void StartTlsSession(std::shared_ptr<Server::Core> core, boost::asio::ip::tcp::socket socket,
+                     std::shared_ptr<ssl::context> tls, std::string peer_ip);
+void StartPlainSession(std::shared_ptr<Server::Core> core, boost::asio::ip::tcp::socket socket,
+                       std::string peer_ip);
+void StartUnixSession(std::shared_ptr<Server::Core> core,
+                      boost::asio::local::stream_protocol::socket socket);
+
+}  // namespace mayfly::net
