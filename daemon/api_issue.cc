@@ -1,0 +1,201 @@
+// The issuing routes: enroll (join token), renew (node) and sign (workload).
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "api_json.h"
+#include "api_routes.h"
+#include "mayfly/authorization.h"
+#include "mayfly/csr.h"
+#include "mayfly/identity.h"
+#include "mayfly/x509_util.h"
+
+namespace mayfly {
+namespace {
+
+// Join tokens read "<node>.<64 hex>" (see HandleCreateToken). The node part
+// only tells enroll which identity to sign before the token is consumed; the
+// store binds it, because the hash covers the whole token.
+Result<std::string> NodeFromToken(std::string_view token) {
+  const auto dot = token.rfind('.');
+  const std::string_view secret = dot == std::string_view::npos ? token : token.substr(dot + 1);
+  if (dot == std::string_view::npos || secret.size() != 64 ||
+      !std::all_of(secret.begin(), secret.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }) ||
+      !ValidateNodeName(token.substr(0, dot))) {
+    return MakeError(ErrorCode::kInvalidToken, "join token is malformed");
+  }
+  return std::string(token.substr(0, dot));
+}
+
+// Enroll and renew CSRs name the node itself or nothing (DESIGN.md, PKI).
+Result<void> CheckNodeCsr(const Csr& csr, const std::string& node_id) {
+  if (!csr.dns_names().empty() || !csr.ip_names().empty()) {
+    return MakeError(ErrorCode::kForbidden, "a node certificate carries no DNS or IP names");
+  }
+  if (csr.uri_names().size() > 1 || (csr.uri_names().size() == 1 && csr.uri_names()[0] != node_id)) {
+    return MakeError(ErrorCode::kForbidden, "the CSR may name only " + node_id + " (or nothing)");
+  }
+  return Ok();
+}
+
+// Takes a token from the per-node (sign, renew) or per-IP (enroll) bucket.
+bool Admit(const CallPtr& call, RateLimiter& limiter, const std::string& key, IssueRoute route) {
+  const int wait = limiter.Acquire(key);
+  if (wait == 0) return true;
+  call->rt.metrics().rate_limited[static_cast<size_t>(route)].fetch_add(1, std::memory_order_relaxed);
+  call->Refuse(Error{ErrorCode::kRateLimited, "rate limit exceeded for " + QuoteForMessage(key, 64) +
+                                                  "; retry in " + std::to_string(wait) + "s"},
+               key, wait);
+  return false;
+}
+
+CertRecord RecordOf(const CaRuntime& rt, const IssuedCert& cert, std::string spiffe_id, std::string node,
+                    CertKind kind) {
+  return CertRecord{.serial = cert.serial, .spiffe_id = std::move(spiffe_id), .node = std::move(node),
+                    .kind = kind, .issuer = rt.issuer().id(), .not_before = ToUnixSeconds(cert.not_before),
+                    .not_after = ToUnixSeconds(cert.not_after), .issued_at = NowSeconds(rt), .der = cert.der};
+}
+
+// The success path shared by every issuing route: count, audit, answer.
+void IssuedOk(const CallPtr& call, IssueRoute route, const CertRecord& record, const IssuedCert& cert) {
+  CaRuntime& rt = call->rt;
+  rt.metrics().CountIssue(route, true);
+  rt.audit().Record(AuditEvent{
+      .time = record.issued_at, .type = std::string(route == IssueRoute::kSign ? "issue" : IssueRouteName(route)),
+      .actor = call->actor, .subject = record.spiffe_id, .result = "ok",
+      .detail = AuditDetail({{"serial", record.serial}, {"node", record.node},
+                             {"kind", CertKindName(record.kind)}, {"not_after", FormatRfc3339(cert.not_after)}})});
+  call->ReplyJson(200, CertificateJson(cert, record.spiffe_id, rt.ChainPem(), rt.BundlePem()));
+}
+
+void IssueFailed(const CallPtr& call, IssueRoute route, const Error& error) {
+  call->rt.metrics().CountIssue(route, false);
+  call->Refuse(error);
+}
+
+// Signs, then commits through the group-commit queue and answers only once
+// the record is durable.
+void IssueAndCommit(const CallPtr& call, IssueRoute route, const LeafSpec& spec, std::string node, CertKind kind) {
+  auto issued = call->rt.issuer().Issue(spec);
+  if (!issued) return IssueFailed(call, route, issued.error());
+  CertRecord record = RecordOf(call->rt, *issued, spec.spiffe_id, std::move(node), kind);
+  CertRecord copy = record;
+  call->rt.commit_queue().Submit(
+      std::move(copy), [call, route, record = std::move(record), cert = std::move(*issued)](Result<void> r) {
+        if (!r) return IssueFailed(call, route, r.error());
+        IssuedOk(call, route, record, cert);
+      });
+}
+
+// The DER SubjectPublicKeyInfo of a certificate, to tell a reused key.
+std::string CertSpkiDer(const X509* cert) {
+  const X509_PUBKEY* pub = X509_get_X509_PUBKEY(cert);
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_PUBKEY(pub, &der);
+  if (len <= 0) return {};
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+}  // namespace
+
+void HandleEnroll(const CallPtr& call) {
+  CaRuntime& rt = call->rt;
+  if (!Admit(call, rt.enroll_limiter(), call->request.peer.ip, IssueRoute::kEnroll)) return;
+  auto body = JsonBody::Parse(call->request.body, {"token", "csr"});
+  if (!body) return call->Refuse(body.error());
+  auto token = body->String("token");
+  auto csr_text = body->String("csr");
+  if (!token || !csr_text) return call->Refuse(!token ? token.error() : csr_text.error());
+  auto node = NodeFromToken(*token);
+  if (!node) return call->Refuse(node.error());
+  auto node_id = NodeSpiffeId(rt.trust_domain(), *node);
+  if (!node_id) return call->Refuse(node_id.error(), *node);
+  const std::string id = node_id->ToString();
+  auto csr = Csr::Parse(*csr_text);
+  if (!csr) return call->Refuse(csr.error(), id);
+  if (auto r = CheckNodeCsr(*csr, id); !r) return call->Refuse(r.error(), id);
+
+  // Sign first: the store inserts the certificate in the same transaction
+  // that consumes the token. A refused token discards the signed leaf.
+  LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = id,
+                .ttl = rt.node_ttl()};
+  auto issued = rt.issuer().Issue(spec);
+  if (!issued) return IssueFailed(call, IssueRoute::kEnroll, issued.error());
+  CertRecord record = RecordOf(rt, *issued, id, *node, CertKind::kNode);
+  auto enrolled = rt.store().ConsumeTokenAndEnroll(HashToken(*token), record.issued_at, record);
+  if (!enrolled) {
+    if (enrolled.error().code == ErrorCode::kInvalidToken) return call->Refuse(enrolled.error(), id);
+    return IssueFailed(call, IssueRoute::kEnroll, enrolled.error());
+  }
+  if (*enrolled != *node) {
+    // Unreachable while the hash covers the node part of the token.
+    return IssueFailed(call, IssueRoute::kEnroll,
+                       Error{ErrorCode::kInternal, "join token was for node " + *enrolled + ", not " + *node});
+  }
+  rt.revocations().Unban(*node);
+  IssuedOk(call, IssueRoute::kEnroll, record, *issued);
+}
+
+void HandleRenew(const CallPtr& call) {
+  CaRuntime& rt = call->rt;
+  if (!Admit(call, rt.sign_limiter(), call->caller_name, IssueRoute::kRenew)) return;
+  auto body = JsonBody::Parse(call->request.body, {"csr"});
+  if (!body) return call->Refuse(body.error());
+  auto csr_text = body->String("csr");
+  if (!csr_text) return call->Refuse(csr_text.error());
+  auto csr = Csr::Parse(*csr_text);
+  if (!csr) return call->Refuse(csr.error());
+  auto node_id = NodeSpiffeId(rt.trust_domain(), call->caller_name);
+  if (!node_id) return call->Refuse(node_id.error());
+  const std::string id = node_id->ToString();
+  if (auto r = CheckNodeCsr(*csr, id); !r) return call->Refuse(r.error(), id);
+  if (csr->public_key().spki_der == CertSpkiDer(call->request.peer.client_cert.get())) {
+    return call->Refuse(Error{ErrorCode::kInvalidArgument, "renewal needs a new key; the CSR reuses the current one"},
+                        id);
+  }
+  LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = id,
+                .ttl = rt.node_ttl()};
+  IssueAndCommit(call, IssueRoute::kRenew, spec, call->caller_name, CertKind::kNode);
+}
+
+void HandleSign(const CallPtr& call) {
+  CaRuntime& rt = call->rt;
+  if (!Admit(call, rt.sign_limiter(), call->caller_name, IssueRoute::kSign)) return;
+  auto body = JsonBody::Parse(call->request.body, {"csr", "ttl"});
+  if (!body) return call->Refuse(body.error());
+  auto csr_text = body->String("csr");
+  if (!csr_text) return call->Refuse(csr_text.error());
+  auto ttl_text = body->OptionalString("ttl");
+  if (!ttl_text) return call->Refuse(ttl_text.error());
+  std::optional<Duration> ttl;
+  if (*ttl_text) {
+    auto parsed = ParseDuration(**ttl_text);
+    if (!parsed) return call->Refuse(WithContext(parsed.error(), "field \"ttl\"").error());
+    ttl = *parsed;
+  }
+  auto csr = Csr::Parse(*csr_text);
+  if (!csr) return call->Refuse(csr.error());
+  if (csr->uri_names().size() != 1) {
+    return call->Refuse(
+        Error{ErrorCode::kInvalidCsr, "the CSR must carry exactly one URI SAN, the SPIFFE ID requested"});
+  }
+  auto id = SpiffeId::Parse(csr->uri_names()[0]);
+  if (!id) return call->Refuse(id.error());
+  SignRequest request{.spiffe_id = *id, .ips = csr->ip_names(), .ttl = ttl};
+  for (const std::string& dns : csr->dns_names()) {
+    auto name = NormalizeDnsName(dns, /*allow_wildcard=*/true);
+    if (!name) return call->Refuse(name.error(), id->ToString());
+    request.dns.push_back(std::move(*name));
+  }
+  const auto entries = rt.entries().Get();
+  auto decision = AuthorizeSign(Caller{Caller::Kind::kNode, call->caller_name}, request, *entries, rt.policy());
+  if (!decision) return call->Refuse(decision.error(), id->ToString());
+  LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = id->ToString(),
+                .dns = std::move(request.dns), .ips = std::move(request.ips), .ttl = decision->ttl};
+  IssueAndCommit(call, IssueRoute::kSign, spec, call->caller_name, CertKind::kWorkload);
+}
+
+}  // namespace mayfly

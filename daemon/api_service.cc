@@ -1,0 +1,188 @@
+// The router: one route table, the caller check in one place (default
+// deny), and the public routes (bundle, CRL, health).
+#include "api_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <string_view>
+
+#include "api_json.h"
+#include "api_routes.h"
+#include "mayfly/identity.h"
+#include "mayfly/x509_util.h"
+
+namespace mayfly {
+namespace {
+
+// Who a route admits. Anything not listed in the table is refused.
+enum class CallerClass {
+  kAnyone,  // no credential needed
+  kNode,    // a node certificate of our trust domain, not revoked, node not banned
+  kAdmin,   // an admin certificate, not revoked, or the admin socket
+  kLocal,   // the metrics listener only
+};
+
+struct Route {
+  std::string_view method;
+  std::string_view path;     // exact, or a prefix when it ends in '/'
+  CallerClass caller;
+  void (*handle)(const CallPtr&);
+};
+
+constexpr Route kRoutes[] = {
+    {"POST", "/v1/enroll", CallerClass::kAnyone, HandleEnroll},
+    {"GET", "/v1/bundle", CallerClass::kAnyone, HandleBundle},
+    {"GET", "/v1/crl", CallerClass::kAnyone, HandleCrl},
+    {"POST", "/v1/renew", CallerClass::kNode, HandleRenew},
+    {"POST", "/v1/sign", CallerClass::kNode, HandleSign},
+    {"POST", "/v1/admin/tokens", CallerClass::kAdmin, HandleCreateToken},
+    {"GET", "/v1/admin/entries", CallerClass::kAdmin, HandleListEntries},
+    {"POST", "/v1/admin/entries", CallerClass::kAdmin, HandleAddEntry},
+    {"DELETE", "/v1/admin/entries", CallerClass::kAdmin, HandleRemoveEntry},
+    {"DELETE", "/v1/admin/entries/", CallerClass::kAdmin, HandleRemoveEntry},
+    {"POST", "/v1/admin/revoke", CallerClass::kAdmin, HandleRevoke},
+    {"GET", "/v1/admin/certs", CallerClass::kAdmin, HandleListCerts},
+    {"GET", "/v1/admin/audit", CallerClass::kAdmin, HandleListAudit},
+    {"GET", "/healthz", CallerClass::kLocal, HandleHealthz},
+};
+
+bool PathMatches(const Route& route, std::string_view path) {
+  if (route.path.ends_with('/')) return path.size() > route.path.size() && path.starts_with(route.path);
+  return path == route.path;
+}
+
+// The metrics listener serves only local routes; the others serve none.
+bool ListenerServes(const Route& route, net::Listener listener) {
+  return (route.caller == CallerClass::kLocal) == (listener == net::Listener::kMetrics);
+}
+
+std::string_view CallerNoun(CallerClass caller) {
+  return caller == CallerClass::kNode ? "a node client certificate"
+                                      : "an admin client certificate or the admin socket";
+}
+
+// Checks the caller against the route's class; fills in caller_name.
+Result<void> CheckCaller(ApiCall& call, CallerClass need) {
+  if (need == CallerClass::kAnyone || need == CallerClass::kLocal) return Ok();
+  const net::PeerInfo& peer = call.request.peer;
+  if (need == CallerClass::kAdmin && peer.listener == net::Listener::kAdminSocket) {
+    call.caller_name = "admin-socket";
+    return Ok();
+  }
+  if (!peer.client_cert) {
+    return MakeError(ErrorCode::kUnauthenticated, "this route needs " + std::string(CallerNoun(need)));
+  }
+  auto id = SpiffeId::Parse(CertSpiffeId(peer.client_cert.get()));
+  if (!id || id->trust_domain() != call.rt.trust_domain()) {
+    return MakeError(ErrorCode::kUnauthenticated, "the client certificate has no SPIFFE ID of this trust domain");
+  }
+  const ClassifiedId who = ClassifyId(*id);
+  const bool fits = (need == CallerClass::kNode && who.kind == IdentityKind::kNode) ||
+                    (need == CallerClass::kAdmin && who.kind == IdentityKind::kAdmin);
+  if (!fits) {
+    return MakeError(ErrorCode::kForbidden,
+                     id->ToString() + " may not call " + call.route + ": it needs " + std::string(CallerNoun(need)));
+  }
+  // A ban explains a revoked node certificate better than "revoked", so it
+  // is reported first: the agent stops and says it must re-enroll.
+  if (who.kind == IdentityKind::kNode && call.rt.revocations().IsBanned(who.name)) {
+    return MakeError(ErrorCode::kForbidden, "node " + who.name +
+                                                " is banned; it must be re-enrolled with a new join token");
+  }
+  if (call.rt.revocations().IsRevoked(CertSerialHex(peer.client_cert.get()))) {
+    return MakeError(ErrorCode::kUnauthenticated, "certificate revoked");
+  }
+  call.caller_name = who.name;
+  return Ok();
+}
+
+std::string ActorOf(const net::HttpRequest& request) {
+  if (request.peer.listener == net::Listener::kAdminSocket) return "admin-socket";
+  if (request.peer.client_cert) {
+    std::string id = CertSpiffeId(request.peer.client_cert.get());
+    return id.empty() ? "serial:" + CertSerialHex(request.peer.client_cert.get()) : id;
+  }
+  return request.peer.ip;
+}
+
+void Dispatch(const CallPtr& call) {
+  const net::HttpRequest& request = call->request;
+  const Route* match = nullptr;
+  std::string allow;  // methods the path does have, for a 405
+  for (const Route& route : kRoutes) {
+    if (!ListenerServes(route, request.peer.listener) || !PathMatches(route, request.path)) continue;
+    if (route.method == request.method) {
+      match = &route;
+      break;
+    }
+    allow += (allow.empty() ? "" : ", ") + std::string(route.method);
+  }
+  if (match == nullptr) {
+    // Unknown paths and methods are answered but not audited: scanners would
+    // flood the audit log, and no caller was even checked.
+    if (allow.empty()) return call->Reply(ErrorResponse(Error{ErrorCode::kNotFound, "no such route"}));
+    net::HttpResponse response = ErrorResponse(Error{
+        ErrorCode::kInvalidArgument, "method " + QuoteForMessage(request.method, 16) + " is not allowed here"});
+    response.status = 405;
+    response.headers.emplace_back("Allow", allow);
+    return call->Reply(std::move(response));
+  }
+  call->route = std::string(match->method) + " " + std::string(match->path);
+  call->actor = ActorOf(request);
+  if (auto r = CheckCaller(*call, match->caller); !r) return call->Refuse(r.error());
+  const size_t max_body = call->rt.config()->limits.max_body;
+  if (request.body.size() > max_body) {
+    return call->Refuse(
+        Error{ErrorCode::kTooLarge, "request body exceeds " + std::to_string(max_body) + " bytes"});
+  }
+  match->handle(call);
+}
+
+}  // namespace
+
+void ApiService::Handle(net::HttpRequest request, net::Respond respond) {
+  auto call = std::make_shared<ApiCall>(runtime_, std::move(request), std::move(respond));
+  // The edge of the daemon: nothing may escape into the server's threads.
+  try {
+    Dispatch(call);
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: unexpected exception: {}", call->request.method, call->request.path, e.what());
+    call->Reply(ErrorResponse(Error{ErrorCode::kInternal, e.what()}));
+  }
+}
+
+void HandleHealthz(const CallPtr& call) {
+  call->Reply(net::HttpResponse{.status = 200, .content_type = "text/plain", .body = "ok\n"});
+}
+
+void HandleBundle(const CallPtr& call) {
+  call->Reply(net::HttpResponse{.status = 200, .content_type = "application/x-pem-file",
+                                .body = call->rt.BundlePem()});
+}
+
+void HandleCrl(const CallPtr& call) {
+  const auto& query = call->request.query;
+  auto format = query.find("format");
+  const bool pem = format != query.end() && format->second == "pem";
+  if (format != query.end() && !pem && format->second != "der") {
+    return call->Refuse(Error{ErrorCode::kInvalidArgument, "format must be \"der\" or \"pem\""});
+  }
+  auto crl = call->rt.crl().Current();
+  const std::string& etag = pem ? crl->pem_etag : crl->der_etag;
+  net::HttpResponse response;
+  response.headers.emplace_back("ETag", etag);
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  auto inm = call->request.headers.find("if-none-match");
+  if (inm != call->request.headers.end() &&
+      (inm->second == "*" || inm->second.find(etag) != std::string::npos)) {
+    response.status = 304;
+    response.content_type.clear();
+    return call->Reply(std::move(response));
+  }
+  response.content_type = pem ? "application/x-pem-file" : "application/pkix-crl";
+  response.body = pem ? crl->pem : crl->der;
+  call->Reply(std::move(response));
+}
+
+}  // namespace mayfly

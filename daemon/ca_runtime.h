@@ -1,0 +1,127 @@
+// Everything a running CA holds: keys, issuer, store, commit queue, caches,
+// the published CRL, rate limits, the audit log and metrics.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "audit_log.h"
+#include "caches.h"
+#include "crl_publisher.h"
+#include "mayfly/authorization.h"
+#include "mayfly/clock.h"
+#include "mayfly/commit_queue.h"
+#include "mayfly/config.h"
+#include "mayfly/error.h"
+#include "mayfly/issuer.h"
+#include "mayfly/ossl_ptr.h"
+#include "mayfly/store.h"
+#include "metrics.h"
+#include "rate_limiter.h"
+
+namespace mayfly {
+
+// The daemon's own TLS server credential, issued in memory.
+struct IssuedServerCert {
+  std::string cert_chain_pem;   // leaf + intermediate
+  OsslPtr<EVP_PKEY> key;        // fresh P-256; never written to disk
+  std::string serial;
+  TimePoint not_after;          // renew well before this ([issuance] node_ttl after issue)
+};
+
+// Owns the CA's state for the daemon's lifetime. Thread-safe after Load.
+// Destroy it only after every listener and the ApiService are gone: pending
+// commit callbacks are completed by the destructor.
+class CaRuntime {
+ public:
+  // Loads root.pem, intermediate.pem and intermediate.key (passphrase from
+  // PassphraseFilePath(config)) from config.state_dir, opens the store,
+  // validates the [[entry]] tables and replaces the store's config entries
+  // with them, fills the caches and signs the first CRL. Errors name what
+  // failed: kConfig for a bad entry ("entry[1] spiffe://...: ..."), a
+  // missing CA (run `mayfly-ca init`) or a key that does not match its
+  // certificate; kIo/kCrypto/kStore otherwise.
+  [[nodiscard]] static Result<std::unique_ptr<CaRuntime>> Load(const CaConfig& config, const Clock& clock);
+  ~CaRuntime();
+  CaRuntime(const CaRuntime&) = delete;
+  CaRuntime& operator=(const CaRuntime&) = delete;
+
+  // SIGHUP: applies the new [[entry]] tables and [limits] rates. Other
+  // changes (trust domain, state_dir, listeners, lifetimes) need a restart
+  // and are ignored with a warning. A bad entry refuses the whole reload and
+  // leaves the running state unchanged.
+  [[nodiscard]] Result<void> Reload(const CaConfig& config);
+
+  // Rebuilds the caches from the store (so other daemons' writes and expired
+  // revocations show up) and signs a fresh CRL. Call every [crl] interval.
+  [[nodiscard]] Result<void> Refresh();
+
+  // A fresh P-256 key and a leaf for spiffe://<td>/mayfly/ca naming these
+  // DNS names and IP literals (usually config.server_names), TTL [issuance]
+  // node_ttl, recorded in the store (kind server) before it is returned.
+  // kInvalidName for a malformed name; kInvalidArgument for none.
+  [[nodiscard]] Result<IssuedServerCert> IssueServerCertificate(std::vector<std::string> server_names);
+
+  // What the API listener's TLS context verifies client certificates with:
+  // root + intermediate PEM.
+  std::string ClientTrustPem() const { return root_pem_ + chain_pem_; }
+  // The trust bundle: every trusted root, PEM (GET /v1/bundle).
+  std::string BundlePem() const { return root_pem_; }
+  // The intermediate PEM (the "chain" of certificate responses).
+  const std::string& ChainPem() const { return chain_pem_; }
+  // "sha256:<hex>" of the root, as agents pin it.
+  const std::string& RootFingerprint() const { return root_fingerprint_; }
+
+  // The configuration in force (limits change on Reload).
+  std::shared_ptr<const CaConfig> config() const;
+  const std::string& trust_domain() const { return trust_domain_; }
+  const AuthzPolicy& policy() const { return policy_; }
+  Duration node_ttl() const { return node_ttl_; }
+  const Clock& clock() const { return clock_; }
+
+  Store& store() { return *store_; }
+  const Issuer& issuer() const { return *issuer_; }
+  CommitQueue& commit_queue() { return *commit_queue_; }
+  CrlPublisher& crl() { return *crl_; }
+  RevocationCache& revocations() { return revocations_; }
+  EntryCache& entries() { return entries_; }
+  AuditLog& audit() { return *audit_; }
+  Metrics& metrics() { return metrics_; }
+  RateLimiter& sign_limiter() { return sign_limiter_; }
+  RateLimiter& enroll_limiter() { return enroll_limiter_; }
+
+ private:
+  CaRuntime(const CaConfig& config, const Clock& clock);
+  [[nodiscard]] Result<void> SyncConfigEntries(const CaConfig& config);
+
+  const Clock& clock_;
+  const std::string trust_domain_;
+  const AuthzPolicy policy_;
+  const Duration node_ttl_;
+  mutable std::mutex config_mu_;
+  std::shared_ptr<const CaConfig> config_;
+
+  std::string root_pem_;
+  std::string chain_pem_;
+  std::string root_fingerprint_;
+
+  // Declaration order is destruction order reversed: the commit queue and the
+  // audit log stop (completing their callbacks) before what they use goes.
+  Metrics metrics_;
+  RevocationCache revocations_;
+  EntryCache entries_;
+  RateLimiter sign_limiter_;
+  RateLimiter enroll_limiter_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Issuer> issuer_;
+  std::unique_ptr<CrlPublisher> crl_;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<CommitQueue> commit_queue_;
+};
+
+// The hex SHA-256 of a join token: all the store ever sees of it.
+std::string HashToken(std::string_view token);
+
+}  // namespace mayfly

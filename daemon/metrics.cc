@@ -1,0 +1,93 @@
+// Metrics counters and their Prometheus text rendering.
+#include "metrics.h"
+
+#include <spdlog/fmt/fmt.h>
+
+namespace mayfly {
+
+std::string_view IssueRouteName(IssueRoute route) {
+  switch (route) {
+    case IssueRoute::kEnroll: return "enroll";
+    case IssueRoute::kRenew: return "renew";
+    case IssueRoute::kSign: return "sign";
+    case IssueRoute::kServer: return "server";
+  }
+  return "unknown";
+}
+
+void Metrics::CountIssue(IssueRoute route, bool ok) {
+  auto& counter = ok ? issued_ok : issued_error;
+  counter[static_cast<size_t>(route)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::CountRefused(ErrorCode code) {
+  const auto i = static_cast<size_t>(code);
+  if (i < refused.size()) refused[i].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::ObserveLatency(std::chrono::steady_clock::duration d) {
+  const double seconds = std::chrono::duration<double>(d).count();
+  size_t bucket = 0;
+  while (bucket < kLatencyBounds.size() && seconds > kLatencyBounds[bucket]) ++bucket;
+  latency_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  latency_count.fetch_add(1, std::memory_order_relaxed);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  latency_sum_us.fetch_add(static_cast<uint64_t>(us < 0 ? 0 : us), std::memory_order_relaxed);
+}
+
+namespace {
+
+void Header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
+std::string Metrics::PrometheusText() const {
+  std::string out;
+  Header(out, "mayfly_issuances_total", "counter", "Certificates issued, by route and result.");
+  for (size_t i = 0; i < kIssueRouteCount; ++i) {
+    const auto route = IssueRouteName(static_cast<IssueRoute>(i));
+    out += fmt::format("mayfly_issuances_total{{route=\"{}\",result=\"ok\"}} {}\n", route, issued_ok[i].load());
+    out += fmt::format("mayfly_issuances_total{{route=\"{}\",result=\"error\"}} {}\n", route,
+                       issued_error[i].load());
+  }
+  Header(out, "mayfly_refused_total", "counter", "Refused API calls, by error code.");
+  for (size_t i = 0; i < refused.size(); ++i) {
+    const uint64_t n = refused[i].load();
+    if (n == 0) continue;  // one series per code seen, not 19 zeros
+    out += fmt::format("mayfly_refused_total{{code=\"{}\"}} {}\n", ErrorCodeName(static_cast<ErrorCode>(i)), n);
+  }
+  Header(out, "mayfly_rate_limited_total", "counter", "Calls refused by a rate limit, by route.");
+  for (size_t i = 0; i < kIssueRouteCount; ++i) {
+    if (static_cast<IssueRoute>(i) == IssueRoute::kServer) continue;
+    out += fmt::format("mayfly_rate_limited_total{{route=\"{}\"}} {}\n", IssueRouteName(static_cast<IssueRoute>(i)),
+                       rate_limited[i].load());
+  }
+  Header(out, "mayfly_revocations_total", "counter", "Certificates revoked.");
+  out += fmt::format("mayfly_revocations_total {}\n", revocations.load());
+  Header(out, "mayfly_join_tokens_created_total", "counter", "Join tokens created.");
+  out += fmt::format("mayfly_join_tokens_created_total {}\n", tokens_created.load());
+  Header(out, "mayfly_crl_number", "gauge", "CRL number of the CRL being served.");
+  out += fmt::format("mayfly_crl_number {}\n", crl_number.load());
+  Header(out, "mayfly_crl_regenerations_total", "counter", "CRLs signed.");
+  out += fmt::format("mayfly_crl_regenerations_total {}\n", crl_regenerations.load());
+  Header(out, "mayfly_crl_failures_total", "counter", "CRL regenerations that failed.");
+  out += fmt::format("mayfly_crl_failures_total {}\n", crl_failures.load());
+  Header(out, "mayfly_audit_write_failures_total", "counter", "Audit events that could not be stored.");
+  out += fmt::format("mayfly_audit_write_failures_total {}\n", audit_write_failures.load());
+
+  Header(out, "mayfly_request_duration_seconds", "histogram", "API request latency.");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kLatencyBounds.size(); ++i) {
+    cumulative += latency_buckets[i].load();
+    out += fmt::format("mayfly_request_duration_seconds_bucket{{le=\"{}\"}} {}\n", kLatencyBounds[i], cumulative);
+  }
+  cumulative += latency_buckets[kLatencyBounds.size()].load();
+  out += fmt::format("mayfly_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+  out += fmt::format("mayfly_request_duration_seconds_sum {}\n", static_cast<double>(latency_sum_us.load()) / 1e6);
+  out += fmt::format("mayfly_request_duration_seconds_count {}\n", latency_count.load());
+  return out;
+}
+
+}  // namespace mayfly

@@ -1,0 +1,54 @@
+// Counters the daemon exposes on /metrics, kept as atomics so handlers never lock.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mayfly/error.h"
+
+namespace mayfly {
+
+// What an issuance was for; the `route` label of mayfly_issuances_total.
+enum class IssueRoute { kEnroll, kRenew, kSign, kServer };
+inline constexpr size_t kIssueRouteCount = 4;
+std::string_view IssueRouteName(IssueRoute route);
+
+// Every field is safe to bump from any thread. Prometheus text comes from a
+// consistent-enough snapshot (each counter read once; no cross-counter lock).
+struct Metrics {
+  static constexpr size_t kErrorCodeCount = static_cast<size_t>(ErrorCode::kInternal) + 1;
+  // Upper bounds (seconds) of the request latency histogram; +Inf is implied.
+  static constexpr std::array<double, 10> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                            0.05,  0.1,    0.25,  1.0,  5.0};
+
+  std::array<std::atomic<uint64_t>, kIssueRouteCount> issued_ok{};
+  std::array<std::atomic<uint64_t>, kIssueRouteCount> issued_error{};
+  // Refused calls by error code (rate limited included, as rate_limited).
+  std::array<std::atomic<uint64_t>, kErrorCodeCount> refused{};
+  std::array<std::atomic<uint64_t>, kIssueRouteCount> rate_limited{};
+  std::atomic<uint64_t> revocations{0};         // certificates revoked
+  std::atomic<uint64_t> tokens_created{0};
+  std::atomic<int64_t> crl_number{0};           // of the CRL being served
+  std::atomic<uint64_t> crl_regenerations{0};
+  std::atomic<uint64_t> crl_failures{0};
+  std::atomic<uint64_t> audit_write_failures{0};
+
+  // Requests answered on the API and admin listeners, and how long they took.
+  std::array<std::atomic<uint64_t>, kLatencyBounds.size() + 1> latency_buckets{};
+  std::atomic<uint64_t> latency_count{0};
+  std::atomic<uint64_t> latency_sum_us{0};
+
+  void CountIssue(IssueRoute route, bool ok);
+  void CountRefused(ErrorCode code);
+  void ObserveLatency(std::chrono::steady_clock::duration d);
+
+  // The Prometheus text exposition format (version 0.0.4), every series
+  // prefixed "mayfly_".
+  std::string PrometheusText() const;
+};
+
+}  // namespace mayfly

@@ -1,0 +1,217 @@
+// A CA made with InitCa in a temporary directory, a CaRuntime on a manual
+// clock and an ApiService, plus helpers that drive it with built requests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api_service.h"
+#include "ca_runtime.h"
+#include "mayfly/ca_init.h"
+#include "mayfly/ca_layout.h"
+#include "mayfly/file_util.h"
+#include "mayfly/csr.h"
+#include "mayfly/keys.h"
+#include "mayfly/x509_util.h"
+#include "support/temp_dir.h"
+
+namespace mayfly::testing {
+
+// A node enrolled through the service itself: its key and certificate.
+struct TestNode {
+  std::string name;
+  OsslPtr<EVP_PKEY> key;
+  std::string cert_pem;
+  std::string serial;
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.trust_domain = "example.org";
+    config_.state_dir = dir_.File("state");
+    config_.ca.key_passphrase_file = dir_.File("passphrase");
+    config_.path = dir_.File("ca.toml");
+    config_.issuance.node_ttl = std::chrono::hours(24);
+    config_.limits.sign_per_node_per_minute = 1000;
+    config_.limits.enroll_per_ip_per_minute = 1000;
+    config_.entries = {
+        EntryConfig{.spiffe_id = "spiffe://example.org/ns/prod/web", .node = "web-*",
+                    .dns = {"web.internal"}, .ips = {"10.0.0.1"}, .ttl = std::chrono::hours(2)},
+        EntryConfig{.spiffe_id = "spiffe://example.org/ns/prod/db", .node = "db-1"},
+    };
+    Customize(config_);
+    auto init = InitCa(config_, clock_);
+    ASSERT_TRUE(init) << init.error().ToString();
+    fingerprint_ = init->root_fingerprint;
+    Start();
+  }
+
+  void TearDown() override { Stop(); }
+
+  // Lets a test change the config before the CA is made.
+  virtual void Customize(CaConfig&) {}
+
+  void Start() {
+    auto rt = CaRuntime::Load(config_, clock_);
+    ASSERT_TRUE(rt) << rt.error().ToString();
+    rt_ = std::move(*rt);
+    api_ = std::make_unique<ApiService>(*rt_);
+  }
+  void Stop() {
+    api_.reset();
+    rt_.reset();
+  }
+
+  // Sends one request and waits for its answer.
+  net::HttpResponse Send(const std::string& method, const std::string& path, const std::string& body,
+                         net::PeerInfo peer, std::map<std::string, std::string> query = {},
+                         std::map<std::string, std::string> headers = {}) {
+    net::HttpRequest request;
+    request.method = method;
+    request.path = path;
+    request.body = body;
+    request.query = std::move(query);
+    request.headers = std::move(headers);
+    request.peer = std::move(peer);
+    auto promise = std::make_shared<std::promise<net::HttpResponse>>();
+    auto future = promise->get_future();
+    api_->Handle(std::move(request), [promise](net::HttpResponse r) { promise->set_value(std::move(r)); });
+    if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      ADD_FAILURE() << method << " " << path << ": no answer";
+      return net::HttpResponse{.status = 0};
+    }
+    return future.get();
+  }
+  net::HttpResponse Post(const std::string& path, const boost::json::value& body, net::PeerInfo peer) {
+    return Send("POST", path, boost::json::serialize(body), std::move(peer));
+  }
+
+  static net::PeerInfo Anonymous(std::string ip = "192.0.2.10") {
+    net::PeerInfo peer;
+    peer.ip = std::move(ip);
+    return peer;
+  }
+  static net::PeerInfo AdminSocket() {
+    net::PeerInfo peer;
+    peer.listener = net::Listener::kAdminSocket;
+    return peer;
+  }
+  static net::PeerInfo Metrics() {
+    net::PeerInfo peer;
+    peer.listener = net::Listener::kMetrics;
+    peer.ip = "127.0.0.1";
+    return peer;
+  }
+  static net::PeerInfo WithCert(const std::string& pem, std::string ip = "192.0.2.20") {
+    net::PeerInfo peer;
+    peer.ip = std::move(ip);
+    auto cert = CertFromPem(pem);
+    EXPECT_TRUE(cert) << cert.error().ToString();
+    if (cert) peer.client_cert = std::move(*cert);
+    return peer;
+  }
+  net::PeerInfo Admin() {
+    auto pem = ReadFile(CaPaths::For(config_.state_dir).admin_cert);
+    EXPECT_TRUE(pem);
+    return WithCert(pem.value_or(""));
+  }
+  static net::PeerInfo AsNode(const TestNode& node) { return WithCert(node.cert_pem); }
+
+  static boost::json::value Json(const net::HttpResponse& r) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(r.body, ec);
+    EXPECT_FALSE(ec) << "not JSON: " << r.body;
+    return v;
+  }
+  static std::string ErrorCodeOf(const net::HttpResponse& r) {
+    auto v = Json(r);
+    if (!v.is_object() || !v.as_object().contains("error")) return "";
+    return std::string(v.at("error").at("code").as_string());
+  }
+  static std::string Str(const boost::json::value& v, std::string_view key) {
+    return std::string(v.at(key).as_string());
+  }
+  static std::string Header(const net::HttpResponse& r, std::string_view name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+
+  static OsslPtr<EVP_PKEY> NewKey() { return GenerateKey(KeyType::kEcdsaP256).value(); }
+  static std::string Csr(const EVP_PKEY* key, std::vector<std::string> uris = {}, std::vector<std::string> dns = {},
+                         std::vector<std::string> ips = {}) {
+    return MakeCsrPem(key, uris, dns, ips).value();
+  }
+
+  std::string CreateToken(const std::string& node, std::string ttl = "") {
+    boost::json::object body{{"node", node}};
+    if (!ttl.empty()) body["ttl"] = ttl;
+    auto r = Post("/v1/admin/tokens", body, AdminSocket());
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (r.status != 200) return "";
+    return Str(Json(r), "token");
+  }
+
+  // Enrolls `name` with a fresh token and key, failing the test on error.
+  TestNode Enroll(const std::string& name) {
+    TestNode node{.name = name, .key = NewKey()};
+    const std::string token = CreateToken(name);
+    auto r = Post("/v1/enroll", {{"token", token}, {"csr", Csr(node.key.get())}}, Anonymous());
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (r.status == 200) {
+      node.cert_pem = Str(Json(r), "certificate");
+      node.serial = Str(Json(r), "serial");
+    }
+    return node;
+  }
+
+  net::HttpResponse Sign(const TestNode& node, const std::string& csr, std::string ttl = "") {
+    boost::json::object body{{"csr", csr}};
+    if (!ttl.empty()) body["ttl"] = ttl;
+    return Post("/v1/sign", body, AsNode(node));
+  }
+
+  // Rows in a table, read straight from the database (the store has no count
+  // for every table, and tests must see what is really there).
+  int64_t CountRows(const std::string& table) {
+    sqlite3* db = nullptr;
+    const std::string path = CaPaths::For(config_.state_dir).database;
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    const std::string sql = "SELECT count(*) FROM " + table;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+      n = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return n;
+  }
+  struct Counts {
+    int64_t certs, nodes, tokens, entries, revoked;
+    bool operator==(const Counts&) const = default;
+  };
+  Counts Snapshot() {
+    return Counts{CountRows("certificates"), CountRows("nodes"), CountRows("join_tokens"), CountRows("entries"),
+                  CountRows("certificates WHERE revoked_at IS NOT NULL")};
+  }
+
+  TempDir dir_;
+  ManualClock clock_{SystemClock::Instance().Now()};
+  CaConfig config_;
+  std::string fingerprint_;
+  std::unique_ptr<CaRuntime> rt_;
+  std::unique_ptr<ApiService> api_;
+};
+
+}  // namespace mayfly::testing
