@@ -13,9 +13,11 @@ using config_internal::IsNonEmpty;
 using Order = TableReader::Order;
 
 constexpr std::string_view kHostPortExpected =
-    R"(expected "host:port" with a port from 1 to 65535, like "127.0.0.1:8443" or "[::1]:8443")";
+    R"(expected "host:port" with a port from 0 to 65535 (0: any free port), like "127.0.0.1:8443" or "[::1]:8443")";
 
-// "host:port" or "[v6]:port". Whether the host resolves is the listener's business.
+// "host:port" or "[v6]:port". Port 0 asks the kernel for a free port (the
+// daemon prints the bound ports in its "ready" line). Whether the host
+// resolves is the listener's business.
 bool IsHostPort(std::string_view text) {
   const size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return false;
@@ -24,7 +26,7 @@ bool IsHostPort(std::string_view text) {
   int number = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
   if (port.empty() || port[0] == '-' || ec != std::errc() ||
-      end != port.data() + port.size() || number < 1 || number > 65535) {
+      end != port.data() + port.size() || number < 0 || number > 65535) {
     return false;
   }
   if (host.starts_with('[') && host.ends_with(']') && host.size() > 2) {

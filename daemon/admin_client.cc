@@ -1,0 +1,90 @@
+// The admin commands' connection to the daemon.
+#include "admin_client.h"
+
+#include "mayfly/ca_layout.h"
+#include "mayfly/config.h"
+#include "mayfly/file_util.h"
+#include "mayfly/keys.h"
+#include "mayfly/net/tls_context.h"
+
+namespace mayfly::cli {
+
+std::string JsonString(const boost::json::object& obj, std::string_view key) {
+  const boost::json::value* v = obj.if_contains(key);
+  if (v == nullptr) return "";
+  if (v->is_string()) return std::string(v->as_string());
+  if (v->is_null()) return "";
+  return boost::json::serialize(*v);
+}
+
+std::string ApiErrorText(int status, const std::string& body) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    if (const auto* err = v.as_object().if_contains("error"); err != nullptr && err->is_object()) {
+      return JsonString(err->as_object(), "code") + ": " + JsonString(err->as_object(), "message");
+    }
+  }
+  return "HTTP " + std::to_string(status) + (body.empty() ? "" : ": " + body.substr(0, 200));
+}
+
+Result<AdminClient> AdminClient::Connect(const GlobalOptions& global) {
+  if (!global.server.empty()) {
+    if (global.cert.empty() || global.key.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "--server needs --cert and --key (an admin credential)");
+    }
+    std::string bundle_path = global.ca_bundle;
+    if (bundle_path.empty()) {
+      auto config = LoadCaConfig(global.config);
+      if (!config) return MakeError(ErrorCode::kInvalidArgument, "--server needs --ca-bundle (the root PEM) or a readable --config");
+      bundle_path = CaPaths::For(config->state_dir).root_cert;
+    }
+    auto trust = ReadFile(bundle_path);
+    auto chain = ReadFile(global.cert);
+    auto key = LoadKeyFile(global.key);
+    if (!trust) return std::unexpected(trust.error());
+    if (!chain) return std::unexpected(chain.error());
+    if (!key) return std::unexpected(key.error());
+    net::ClientTlsConfig tls;
+    tls.trust_pem = *trust;
+    tls.cert_chain_pem = *chain;
+    tls.key = key->get();
+    auto ctx = net::MakeClientTlsContext(tls);
+    if (!ctx) return std::unexpected(ctx.error());
+    auto client = net::HttpClient::ForUrl(global.server, *ctx);
+    if (!client) return std::unexpected(client.error());
+    return AdminClient(std::move(*client));
+  }
+  std::string socket = global.socket;
+  if (socket.empty()) {
+    auto config = LoadCaConfig(global.config);
+    if (!config) return WithContext(config.error(), "finding the admin socket (or pass --socket)");
+    socket = config->admin_socket;
+  }
+  auto client = net::HttpClient::ForUnixSocket(socket);
+  if (!client) return std::unexpected(client.error());
+  return AdminClient(std::move(*client));
+}
+
+Result<boost::json::value> AdminClient::Call(const std::string& method, const std::string& target,
+                                             const std::optional<boost::json::value>& body) {
+  std::string payload = body ? boost::json::serialize(*body) : "";
+  auto response = client_.Request(method, target, payload, {{"Content-Type", "application/json"}});
+  if (!response) return std::unexpected(response.error());
+  if (response->status < 200 || response->status >= 300) {
+    return MakeError(ErrorCode::kUnavailable, ApiErrorText(response->status, response->body));
+  }
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(response->body, ec);
+  if (ec) return MakeError(ErrorCode::kInternal, "the daemon answered with malformed JSON");
+  return v;
+}
+
+Result<std::string> AdminClient::Get(const std::string& target) {
+  auto response = client_.Request("GET", target);
+  if (!response) return std::unexpected(response.error());
+  if (response->status != 200) return MakeError(ErrorCode::kUnavailable, ApiErrorText(response->status, response->body));
+  return response->body;
+}
+
+}  // namespace mayfly::cli

@@ -1,0 +1,40 @@
+// How the admin commands reach the running daemon's admin API.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <optional>
+#include <string>
+
+#include "commands.h"
+#include "mayfly/error.h"
+#include "mayfly/net/client.h"
+
+namespace mayfly::cli {
+
+class AdminClient {
+ public:
+  // Over --server with --cert/--key (mTLS with an admin certificate) when
+  // --server is given; else over the unix socket from --socket or the
+  // config's admin_socket.
+  [[nodiscard]] static Result<AdminClient> Connect(const GlobalOptions& global);
+
+  // Sends a JSON request. A non-2xx answer becomes an Error carrying the
+  // API's error code and message.
+  [[nodiscard]] Result<boost::json::value> Call(const std::string& method, const std::string& target,
+                                                const std::optional<boost::json::value>& body = std::nullopt);
+  // The raw body of a GET (PEM downloads).
+  [[nodiscard]] Result<std::string> Get(const std::string& target);
+
+ private:
+  explicit AdminClient(net::HttpClient client) : client_(std::move(client)) {}
+  net::HttpClient client_;
+};
+
+// The API's {"error":{"code","message"}} as one line: "code: message".
+std::string ApiErrorText(int status, const std::string& body);
+
+// JSON helpers for printing: a string member, or "" when absent.
+std::string JsonString(const boost::json::object& obj, std::string_view key);
+
+}  // namespace mayfly::cli

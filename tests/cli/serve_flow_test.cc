@@ -1,0 +1,169 @@
+// The real daemon on 127.0.0.1 driven as a newcomer would: the admin CLI over
+// the admin socket, curl and openssl for enrollment, issuance and revocation.
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "mayfly/file_util.h"
+#include "support/child_process.h"
+#include "support/temp_dir.h"
+#include "support/test_pki.h"
+
+namespace mayfly {
+namespace {
+
+namespace json = boost::json;
+const std::string kBinary = std::string(MAYFLY_BINARY_DIR) + "/daemon/mayfly-ca";
+
+class ServeFlowTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::WriteTextFile(Path("ca.toml"),
+                           "trust_domain = \"example.org\"\n"
+                           "state_dir = \"" + Path("ca") + "\"\n"
+                           "listen = \"127.0.0.1:0\"\n"
+                           "metrics_listen = \"127.0.0.1:0\"\n"
+                           "admin_socket = \"" + Path("admin.sock") + "\"\n"
+                           "server_names = [\"localhost\", \"127.0.0.1\"]\n"
+                           "[ca]\nkey_passphrase_file = \"" + Path("pass") + "\"\n"
+                           "[limits]\nmax_body = 8192\n"
+                           "[[entry]]\nspiffe_id = \"spiffe://example.org/web\"\nnode = \"node-*\"\n"
+                           "dns = [\"web.internal\"]\nttl = \"10m\"\n");
+    auto init = testing::RunCommand(kBinary + " init --config " + Path("ca.toml"));
+    ASSERT_EQ(init.status, 0) << init.output;
+    daemon_ = testing::ChildProcess::Start({kBinary, "serve", "--config", Path("ca.toml")});
+    ASSERT_TRUE(daemon_);
+    auto ready = daemon_->WaitForLine("ready ");
+    ASSERT_TRUE(ready) << daemon_->output();
+    size_t at = ready->find("api=127.0.0.1:") + 14;
+    api_ = "https://127.0.0.1:" + ready->substr(at, ready->find(' ', at) - at);
+  }
+
+  std::string Path(const std::string& name) const { return dir_.File(name); }
+
+  testing::CommandResult Cli(const std::string& args) {
+    return testing::RunCommand(kBinary + " --config " + Path("ca.toml") + " " + args);
+  }
+
+  // curl against the API; returns the HTTP status, the body lands in `out`.
+  int Curl(const std::string& args, const std::string& out) {
+    auto r = testing::RunCommand("curl -s -o " + Path(out) + " -w '%{http_code}' --cacert " + Path("ca/root.pem") +
+                                 " " + args);
+    return std::atoi(r.output.c_str());
+  }
+  int Post(const std::string& route, const json::object& body, const std::string& out, const std::string& creds = "") {
+    testing::WriteTextFile(Path(out + ".req"), json::serialize(body));
+    return Curl(creds + " -X POST --data @" + Path(out + ".req") + " " + api_ + route, out);
+  }
+  json::object ReadJson(const std::string& name) {
+    return json::parse(ReadFile(Path(name)).value()).as_object();
+  }
+  std::string Csr(const std::string& name, const std::string& san = "") {
+    std::string key = Path(name + ".key"), csr = Path(name + ".csr");
+    testing::RunCommand("openssl ecparam -genkey -name prime256v1 -noout -out " + key);
+    auto r = testing::RunCommand("openssl req -new -key " + key + " -subj / -out " + csr +
+                                 (san.empty() ? "" : " -addext subjectAltName=" + san));
+    EXPECT_EQ(r.status, 0) << r.output;
+    return ReadFile(csr).value();
+  }
+  // Enrolls node `name` through a fresh token; its cert+chain lands in <name>.pem.
+  void Enroll(const std::string& name) {
+    auto token = Cli("--json token create --node " + name);
+    ASSERT_EQ(token.status, 0) << token.output;
+    std::string t(json::parse(token.output).as_object().at("token").as_string());
+    ASSERT_EQ(Post("/v1/enroll", {{"token", t}, {"csr", Csr(name)}}, name + ".json"), 200);
+    auto cert = ReadJson(name + ".json");
+    testing::WriteTextFile(Path(name + ".pem"), std::string(cert.at("certificate").as_string()) +
+                                                   std::string(cert.at("chain").as_string()));
+  }
+  std::string NodeCreds(const std::string& name) {
+    return "--cert " + Path(name + ".pem") + " --key " + Path(name + ".key");
+  }
+  std::string ErrorCode(const std::string& name) {
+    return std::string(ReadJson(name).at("error").as_object().at("code").as_string());
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::ChildProcess> daemon_;
+  std::string api_;
+};
+
+TEST_F(ServeFlowTest, EnrollSignRevokeAndTheCrlRefusesIt) {
+  Enroll("node-1");
+  EXPECT_EQ(std::string(ReadJson("node-1.json").at("spiffe_id").as_string()),
+            "spiffe://example.org/mayfly/node/node-1");
+
+  ASSERT_EQ(Post("/v1/sign", {{"csr", Csr("web", "URI:spiffe://example.org/web,DNS:web.internal")}, {"ttl", "5m"}},
+                 "web.json", NodeCreds("node-1")),
+            200)
+      << ReadFile(Path("web.json")).value_or("");
+  auto web = ReadJson("web.json");
+  std::string serial(web.at("serial").as_string());
+  testing::WriteTextFile(Path("web.pem"), std::string(web.at("certificate").as_string()));
+  std::string verify = "openssl verify -x509_strict -purpose sslclient -CAfile " + Path("ca/root.pem") +
+                       " -untrusted " + Path("ca/intermediate.pem") + " ";
+  auto ok = testing::RunCommand(verify + Path("web.pem"));
+  EXPECT_EQ(ok.status, 0) << ok.output;
+
+  auto revoke = Cli("revoke --serial " + serial + " --reason keyCompromise");
+  ASSERT_EQ(revoke.status, 0) << revoke.output;
+  EXPECT_NE(revoke.output.find("Revoked 1"), std::string::npos) << revoke.output;
+
+  ASSERT_EQ(Curl(api_ + "/v1/crl?format=pem", "crl.pem"), 200);
+  auto refused = testing::RunCommand(verify + "-crl_check_all -CRLfile " + Path("crl.pem") + " " + Path("web.pem"));
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("certificate revoked"), std::string::npos) << refused.output;
+
+  auto certs = Cli("--json certs --status revoked");
+  ASSERT_EQ(certs.status, 0) << certs.output;
+  EXPECT_NE(certs.output.find(serial), std::string::npos);
+  EXPECT_EQ(daemon_->Stop(SIGTERM), 0) << daemon_->output();
+}
+
+TEST_F(ServeFlowTest, RefusalsGetTheDocumentedStatusAndCode) {
+  Enroll("node-1");
+  std::string web_csr = Csr("web", "URI:spiffe://example.org/web");
+
+  EXPECT_EQ(Post("/v1/sign", {{"csr", web_csr}}, "nocert.json"), 401);
+  EXPECT_EQ(ErrorCode("nocert.json"), "unauthenticated");
+
+  EXPECT_EQ(Curl(NodeCreds("node-1") + " " + api_ + "/v1/admin/certs", "admin.json"), 403);
+  EXPECT_EQ(ErrorCode("admin.json"), "forbidden");
+
+  EXPECT_EQ(Post("/v1/sign", {{"csr", Csr("db", "URI:spiffe://example.org/db")}}, "db.json", NodeCreds("node-1")), 403);
+  EXPECT_EQ(ErrorCode("db.json"), "forbidden");
+  EXPECT_EQ(Post("/v1/sign", {{"csr", Csr("evil", "URI:spiffe://example.org/web,DNS:evil.example.com")}},
+                 "evil.json", NodeCreds("node-1")),
+            403);
+
+  auto token = Cli("--json token create --node node-2");
+  std::string t(json::parse(token.output).as_object().at("token").as_string());
+  EXPECT_EQ(Post("/v1/enroll", {{"token", t}, {"csr", Csr("n2")}}, "first.json"), 200);
+  EXPECT_EQ(Post("/v1/enroll", {{"token", t}, {"csr", Csr("n2b")}}, "replay.json"), 401);
+  EXPECT_EQ(ErrorCode("replay.json"), "invalid_token");
+
+  testing::WriteTextFile(Path("bad.req"), "{not json");
+  EXPECT_EQ(Curl(NodeCreds("node-1") + " -X POST --data @" + Path("bad.req") + " " + api_ + "/v1/sign", "bad.json"), 400);
+  EXPECT_EQ(Post("/v1/sign", {{"csr", "garbage"}}, "garbage.json", NodeCreds("node-1")), 400);
+  EXPECT_EQ(ErrorCode("garbage.json"), "invalid_csr");
+  testing::WriteTextFile(Path("big.req"), std::string(20000, 'x'));
+  EXPECT_EQ(Curl(NodeCreds("node-1") + " -X POST --data @" + Path("big.req") + " " + api_ + "/v1/sign", "big.json"),
+            413);
+
+  // Revoking a node bans it: its renewals are refused until it re-enrolls.
+  ASSERT_EQ(Cli("revoke --node node-1").status, 0);
+  EXPECT_EQ(Post("/v1/renew", {{"csr", Csr("node-1-new")}}, "renew.json", NodeCreds("node-1")), 403);
+  EXPECT_EQ(ErrorCode("renew.json"), "forbidden");
+  EXPECT_NE(ReadFile(Path("renew.json"))->find("banned"), std::string::npos);
+}
+
+TEST_F(ServeFlowTest, SighupReloadsAndSigtermExitsCleanly) {
+  daemon_->Signal(SIGHUP);
+  EXPECT_TRUE(daemon_->WaitForLineContaining("reloaded")) << daemon_->output();
+  // The daemon still serves after the reload.
+  EXPECT_EQ(Curl(api_ + "/v1/bundle", "bundle.pem"), 200);
+  EXPECT_EQ(daemon_->Stop(SIGTERM), 0) << daemon_->output();
+}
+
+}  // namespace
+}  // namespace mayfly
