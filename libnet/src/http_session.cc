@@ -9,6 +9,7 @@
 #include <cctype>
 #include <exception>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 
@@ -108,6 +109,20 @@ class HttpSession final : public SessionBase,
  private:
   enum class State { kHandshake, kIdle, kReading, kHandling, kWriting, kClosing };
 
+  // The session a request's Respond answers on, until it is taken.
+  class PendingResponse {
+   public:
+    explicit PendingResponse(std::shared_ptr<HttpSession> session) : session_(std::move(session)) {}
+    std::shared_ptr<HttpSession> Take() {
+      std::lock_guard lock(mu_);
+      return std::move(session_);
+    }
+
+   private:
+    std::mutex mu_;
+    std::shared_ptr<HttpSession> session_;
+  };
+
   std::shared_ptr<HttpSession> Self() { return this->shared_from_this(); }
   auto& Lowest() { return beast::get_lowest_layer(stream_); }
 
@@ -158,6 +173,7 @@ class HttpSession final : public SessionBase,
 
   void ReadHeader() {
     state_ = State::kReading;
+    options_ = core_->options();  // limits as of this request's arrival
     first_request_ = false;
     parser_.emplace();
     parser_->header_limit(Clamp32(options_.max_header));
@@ -270,11 +286,13 @@ class HttpSession final : public SessionBase,
     core_->counters().requests++;
 
     // The handler may respond from any thread: the write is posted back onto
-    // this connection's strand. The flag makes a second call a no-op.
-    auto responded = std::make_shared<std::atomic<bool>>(false);
-    Respond respond = [self = Self(), ex = stream_.get_executor(),
-                       responded](HttpResponse response) {
-      if (responded->exchange(true)) return;
+    // this connection's strand. The first call takes the session out of the
+    // shared slot, so a second call is a no-op and copies of Respond that a
+    // handler keeps do not keep the connection alive.
+    auto slot = std::make_shared<PendingResponse>(Self());
+    Respond respond = [slot, ex = stream_.get_executor()](HttpResponse response) {
+      std::shared_ptr<HttpSession> self = slot->Take();
+      if (!self) return;
       asio::post(ex, [self, response = std::move(response)]() mutable {
         self->WriteResponse(std::move(response));
       });
