@@ -86,9 +86,9 @@ CertRecord IssueOne(const Fixture& f, const std::string& csr_pem) {
 
 // CSR check + sign + store commit, as the daemon does it: each issuing thread
 // hands its records to the shared CommitQueue, whose thread commits them in
-// group transactions (as 256 requests in flight would). An issuing thread
-// keeps at most kMaxInFlight records
-// uncommitted, so the rate counts commits, not a growing backlog.
+// group transactions, as a daemon with 256 requests in flight would. An
+// issuing thread keeps at most kMaxInFlight records uncommitted, so the rate
+// counts commits, not a growing backlog.
 constexpr int kMaxInFlight = 256;
 
 void BM_Issuance(benchmark::State& state) {
