@@ -37,8 +37,9 @@ int RateLimiter::Acquire(const std::string& key) {
     bucket.tokens -= 1.0;
     return 0;
   }
+  // Rounding noise must not turn an exact 1 s into 2.
   const double wait = (1.0 - bucket.tokens) * 60.0 / capacity_;
-  return std::max(1, static_cast<int>(std::ceil(wait)));
+  return std::max(1, static_cast<int>(std::ceil(wait - 1e-6)));
 }
 
 void RateLimiter::SetRate(int per_minute) {
