@@ -1,0 +1,80 @@
+// The agent's work: one pass brings the node certificate, every workload
+// certificate, the CRL and the bundle up to date and says when to come back.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent_ca_client.h"
+#include "agent_cert_check.h"
+#include "agent_state.h"
+#include "mayfly/clock.h"
+#include "mayfly/config.h"
+#include "mayfly/error.h"
+
+namespace mayfly::agent {
+
+enum class Mode {
+  kOnce,  // renew what is due at renew_at exactly; fetch the CRL every time
+  kRun,   // jitter renewal times, refresh the CRL every `refresh`, back off on failure
+};
+
+struct PassResult {
+  std::vector<std::string> errors;  // empty when everything is up to date
+  TimePoint next_wake;              // when the next pass is due (run mode)
+};
+
+class Agent {
+ public:
+  Agent(AgentConfig config, Mode mode, const Clock& clock);
+
+  // One pass. Never deletes or replaces a working certificate because the CA
+  // failed; errors are logged, collected and leave the files as they were.
+  PassResult RunPass();
+  // A new configuration (SIGHUP); takes effect at the next pass.
+  void Reload(AgentConfig config);
+
+ private:
+  // agent_node.cc
+  Result<void> EnsureNode(const std::set<std::string>& revoked);
+  Result<void> LoadNode();
+  Result<void> EnrollWithToken(const std::string& why);
+  Result<void> RenewNode();
+  Result<void> KeepNode(const IssuedPem& issued, const EVP_PKEY* key);
+  Result<CaClient*> Client();
+
+  // agent.cc
+  Result<void> RefreshCrlAndBundle();
+  Result<void> EnsureWorkload(const WorkloadConfig& workload, const std::set<std::string>& revoked,
+                              CertStatus& status);
+  Result<void> IssueWorkload(const WorkloadConfig& workload, CertStatus& status);
+  void RunWorkloadHooks(const WorkloadConfig& workload, const std::string& serial);
+  bool IsDue(const HeldCert& cert);
+  TimePoint DueTime(const HeldCert& cert);
+  TimePoint NextWake(bool failed, TimePoint earliest_due);
+
+  AgentConfig config_;
+  Mode mode_;
+  const Clock& clock_;
+  StatePaths paths_;
+  std::string trust_pem_;
+  std::optional<CaClient> client_;  // rebuilt when the roots or the node cert change
+  std::optional<HeldCert> node_;
+  OsslPtr<EVP_PKEY> node_key_;
+  std::map<std::string, TimePoint> due_;       // serial -> jittered renewal time (run mode)
+  std::set<std::string> hooks_pending_;        // cert paths whose hook failed: retried next pass
+  bool crl_hook_pending_ = false;
+  bool bundle_hook_pending_ = false;
+  TimePoint next_refresh_{};
+  int failures_ = 0;       // consecutive failed passes, for the backoff
+  int retry_after_ = 0;    // largest Retry-After of this pass, seconds
+  bool banned_ = false;    // the CA said this node is banned, this pass
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+}  // namespace mayfly::agent

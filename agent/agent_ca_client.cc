@@ -1,0 +1,174 @@
+// Trust on first contact and the agent's calls to the CA API.
+#include "agent_ca_client.h"
+
+#include <openssl/crypto.h>
+
+#include <boost/json.hpp>
+
+#include "mayfly/file_util.h"
+#include "mayfly/net/tls_context.h"
+#include "mayfly/x509_util.h"
+
+namespace mayfly::agent {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr net::ClientOptions kClientOptions{.timeout = std::chrono::seconds(10),
+                                            .max_response_body = 16 * 1024 * 1024};
+
+// A context that completes the handshake whatever the server presents: used
+// only to fetch the bundle that the pin then checks.
+Result<std::shared_ptr<net::ssl::context>> UnverifiedContext() {
+  try {
+    auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
+    ctx->set_verify_mode(net::ssl::verify_none);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    return ctx;
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kCrypto, std::string("making a TLS context: ") + e.what());
+  }
+}
+
+bool FingerprintMatches(const std::string& actual, const std::string& pinned) {
+  return actual.size() == pinned.size() && CRYPTO_memcmp(actual.data(), pinned.data(), actual.size()) == 0;
+}
+
+Result<std::string> FirstContact(const AgentConfig& config, const StatePaths& paths) {
+  auto ctx = UnverifiedContext();
+  if (!ctx) return std::unexpected(ctx.error());
+  auto client = net::HttpClient::ForUrl(config.server, *ctx, kClientOptions);
+  if (!client) return std::unexpected(client.error());
+  auto response = client->Request("GET", "/v1/bundle");
+  if (!response) return WithContext(response.error(), "first contact");
+  if (response->status != 200) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "first contact: GET /v1/bundle answered HTTP " + std::to_string(response->status));
+  }
+  auto roots = CertsFromPem(response->body);
+  if (!roots) return WithContext(roots.error(), "first contact: the CA's bundle");
+  for (const auto& root : *roots) {
+    auto fp = CertFingerprint(root.get());
+    if (!fp || !FingerprintMatches(*fp, config.ca_fingerprint)) continue;
+    auto pem = CertToPem(root.get());
+    if (!pem) return std::unexpected(pem.error());
+    if (auto r = EnsureDirectory(paths.dir, 0700); !r) return std::unexpected(r.error());
+    if (auto r = WriteFileAtomic(paths.trust, *pem, 0644); !r) return std::unexpected(r.error());
+    return *pem;
+  }
+  return MakeError(ErrorCode::kForbidden, "first contact: no root in the bundle of " + config.server +
+                                              " matches ca_fingerprint " + config.ca_fingerprint +
+                                              "; refusing to trust it");
+}
+
+std::string Field(const json::object& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+}
+
+}  // namespace
+
+Result<std::string> EstablishTrust(const AgentConfig& config, const StatePaths& paths) {
+  if (auto kept = ReadFile(paths.trust); kept && CertsFromPem(*kept)) return *kept;
+  if (!config.ca_bundle.empty()) {
+    auto pem = ReadFile(config.ca_bundle);
+    if (!pem) return WithContext(pem.error(), "reading ca_bundle");
+    if (auto certs = CertsFromPem(*pem); !certs) return WithContext(certs.error(), "ca_bundle " + config.ca_bundle);
+    return *pem;
+  }
+  return FirstContact(config, paths);
+}
+
+Result<CaClient> CaClient::Create(const std::string& server, const std::string& trust_pem,
+                                  const std::string& node_chain_pem, const EVP_PKEY* node_key) {
+  auto anon_ctx = net::MakeClientTlsContext({.trust_pem = trust_pem});
+  if (!anon_ctx) return std::unexpected(anon_ctx.error());
+  auto anonymous = net::HttpClient::ForUrl(server, *anon_ctx, kClientOptions);
+  if (!anonymous) return std::unexpected(anonymous.error());
+  std::optional<net::HttpClient> node;
+  if (node_key != nullptr && !node_chain_pem.empty()) {
+    auto ctx = net::MakeClientTlsContext(
+        {.trust_pem = trust_pem, .cert_chain_pem = node_chain_pem, .key = node_key});
+    if (!ctx) return std::unexpected(ctx.error());
+    auto client = net::HttpClient::ForUrl(server, *ctx, kClientOptions);
+    if (!client) return std::unexpected(client.error());
+    node.emplace(std::move(*client));
+  }
+  return CaClient(std::move(*anonymous), std::move(node));
+}
+
+Error CaClient::ErrorFrom(const net::HttpResponse& response, const std::string& what) {
+  std::string code, message;
+  boost::system::error_code ec;
+  json::value v = json::parse(response.body, ec);
+  if (!ec && v.is_object()) {
+    if (auto it = v.as_object().find("error"); it != v.as_object().end() && it->value().is_object()) {
+      code = Field(it->value().as_object(), "code");
+      message = Field(it->value().as_object(), "message");
+    }
+  }
+  for (const auto& [name, value] : response.headers) {
+    if (name == "retry-after") retry_after_ = std::atoi(value.c_str());
+  }
+  banned_ = response.status == 403 && message.find("banned") != std::string::npos;
+  ErrorCode mapped = ErrorCode::kUnavailable;
+  if (response.status == 401) mapped = code == "invalid_token" ? ErrorCode::kInvalidToken : ErrorCode::kUnauthenticated;
+  if (response.status == 403) mapped = ErrorCode::kForbidden;
+  if (response.status == 400 || response.status == 404 || response.status == 413) mapped = ErrorCode::kInvalidArgument;
+  if (response.status == 429) mapped = ErrorCode::kRateLimited;
+  return Error{mapped, what + ": HTTP " + std::to_string(response.status) + (code.empty() ? "" : " " + code) +
+                           (message.empty() ? "" : ": " + message)};
+}
+
+Result<IssuedPem> CaClient::PostForCert(net::HttpClient& client, const std::string& target,
+                                        const std::string& body) {
+  retry_after_ = 0;
+  banned_ = false;
+  auto response = client.Request("POST", target, body);
+  if (!response) return std::unexpected(response.error());
+  if (response->status != 200) return std::unexpected(ErrorFrom(*response, "POST " + target));
+  boost::system::error_code ec;
+  json::value v = json::parse(response->body, ec);
+  if (ec || !v.is_object()) return MakeError(ErrorCode::kUnavailable, "POST " + target + ": the answer is not JSON");
+  const json::object& o = v.as_object();
+  IssuedPem issued{Field(o, "certificate"), Field(o, "chain"),  Field(o, "bundle"),
+                   Field(o, "spiffe_id"),   Field(o, "serial"), Field(o, "not_after")};
+  if (issued.certificate.empty()) {
+    return MakeError(ErrorCode::kUnavailable, "POST " + target + ": the answer has no certificate");
+  }
+  return issued;
+}
+
+Result<IssuedPem> CaClient::Enroll(const std::string& token, const std::string& csr) {
+  return PostForCert(anonymous_, "/v1/enroll", json::serialize(json::object{{"token", token}, {"csr", csr}}));
+}
+
+Result<IssuedPem> CaClient::Renew(const std::string& csr) {
+  if (!node_) return MakeError(ErrorCode::kUnauthenticated, "no node certificate to renew with");
+  return PostForCert(*node_, "/v1/renew", json::serialize(json::object{{"csr", csr}}));
+}
+
+Result<IssuedPem> CaClient::Sign(const std::string& csr, Duration ttl) {
+  if (!node_) return MakeError(ErrorCode::kUnauthenticated, "no node certificate to sign with");
+  return PostForCert(*node_, "/v1/sign",
+                     json::serialize(json::object{{"csr", csr}, {"ttl", FormatDuration(ttl)}}));
+}
+
+Result<std::optional<std::string>> CaClient::GetIfChanged(const std::string& target, std::string& etag) {
+  retry_after_ = 0;
+  banned_ = false;
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!etag.empty()) headers.emplace_back("If-None-Match", etag);
+  auto response = anonymous_.Request("GET", target, "", headers);
+  if (!response) return std::unexpected(response.error());
+  if (response->status == 304) return std::optional<std::string>();
+  if (response->status != 200) return std::unexpected(ErrorFrom(*response, "GET " + target));
+  etag.clear();
+  for (const auto& [name, value] : response->headers) {
+    if (name == "etag") etag = value;
+  }
+  return std::optional<std::string>(std::move(response->body));
+}
+
+}  // namespace mayfly::agent

@@ -1,0 +1,158 @@
+// Checks on held certificates: pairs, names, renewal time, revocation.
+#include "agent_cert_check.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "mayfly/csr.h"
+#include "mayfly/file_util.h"
+#include "mayfly/keys.h"
+#include "mayfly/x509_util.h"
+
+namespace mayfly::agent {
+
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// An IP in its binary form, so "::1" and "0:0::1" compare equal.
+std::string IpBytes(const std::string& text) {
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 4);
+  if (inet_pton(AF_INET6, text.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 16);
+  return "?" + text;
+}
+
+std::string Join(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return "[" + out + "]";
+}
+
+}  // namespace
+
+Result<HeldCert> LoadHeldPair(const std::string& cert_path, const std::string& key_path) {
+  auto pem = ReadFile(cert_path);
+  if (!pem) return std::unexpected(pem.error());
+  auto certs = CertsFromPem(*pem);
+  if (!certs) return WithContext(certs.error(), cert_path);
+  auto key = LoadKeyFile(key_path);
+  if (!key) return std::unexpected(key.error());
+  X509* leaf = certs->front().get();
+  OsslPtr<EVP_PKEY> public_key(X509_get_pubkey(leaf));
+  if (!public_key || !KeysMatch(public_key.get(), key->get())) {
+    return MakeError(ErrorCode::kConflict, key_path + " does not hold the key of " + cert_path);
+  }
+  HeldCert held{.chain_pem = *pem,
+                .serial = CertSerialHex(leaf),
+                .spiffe_id = CertSpiffeId(leaf),
+                .not_before = CertNotBefore(leaf),
+                .not_after = CertNotAfter(leaf)};
+  held.leaf = std::move(certs->front());
+  return held;
+}
+
+std::string NameMismatch(const X509* cert, const WorkloadConfig& workload) {
+  std::set<std::string> uris, dns, ips;
+  OsslPtr<GENERAL_NAMES> names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
+    if (name->type == GEN_URI || name->type == GEN_DNS || name->type == GEN_IPADD) {
+      const ASN1_STRING* s = name->d.ia5;  // the union's members are all ASN1_STRINGs
+      std::string value(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), ASN1_STRING_length(s));
+      if (name->type == GEN_URI) uris.insert(value);
+      if (name->type == GEN_DNS) dns.insert(Lower(value));
+      if (name->type == GEN_IPADD) ips.insert(value);
+    }
+  }
+  std::set<std::string> want_dns, want_ips;
+  for (const auto& d : workload.dns) want_dns.insert(Lower(d));
+  for (const auto& ip : workload.ips) want_ips.insert(IpBytes(ip));
+  if (uris != std::set<std::string>{workload.spiffe_id}) {
+    return "it names " + Join(uris) + " instead of " + workload.spiffe_id;
+  }
+  if (dns != want_dns) return "its DNS names " + Join(dns) + " differ from " + Join(want_dns);
+  if (ips != want_ips) return "its IP addresses differ from the configured ips";
+  return "";
+}
+
+TimePoint RenewalTime(const HeldCert& cert, double renew_at) {
+  auto lifetime = cert.not_after - cert.not_before;
+  return cert.not_before + std::chrono::duration_cast<TimePoint::duration>(lifetime * renew_at);
+}
+
+std::set<std::string> RevokedSerials(const std::string& crl_pem) {
+  std::set<std::string> serials;
+  OsslPtr<BIO> bio(BIO_new_mem_buf(crl_pem.data(), static_cast<int>(crl_pem.size())));
+  while (bio) {
+    OsslPtr<X509_CRL> crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+    if (!crl) break;
+    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
+    for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+      serials.insert(SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
+    }
+  }
+  ERR_clear_error();  // the end of the PEM text reads as an error
+  return serials;
+}
+
+std::vector<OsslPtr<X509>> ChainOf(const std::string& chain_pem) {
+  auto certs = CertsFromPem(chain_pem);
+  std::vector<OsslPtr<X509>> chain;
+  if (!certs) return chain;
+  for (size_t i = 1; i < certs->size(); ++i) chain.push_back(std::move((*certs)[i]));
+  return chain;
+}
+
+}  // namespace mayfly::agent
+
+namespace mayfly::agent {
+
+Result<KeyAndCsr> NewKeyAndCsr(const std::string& key_type, const std::vector<std::string>& uris,
+                               const std::vector<std::string>& dns, const std::vector<std::string>& ips) {
+  auto type = ParseKeyType(key_type);
+  if (!type) return std::unexpected(type.error());
+  auto key = GenerateKey(*type);
+  if (!key) return std::unexpected(key.error());
+  auto csr = MakeCsrPem(key->get(), uris, dns, ips);
+  if (!csr) return std::unexpected(csr.error());
+  return KeyAndCsr{std::move(*key), std::move(*csr)};
+}
+
+Result<void> VerifyIssued(const std::string& cert_pem, const std::string& trust_pem) {
+  auto certs = CertsFromPem(cert_pem);
+  if (!certs) return std::unexpected(certs.error());
+  auto roots = CertsFromPem(trust_pem);
+  if (!roots) return std::unexpected(roots.error());
+  OsslPtr<X509_STORE> store(X509_STORE_new());
+  OsslPtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
+  if (!store || !ctx) return MakeError(ErrorCode::kCrypto, "out of memory");
+  for (auto& root : *roots) X509_STORE_add_cert(store.get(), root.get());  // takes its own reference
+  // The stack only borrows the certificates: free it without them.
+  std::unique_ptr<STACK_OF(X509), decltype([](STACK_OF(X509)* s) { sk_X509_free(s); })> untrusted(
+      sk_X509_new_null());
+  if (!untrusted) return MakeError(ErrorCode::kCrypto, "out of memory");
+  for (size_t i = 1; i < certs->size(); ++i) sk_X509_push(untrusted.get(), (*certs)[i].get());  // borrowed
+  ERR_clear_error();
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), certs->front().get(), untrusted.get()) != 1) {
+    return MakeError(ErrorCode::kCrypto, "setting up certificate verification");
+  }
+  X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_X509_STRICT);
+  if (X509_verify_cert(ctx.get()) != 1) {
+    int err = X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    return MakeError(ErrorCode::kCrypto,
+                     std::string("the issued certificate does not verify: ") + X509_verify_cert_error_string(err));
+  }
+  return Ok();
+}
+
+}  // namespace mayfly::agent

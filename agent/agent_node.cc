@@ -1,0 +1,139 @@
+// The agent's own identity: trust, enrollment with the join token, node
+// certificate renewal and re-enrollment.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "agent.h"
+#include "mayfly/file_util.h"
+#include "mayfly/keys.h"
+#include "mayfly/x509_util.h"
+
+namespace mayfly::agent {
+
+namespace {
+
+Result<std::string> ReadToken(const std::string& path) {
+  if (path.empty()) return MakeError(ErrorCode::kConfig, "no join_token_file is configured");
+  auto text = ReadFile(path);
+  if (!text) return WithContext(text.error(), "reading the join token");
+  const char* ws = " \t\r\n";
+  size_t begin = text->find_first_not_of(ws);
+  if (begin == std::string::npos) return MakeError(ErrorCode::kInvalidToken, "join token file " + path + " is empty");
+  return text->substr(begin, text->find_last_not_of(ws) - begin + 1);
+}
+
+}  // namespace
+
+Result<CaClient*> Agent::Client() {
+  if (trust_pem_.empty()) {
+    auto trust = EstablishTrust(config_, paths_);
+    if (!trust) return std::unexpected(trust.error());
+    trust_pem_ = *trust;
+  }
+  if (!client_) {
+    auto client = CaClient::Create(config_.server, trust_pem_, node_ ? node_->chain_pem : "", node_key_.get());
+    if (!client) return std::unexpected(client.error());
+    client_.emplace(std::move(*client));
+  }
+  return &*client_;
+}
+
+Result<void> Agent::LoadNode() {
+  // A renewal that stopped between its writes left the new key aside: finish it.
+  if (std::filesystem::exists(paths_.node_key_next)) {
+    if (LoadHeldPair(paths_.node_cert, paths_.node_key_next)) {
+      std::error_code ec;
+      std::filesystem::rename(paths_.node_key_next, paths_.node_key, ec);
+      if (ec) return MakeError(ErrorCode::kIo, "renaming " + paths_.node_key_next + ": " + ec.message());
+    }
+  }
+  auto held = LoadHeldPair(paths_.node_cert, paths_.node_key);
+  if (!held) return std::unexpected(held.error());
+  auto key = LoadKeyFile(paths_.node_key);
+  if (!key) return std::unexpected(key.error());
+  node_ = std::move(*held);
+  node_key_ = std::move(*key);
+  client_.reset();
+  return Ok();
+}
+
+Result<void> Agent::KeepNode(const IssuedPem& issued, const EVP_PKEY* key) {
+  const std::string chain = issued.certificate + issued.chain;
+  if (auto r = VerifyIssued(chain, trust_pem_); !r) return r;
+  auto key_pem = PrivateKeyToPem(key);
+  if (!key_pem) return std::unexpected(key_pem.error());
+  if (auto r = EnsureDirectory(paths_.dir, 0700); !r) return r;
+  // Key aside, certificate, then the key into place: see LoadNode.
+  if (auto r = WriteFileAtomic(paths_.node_key_next, *key_pem, 0600); !r) return r;
+  if (auto r = WriteFileAtomic(paths_.node_cert, chain, 0600); !r) return r;
+  std::error_code ec;
+  std::filesystem::rename(paths_.node_key_next, paths_.node_key, ec);
+  if (ec) return MakeError(ErrorCode::kIo, "renaming " + paths_.node_key_next + ": " + ec.message());
+  if (auto r = LoadNode(); !r) return r;
+  spdlog::info("node certificate {} serial={} not_after={}", node_->spiffe_id, node_->serial,
+               FormatRfc3339(node_->not_after));
+  return Ok();
+}
+
+Result<void> Agent::EnrollWithToken(const std::string& why) {
+  auto token = ReadToken(config_.join_token_file);
+  if (!token) return WithContext(token.error(), why + "; enrollment needs a join token");
+  if (TokenWasUsed(paths_, *token)) {
+    return MakeError(ErrorCode::kInvalidToken, why + "; the join token in " + config_.join_token_file +
+                                                   " was already used: write a new one there " +
+                                                   "(mayfly-ca token create --node NAME)");
+  }
+  auto client = Client();
+  if (!client) return std::unexpected(client.error());
+  auto fresh = NewKeyAndCsr(config_.key_type, {}, {}, {});
+  if (!fresh) return std::unexpected(fresh.error());
+  auto issued = (*client)->Enroll(*token, fresh->csr);
+  if (!issued) {
+    if (issued.error().code == ErrorCode::kInvalidToken) (void)RecordUsedToken(paths_, *token);
+    return WithContext(issued.error(), "enrolling");
+  }
+  (void)RecordUsedToken(paths_, *token);
+  spdlog::info("enrolled with {} as {}", config_.server, issued->spiffe_id);
+  return KeepNode(*issued, fresh->key.get());
+}
+
+Result<void> Agent::RenewNode() {
+  auto client = Client();
+  if (!client) return std::unexpected(client.error());
+  auto fresh = NewKeyAndCsr(config_.key_type, {}, {}, {});
+  if (!fresh) return std::unexpected(fresh.error());
+  auto issued = (*client)->Renew(fresh->csr);
+  if (!issued) return WithContext(issued.error(), "renewing the node certificate");
+  return KeepNode(*issued, fresh->key.get());
+}
+
+Result<void> Agent::EnsureNode(const std::set<std::string>& revoked) {
+  if (!node_) {
+    if (auto r = LoadNode(); !r) {
+      if (r.error().code != ErrorCode::kNotFound) return WithContext(r.error(), "loading the node certificate");
+      return EnrollWithToken("this node is not enrolled yet");
+    }
+  }
+  const TimePoint now = clock_.Now();
+  if (now >= node_->not_after) {
+    return EnrollWithToken("the node certificate expired at " + FormatRfc3339(node_->not_after) +
+                           " while the CA was unreachable");
+  }
+  if (revoked.contains(node_->serial)) {
+    return EnrollWithToken("the node certificate (serial " + node_->serial + ") was revoked");
+  }
+  if (!IsDue(*node_)) return Ok();
+  auto renewed = RenewNode();
+  banned_ = !renewed && client_ && client_->banned();
+  if (banned_) {
+    spdlog::error("the CA refused this node: it is banned; write a new join token to {} to re-enroll",
+                  config_.join_token_file);
+    if (auto again = EnrollWithToken("the node is banned"); again) return again;
+  }
+  if (!renewed && client_) retry_after_ = std::max(retry_after_, client_->retry_after());
+  return renewed;
+}
+
+}  // namespace mayfly::agent

@@ -1,0 +1,40 @@
+// Writing the files services read (certificates, keys, CRL, bundle) and
+// telling those services: hooks and signals.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mayfly/config.h"
+#include "mayfly/error.h"
+
+namespace mayfly::agent {
+
+// Writes the workload's key, then its cert (leaf + chain), each atomically
+// with the workload's mode and then its owner. Between the two renames a
+// reader could pair the new key with the old cert; services learn of a new
+// pair only from on_renew/signal, which run after both are in place.
+[[nodiscard]] Result<void> WriteWorkloadFiles(const WorkloadConfig& workload, const std::string& key_pem,
+                                              const std::string& cert_pem);
+
+// Creates the parent directory of `path` (0755, with its parents) when it is
+// missing; an existing directory is left as it is.
+[[nodiscard]] Result<void> EnsureParentDirectory(const std::string& path);
+
+// chown to "user" or "user:group" (names or numbers); "" does nothing.
+[[nodiscard]] Result<void> ApplyOwner(const std::string& path, const std::string& owner);
+
+// Runs `command` with /bin/sh -c, these extra environment variables, stdin
+// from /dev/null and output to the agent's stderr. Killed (with its process
+// group) after `timeout`. Fails when it exits non-zero, is killed or cannot
+// start.
+[[nodiscard]] Result<void> RunHook(const std::string& command,
+                                   const std::vector<std::pair<std::string, std::string>>& env,
+                                   std::chrono::seconds timeout = std::chrono::seconds(60));
+
+// Sends `signo` to the pid written in pid_file.
+[[nodiscard]] Result<void> SignalPidFile(const std::string& pid_file, int signo);
+
+}  // namespace mayfly::agent
