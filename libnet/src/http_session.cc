@@ -13,6 +13,7 @@
 #include <optional>
 #include <type_traits>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core.hpp>
@@ -85,15 +86,8 @@ class HttpSession final : public SessionBase,
   void Start() {
     core_->AddSession(this, this->weak_from_this());
     core_->counters().accepted++;
-    options_ = core_->options();
-    if constexpr (kIsTls<Stream>) {
-      state_ = State::kHandshake;
-      Lowest().expires_after(options_.header_timeout);
-      stream_.async_handshake(ssl::stream_base::server,
-                              beast::bind_front_handler(&HttpSession::OnHandshake, Self()));
-    } else {
-      WaitForRequest();
-    }
+    // Called on the acceptor's strand: every step from here runs on ours.
+    asio::dispatch(stream_.get_executor(), [self = Self()] { self->Begin(); });
   }
 
   void OnServerShutdown() override {
@@ -107,7 +101,25 @@ class HttpSession final : public SessionBase,
   }
 
  private:
-  enum class State { kHandshake, kIdle, kReading, kHandling, kWriting, kClosing };
+  void Begin() {
+    // Shutdown began before this connection's first step: nothing to cancel
+    // yet, so close it here.
+    if (core_->shutting_down()) {
+      broken_ = true;
+      return Close(false);
+    }
+    options_ = core_->options();
+    if constexpr (kIsTls<Stream>) {
+      state_ = State::kHandshake;
+      Lowest().expires_after(options_.header_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              beast::bind_front_handler(&HttpSession::OnHandshake, Self()));
+    } else {
+      WaitForRequest();
+    }
+  }
+
+  enum class State { kStarting, kHandshake, kIdle, kReading, kHandling, kWriting, kClosing };
 
   // The session a request's Respond answers on, until it is taken.
   class PendingResponse {
@@ -404,7 +416,7 @@ class HttpSession final : public SessionBase,
   const std::string peer_ip_;
   OsslPtr<X509> client_cert_;
   ServerOptions options_;
-  State state_ = State::kIdle;
+  State state_ = State::kStarting;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;

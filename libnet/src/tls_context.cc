@@ -64,6 +64,9 @@ Result<void> UseCertificate(SSL_CTX* ctx, const std::string& chain_pem, const EV
   auto certs = CertsFromPem(chain_pem);
   if (!certs) return WithContext(certs.error(), "TLS certificate chain");
   ClearOpensslErrors();
+  if (X509_check_private_key((*certs)[0].get(), key) != 1) {
+    return OpensslError("the TLS private key does not match the certificate");
+  }
   if (SSL_CTX_use_certificate(ctx, (*certs)[0].get()) != 1) {
     return OpensslError("installing the TLS certificate");
   }
@@ -76,9 +79,6 @@ Result<void> UseCertificate(SSL_CTX* ctx, const std::string& chain_pem, const EV
   // SSL_CTX_use_PrivateKey only takes a reference despite the non-const type.
   if (SSL_CTX_use_PrivateKey(ctx, const_cast<EVP_PKEY*>(key)) != 1) {
     return OpensslError("installing the TLS private key");
-  }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
-    return OpensslError("the TLS private key does not match the certificate");
   }
   return Ok();
 }

@@ -1,0 +1,77 @@
+// TLS context construction: settings as specified, and clear refusals.
+#include "mayfly/net/tls_context.h"
+
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+
+#include "net/net_test_util.h"
+
+namespace mayfly::net::testing {
+namespace {
+
+class TlsContextTest : public ::testing::Test {
+ protected:
+  void SetUp() override { pki_ = NetPki::Make(); }
+  ServerTlsConfig ServerConfig() const {
+    return ServerTlsConfig{pki_.server_chain_pem, pki_.server_key.get(), pki_.root_pem};
+  }
+  NetPki pki_;
+};
+
+TEST_F(TlsContextTest, TheServerContextIsStrict) {
+  auto ctx = MakeServerTlsContext(ServerConfig());
+  ASSERT_TRUE(ctx.has_value()) << ctx.error().ToString();
+  SSL_CTX* native = (*ctx)->native_handle();
+  EXPECT_EQ(SSL_CTX_get_min_proto_version(native), TLS1_3_VERSION);
+  EXPECT_EQ(SSL_CTX_get_verify_mode(native), SSL_VERIFY_PEER) << "asks, but does not demand, a cert";
+  EXPECT_EQ(SSL_CTX_get_verify_callback(native), nullptr);
+  const uint64_t options = SSL_CTX_get_options(native);
+  EXPECT_TRUE(options & SSL_OP_NO_COMPRESSION);
+  EXPECT_TRUE(options & SSL_OP_NO_RENEGOTIATION);
+  EXPECT_FALSE(options & SSL_OP_NO_TICKET);
+  STACK_OF(X509_NAME)* cas = SSL_CTX_get_client_CA_list(native);
+  ASSERT_NE(cas, nullptr);
+  EXPECT_EQ(sk_X509_NAME_num(cas), 1);
+
+  auto tls12 = ServerConfig();
+  tls12.min_version = "1.2";
+  auto ctx12 = MakeServerTlsContext(tls12);
+  ASSERT_TRUE(ctx12.has_value());
+  EXPECT_EQ(SSL_CTX_get_min_proto_version((*ctx12)->native_handle()), TLS1_2_VERSION);
+}
+
+TEST_F(TlsContextTest, BadServerConfigsAreRefused) {
+  auto version = ServerConfig();
+  version.min_version = "1.1";
+  EXPECT_EQ(MakeServerTlsContext(version).error().code, ErrorCode::kInvalidArgument);
+
+  auto no_key = ServerConfig();
+  no_key.key = nullptr;
+  EXPECT_EQ(MakeServerTlsContext(no_key).error().code, ErrorCode::kInvalidArgument);
+
+  auto wrong_key = ServerConfig();
+  wrong_key.key = pki_.client_key.get();
+  auto r = MakeServerTlsContext(wrong_key);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kCrypto);
+  EXPECT_NE(r.error().message.find("does not match"), std::string::npos) << r.error().message;
+
+  auto garbage = ServerConfig();
+  garbage.cert_chain_pem = "not a certificate";
+  EXPECT_FALSE(MakeServerTlsContext(garbage).has_value());
+  auto bad_trust = ServerConfig();
+  bad_trust.client_trust_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  EXPECT_FALSE(MakeServerTlsContext(bad_trust).has_value());
+}
+
+TEST_F(TlsContextTest, ClientContexts) {
+  auto plain = MakeClientTlsContext(ClientTlsConfig{pki_.root_pem});
+  ASSERT_TRUE(plain.has_value()) << plain.error().ToString();
+  EXPECT_EQ(SSL_CTX_get_verify_mode((*plain)->native_handle()), SSL_VERIFY_PEER);
+  EXPECT_EQ(MakeClientTlsContext(ClientTlsConfig{}).error().code, ErrorCode::kInvalidArgument);
+  ClientTlsConfig cert_without_key{pki_.root_pem, pki_.client_chain_pem};
+  EXPECT_EQ(MakeClientTlsContext(cert_without_key).error().code, ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace mayfly::net::testing
