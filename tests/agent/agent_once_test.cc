@@ -151,6 +151,24 @@ TEST_F(AgentOnceTest, RevokedWorkloadIsPublishedAndReplaced) {
   EXPECT_EQ(Lines("crl-hook.log"), 2);
 }
 
+TEST_F(AgentOnceTest, RevokedNodeNeedsANewTokenThenReEnrolls) {
+  ASSERT_EQ(Once().status, 0);
+  const std::string node = Serial("agent/node.pem"), web = ReadFile(Path("out/web.pem")).value();
+  auto revoke = ca_.Cli("revoke --node node-1");
+  ASSERT_EQ(revoke.status, 0) << revoke.output;
+  auto refused = Once();
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("join token"), std::string::npos) << refused.output;
+  EXPECT_EQ(ReadFile(Path("out/web.pem")).value(), web) << "a refusal must not touch the files";
+
+  ca_.WriteToken("node-1", Path("token"));
+  auto again = Once();
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_NE(Serial("agent/node.pem"), node);
+  EXPECT_NE(ReadFile(Path("out/web.pem")).value(), web);
+  ExpectVerifies("out/web.pem");
+}
+
 TEST_F(AgentOnceTest, WrongFingerprintIsRefusedAndNothingIsWritten) {
   WriteConfig("sha256:" + std::string(64, 'a'));
   auto r = Once();

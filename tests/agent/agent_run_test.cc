@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <functional>
+#include <thread>
 
 #include "mayfly/file_util.h"
 #include "mayfly/x509_util.h"
@@ -14,6 +16,22 @@ namespace mayfly {
 namespace {
 
 using testing::kAgentBinary;
+
+// Polls `done` until it holds or `timeout` passes: the log line of a renewal
+// comes before its hook and status file.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+int Lines(const std::string& path) {
+  std::string text = ReadFile(path).value_or("");
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
 
 TEST(AgentRunTest, RenewsBeforeExpiryAndStopsOnSigterm) {
   testing::CaFixture ca;
@@ -44,13 +62,16 @@ TEST(AgentRunTest, RenewsBeforeExpiryAndStopsOnSigterm) {
   ASSERT_TRUE(second);
   EXPECT_NE(CertSerialHex(second->get()), CertSerialHex(first->get()));
   EXPECT_LT(SystemClock::Instance().Now(), first_expiry) << "renewed only after expiry";
-  std::string hooks = ReadFile(ca.Path("hook.log")).value_or("");
-  EXPECT_EQ(std::count(hooks.begin(), hooks.end(), '\n'), 2) << hooks;
-  EXPECT_NE(hooks.find(CertSerialHex(second->get())), std::string::npos);
-
+  const std::string serial = CertSerialHex(second->get());
+  EXPECT_TRUE(WaitUntil([&] { return Lines(ca.Path("hook.log")) == 2; }));
+  EXPECT_NE(ReadFile(ca.Path("hook.log")).value_or("").find(serial), std::string::npos);
+  EXPECT_TRUE(WaitUntil([&] {
+    return ReadFile(ca.Path("agent/status.json")).value_or("").find(serial) != std::string::npos;
+  }));
   auto status = testing::RunCommand(kAgentBinary + " status --config " + ca.Path("agent.toml"));
   EXPECT_EQ(status.status, 0) << status.output;
-  EXPECT_NE(status.output.find(CertSerialHex(second->get())), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find(serial), std::string::npos) << status.output;
+  EXPECT_EQ(Lines(ca.Path("hook.log")), 2) << "one hook run per renewal";
 
   EXPECT_EQ(agent->Stop(SIGTERM, std::chrono::seconds(5)), 0) << agent->output();
   ca.Stop();
