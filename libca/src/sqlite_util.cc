@@ -21,10 +21,9 @@ std::unexpected<Error> SqliteError(sqlite3* db, int rc, std::string_view what) {
   return MakeError(duplicate ? ErrorCode::kConflict : ErrorCode::kStore, std::move(message));
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool create,
-                                                     bool read_only) {
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool read_only) {
   sqlite3* raw = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   // sqlite3_open_v2 hands back a handle even on failure; own it at once.
   std::unique_ptr<Connection> conn(new Connection(raw));

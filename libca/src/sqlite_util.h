@@ -28,11 +28,11 @@ class Statement;
 // pool), which is why it is opened with SQLITE_OPEN_NOMUTEX.
 class Connection {
  public:
-  // Opens `path` (creating it when `create`), with extended result codes, a
-  // busy timeout and the per-connection pragmas (synchronous=FULL,
+  // Opens the existing database `path` with extended result codes, a busy
+  // timeout and the per-connection pragmas (synchronous=FULL,
   // foreign_keys=ON; query_only for readers).
   [[nodiscard]] static Result<std::unique_ptr<Connection>> Open(const std::string& path,
-                                                                bool create, bool read_only);
+                                                                bool read_only);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -65,7 +65,7 @@ Result<ReaderPool::Lease> ReaderPool::Acquire() {
       return Lease(conn, Returner{this});
     }
   }
-  auto conn = Connection::Open(path_, /*create=*/false, /*read_only=*/true);
+  auto conn = Connection::Open(path_, /*read_only=*/true);
   if (!conn) return std::unexpected(conn.error());
   return Lease(conn->release(), Returner{this});
 }
@@ -82,7 +82,7 @@ Store::~Store() = default;
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   if (path.empty()) return MakeError(ErrorCode::kInvalidArgument, "database path is empty");
   if (auto r = MakePrivateFile(path); !r) return std::unexpected(r.error());
-  auto writer = Connection::Open(path, /*create=*/false, /*read_only=*/false);
+  auto writer = Connection::Open(path, /*read_only=*/false);
   if (!writer) return std::unexpected(writer.error());
   if (auto r = ConfigureWriter(**writer, path); !r) return std::unexpected(r.error());
   if (auto r = TightenSideFiles(path); !r) return std::unexpected(r.error());
