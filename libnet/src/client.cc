@@ -6,8 +6,6 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 
-#include <algorithm>
-#include <cctype>
 #include <optional>
 
 #include <boost/asio/connect.hpp>
@@ -20,6 +18,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "mayfly/identity.h"
+#include "http_message.h"
 
 namespace mayfly::net {
 namespace {
@@ -51,15 +50,6 @@ bool IsClosedByPeer(const error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated ||
          ec == http::error::end_of_stream;
-}
-
-bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
-
-std::string Lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 }  // namespace
@@ -99,7 +89,7 @@ class HttpClient::Impl {
       if (!ec) {
         auto& res = parser.get();
         if (!res.keep_alive()) Close();
-        return ToResponse(res);
+        return FromBeastResponse(res);
       }
       // A kept-alive connection the server closed just as we reused it: the
       // request never reached a handler, so it is safe to send again.
@@ -180,19 +170,6 @@ class HttpClient::Impl {
     req.body() = body;
     req.prepare_payload();
     return req;
-  }
-
-  static HttpResponse ToResponse(http::response<http::string_body>& res) {
-    HttpResponse out;
-    out.status = static_cast<int>(res.result_int());
-    out.content_type.clear();
-    for (const auto& field : res) {
-      std::string name = Lowercase(field.name_string());
-      if (name == "content-type") out.content_type = std::string(field.value());
-      out.headers.emplace_back(std::move(name), std::string(field.value()));
-    }
-    out.body = std::move(res.body());
-    return out;
   }
 
   std::string host_header_;

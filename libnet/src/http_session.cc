@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -20,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "http_message.h"
 #include "mayfly/net/query.h"
 
 namespace mayfly::net {
@@ -57,15 +57,6 @@ bool IsPeerGone(const error_code& ec) {
 
 bool IsHttpError(const error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category();
-}
-
-bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
-
-std::string Lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 template <class Stream>
@@ -268,26 +259,9 @@ class HttpSession final : public SessionBase,
     auto& req = parser_->get();
     version_ = req.version();
     keep_alive_ = req.keep_alive();
-    std::string_view target = req.target();
-    if (target.empty() || target.front() != '/') {
-      return SendError(400, "invalid_argument", "the request target must be a path");
-    }
-    HttpRequest request;
-    request.method = std::string(req.method_string());
-    size_t question = target.find('?');
-    request.path = std::string(target.substr(0, question));
-    if (question != std::string_view::npos) {
-      auto query = ParseQuery(target.substr(question + 1));
-      if (!query) return SendError(400, "invalid_argument", query.error().message);
-      request.query = std::move(*query);
-    }
-    for (const auto& field : req) {
-      auto [it, inserted] =
-          request.headers.emplace(Lowercase(field.name_string()), std::string(field.value()));
-      // Repeated fields combine into one comma-separated value (RFC 9110 5.3).
-      if (!inserted) it->second.append(", ").append(field.value());
-    }
-    request.body = std::move(req.body());
+    auto converted = FromBeastRequest(req);
+    if (!converted) return SendError(400, "invalid_argument", converted.error().message);
+    HttpRequest request = std::move(*converted);
     parser_.reset();
     request.peer.listener = listener_;
     request.peer.ip = peer_ip_;
@@ -328,19 +302,7 @@ class HttpSession final : public SessionBase,
   void WriteResponse(HttpResponse response) {
     if (state_ == State::kClosing) return;
     state_ = State::kWriting;
-    unsigned status = response.status;
-    if (status < 100 || status > 599) status = 500;
-    res_.emplace();
-    res_->version(version_);
-    res_->result(status);
-    res_->set(http::field::server, "mayfly");
-    if (!response.content_type.empty()) res_->set(http::field::content_type, response.content_type);
-    for (const auto& [name, value] : response.headers) {
-      // Never let a handler's value split the header block.
-      if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) continue;
-      res_->set(name, value);
-    }
-    res_->body() = std::move(response.body);
+    res_.emplace(ToBeastResponse(std::move(response), version_));
     res_->keep_alive(keep_alive_ && !close_after_ && !core_->shutting_down());
     res_->prepare_payload();
     Lowest().expires_after(options_.body_timeout);
