@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAYFLY_BUILD_TESTS=OFF -DMAYFLY_BUILD_BENCH=OFF >/dev/null
 cmake --build build-release -j "$(nproc)"
 CA="./build-release/daemon/mayfly-ca --config config/ca.toml"
+AGENT=./build-release/agent/mayfly-agent
 API=https://127.0.0.1:8443
-OUT=./demo/out
+OUT=./demo/manual  # the curl + openssl walk-through; the agent writes ./demo/out
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -23,7 +24,8 @@ $CA init
 step "mayfly-ca serve (in the background; log in demo/ca.log)"
 $CA serve > demo/ca.log 2>&1 &
 DAEMON=$!
-trap 'kill -TERM $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null || true' EXIT
+AGENT_PID=""
+trap 'kill -TERM $AGENT_PID $DAEMON 2>/dev/null; wait 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q '^ready ' demo/ca.log && break; sleep 0.1; done
 grep '^ready ' demo/ca.log
 
@@ -71,6 +73,16 @@ $CA certs
 step "mayfly-ca audit --limit 8"
 $CA audit --limit 8
 
+step "mayfly-agent once: the host agent enrolls with its own join token and issues the two demo workloads"
+$CA --json token create --node demo-node | jq -r .token > demo/join-token
+$AGENT once --config config/agent.toml
+$AGENT status --config config/agent.toml
+ls -l demo/out/web.pem demo/out/web.key demo/out/api.pem demo/out/crl.pem demo/out/bundle.pem
+
 if [ "${1:-}" = "--exit" ]; then exit 0; fi
-step "The CA is running on $API (admin socket demo/ca/admin.sock). Ctrl-C stops it."
-wait $DAEMON
+step "mayfly-agent run: renews each 2-minute certificate at half its life; status every 30 s; Ctrl-C stops"
+$AGENT run --config config/agent.toml > demo/agent.log 2>&1 &
+AGENT_PID=$!
+while sleep 30; do
+  echo; date -u +%H:%M:%S; $AGENT status --config config/agent.toml
+done
