@@ -262,6 +262,16 @@ std::string Asn1Text(const ASN1_STRING* s) {
                      static_cast<size_t>(ASN1_STRING_length(s)));
 }
 
+// A URI or DNS name as requested, bounded and without embedded NULs.
+Result<std::string> TextName(const ASN1_STRING* s, const char* kind, size_t max_bytes) {
+  std::string text = Asn1Text(s);
+  if (text.size() > max_bytes) {
+    return Bad(std::string("CSR ") + kind + " name is longer than " + std::to_string(max_bytes) + " bytes");
+  }
+  if (text.find('\0') != std::string::npos) return Bad(std::string("CSR ") + kind + " name contains a NUL byte");
+  return text;
+}
+
 }  // namespace
 
 Result<Csr> Csr::Parse(std::string_view input) {
@@ -317,17 +327,15 @@ Result<Csr> Csr::Parse(std::string_view input) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), static_cast<int>(j));
       switch (gn->type) {
         case GEN_URI: {
-          std::string uri = Asn1Text(gn->d.uniformResourceIdentifier);
-          if (uri.size() > kMaxUriNameBytes) return Bad("CSR URI name is longer than 2048 bytes");
-          if (uri.find('\0') != std::string::npos) return Bad("CSR URI name contains a NUL byte");
-          csr.uris_.push_back(std::move(uri));
+          auto uri = TextName(gn->d.uniformResourceIdentifier, "URI", kMaxUriNameBytes);
+          if (!uri) return std::unexpected(uri.error());
+          csr.uris_.push_back(std::move(*uri));
           break;
         }
         case GEN_DNS: {
-          std::string dns = Asn1Text(gn->d.dNSName);
-          if (dns.size() > kMaxDnsNameBytes) return Bad("CSR DNS name is longer than 253 bytes");
-          if (dns.find('\0') != std::string::npos) return Bad("CSR DNS name contains a NUL byte");
-          csr.dns_.push_back(std::move(dns));
+          auto dns = TextName(gn->d.dNSName, "DNS", kMaxDnsNameBytes);
+          if (!dns) return std::unexpected(dns.error());
+          csr.dns_.push_back(std::move(*dns));
           break;
         }
         case GEN_IPADD: {
