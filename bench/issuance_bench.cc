@@ -84,7 +84,8 @@ CertRecord IssueOne(const Fixture& f, const std::string& csr_pem) {
   return rec;
 }
 
-// CSR check + sign + store commit, as the daemon does it: each issuing thread
+// CSR check + sign + store commit (certificate and audit row), as the daemon
+// does it: each issuing thread
 // hands its records to the shared CommitQueue, whose thread commits them in
 // group transactions, as a daemon with 256 requests in flight would. An
 // issuing thread keeps at most kMaxInFlight records uncommitted, so the rate
@@ -99,7 +100,10 @@ void BM_Issuance(benchmark::State& state) {
   for (auto _ : state) {
     while (in_flight.load(std::memory_order_acquire) >= kMaxInFlight) std::this_thread::yield();
     in_flight.fetch_add(1, std::memory_order_relaxed);
-    f.queue->Submit(IssueOne(f, f.csrs[i++ % f.csrs.size()]), [&](Result<void> r) {
+    CertRecord record = IssueOne(f, f.csrs[i++ % f.csrs.size()]);
+    AuditEvent event{.time = record.issued_at, .type = "issue", .actor = "spiffe://bench.test/mayfly/node/n1",
+                     .subject = record.spiffe_id, .result = "ok", .detail = "{\"serial\":\"" + record.serial + "\"}"};
+    f.queue->Submit(std::move(record), std::move(event), [&](Result<void> r) {
       if (!r) failed = true;
       in_flight.fetch_sub(1, std::memory_order_release);
     });

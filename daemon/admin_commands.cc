@@ -190,9 +190,34 @@ void AddAudit(CLI::App& app, const GlobalOptions& global, Action& action) {
   };
   auto args = std::make_shared<Args>();
   auto* audit = app.add_subcommand("audit", "Audit events, newest first");
+  auto* verify = audit->add_subcommand("verify", "Check the audit hash chain; exit 1 when it is broken");
+  verify->callback([&global, &action] {
+    action = [&global] {
+      auto client = AdminClient::Connect(global);
+      if (!client) return Fail(client.error().message);
+      auto answer = client->Call("GET", "/v1/admin/audit/verify", std::nullopt);
+      if (!answer) return Fail(answer.error().message);
+      const json::object* r = answer->if_object();
+      const bool intact = r != nullptr && r->contains("intact") && r->at("intact").is_bool() &&
+                          r->at("intact").as_bool();
+      if (global.json) {
+        std::cout << json::serialize(*answer) << "\n";
+      } else if (intact) {
+        std::cout << "audit chain intact: " << JsonString(*r, "events") << " events\n";
+      } else if (r == nullptr) {
+        return Fail("the daemon's answer to /v1/admin/audit/verify is not a JSON object");
+      } else {
+        return Fail("audit chain broken at event " + JsonString(*r, "first_bad_id") +
+                    ": it, or an event just before it, was altered, inserted or deleted (" +
+                    JsonString(*r, "events") + " events read)");
+      }
+      return intact ? 0 : 1;
+    };
+  });
   audit->add_option("--since", args->since, "RFC 3339 time, e.g. 2026-11-26T00:00:00Z");
   audit->add_option("--limit", args->limit, "How many events (default 100)");
-  audit->callback([&global, &action, args] {
+  audit->callback([&global, &action, args, verify] {
+    if (verify->parsed()) return;  // `audit verify` set its own action
     action = [&global, args] {
       return RunCall(global, "GET", "/v1/admin/audit" + Query({{"since", args->since}, {"limit", args->limit}}),
                      std::nullopt, [](const json::object& r) {

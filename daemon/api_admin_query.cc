@@ -105,4 +105,13 @@ void HandleListAudit(const CallPtr& call) {
   call->ReplyJson(200, body);
 }
 
+void HandleVerifyAudit(const CallPtr& call) {
+  if (auto r = CheckQueryParams(call->request.query, {}); !r) return call->Refuse(r.error());
+  auto check = call->rt.store().VerifyAuditChain();
+  if (!check) return call->Refuse(check.error());
+  boost::json::object body{{"intact", !check->first_bad_id.has_value()}, {"events", check->events}};
+  if (check->first_bad_id) body["first_bad_id"] = *check->first_bad_id;
+  call->ReplyJson(200, body);
+}
+
 }  // namespace mayfly

@@ -57,16 +57,13 @@ CertRecord RecordOf(const CaRuntime& rt, const IssuedCert& cert, std::string spi
                     .not_after = ToUnixSeconds(cert.not_after), .issued_at = NowSeconds(rt), .der = cert.der};
 }
 
-// The success path shared by every issuing route: count, audit, answer.
-void IssuedOk(const CallPtr& call, IssueRoute route, const CertRecord& record, const IssuedCert& cert) {
-  CaRuntime& rt = call->rt;
-  rt.metrics().CountIssue(route, true);
-  rt.audit().Record(AuditEvent{
+// The audit event of an issuance; it commits with the certificate.
+AuditEvent IssueEvent(const CallPtr& call, IssueRoute route, const CertRecord& record, const IssuedCert& cert) {
+  return AuditEvent{
       .time = record.issued_at, .type = std::string(route == IssueRoute::kSign ? "issue" : IssueRouteName(route)),
       .actor = call->actor, .subject = record.spiffe_id, .result = "ok",
       .detail = AuditDetail({{"serial", record.serial}, {"node", record.node},
-                             {"kind", CertKindName(record.kind)}, {"not_after", FormatRfc3339(cert.not_after)}})});
-  call->ReplyJson(200, CertificateJson(cert, record.spiffe_id, rt.ChainPem(), rt.BundlePem()));
+                             {"kind", CertKindName(record.kind)}, {"not_after", FormatRfc3339(cert.not_after)}})};
 }
 
 void IssueFailed(const CallPtr& call, IssueRoute route, const Error& error) {
@@ -74,17 +71,23 @@ void IssueFailed(const CallPtr& call, IssueRoute route, const Error& error) {
   call->Refuse(error);
 }
 
-// Signs, then commits through the group-commit queue and answers only once
-// the record is durable.
+// Signs, then commits the certificate and its audit event through the
+// group-commit queue and answers only once both are durable.
 void IssueAndCommit(const CallPtr& call, IssueRoute route, const LeafSpec& spec, std::string node, CertKind kind) {
   auto issued = call->rt.issuer().Issue(spec);
   if (!issued) return IssueFailed(call, route, issued.error());
   CertRecord record = RecordOf(call->rt, *issued, spec.spiffe_id, std::move(node), kind);
+  AuditEvent event = IssueEvent(call, route, record, *issued);
   CertRecord copy = record;
+  AuditEvent logged = event;
   call->rt.commit_queue().Submit(
-      std::move(copy), [call, route, record = std::move(record), cert = std::move(*issued)](Result<void> r) {
+      std::move(copy), std::move(event),
+      [call, route, record = std::move(record), cert = std::move(*issued), logged = std::move(logged)](Result<void> r) {
         if (!r) return IssueFailed(call, route, r.error());
-        IssuedOk(call, route, record, cert);
+        CaRuntime& rt = call->rt;
+        rt.metrics().CountIssue(route, true);
+        AuditLog::LogLine(logged);
+        call->ReplyJson(200, CertificateJson(cert, record.spiffe_id, rt.ChainPem(), rt.BundlePem()));
       });
 }
 
@@ -125,7 +128,8 @@ void HandleEnroll(const CallPtr& call) {
   auto issued = rt.issuer().Issue(spec);
   if (!issued) return IssueFailed(call, IssueRoute::kEnroll, issued.error());
   CertRecord record = RecordOf(rt, *issued, id, *node, CertKind::kNode);
-  auto enrolled = rt.store().ConsumeTokenAndEnroll(HashToken(*token), record.issued_at, record);
+  const AuditEvent event = IssueEvent(call, IssueRoute::kEnroll, record, *issued);
+  auto enrolled = rt.store().ConsumeTokenAndEnroll(HashToken(*token), record.issued_at, record, event);
   if (!enrolled) {
     if (enrolled.error().code == ErrorCode::kInvalidToken) return call->Refuse(enrolled.error(), id);
     return IssueFailed(call, IssueRoute::kEnroll, enrolled.error());
@@ -136,7 +140,9 @@ void HandleEnroll(const CallPtr& call) {
                        Error{ErrorCode::kInternal, "join token was for node " + *enrolled + ", not " + *node});
   }
   rt.revocations().Unban(*node);
-  IssuedOk(call, IssueRoute::kEnroll, record, *issued);
+  rt.metrics().CountIssue(IssueRoute::kEnroll, true);
+  AuditLog::LogLine(event);
+  call->ReplyJson(200, CertificateJson(*issued, record.spiffe_id, rt.ChainPem(), rt.BundlePem()));
 }
 
 void HandleRenew(const CallPtr& call) {

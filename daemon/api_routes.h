@@ -21,5 +21,6 @@ void HandleRemoveEntry(const CallPtr& call);
 void HandleRevoke(const CallPtr& call);
 void HandleListCerts(const CallPtr& call);
 void HandleListAudit(const CallPtr& call);
+void HandleVerifyAudit(const CallPtr& call);
 
 }  // namespace mayfly

@@ -44,6 +44,7 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/admin/revoke", CallerClass::kAdmin, HandleRevoke},
     {"GET", "/v1/admin/certs", CallerClass::kAdmin, HandleListCerts},
     {"GET", "/v1/admin/audit", CallerClass::kAdmin, HandleListAudit},
+    {"GET", "/v1/admin/audit/verify", CallerClass::kAdmin, HandleVerifyAudit},
     {"GET", "/healthz", CallerClass::kLocal, HandleHealthz},
 };
 

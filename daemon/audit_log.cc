@@ -28,12 +28,16 @@ AuditLog::~AuditLog() {
   thread_.join();
 }
 
-void AuditLog::Record(AuditEvent event) {
+void AuditLog::LogLine(const AuditEvent& event) {
   // Every field is quoted: actor and subject may carry caller-chosen text.
   const auto level = event.result == "ok" ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(level, "audit type={} actor={} subject={} result={} detail={}", event.type,
               QuoteForMessage(event.actor, 300), QuoteForMessage(event.subject, 300), event.result,
               QuoteForMessage(event.detail, 1000));
+}
+
+void AuditLog::Record(AuditEvent event) {
+  LogLine(event);
   {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(event));

@@ -27,6 +27,9 @@ class AuditLog {
   // Logs the event (info for "ok", warn otherwise) and queues it for the
   // store. `event.time` must be set; id and hashes are the store's.
   void Record(AuditEvent event);
+  // Only the log line, for an event the caller stores itself (an issuance,
+  // which commits with its certificate).
+  static void LogLine(const AuditEvent& event);
   // Blocks until every event recorded before the call is stored (or failed).
   void Flush();
 

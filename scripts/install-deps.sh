@@ -12,7 +12,7 @@ PACKAGES=(
   libtomlplusplus-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev
-  curl jq nginx-light procps
+  curl jq nginx-light procps systemd
 )
 
 missing=()

@@ -17,10 +17,10 @@ CommitQueue::~CommitQueue() {
   thread_.join();
 }
 
-void CommitQueue::Submit(CertRecord record, Done done) {
+void CommitQueue::Submit(CertRecord record, AuditEvent event, Done done) {
   {
     std::lock_guard lock(mu_);
-    queue_.push_back({std::move(record), std::move(done)});
+    queue_.push_back({std::move(record), std::move(event), std::move(done)});
     ++submitted_;
   }
   work_cv_.notify_one();
@@ -58,16 +58,22 @@ void CommitQueue::Run() {
 
 void CommitQueue::CommitBatch(std::deque<Item>& batch) {
   std::vector<CertRecord> records;
+  std::vector<AuditEvent> events;
   records.reserve(batch.size());
-  for (auto& item : batch) records.push_back(std::move(item.record));
-  Result<void> all = store_.InsertCertificates(records);
+  events.reserve(batch.size());
+  for (auto& item : batch) {
+    records.push_back(std::move(item.record));
+    events.push_back(std::move(item.event));
+  }
+  Result<void> all = store_.RecordIssuance(records, events);
   if (all || batch.size() == 1) {
     for (auto& item : batch) item.done(all);
     return;
   }
   // One bad record must not fail its neighbours: retry them one by one.
   for (size_t i = 0; i < batch.size(); ++i) {
-    batch[i].done(store_.InsertCertificates(std::span<const CertRecord>(&records[i], 1)));
+    batch[i].done(store_.RecordIssuance(std::span<const CertRecord>(&records[i], 1),
+                                        std::span<const AuditEvent>(&events[i], 1)));
   }
 }
 

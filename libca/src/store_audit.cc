@@ -126,8 +126,8 @@ Result<std::vector<AuditEvent>> Store::ListAudit(int64_t since, int limit,
   });
 }
 
-Result<std::optional<int64_t>> Store::VerifyAuditChain() {
-  return impl_->Read([&](Connection& conn) -> Result<std::optional<int64_t>> {
+Result<AuditChainCheck> Store::VerifyAuditChain() {
+  return impl_->Read([&](Connection& conn) -> Result<AuditChainCheck> {
     // One snapshot, so the rows and the sequence agree.
     auto snapshot = Transaction::BeginRead(conn);
     if (!snapshot) return std::unexpected(snapshot.error());
@@ -135,6 +135,7 @@ Result<std::optional<int64_t>> Store::VerifyAuditChain() {
         "SELECT " + std::string(kAuditColumns) + " FROM audit_events ORDER BY id";
     auto stmt = conn.Prepare(kSql);
     if (!stmt) return std::unexpected(stmt.error());
+    AuditChainCheck check;
     int64_t prev_id = 0;
     std::string prev_hash;
     while (true) {
@@ -142,11 +143,13 @@ Result<std::optional<int64_t>> Store::VerifyAuditChain() {
       if (!row) return WithContext(row.error(), "reading the audit log");
       if (!*row) break;
       const AuditEvent event = ReadAuditRow(*stmt);
+      ++check.events;
       auto hash = AuditHash(event);
       if (!hash) return std::unexpected(hash.error());
       // A gap means deleted events; a broken link or hash, edited ones.
       if (event.id != prev_id + 1 || event.prev_hash != prev_hash || event.hash != *hash) {
-        return event.id;
+        check.first_bad_id = event.id;
+        return check;
       }
       prev_id = event.id;
       prev_hash = event.hash;
@@ -154,8 +157,8 @@ Result<std::optional<int64_t>> Store::VerifyAuditChain() {
     // Events deleted from the end leave no gap, but the sequence remembers them.
     auto last = LastAssignedAuditId(conn);
     if (!last) return std::unexpected(last.error());
-    if (*last > prev_id) return prev_id + 1;
-    return std::nullopt;
+    if (*last > prev_id) check.first_bad_id = prev_id + 1;
+    return check;
   });
 }
 

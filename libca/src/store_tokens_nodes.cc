@@ -44,7 +44,7 @@ Result<void> Store::CreateToken(const TokenRecord& token) {
 }
 
 Result<std::string> Store::ConsumeTokenAndEnroll(const std::string& token_hash, int64_t now,
-                                                 CertRecord node_cert) {
+                                                 CertRecord node_cert, std::optional<AuditEvent> event) {
   return impl_->Write([&](Connection& conn) -> Result<std::string> {
     auto consume = conn.Prepare(
         "UPDATE join_tokens SET used_at = ?1 "
@@ -63,6 +63,9 @@ Result<std::string> Store::ConsumeTokenAndEnroll(const std::string& token_hash, 
     node_cert.node = node;
     // A failure here rolls the whole transaction back: the token stays unused.
     if (auto r = InsertCertificateRow(conn, node_cert); !r) return std::unexpected(r.error());
+    if (event) {
+      if (auto r = AppendAuditRow(conn, *event); !r) return std::unexpected(r.error());
+    }
     return node;
   });
 }

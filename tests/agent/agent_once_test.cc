@@ -11,7 +11,7 @@
 #include "support/ca_fixture.h"
 
 namespace mayfly {
-namespace {
+namespace agent_once_test {
 
 using testing::kAgentBinary;
 using testing::RunCommand;
@@ -32,12 +32,7 @@ class AgentOnceTest : public ::testing::Test {
   void WriteConfig(const std::string& fingerprint) {
     testing::WriteTextFile(
         Path("agent.toml"),
-        "server = \"" + ca_.api() + "\"\n"
-        "ca_fingerprint = \"" + fingerprint + "\"\n"
-        "join_token_file = \"" + Path("token") + "\"\n"
-        "state_dir = \"" + Path("agent") + "\"\n"
-        "crl_path = \"" + Path("out/crl.pem") + "\"\n"
-        "bundle_path = \"" + Path("out/bundle.pem") + "\"\n"
+        ca_.AgentTomlHead(fingerprint) +
         "crl_on_change = \"echo crl >> " + Path("crl-hook.log") + "\"\n"
         "[[workload]]\nspiffe_id = \"spiffe://example.org/web\"\ndns = [\"web.internal\"]\n"
         "ips = [\"127.0.0.1\"]\nttl = \"5m\"\ncert = \"" + Path("out/web.pem") + "\"\n"
@@ -187,5 +182,5 @@ TEST_F(AgentOnceTest, MissingTokenFailsClearly) {
   EXPECT_NE(r.output.find("join token"), std::string::npos) << r.output;
 }
 
-}  // namespace
+}  // namespace agent_once_test
 }  // namespace mayfly

@@ -13,7 +13,7 @@
 #include "support/ca_fixture.h"
 
 namespace mayfly {
-namespace {
+namespace agent_run_test {
 
 using testing::kAgentBinary;
 
@@ -77,5 +77,5 @@ TEST(AgentRunTest, RenewsBeforeExpiryAndStopsOnSigterm) {
   ca.Stop();
 }
 
-}  // namespace
+}  // namespace agent_run_test
 }  // namespace mayfly

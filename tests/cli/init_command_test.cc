@@ -8,7 +8,7 @@
 #include "support/test_pki.h"
 
 namespace mayfly {
-namespace {
+namespace init_command_test {
 
 const std::string kBinary = std::string(MAYFLY_BINARY_DIR) + "/daemon/mayfly-ca";
 
@@ -88,5 +88,5 @@ TEST_F(InitCommandTest, ConfigErrorsAreOneClearLine) {
   EXPECT_NE(bad.output.find("bogus_key"), std::string::npos) << bad.output;
 }
 
-}  // namespace
+}  // namespace init_command_test
 }  // namespace mayfly

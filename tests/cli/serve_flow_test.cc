@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 
 #include "mayfly/file_util.h"
 #include "support/child_process.h"
@@ -10,7 +11,7 @@
 #include "support/test_pki.h"
 
 namespace mayfly {
-namespace {
+namespace serve_flow_test {
 
 namespace json = boost::json;
 const std::string kBinary = std::string(MAYFLY_BINARY_DIR) + "/daemon/mayfly-ca";
@@ -157,6 +158,76 @@ TEST_F(ServeFlowTest, RefusalsGetTheDocumentedStatusAndCode) {
   EXPECT_NE(ReadFile(Path("renew.json"))->find("banned"), std::string::npos);
 }
 
+TEST_F(ServeFlowTest, AnIssuanceIsAuditedBeforeItIsAnsweredAndAuditVerifyFindsEdits) {
+  Enroll("node-1");
+  ASSERT_EQ(Post("/v1/sign", {{"csr", Csr("web", "URI:spiffe://example.org/web")}}, "web.json", NodeCreds("node-1")),
+            200);
+  const std::string serial(ReadJson("web.json").at("serial").as_string());
+  // The issue event commits with the certificate, so it is listed at once.
+  auto audit = Cli("--json audit --limit 1000");
+  ASSERT_EQ(audit.status, 0) << audit.output;
+  bool found = false;
+  const json::value events = json::parse(audit.output);
+  for (const auto& e : events.as_object().at("events").as_array()) {
+    const auto& o = e.as_object();
+    if (o.at("type").as_string() == "issue" && o.at("detail").as_object().at("serial").as_string() == serial) {
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found) << audit.output;
+
+  auto intact = Cli("audit verify");
+  EXPECT_EQ(intact.status, 0) << intact.output;
+  EXPECT_NE(intact.output.find("audit chain intact"), std::string::npos) << intact.output;
+
+  // An operator with write access to the database rewrites history.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(Path("ca/ca.db").c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  EXPECT_EQ(sqlite3_exec(db, "UPDATE audit_events SET subject = 'someone else' WHERE id = 2", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto broken = Cli("audit verify");
+  EXPECT_EQ(broken.status, 1) << broken.output;
+  EXPECT_NE(broken.output.find("audit chain broken at event 2"), std::string::npos) << broken.output;
+  auto as_json = Cli("--json audit verify");
+  EXPECT_EQ(as_json.status, 1);
+  auto report = json::parse(as_json.output).as_object();
+  EXPECT_FALSE(report.at("intact").as_bool());
+  EXPECT_EQ(report.at("first_bad_id").as_int64(), 2);
+  EXPECT_EQ(report.at("events").as_int64(), 2);  // read up to the bad one
+}
+
+TEST_F(ServeFlowTest, AJoinTokenReplayedConcurrentlyEnrollsExactlyOnce) {
+  auto token = Cli("--json token create --node node-race");
+  ASSERT_EQ(token.status, 0) << token.output;
+  const std::string t(json::parse(token.output).as_object().at("token").as_string());
+  constexpr int kClients = 16;
+  for (int i = 0; i < kClients; ++i) {
+    testing::WriteTextFile(Path("race" + std::to_string(i) + ".req"),
+                           json::serialize(json::object{{"token", t}, {"csr", Csr("race" + std::to_string(i))}}));
+  }
+  // Every client starts before any answer comes back: one shell, all in the
+  // background, each writing its status code.
+  std::string script = "cd " + Path("") + " && for i in $(seq 0 " + std::to_string(kClients - 1) +
+                       "); do curl -s -o race$i.json -w '%{http_code}\\n' --cacert ca/root.pem -X POST "
+                       "--data @race$i.req " + api_ + "/v1/enroll > race$i.code & done; wait";
+  auto run = testing::RunCommand("(" + script + ")");
+  ASSERT_EQ(run.status, 0) << run.output;
+  int ok = 0, refused = 0;
+  for (int i = 0; i < kClients; ++i) {
+    const std::string code = ReadFile(Path("race" + std::to_string(i) + ".code")).value_or("");
+    if (code == "200\n") ++ok;
+    if (code == "401\n" && ErrorCode("race" + std::to_string(i) + ".json") == "invalid_token") ++refused;
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(refused, kClients - 1);
+  auto certs = Cli("--json certs --node node-race");
+  ASSERT_EQ(certs.status, 0) << certs.output;
+  EXPECT_EQ(json::parse(certs.output).as_object().at("certificates").as_array().size(), 1u) << certs.output;
+}
+
 TEST_F(ServeFlowTest, SighupReloadsAndSigtermExitsCleanly) {
   daemon_->Signal(SIGHUP);
   EXPECT_TRUE(daemon_->WaitForLineContaining("reloaded")) << daemon_->output();
@@ -165,5 +236,5 @@ TEST_F(ServeFlowTest, SighupReloadsAndSigtermExitsCleanly) {
   EXPECT_EQ(daemon_->Stop(SIGTERM), 0) << daemon_->output();
 }
 
-}  // namespace
+}  // namespace serve_flow_test
 }  // namespace mayfly

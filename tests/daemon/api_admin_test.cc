@@ -6,7 +6,7 @@
 #include "api_fixture.h"
 
 namespace mayfly::testing {
-namespace {
+namespace api_admin_test {
 
 class ApiAdminTest : public ApiTest {
  protected:
@@ -274,5 +274,5 @@ TEST_F(ApiAdminTest, AuditRecordsChangesAndRefusalsNewestFirst) {
   EXPECT_EQ(Send("GET", "/v1/admin/audit", "", AdminSocket(), {{"before", "-1"}}).status, 400);
 }
 
-}  // namespace
+}  // namespace api_admin_test
 }  // namespace mayfly::testing

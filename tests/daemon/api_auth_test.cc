@@ -5,7 +5,7 @@
 #include "api_fixture.h"
 
 namespace mayfly::testing {
-namespace {
+namespace api_auth_test {
 
 enum class Need { kNode, kAdmin };
 
@@ -134,5 +134,5 @@ TEST_F(ApiAuthTest, OversizedBodyIsRefused) {
   EXPECT_EQ(Snapshot(), before);
 }
 
-}  // namespace
+}  // namespace api_auth_test
 }  // namespace mayfly::testing

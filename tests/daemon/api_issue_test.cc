@@ -7,7 +7,7 @@
 #include "api_fixture.h"
 
 namespace mayfly::testing {
-namespace {
+namespace api_issue_test {
 
 class ApiIssueTest : public ApiTest {};
 
@@ -249,5 +249,5 @@ TEST_F(ApiIssueTest, BannedNodeCannotSignUntilReEnrolled) {
   EXPECT_EQ(r.status, 401) << r.body;
 }
 
-}  // namespace
+}  // namespace api_issue_test
 }  // namespace mayfly::testing

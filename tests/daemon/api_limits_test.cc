@@ -4,7 +4,7 @@
 #include "api_fixture.h"
 
 namespace mayfly::testing {
-namespace {
+namespace api_limits_test {
 
 class ApiLimitsTest : public ApiTest {
  protected:
@@ -70,5 +70,5 @@ TEST_F(ApiLimitsTest, ReloadChangesTheRate) {
   EXPECT_EQ(rt_->config()->limits.sign_per_node_per_minute, 1000);
 }
 
-}  // namespace
+}  // namespace api_limits_test
 }  // namespace mayfly::testing

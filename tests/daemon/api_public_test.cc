@@ -5,7 +5,7 @@
 #include "mayfly/crl.h"
 
 namespace mayfly::testing {
-namespace {
+namespace api_public_test {
 
 class ApiPublicTest : public ApiTest {};
 
@@ -67,5 +67,5 @@ TEST_F(ApiPublicTest, CrlNumberNeverGoesBackAcrossRestarts) {
   EXPECT_GT(rt_->crl().Current()->number, number);
 }
 
-}  // namespace
+}  // namespace api_public_test
 }  // namespace mayfly::testing

@@ -7,7 +7,7 @@
 #include "support/test_pki.h"
 
 namespace mayfly::testing {
-namespace {
+namespace ca_runtime_test {
 
 class CaRuntimeTest : public ApiTest {};
 
@@ -109,5 +109,5 @@ TEST_F(CaRuntimeTest, RefreshSeesRevocationsMadeByAnotherDaemon) {
   EXPECT_FALSE(rt_->revocations().IsRevoked(node.serial));
 }
 
-}  // namespace
+}  // namespace ca_runtime_test
 }  // namespace mayfly::testing

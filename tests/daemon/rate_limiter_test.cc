@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mayfly {
-namespace {
+namespace rate_limiter_test {
 
 TEST(RateLimiterTest, BurstsAMinuteThenRefillsSteadily) {
   ManualClock clock(FromUnixSeconds(1000));
@@ -48,5 +48,5 @@ TEST(RateLimiterTest, MemoryIsBoundedByDroppingFullBuckets) {
   EXPECT_GT(limiter.Acquire("k0"), 0);
 }
 
-}  // namespace
+}  // namespace rate_limiter_test
 }  // namespace mayfly

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 namespace mayfly {
-namespace {
+namespace authorization_test {
 
 using std::chrono::hours;
 using std::chrono::seconds;
@@ -250,5 +250,5 @@ TEST(AuthorizationTest, ValidateEntryRejects) {
   }
 }
 
-}  // namespace
+}  // namespace authorization_test
 }  // namespace mayfly

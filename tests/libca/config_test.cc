@@ -12,7 +12,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly {
-namespace {
+namespace config_test {
 
 using std::chrono::hours;
 using std::chrono::minutes;
@@ -722,5 +722,5 @@ TEST(ConfigFileTest, SyntaxErrorGivesLineAndDescription) {
 
 
 
-}  // namespace
+}  // namespace config_test
 }  // namespace mayfly

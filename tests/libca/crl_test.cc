@@ -11,7 +11,7 @@
 #include "support/test_pki.h"
 
 namespace mayfly {
-namespace {
+namespace crl_test {
 
 using testing::TestPki;
 
@@ -96,5 +96,5 @@ TEST(CrlTest, MalformedSerialIsAnError) {
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
 }
 
-}  // namespace
+}  // namespace crl_test
 }  // namespace mayfly

@@ -7,7 +7,7 @@
 #include "mayfly/x509_util.h"
 
 namespace mayfly {
-namespace {
+namespace csr_test {
 
 std::string PemToDer(const std::string& pem) {
   OsslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -126,5 +126,5 @@ TEST(CsrTest, WeakSignatureDigestIsRefused) {
   EXPECT_NE(csr.error().message.find("signature algorithm"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace csr_test
 }  // namespace mayfly

@@ -6,7 +6,7 @@
 #include "mayfly/identity.h"
 
 namespace mayfly {
-namespace {
+namespace dns_name_test {
 
 const std::string kLabel63(63, 'a');
 // Four labels of 63 and a dot each side: 4 * 63 + 3 = 255, so trim to 253.
@@ -99,5 +99,5 @@ TEST(DnsNameTest, RejectsInvalidNamesNamingTheRule) {
   }
 }
 
-}  // namespace
+}  // namespace dns_name_test
 }  // namespace mayfly

@@ -6,7 +6,7 @@
 #include "mayfly/config.h"
 
 namespace mayfly {
-namespace {
+namespace duration_test {
 
 struct Accepted {
   const char* text;
@@ -85,5 +85,5 @@ TEST(FormatDurationTest, RoundTripsThroughParse) {
   }
 }
 
-}  // namespace
+}  // namespace duration_test
 }  // namespace mayfly

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mayfly {
-namespace {
+namespace error_test {
 
 TEST(ErrorTest, CodesHaveStableNames) {
   EXPECT_EQ(ErrorCodeName(ErrorCode::kInvalidCsr), "invalid_csr");
@@ -19,5 +19,5 @@ TEST(ErrorTest, WithContextPrefixesTheMessage) {
   EXPECT_EQ(r.error().ToString(), "io_error: writing ca.key: disk full");
 }
 
-}  // namespace
+}  // namespace error_test
 }  // namespace mayfly

@@ -7,7 +7,7 @@
 #include "mayfly/identity.h"
 
 namespace mayfly {
-namespace {
+namespace glob_test {
 
 struct GlobCase {
   std::string pattern;
@@ -74,5 +74,5 @@ TEST(GlobTest, PathologicalPatternFinishesFast) {
   EXPECT_LT(elapsed, std::chrono::seconds(2));
 }
 
-}  // namespace
+}  // namespace glob_test
 }  // namespace mayfly

@@ -10,7 +10,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly {
-namespace {
+namespace group_committer_test {
 
 using testing::TempDir;
 
@@ -105,5 +105,5 @@ TEST_F(GroupCommitterTest, RecordAndAuditEventCommitTogether) {
   EXPECT_TRUE(store_->GetCertificate("0a").value());
 }
 
-}  // namespace
+}  // namespace group_committer_test
 }  // namespace mayfly

@@ -6,7 +6,7 @@
 #include "mayfly/identity.h"
 
 namespace mayfly {
-namespace {
+namespace ip_address_test {
 
 using namespace std::string_literals;
 
@@ -159,5 +159,5 @@ TEST(CidrTest, ContainsTable) {
   }
 }
 
-}  // namespace
+}  // namespace ip_address_test
 }  // namespace mayfly

@@ -13,7 +13,7 @@
 #include "support/test_pki.h"
 
 namespace mayfly {
-namespace {
+namespace issuer_test {
 
 using testing::TestPki;
 
@@ -157,5 +157,5 @@ TEST(IssuerTest, EveryKeyTypeAndCaKeyTypeVerifiesWithTheOpensslCommand) {
   }
 }
 
-}  // namespace
+}  // namespace issuer_test
 }  // namespace mayfly

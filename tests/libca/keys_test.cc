@@ -8,7 +8,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly {
-namespace {
+namespace keys_test {
 
 TEST(KeysTest, EveryConfiguredTypeGeneratesAndClassifies) {
   for (KeyType type : {KeyType::kEcdsaP256, KeyType::kEcdsaP384, KeyType::kEd25519, KeyType::kRsa2048}) {
@@ -88,5 +88,5 @@ TEST(KeysTest, PassphraseFileTakesTheFirstLineAndRefusesEmpty) {
   EXPECT_FALSE(ReadPassphraseFile(dir.File("missing")).has_value());
 }
 
-}  // namespace
+}  // namespace keys_test
 }  // namespace mayfly

@@ -7,7 +7,7 @@
 #include "mayfly/identity.h"
 
 namespace mayfly {
-namespace {
+namespace spiffe_id_test {
 
 using namespace std::string_literals;
 
@@ -251,5 +251,5 @@ TEST(SpiffeIdTest, QuotesUntrustedTextForMessages) {
   EXPECT_EQ(QuoteForMessage("abcdef", 3), "\"abc\"... (6 bytes)");
 }
 
-}  // namespace
+}  // namespace spiffe_id_test
 }  // namespace mayfly

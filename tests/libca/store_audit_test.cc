@@ -8,7 +8,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly {
-namespace {
+namespace store_audit_test {
 
 using testing::TempDir;
 
@@ -59,7 +59,7 @@ class StoreAuditTest : public ::testing::Test {
   std::optional<int64_t> FirstBad() {
     auto r = store_->VerifyAuditChain();
     EXPECT_TRUE(r) << r.error().ToString();
-    return r.value_or(-1);
+    return r ? r->first_bad_id : -1;
   }
 
   TempDir dir_;
@@ -79,6 +79,9 @@ TEST_F(StoreAuditTest, EventsChainAndVerify) {
     prev = event->hash;
   }
   EXPECT_EQ(FirstBad(), std::nullopt);
+  auto check = store_->VerifyAuditChain();
+  ASSERT_TRUE(check) << check.error().ToString();
+  EXPECT_EQ(check->events, 3);
 }
 
 TEST_F(StoreAuditTest, TamperingIsFoundAtTheFirstBadEvent) {
@@ -166,5 +169,5 @@ TEST_F(StoreAuditTest, IssuanceAndItsEventCommitTogether) {
   EXPECT_EQ(FirstBad(), std::nullopt);
 }
 
-}  // namespace
+}  // namespace store_audit_test
 }  // namespace mayfly

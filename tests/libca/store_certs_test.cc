@@ -11,7 +11,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly {
-namespace {
+namespace store_certs_test {
 
 using testing::TempDir;
 
@@ -308,5 +308,5 @@ TEST_F(StoreCertsTest, LimitIsClampedAndCursorChecked) {
   }
 }
 
-}  // namespace
+}  // namespace store_certs_test
 }  // namespace mayfly

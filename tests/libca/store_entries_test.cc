@@ -6,7 +6,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly {
-namespace {
+namespace store_entries_test {
 
 using testing::TempDir;
 
@@ -96,5 +96,5 @@ TEST_F(StoreEntriesTest, ConfigEntriesAreReplacedWholeAndNotRemovable) {
   EXPECT_EQ(SpiffeIds().size(), 2u);
 }
 
-}  // namespace
+}  // namespace store_entries_test
 }  // namespace mayfly

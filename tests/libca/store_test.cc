@@ -11,7 +11,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly {
-namespace {
+namespace store_test {
 
 using testing::TempDir;
 
@@ -191,5 +191,5 @@ TEST(StoreTest, ManyThreadsReadAndWriteAtOnce) {
   EXPECT_EQ((*store)->CountCertificates(std::nullopt, 0).value(), kThreads * kPerThread);
 }
 
-}  // namespace
+}  // namespace store_test
 }  // namespace mayfly

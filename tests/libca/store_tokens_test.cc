@@ -10,7 +10,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly {
-namespace {
+namespace store_tokens_test {
 
 using testing::TempDir;
 
@@ -129,5 +129,5 @@ TEST_F(StoreTokensTest, EightThreadsRaceForOneTokenAndOneWins) {
   EXPECT_EQ(store_->ListCertificates({.node = "web-9"}).value().certs.size(), 1u);
 }
 
-}  // namespace
+}  // namespace store_tokens_test
 }  // namespace mayfly

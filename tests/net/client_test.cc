@@ -7,7 +7,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly::net::testing {
-namespace {
+namespace client_test {
 
 using boost::asio::ip::tcp;
 
@@ -115,5 +115,5 @@ TEST_F(ClientTest, UnusableUrlsAndRequestsAreInvalidArguments) {
   EXPECT_EQ(client.Request("GE T", "/").error().code, ErrorCode::kInvalidArgument);
 }
 
-}  // namespace
+}  // namespace client_test
 }  // namespace mayfly::net::testing

@@ -7,7 +7,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly::net::testing {
-namespace {
+namespace curl_test {
 
 using mayfly::testing::RunCommand;
 using mayfly::testing::TempDir;
@@ -108,5 +108,5 @@ TEST_F(RealClientTest, Tls13SessionsResumeWithTickets) {
   EXPECT_NE(second.output.find(kClientId), std::string::npos) << second.output;
 }
 
-}  // namespace
+}  // namespace curl_test
 }  // namespace mayfly::net::testing

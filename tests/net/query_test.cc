@@ -6,7 +6,7 @@
 #include <boost/json.hpp>
 
 namespace mayfly::net {
-namespace {
+namespace query_test {
 
 TEST(QueryTest, PercentEncodeKeepsOnlyUnreservedCharacters) {
   struct Case {
@@ -77,5 +77,5 @@ TEST(QueryTest, JsonErrorBodyEscapesTheMessage) {
   EXPECT_EQ(v["error"].as_object()["message"], "a \"quoted\"\nline");
 }
 
-}  // namespace
+}  // namespace query_test
 }  // namespace mayfly::net

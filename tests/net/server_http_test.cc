@@ -10,7 +10,7 @@
 #include "support/temp_dir.h"
 
 namespace mayfly::net::testing {
-namespace {
+namespace server_http_test {
 
 using mayfly::testing::TempDir;
 
@@ -311,5 +311,5 @@ TEST(ServerHttpTest, ListenRefusesBadAddresses) {
   EXPECT_EQ(again.error().code, ErrorCode::kUnavailable);
 }
 
-}  // namespace
+}  // namespace server_http_test
 }  // namespace mayfly::net::testing

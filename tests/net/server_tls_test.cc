@@ -5,7 +5,7 @@
 #include "net/net_test_util.h"
 
 namespace mayfly::net::testing {
-namespace {
+namespace server_tls_test {
 
 class ServerTlsTest : public ::testing::Test {
  protected:
@@ -166,5 +166,5 @@ TEST_F(ServerTlsTest, ConnectionsBeyondTheLimitAreClosedAndOthersUnaffected) {
   EXPECT_EQ(server.server().stats().accepted, 1u);
 }
 
-}  // namespace
+}  // namespace server_tls_test
 }  // namespace mayfly::net::testing

@@ -7,7 +7,7 @@
 #include "net/net_test_util.h"
 
 namespace mayfly::net::testing {
-namespace {
+namespace tls_context_test {
 
 class TlsContextTest : public ::testing::Test {
  protected:
@@ -73,5 +73,5 @@ TEST_F(TlsContextTest, ClientContexts) {
   EXPECT_EQ(MakeClientTlsContext(cert_without_key).error().code, ErrorCode::kInvalidArgument);
 }
 
-}  // namespace
+}  // namespace tls_context_test
 }  // namespace mayfly::net::testing

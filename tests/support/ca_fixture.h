@@ -70,6 +70,17 @@ class CaFixture {
     return std::string(v.as_object().at("ca_fingerprint").as_string());
   }
 
+  // The top of an agent.toml for this CA: the join token in "token", state
+  // in "agent", the CRL and bundle published into "out".
+  std::string AgentTomlHead(const std::string& fingerprint) const {
+    return "server = \"" + api_ + "\"\n"
+           "ca_fingerprint = \"" + fingerprint + "\"\n"
+           "join_token_file = \"" + Path("token") + "\"\n"
+           "state_dir = \"" + Path("agent") + "\"\n"
+           "crl_path = \"" + Path("out/crl.pem") + "\"\n"
+           "bundle_path = \"" + Path("out/bundle.pem") + "\"\n";
+  }
+
   std::string Path(const std::string& name) const { return dir_.File(name); }
   const std::string& api() const { return api_; }
   ChildProcess* daemon() { return daemon_.get(); }

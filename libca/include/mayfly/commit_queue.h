@@ -1,5 +1,6 @@
-// Commits issued certificates in shared transactions on a thread of its own,
-// telling each submitter when its record is durable.
+// Commits issued certificates, each with its audit event, in shared
+// transactions on a thread of its own, telling each submitter when its
+// record is durable.
 #pragma once
 
 #include <condition_variable>
@@ -30,7 +31,9 @@ class CommitQueue {
   CommitQueue(const CommitQueue&) = delete;
   CommitQueue& operator=(const CommitQueue&) = delete;
 
-  void Submit(CertRecord record, Done done);
+  // The certificate and its audit event commit in the same transaction: no
+  // issued certificate is ever missing from the audit chain.
+  void Submit(CertRecord record, AuditEvent event, Done done);
   // Blocks until every record submitted before the call has been handled.
   void Flush();
 
@@ -39,6 +42,7 @@ class CommitQueue {
  private:
   struct Item {
     CertRecord record;
+    AuditEvent event;
     Done done;
   };
   void Run();

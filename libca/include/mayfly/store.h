@@ -113,6 +113,12 @@ struct AuditEvent {
   std::string hash;          // hex SHA-256 over prev_hash and this event's fields
 };
 
+// What VerifyAuditChain found.
+struct AuditChainCheck {
+  int64_t events = 0;                   // events read, in id order
+  std::optional<int64_t> first_bad_id;  // nullopt when the chain is intact
+};
+
 // Thread-safe. Writes are serialised on one connection and committed durably
 // (WAL, synchronous=FULL) before they return; reads use their own connections
 // and run while a write commits. The store never reads the clock: every `now`
@@ -175,9 +181,11 @@ class Store {
   // enrolled and unbanned, and node_cert (whose node field is filled in) is
   // inserted. If the insert fails (kConflict) nothing happens: the token
   // stays unused. Returns the token's node name. Concurrent calls with one
-  // token: one wins.
+  // token: one wins. `event`, when given, is appended to the audit chain in
+  // the same transaction.
   [[nodiscard]] Result<std::string> ConsumeTokenAndEnroll(const std::string& token_hash,
-                                                          int64_t now, CertRecord node_cert);
+                                                          int64_t now, CertRecord node_cert,
+                                                          std::optional<AuditEvent> event = std::nullopt);
 
   // Nodes. A node revoked before it ever enrolled has enrolled_at 0.
   [[nodiscard]] Result<std::optional<NodeRecord>> GetNode(const std::string& name);
@@ -205,11 +213,11 @@ class Store {
   [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(int64_t since, int limit,
                                                           std::optional<int64_t> before_id);
   // Checks the whole chain: ids run 1, 2, 3... without gaps, each prev_hash
-  // is the previous event's hash, each hash recomputes. nullopt when intact;
-  // else the id of the first event that is wrong (edited, inserted, or
-  // following a deleted one), or the id after the last event when events at
-  // the end were deleted.
-  [[nodiscard]] Result<std::optional<int64_t>> VerifyAuditChain();
+  // is the previous event's hash, each hash recomputes. first_bad_id is the
+  // id of the first event that is wrong (edited, inserted, or following a
+  // deleted one), or the id after the last event when events at the end were
+  // deleted.
+  [[nodiscard]] Result<AuditChainCheck> VerifyAuditChain();
 
   // Small key/value settings (CA state).
   [[nodiscard]] Result<std::optional<std::string>> GetMeta(const std::string& key);
