@@ -7,13 +7,19 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 
 jobs=$(nproc)
+# ccache (when present) keys on paths relative to the checkout, so a fresh
+# clone of the same sources reuses earlier compilations.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 run_suite() {
   local dir=$1; shift
+  local start=$SECONDS
   echo "== build $dir ($*)"
   cmake -S . -B "$dir" -G Ninja -DMAYFLY_BUILD_BENCH=OFF "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
-  echo "== test $dir"
+  echo "== test $dir (built in $((SECONDS - start)) s)"
+  start=$SECONDS
   ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 300
+  echo "== $dir: tests ran in $((SECONDS - start)) s"
 }
 
 run_suite build
