@@ -41,6 +41,8 @@ Result<CaClient*> Agent::Client() {
 }
 
 Result<void> Agent::LoadNode() {
+  if (auto r = CheckPrivate(paths_.dir, "agent state_dir"); !r) return r;
+  if (auto r = CheckPrivate(paths_.node_key, "node key"); !r) return r;
   // A renewal that stopped between its writes left the new key aside: finish it.
   if (std::filesystem::exists(paths_.node_key_next)) {
     if (LoadHeldPair(paths_.node_cert, paths_.node_key_next)) {

@@ -41,6 +41,7 @@ Result<AdminClient> AdminClient::Connect(const GlobalOptions& global) {
     }
     auto trust = ReadFile(bundle_path);
     auto chain = ReadFile(global.cert);
+    if (auto r = CheckPrivate(global.key, "--key"); !r) return std::unexpected(r.error());
     auto key = LoadKeyFile(global.key);
     if (!trust) return std::unexpected(trust.error());
     if (!chain) return std::unexpected(chain.error());

@@ -53,9 +53,13 @@ Result<std::string> NormalizeSerial(std::string_view text) {
   return out;
 }
 
+// Waits until the event is stored: the caller is answered after its change
+// is in the audit chain, so what the change makes possible next (an
+// enrollment with the token just created) is always chained after it.
 void RecordChange(const CallPtr& call, std::string type, std::string subject, std::string detail) {
   call->rt.audit().Record(AuditEvent{.time = NowSeconds(call->rt), .type = std::move(type), .actor = call->actor,
                                      .subject = std::move(subject), .result = "ok", .detail = std::move(detail)});
+  call->rt.audit().Flush();
 }
 
 }  // namespace

@@ -75,6 +75,15 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   const CaPaths paths = CaPaths::For(config.state_dir);
   std::unique_ptr<CaRuntime> rt(new CaRuntime(config, clock));
 
+  // Keys, passphrase and the directory holding them must be the daemon's
+  // alone: refuse to run with anything others could read.
+  const std::pair<std::string, const char*> private_paths[] = {
+      {paths.state_dir, "state_dir"},         {paths.intermediate_key, "intermediate key"},
+      {paths.root_key, "root key"},           {paths.admin_key, "admin key"},
+      {PassphraseFilePath(config), "key passphrase file"}, {paths.database, "database"}};
+  for (const auto& [path, what] : private_paths) {
+    if (auto r = CheckPrivate(path, what); !r) return std::unexpected(r.error());
+  }
   auto root = LoadCaCert(paths.root_cert);
   if (!root) return std::unexpected(root.error());
   auto inter = LoadCaCert(paths.intermediate_cert);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -110,6 +111,22 @@ Result<void> EnsureDirectory(const std::string& path, mode_t mode) {
     return MakeError(ErrorCode::kIo, "chmod " + path + ": " + ErrnoString(errno));
   }
   return Ok();
+}
+
+Result<void> CheckPrivate(const std::string& path, std::string_view what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Ok();
+    return MakeError(ErrorCode::kIo, "checking " + std::string(what) + " " + path + ": " + ErrnoString(errno));
+  }
+  const mode_t mode = st.st_mode & 07777;
+  if ((mode & 077) == 0) return Ok();
+  char octal[8];
+  std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+  const bool dir = S_ISDIR(st.st_mode);
+  return MakeError(ErrorCode::kConfig, std::string(what) + " " + path + " is open to its group or others (mode " +
+                                           octal + "); refusing to use it. Fix: chmod " + (dir ? "700 " : "600 ") +
+                                           path);
 }
 
 }  // namespace mayfly

@@ -164,6 +164,25 @@ TEST_F(AgentOnceTest, RevokedNodeNeedsANewTokenThenReEnrolls) {
   ExpectVerifies("out/web.pem");
 }
 
+TEST_F(AgentOnceTest, ANodeKeyOthersCanReadIsRefused) {
+  ASSERT_EQ(Once().status, 0);
+  ASSERT_EQ(chmod(Path("agent/node.key").c_str(), 0644), 0);
+  auto refused = Once();
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("node key " + Path("agent/node.key") + " is open to its group or others (mode 0644)"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("chmod 600 " + Path("agent/node.key")), std::string::npos) << refused.output;
+  ASSERT_EQ(chmod(Path("agent/node.key").c_str(), 0600), 0);
+  ASSERT_EQ(chmod(Path("agent").c_str(), 0755), 0);
+  refused = Once();
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("chmod 700 " + Path("agent")), std::string::npos) << refused.output;
+  ASSERT_EQ(chmod(Path("agent").c_str(), 0700), 0);
+  auto again = Once();
+  EXPECT_EQ(again.status, 0) << again.output;
+}
+
 TEST_F(AgentOnceTest, WrongFingerprintIsRefusedAndNothingIsWritten) {
   WriteConfig("sha256:" + std::string(64, 'a'));
   auto r = Once();

@@ -2,8 +2,10 @@
 #include "ca_runtime.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "api_fixture.h"
+#include "mayfly/ca_layout.h"
 #include "support/test_pki.h"
 
 namespace mayfly::testing {
@@ -42,11 +44,40 @@ TEST_F(CaRuntimeTest, MissingCaOrWrongPassphraseAreClearErrors) {
   EXPECT_NE(rt.error().message.find("mayfly-ca init"), std::string::npos) << rt.error().message;
 
   WriteTextFile(dir_.File("wrong"), "not the passphrase\n");
+  ASSERT_EQ(chmod(dir_.File("wrong").c_str(), 0600), 0);
   CaConfig wrong = config_;
   wrong.ca.key_passphrase_file = dir_.File("wrong");
   rt = CaRuntime::Load(wrong, clock_);
   ASSERT_FALSE(rt);
   EXPECT_NE(rt.error().message.find("intermediate key"), std::string::npos) << rt.error().message;
+}
+
+TEST_F(CaRuntimeTest, KeysOrStateOthersCanReadAreRefusedAtStart) {
+  Stop();
+  const CaPaths paths = CaPaths::For(config_.state_dir);
+  struct Case {
+    std::string path;
+    mode_t bad_mode, good_mode;
+    std::string what, fix;
+  };
+  const Case cases[] = {
+      {paths.intermediate_key, 0640, 0600, "intermediate key", "chmod 600 "},
+      {paths.root_key, 0604, 0600, "root key", "chmod 600 "},
+      {config_.state_dir, 0750, 0700, "state_dir", "chmod 700 "},
+      {paths.database, 0644, 0600, "database", "chmod 600 "},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    ASSERT_EQ(chmod(c.path.c_str(), c.bad_mode), 0);
+    auto rt = CaRuntime::Load(config_, clock_);
+    ASSERT_FALSE(rt);
+    EXPECT_EQ(rt.error().code, ErrorCode::kConfig);
+    EXPECT_NE(rt.error().message.find(c.what + " " + c.path), std::string::npos) << rt.error().message;
+    EXPECT_NE(rt.error().message.find(c.fix + c.path), std::string::npos) << rt.error().message;
+    ASSERT_EQ(chmod(c.path.c_str(), c.good_mode), 0);
+  }
+  auto rt = CaRuntime::Load(config_, clock_);
+  EXPECT_TRUE(rt) << rt.error().ToString();
 }
 
 TEST_F(CaRuntimeTest, ReloadReplacesConfigEntriesButKeepsApiOnes) {

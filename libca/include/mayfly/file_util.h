@@ -21,6 +21,12 @@ namespace mayfly {
 // Creates `path` (and parents) if missing and sets it to `mode`.
 [[nodiscard]] Result<void> EnsureDirectory(const std::string& path, mode_t mode);
 
+// Refuses a private file (a key, a passphrase) or a directory holding them
+// when its group or others have any access to it, with a message naming
+// `what`, the path, its mode and the chmod that fixes it. A missing path
+// passes: the caller's own read reports it.
+[[nodiscard]] Result<void> CheckPrivate(const std::string& path, std::string_view what);
+
 // A string with errno's description, for messages.
 std::string ErrnoString(int err);
 
