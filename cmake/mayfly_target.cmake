@@ -9,7 +9,16 @@ function(mayfly_target_settings target)
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     target_compile_options(${target} PRIVATE -Wno-restrict)
   endif()
-  if(MAYFLY_SANITIZE)
+  if(MAYFLY_FUZZ)
+    # libstdc++ 12 offers std::expected only when __cpp_concepts >= 202002;
+    # clang 16 implements what <expected> needs (P0848) but still reports
+    # 201907, so the fuzz build raises the macro.
+    target_compile_options(${target} PRIVATE -Wno-macro-redefined -D__cpp_concepts=202002L)
+    # Coverage for libFuzzer everywhere; the fuzz executables add the driver.
+    target_compile_options(${target} PRIVATE
+      -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  elseif(MAYFLY_SANITIZE)
     target_compile_options(${target} PRIVATE
       -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)

@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev
   curl jq nginx-light procps systemd
+  clang-16 libclang-rt-16-dev
 )
 
 missing=()
