@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DMAYFLY_FUZZ=ON -DMAYFLY_BUILD_TESTS=OFF -DMAYFLY_BUILD_BENCH=OFF >/dev/null
+  -DMAYFLY_FUZZ=ON -DMAYFLY_BUILD_TESTS=OFF -DMAYFLY_BUILD_BENCH=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build-fuzz -j "$(nproc)"
 
 status=0

@@ -11,7 +11,6 @@
 namespace mayfly {
 namespace {
 
-constexpr int kMaxPageSize = 1000;
 constexpr std::string_view kAuditColumns =
     "id, time, type, actor, subject, result, detail, prev_hash, hash";
 
@@ -101,7 +100,7 @@ Result<AuditEvent> Store::AppendAudit(AuditEvent event) {
 Result<std::vector<AuditEvent>> Store::ListAudit(int64_t since, int limit,
                                                  std::optional<int64_t> before_id) {
   const int64_t before = before_id.value_or(std::numeric_limits<int64_t>::max());
-  const int64_t page = std::clamp(limit, 1, kMaxPageSize);
+  const int64_t page = std::clamp(limit, 1, kMaxStorePage);
   return impl_->Read([&](Connection& conn) -> Result<std::vector<AuditEvent>> {
     // Few events since `since`: read them by time and sort; many: walk ids down.
     auto count = CountUpTo(conn, "SELECT 1 FROM audit_events INDEXED BY audit_time WHERE time >= :since",

@@ -10,8 +10,6 @@
 namespace mayfly {
 namespace {
 
-constexpr int kMaxPageSize = 1000;
-
 // Keyset paging: the cursor is the id of the last certificate returned.
 Result<int64_t> ParseCursor(const std::optional<std::string>& cursor) {
   if (!cursor) return std::numeric_limits<int64_t>::max();
@@ -78,7 +76,7 @@ std::string_view CertStatusCondition(CertStatus status) {
 Result<CertPage> Store::ListCertificates(const CertFilter& filter) {
   auto cursor = ParseCursor(filter.cursor);
   if (!cursor) return std::unexpected(cursor.error());
-  const int limit = std::clamp(filter.limit, 1, kMaxPageSize);
+  const int limit = std::clamp(filter.limit, 1, kMaxStorePage);
   return impl_->Read([&](Connection& conn) -> Result<CertPage> {
     auto index = ChooseIndex(conn, filter);
     if (!index) return std::unexpected(index.error());

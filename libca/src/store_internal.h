@@ -14,6 +14,9 @@
 
 namespace mayfly {
 
+// The most rows one listing call returns (certificates, audit events).
+inline constexpr int kMaxStorePage = 1000;
+
 // The newest schema version this build knows (PRAGMA user_version).
 int LatestSchemaVersion();
 
