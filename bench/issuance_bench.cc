@@ -115,6 +115,18 @@ void BM_Issuance(benchmark::State& state) {
 BENCHMARK(BM_Issuance)->UseRealTime()->MinTime(3.0);
 BENCHMARK(BM_Issuance)->UseRealTime()->MinTime(3.0)->Threads(2);
 
+// The same issuance without the store: what the issuing thread itself costs.
+void BM_IssuanceWithoutCommit(benchmark::State& state) {
+  Fixture& f = Fixture::Get();
+  size_t i = 0;
+  for (auto _ : state) {
+    CertRecord record = IssueOne(f, f.csrs[i++ % f.csrs.size()]);
+    benchmark::DoNotOptimize(record);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_IssuanceWithoutCommit)->UseRealTime()->MinTime(2.0);
+
 // Phases of one issuance, to see where the time goes.
 void BM_PhaseCsrParse(benchmark::State& state) {
   Fixture& f = Fixture::Get();

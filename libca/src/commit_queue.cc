@@ -5,8 +5,8 @@
 
 namespace mayfly {
 
-CommitQueue::CommitQueue(Store& store, size_t max_batch)
-    : store_(store), max_batch_(max_batch), thread_([this] { Run(); }) {}
+CommitQueue::CommitQueue(Store& store, size_t max_batch, std::chrono::microseconds linger)
+    : store_(store), max_batch_(max_batch), linger_(linger), thread_([this] { Run(); }) {}
 
 CommitQueue::~CommitQueue() {
   {
@@ -18,12 +18,16 @@ CommitQueue::~CommitQueue() {
 }
 
 void CommitQueue::Submit(CertRecord record, AuditEvent event, Done done) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     queue_.push_back({std::move(record), std::move(event), std::move(done)});
     ++submitted_;
+    // Waking a sleeping thread costs a system call and, on another CPU, an
+    // interrupt: only when the committer waits for exactly this.
+    wake = wake_at_ != 0 && queue_.size() >= wake_at_;
   }
-  work_cv_.notify_one();
+  if (wake) work_cv_.notify_one();
 }
 
 void CommitQueue::Flush() {
@@ -40,13 +44,20 @@ uint64_t CommitQueue::batches_committed() const {
 void CommitQueue::Run() {
   std::unique_lock lock(mu_);
   for (;;) {
+    wake_at_ = 1;
     work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything is committed
+    if (last_batch_ > 1 && !stopping_ && queue_.size() < max_batch_) {
+      wake_at_ = max_batch_;
+      work_cv_.wait_for(lock, linger_, [&] { return stopping_ || queue_.size() >= max_batch_; });
+    }
+    wake_at_ = 0;
     std::deque<Item> batch;
     while (!queue_.empty() && batch.size() < max_batch_) {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
+    last_batch_ = batch.size();
     lock.unlock();
     CommitBatch(batch);
     lock.lock();

@@ -55,8 +55,8 @@ CrlSeen ParseCrl(const std::string& der) {
     char* hex = BN_bn2hex(bn);
     std::string s(hex);
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    // The API's serials are 32 hex digits; BN_bn2hex drops leading zeros.
-    seen.serials.insert(std::string(s.size() < 32 ? 32 - s.size() : 0, '0') + s);
+    // BN_bn2hex prints whole bytes; the API's serials have no leading zero.
+    seen.serials.insert(s.substr(std::min(s.find_first_not_of('0'), s.size())));
     OPENSSL_free(hex);
     BN_free(bn);
   }
