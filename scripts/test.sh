@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds Mayfly twice (RelWithDebInfo, then with
 # ASan + UBSan) and runs the whole GoogleTest suite through CTest in both,
-# then runs each fuzz target for 10 seconds.
+# runs libca's suite under ThreadSanitizer, then each fuzz target for 10 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +34,17 @@ run_suite build
 # Debug (-O0): Beast's templates take many minutes to compile with ASan at -O2.
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DMAYFLY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+
+# ThreadSanitizer over libca's suite: the store, the commit queue and group
+# commit, which threads share, without the network stack's long compile.
+start=$SECONDS
+echo "== build build-tsan (libca suite, -DMAYFLY_TSAN=ON)"
+cmake -S . -B build-tsan -G Ninja -DMAYFLY_TSAN=ON -DMAYFLY_BUILD_BENCH=OFF -DCMAKE_UNITY_BUILD=ON \
+  -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 >/dev/null
+cmake --build build-tsan -j "$jobs" --target libca_tests
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build-tsan -L '^libca$' --output-on-failure -j "$jobs" --timeout 300
+echo "== build-tsan: built and tested in $((SECONDS - start)) s"
 
 # Each libFuzzer target for a short fixed time (clang 16, ASan + UBSan).
 start=$SECONDS

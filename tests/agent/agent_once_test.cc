@@ -3,8 +3,13 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <random>
+#include <thread>
 
 #include "mayfly/file_util.h"
 #include "mayfly/x509_util.h"
@@ -181,6 +186,29 @@ TEST_F(AgentOnceTest, ANodeKeyOthersCanReadIsRefused) {
   ASSERT_EQ(chmod(Path("agent").c_str(), 0700), 0);
   auto again = Once();
   EXPECT_EQ(again.status, 0) << again.output;
+}
+
+TEST_F(AgentOnceTest, KilledMidIssuanceItFinishesOnTheNextRun) {
+  ASSERT_EQ(Once().status, 0);
+  std::mt19937 random(20261126);
+  int killed_while_running = 0;
+  for (int round = 0; round < 12; ++round) {
+    // Both workloads must be issued again: new keys, new certificates.
+    std::filesystem::remove(Path("out/web.pem"));
+    std::filesystem::remove(Path("out/api.pem"));
+    auto agent = testing::ChildProcess::Start({kAgentBinary, "once", "--config", Path("agent.toml")});
+    ASSERT_TRUE(agent);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 120)(random)));
+    killed_while_running += agent->Stop(SIGKILL) == -SIGKILL ? 1 : 0;
+    // The next run repairs whatever the kill left: both pairs whole and matching.
+    auto again = Once();
+    ASSERT_EQ(again.status, 0) << "round " << round << ": " << again.output;
+    ExpectVerifies("out/web.pem");
+    ExpectVerifies("out/api.pem");
+    EXPECT_FALSE(std::filesystem::exists(Path("agent/node.key.next")));
+  }
+  EXPECT_GT(killed_while_running, 0) << "no kill landed while the agent was working";
+  std::cout << "kills while issuing: " << killed_while_running << " of 12\n";
 }
 
 TEST_F(AgentOnceTest, WrongFingerprintIsRefusedAndNothingIsWritten) {

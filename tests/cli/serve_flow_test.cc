@@ -158,6 +158,45 @@ TEST_F(ServeFlowTest, RefusalsGetTheDocumentedStatusAndCode) {
   EXPECT_NE(ReadFile(Path("renew.json"))->find("banned"), std::string::npos);
 }
 
+TEST_F(ServeFlowTest, HostileBodiesAndCsrsGetTheDocumentedErrors) {
+  Enroll("node-1");
+  const std::string creds = NodeCreds("node-1") + " -X POST --data @";
+  // JSON nested far deeper than any request needs, within max_body.
+  testing::WriteTextFile(Path("deep.req"), std::string(4000, '[') + std::string(4000, ']'));
+  EXPECT_EQ(Curl(creds + Path("deep.req") + " " + api_ + "/v1/sign", "deep.json"), 400);
+  EXPECT_EQ(ErrorCode("deep.json"), "invalid_argument");
+  // A CSR asking for more names than any workload has.
+  std::string sans = "URI:spiffe://example.org/web";
+  for (int i = 0; i < 100; ++i) sans += ",DNS:n" + std::to_string(i) + ".web.internal";
+  EXPECT_EQ(Post("/v1/sign", {{"csr", Csr("many", sans)}}, "many.json", NodeCreds("node-1")), 400);
+  EXPECT_EQ(ErrorCode("many.json"), "invalid_csr");
+  EXPECT_NE(ReadFile(Path("many.json"))->find("at most 64"), std::string::npos);
+  // 10 000 names do not even fit the body limit: refused unread.
+  std::string huge = "URI:spiffe://example.org/web";
+  for (int i = 0; i < 10000; ++i) huge += ",DNS:a" + std::to_string(i) + ".x";
+  testing::WriteTextFile(Path("huge.cnf"), "[req]\ndistinguished_name=dn\n[dn]\n[ext]\nsubjectAltName=" + huge + "\n");
+  auto made = testing::RunCommand("openssl req -new -key " + Path("many.key") + " -subj / -config " + Path("huge.cnf") +
+                                  " -reqexts ext -out " + Path("huge.csr"));
+  ASSERT_EQ(made.status, 0) << made.output;
+  testing::WriteTextFile(Path("huge.req"), json::serialize(json::object{{"csr", ReadFile(Path("huge.csr")).value()}}));
+  EXPECT_EQ(Curl(creds + Path("huge.req") + " " + api_ + "/v1/sign", "huge.json"), 413);
+  EXPECT_EQ(ErrorCode("huge.json"), "too_large");
+  // Every extension a CSR may ask for is ignored: the leaf is what the CA
+  // decides, never a CA itself, never for code signing.
+  const std::string odd = Csr("odd", "URI:spiffe://example.org/web -addext basicConstraints=critical,CA:TRUE,pathlen:5 "
+                                     "-addext keyUsage=critical,keyCertSign,cRLSign "
+                                     "-addext extendedKeyUsage=codeSigning,OCSPSigning "
+                                     "-addext 'nameConstraints=permitted;DNS:evil.example'");
+  ASSERT_EQ(Post("/v1/sign", {{"csr", odd}}, "odd.json", NodeCreds("node-1")), 200)
+      << ReadFile(Path("odd.json")).value_or("");
+  testing::WriteTextFile(Path("odd.pem"), std::string(ReadJson("odd.json").at("certificate").as_string()));
+  auto text = testing::RunCommand("openssl x509 -noout -text -in " + Path("odd.pem"));
+  EXPECT_NE(text.output.find("CA:FALSE"), std::string::npos) << text.output;
+  EXPECT_EQ(text.output.find("Certificate Sign"), std::string::npos) << text.output;
+  EXPECT_EQ(text.output.find("Code Signing"), std::string::npos) << text.output;
+  EXPECT_EQ(text.output.find("evil.example"), std::string::npos) << text.output;
+}
+
 TEST_F(ServeFlowTest, AnIssuanceIsAuditedBeforeItIsAnsweredAndAuditVerifyFindsEdits) {
   Enroll("node-1");
   ASSERT_EQ(Post("/v1/sign", {{"csr", Csr("web", "URI:spiffe://example.org/web")}}, "web.json", NodeCreds("node-1")),

@@ -12,6 +12,7 @@ struct Accepted {
   const char* text;
   int64_t seconds;
 };
+void PrintTo(const Accepted& c, std::ostream* out) { *out << '"' << c.text << '"'; }
 
 class DurationAcceptTest : public ::testing::TestWithParam<Accepted> {};
 
@@ -33,6 +34,7 @@ struct Refused {
   const char* text;
   const char* message;  // a part of the error message
 };
+void PrintTo(const Refused& c, std::ostream* out) { *out << '"' << c.text << '"'; }
 
 class DurationRejectTest : public ::testing::TestWithParam<Refused> {};
 

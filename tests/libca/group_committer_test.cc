@@ -7,6 +7,7 @@
 #include <barrier>
 #include <thread>
 
+#include "support/store_fixture.h"
 #include "support/temp_dir.h"
 
 namespace mayfly {
@@ -19,13 +20,8 @@ CertRecord Cert(std::string serial) {
           .der = std::string(500, '\x30')};
 }
 
-class GroupCommitterTest : public ::testing::Test {
+class GroupCommitterTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    auto store = Store::Open(dir_.File("ca.db"));
-    ASSERT_TRUE(store) << store.error().ToString();
-    store_ = std::move(*store);
-  }
   // Runs `threads` threads, each committing `per_thread` records named
   // "<thread>-<i>" (or what `name` says), all starting together. Returns
   // how many commits failed.
@@ -50,8 +46,6 @@ class GroupCommitterTest : public ::testing::Test {
   }
   static std::string Name(int t, int i) { return std::to_string(t) + "-" + std::to_string(i); }
 
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(GroupCommitterTest, EightThreadsShareFewerTransactionsThanRecords) {

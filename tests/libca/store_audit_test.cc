@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "support/store_fixture.h"
 #include "support/temp_dir.h"
 
 namespace mayfly {
@@ -37,13 +38,8 @@ std::string ExpectedHash(const AuditEvent& e) {
   return hex;
 }
 
-class StoreAuditTest : public ::testing::Test {
+class StoreAuditTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    auto store = Store::Open(path_);
-    ASSERT_TRUE(store) << store.error().ToString();
-    store_ = std::move(*store);
-  }
   void AppendFive() {
     for (int i = 1; i <= 5; ++i) ASSERT_TRUE(store_->AppendAudit(Event(100 + i, "issue")));
   }
@@ -62,9 +58,6 @@ class StoreAuditTest : public ::testing::Test {
     return r ? r->first_bad_id : -1;
   }
 
-  TempDir dir_;
-  const std::string path_ = dir_.File("ca.db");
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreAuditTest, EventsChainAndVerify) {

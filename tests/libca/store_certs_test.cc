@@ -8,6 +8,7 @@
 #include <ctime>
 #include <set>
 
+#include "support/store_fixture.h"
 #include "support/temp_dir.h"
 
 namespace mayfly {
@@ -22,15 +23,8 @@ CertRecord Cert(std::string serial, std::string spiffe_id, std::string node, int
           .not_before = 10, .not_after = not_after, .issued_at = 10, .der = std::string(600, '\x30')};
 }
 
-class StoreCertsTest : public ::testing::Test {
+class StoreCertsTest : public testing::StoreFixture {
  protected:
-  void SetUp() override { Reopen(); }
-  void Reopen() {
-    store_.reset();
-    auto store = Store::Open(dir_.File("ca.db"));
-    ASSERT_TRUE(store) << store.error().ToString();
-    store_ = std::move(*store);
-  }
   void Insert(const std::vector<CertRecord>& certs) {
     auto r = store_->InsertCertificates(certs);
     ASSERT_TRUE(r) << r.error().ToString();
@@ -44,8 +38,6 @@ class StoreCertsTest : public ::testing::Test {
   }
   std::optional<CertRecord> Get(const std::string& serial) { return store_->GetCertificate(serial).value(); }
 
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreCertsTest, InsertedCertificateReadsBackWhole) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/store_fixture.h"
 #include "support/temp_dir.h"
 
 namespace mayfly {
@@ -14,13 +15,8 @@ EntryRecord Entry(std::string spiffe_id, std::string node, std::string source = 
   return {.spiffe_id = std::move(spiffe_id), .node = std::move(node), .source = std::move(source)};
 }
 
-class StoreEntriesTest : public ::testing::Test {
+class StoreEntriesTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    auto store = Store::Open(dir_.File("ca.db"));
-    ASSERT_TRUE(store) << store.error().ToString();
-    store_ = std::move(*store);
-  }
   std::vector<std::string> SpiffeIds() {
     std::vector<std::string> ids;
     const std::vector<EntryRecord> entries = store_->ListEntries().value();
@@ -28,8 +24,6 @@ class StoreEntriesTest : public ::testing::Test {
     return ids;
   }
 
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreEntriesTest, AddListRemove) {

@@ -7,6 +7,7 @@
 #include <barrier>
 #include <thread>
 
+#include "support/store_fixture.h"
 #include "support/temp_dir.h"
 
 namespace mayfly {
@@ -16,13 +17,8 @@ using testing::TempDir;
 
 constexpr int64_t kNow = 5000;
 
-class StoreTokensTest : public ::testing::Test {
+class StoreTokensTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    auto store = Store::Open(dir_.File("ca.db"));
-    ASSERT_TRUE(store) << store.error().ToString();
-    store_ = std::move(*store);
-  }
   void CreateToken(const std::string& hash, const std::string& node, int64_t expires_at) {
     auto r = store_->CreateToken(TokenRecord{.hash = hash, .node = node, .created_at = kNow - 10,
                                              .expires_at = expires_at});
@@ -33,8 +29,6 @@ class StoreTokensTest : public ::testing::Test {
             .kind = CertKind::kNode, .not_after = kNow + 3600};
   }
 
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreTokensTest, TokenEnrollsItsNodeOnce) {

@@ -136,6 +136,22 @@ TEST(ServerHttpTest, ASlowHeaderIsCutOffByTheHeaderTimeout) {
   EXPECT_LT(waited, std::chrono::seconds(5));
 }
 
+TEST(ServerHttpTest, ASlowBodyIsCutOffByTheBodyTimeout) {
+  ServerOptions options;
+  options.body_timeout = std::chrono::seconds(1);
+  RunningServer server(EchoHandler, options);
+  RawSocket raw(server.server().ListenPlain("127.0.0.1:0").value());
+  // Headers promptly, then 10 of the 100 promised bytes, then nothing.
+  ASSERT_TRUE(raw.Send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"));
+  auto start = std::chrono::steady_clock::now();
+  std::string reply = raw.ReadAll();
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(reply, "") << "a request cut short is never handled";
+  EXPECT_EQ(raw.last_read(), 0) << "closed by the server, not by our read timeout";
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_LT(waited, std::chrono::seconds(5));
+}
+
 TEST(ServerHttpTest, BeyondMaxConnectionsAPlainClientGets503) {
   ServerOptions options;
   options.max_connections = 1;

@@ -81,6 +81,29 @@ TEST_F(ServerTlsTest, ACertificateFromAnotherCaFailsTheHandshake) {
   EXPECT_EQ(server.server().stats().requests, 0u);
 }
 
+TEST_F(ServerTlsTest, AnExpiredClientCertificateFailsTheHandshake) {
+  RunningServer server;
+  uint16_t port = Listen(server);
+  // Issued by our own CA, but its hour ended an hour ago.
+  const auto now = pki_.pki->clock.Now();
+  pki_.pki->clock.Set(now - std::chrono::hours(2));
+  auto key = GenerateKey(KeyType::kEcdsaP256).value();
+  const std::string expired = pki_.pki->IssueFor(key.get(), kClientId, {}, std::chrono::hours(1)).Pem() +
+                              CertToPem(pki_.pki->intermediate.get()).value();
+  pki_.pki->clock.Set(now);
+  ClientTlsConfig config;
+  config.trust_pem = pki_.root_pem;
+  config.cert_chain_pem = expired;
+  config.key = key.get();
+  auto client = HttpClient::ForUrl("https://127.0.0.1:" + std::to_string(port), MakeClientTlsContext(config).value())
+                    .value();
+  auto res = client.Request("GET", "/v1/bundle");
+  ASSERT_FALSE(res.has_value());
+  EXPECT_EQ(res.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(WaitFor([&] { return server.server().stats().handshake_failures == 1; }));
+  EXPECT_EQ(server.server().stats().requests, 0u);
+}
+
 TEST_F(ServerTlsTest, KeepAliveServesTwoRequestsOnOneConnection) {
   RunningServer server;
   auto client = Client(Listen(server));
