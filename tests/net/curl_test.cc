@@ -75,6 +75,13 @@ TEST_F(RealClientTest, Tls12WorksWhenAllowedWithAnAeadCipher) {
   // A CBC suite is never negotiated, even at 1.2.
   auto cbc = RunCommand(SClient(port, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA256"));
   EXPECT_NE(cbc.status, 0) << cbc.output;
+  // Nor anything older than 1.2: a client willing to speak TLS 1.0 and 1.1
+  // (security level 0 lifts OpenSSL's own client-side ban) is refused.
+  for (const char* old_version : {"-tls1", "-tls1_1"}) {
+    auto r = RunCommand(SClient(port, std::string(old_version) + " -cipher DEFAULT:@SECLEVEL=0"));
+    EXPECT_NE(r.status, 0) << old_version << ": " << r.output;
+    EXPECT_EQ(r.output.find("Cipher is ECDHE"), std::string::npos) << old_version << ": " << r.output;
+  }
 }
 
 TEST_F(RealClientTest, OpensslSClientTls12IsRefused) {
