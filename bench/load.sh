@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A CA on this machine under mayfly-load: keep-alive and new-connection
+# mTLS /v1/sign, then /v1/renew. Builds Release into BUILD (default
+# build-rel) unless it is there, runs the daemon in a temporary directory on
+# 127.0.0.1, and prints mayfly-load's figures for each case.
+# CONNECTIONS (default 64) and DURATION (seconds, default 10) tune the load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build-rel}
+CONNECTIONS=${CONNECTIONS:-64}
+DURATION=${DURATION:-10}
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAYFLY_BUILD_TESTS=OFF >/dev/null
+cmake --build "$BUILD" --target mayfly-ca mayfly-load >/dev/null
+
+dir=$(mktemp -d)
+ca_pid=""
+cleanup() {
+  [ -n "$ca_pid" ] && kill -TERM "$ca_pid" 2>/dev/null && wait "$ca_pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+cat > "$dir/ca.toml" <<TOML
+trust_domain = "example.org"
+state_dir = "$dir/ca"
+listen = "127.0.0.1:0"
+metrics_listen = "127.0.0.1:0"
+admin_socket = "$dir/admin.sock"
+server_names = ["127.0.0.1"]
+[ca]
+key_passphrase_file = "$dir/pass"
+[limits]
+sign_per_node_per_minute = 1000000
+enroll_per_ip_per_minute = 1000000
+[[entry]]
+spiffe_id = "spiffe://example.org/load"
+node = "load-*"
+TOML
+"$BUILD/daemon/mayfly-ca" init --config "$dir/ca.toml" >/dev/null
+"$BUILD/daemon/mayfly-ca" serve --config "$dir/ca.toml" > "$dir/ca.log" 2>&1 &
+ca_pid=$!
+for _ in $(seq 1 200); do grep -q '^ready ' "$dir/ca.log" && break; sleep 0.05; done
+api=$(sed -n 's/^ready api=\([^ ]*\).*/\1/p' "$dir/ca.log")
+[ -n "$api" ] || { cat "$dir/ca.log" >&2; exit 1; }
+
+run() {  # run <mode> <route> <node prefix>
+  echo "== $1 $2"
+  "$BUILD/bench/mayfly-load" --server "https://$api" --admin-socket "$dir/admin.sock" --ca-bundle "$dir/ca/root.pem" \
+    --connections "$CONNECTIONS" --duration "$DURATION" --mode "$1" --route "$2" --node-prefix "$3"
+}
+run keepalive sign load-ka-
+run new-connection sign load-nc-
+run keepalive renew load-rn-

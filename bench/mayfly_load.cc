@@ -1,0 +1,208 @@
+// mayfly-load: drives a running mayfly-ca the way a fleet does. N clients,
+// each a node enrolled through the real API with its own join token, key and
+// certificate, send /v1/sign (or /v1/renew) requests over mutual TLS, either
+// on one kept-alive connection each or on a new connection per request.
+// Prints requests/s, p50/p99/p999 latency and errors, then verifies every
+// certificate received against the CA's chain; exits 1 on any error
+// response or any certificate that does not verify.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "agent_cert_check.h"
+#include "mayfly/csr.h"
+#include "mayfly/file_util.h"
+#include "mayfly/keys.h"
+#include "mayfly/net/client.h"
+#include "mayfly/net/tls_context.h"
+
+namespace mayfly::load {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string server;
+  std::string admin_socket;
+  std::string ca_bundle;
+  std::string spiffe_id = "spiffe://example.org/load";
+  std::string node_prefix = "load-";
+  std::string mode = "keepalive";  // or "new-connection"
+  std::string route = "sign";      // or "renew"
+  int connections = 64;
+  int duration = 10;
+  int csr_pool = 16;
+};
+
+// One simulated node: its credentials and the request bodies it cycles
+// through (distinct CSRs, made before the clock starts).
+struct Node {
+  std::string name;
+  OsslPtr<EVP_PKEY> key;
+  std::string chain_pem;
+  std::vector<std::string> bodies;
+};
+
+// What one worker saw.
+struct Tally {
+  std::vector<double> latencies_ms;
+  std::vector<std::string> issued;  // leaf + chain PEM of every 200
+  uint64_t errors = 0;
+  std::string first_error;
+};
+
+[[noreturn]] void Die(const std::string& message) {
+  std::cerr << "mayfly-load: " << message << "\n";
+  std::exit(2);
+}
+
+std::string StringField(const std::string& body, const char* name) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return "";
+  const json::value* field = v.as_object().if_contains(name);
+  return field != nullptr && field->is_string() ? std::string(field->as_string()) : "";
+}
+
+Node Enroll(const Options& options, net::HttpClient& admin, const std::string& root, int index) {
+  Node node;
+  node.name = options.node_prefix + std::to_string(index);
+  auto token = admin.Request("POST", "/v1/admin/tokens", json::serialize(json::object{{"node", node.name}}));
+  if (!token || token->status != 200) {
+    Die("creating a join token for " + node.name + ": " + (token ? token->body : token.error().message));
+  }
+  node.key = GenerateKey(KeyType::kEcdsaP256).value();
+  auto anonymous = net::HttpClient::ForUrl(options.server, net::MakeClientTlsContext({.trust_pem = root}).value());
+  if (!anonymous) Die(anonymous.error().message);
+  const std::string body = json::serialize(json::object{
+      {"token", StringField(token->body, "token")}, {"csr", MakeCsrPem(node.key.get(), {}, {}, {}).value()}});
+  auto enrolled = anonymous->Request("POST", "/v1/enroll", body);
+  if (!enrolled || enrolled->status != 200) {
+    Die("enrolling " + node.name + ": " + (enrolled ? enrolled->body : enrolled.error().message));
+  }
+  node.chain_pem = StringField(enrolled->body, "certificate") + StringField(enrolled->body, "chain");
+  for (int i = 0; i < options.csr_pool; ++i) {
+    auto key = GenerateKey(KeyType::kEcdsaP256).value();
+    const std::vector<std::string> uris =
+        options.route == "sign" ? std::vector<std::string>{options.spiffe_id} : std::vector<std::string>{};
+    node.bodies.push_back(json::serialize(json::object{{"csr", MakeCsrPem(key.get(), uris, {}, {}).value()}}));
+  }
+  return node;
+}
+
+void Work(const Options& options, const Node& node, const std::string& root, Clock::time_point until,
+          Tally& tally) {
+  auto tls = net::MakeClientTlsContext({.trust_pem = root, .cert_chain_pem = node.chain_pem, .key = node.key.get()});
+  if (!tls) Die(tls.error().message);
+  const bool keepalive = options.mode == "keepalive";
+  std::optional<net::HttpClient> client;
+  const std::string target = "/v1/" + options.route;
+  size_t next = 0;
+  while (Clock::now() < until) {
+    const auto start = Clock::now();
+    if (!client || !keepalive) {
+      auto made = net::HttpClient::ForUrl(options.server, *tls);
+      if (!made) Die(made.error().message);
+      client.emplace(std::move(*made));
+    }
+    auto r = client->Request("POST", target, node.bodies[next++ % node.bodies.size()]);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (!r || r->status != 200) {
+      if (tally.errors++ == 0) tally.first_error = r ? std::to_string(r->status) + " " + r->body : r.error().message;
+      client.reset();
+      continue;
+    }
+    tally.latencies_ms.push_back(ms);
+    tally.issued.push_back(StringField(r->body, "certificate") + StringField(r->body, "chain"));
+  }
+}
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const size_t at = std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())));
+  return sorted[at];
+}
+
+int Run(const Options& options) {
+  auto root = ReadFile(options.ca_bundle);
+  if (!root) Die(root.error().message);
+  auto admin = net::HttpClient::ForUnixSocket(options.admin_socket);
+  if (!admin) Die(admin.error().message);
+
+  std::vector<Node> nodes;
+  for (int i = 0; i < options.connections; ++i) nodes.push_back(Enroll(options, *admin, *root, i));
+
+  std::vector<Tally> tallies(nodes.size());
+  std::vector<std::thread> workers;
+  const auto start = Clock::now();
+  const auto until = start + std::chrono::seconds(options.duration);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    workers.emplace_back([&, i] { Work(options, nodes[i], *root, until, tallies[i]); });
+  }
+  for (auto& w : workers) w.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  std::vector<double> all;
+  uint64_t errors = 0;
+  std::string first_error;
+  for (const Tally& t : tallies) {
+    all.insert(all.end(), t.latencies_ms.begin(), t.latencies_ms.end());
+    errors += t.errors;
+    if (first_error.empty()) first_error = t.first_error;
+  }
+  std::sort(all.begin(), all.end());
+  // Verified after the clock stops, so the check does not load the CA's CPUs.
+  uint64_t bad = 0;
+  std::string first_bad;
+  for (const Tally& t : tallies) {
+    for (const std::string& pem : t.issued) {
+      if (auto r = agent::VerifyIssued(pem, *root); !r && bad++ == 0) first_bad = r.error().message;
+    }
+  }
+  std::printf("mode %s, route /v1/%s, %d connections, %.1f s\n", options.mode.c_str(), options.route.c_str(),
+              options.connections, seconds);
+  std::printf("%-22s %12.0f req/s\n", "throughput", static_cast<double>(all.size()) / seconds);
+  std::printf("%-22s %12.2f ms\n", "latency p50", Percentile(all, 0.50));
+  std::printf("%-22s %12.2f ms\n", "latency p99", Percentile(all, 0.99));
+  std::printf("%-22s %12.2f ms\n", "latency p999", Percentile(all, 0.999));
+  std::printf("%-22s %12zu\n", "certificates", all.size());
+  std::printf("%-22s %12llu\n", "errors", static_cast<unsigned long long>(errors));
+  std::printf("%-22s %12llu\n", "not verifying", static_cast<unsigned long long>(bad));
+  if (errors > 0) std::fprintf(stderr, "first error: %s\n", first_error.c_str());
+  if (bad > 0) std::fprintf(stderr, "first certificate that does not verify: %s\n", first_bad.c_str());
+  return errors == 0 && bad == 0 && !all.empty() ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace mayfly::load
+
+int main(int argc, char** argv) {
+  mayfly::load::Options options;
+  CLI::App app{"mayfly-load: N mTLS nodes driving a running mayfly-ca"};
+  app.add_option("--server", options.server, "API URL, e.g. https://127.0.0.1:8443")->required();
+  app.add_option("--admin-socket", options.admin_socket, "The daemon's admin socket (join tokens)")->required();
+  app.add_option("--ca-bundle", options.ca_bundle, "Root PEM to trust")->required();
+  app.add_option("--connections", options.connections, "Concurrent clients, one node each (default 64)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--duration", options.duration, "Seconds of load (default 10)")->check(CLI::Range(1, 3600));
+  app.add_option("--mode", options.mode, "keepalive or new-connection")
+      ->check(CLI::IsMember({"keepalive", "new-connection"}));
+  app.add_option("--route", options.route, "sign or renew")->check(CLI::IsMember({"sign", "renew"}));
+  app.add_option("--spiffe-id", options.spiffe_id, "SPIFFE ID the nodes sign for (needs an entry)");
+  app.add_option("--node-prefix", options.node_prefix, "Node names: <prefix><n> (default load-)");
+  app.add_option("--csr-pool", options.csr_pool, "Distinct CSRs per client (default 16)")->check(CLI::Range(1, 4096));
+  CLI11_PARSE(app, argc, argv);
+  return mayfly::load::Run(options);
+}
