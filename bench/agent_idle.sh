@@ -7,6 +7,7 @@
 # switches) in the window, and the refresh interval they are explained by.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/start_ca.sh
 BUILD=${BUILD:-build-release}
 WINDOW=${WINDOW:-60}
 REFRESH=${REFRESH:-30s}
@@ -36,12 +37,7 @@ trap cleanup EXIT
     printf '[[entry]]\nspiffe_id = "spiffe://example.org/bench/w%d"\nnode = "bench-node"\nttl = "1h"\n' "$i"
   done
 } > "$dir/ca.toml"
-"$CA_BIN" init --config "$dir/ca.toml" > /dev/null
-"$CA_BIN" serve --config "$dir/ca.toml" > "$dir/ca.log" 2>&1 &
-ca_pid=$!
-for _ in $(seq 1 200); do grep -q '^ready ' "$dir/ca.log" && break; sleep 0.05; done
-api=$(sed -n 's/^ready api=\([^ ]*\).*/\1/p' "$dir/ca.log")
-[ -n "$api" ] || { cat "$dir/ca.log" >&2; exit 1; }
+start_ca "$CA_BIN" "$dir"
 fingerprint=$("$CA_BIN" --config "$dir/ca.toml" --json token create --node bench-node |
   sed -n 's/.*"token":"\([^"]*\)".*"ca_fingerprint":"\([^"]*\)".*/\1 \2/p')
 echo "${fingerprint% *}" > "$dir/token"

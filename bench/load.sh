@@ -6,6 +6,7 @@
 # CONNECTIONS (default 64) and DURATION (seconds, default 10) tune the load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/start_ca.sh
 BUILD=${BUILD:-build-rel}
 CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-10}
@@ -36,12 +37,7 @@ enroll_per_ip_per_minute = 1000000
 spiffe_id = "spiffe://example.org/load"
 node = "load-*"
 TOML
-"$BUILD/daemon/mayfly-ca" init --config "$dir/ca.toml" >/dev/null
-"$BUILD/daemon/mayfly-ca" serve --config "$dir/ca.toml" > "$dir/ca.log" 2>&1 &
-ca_pid=$!
-for _ in $(seq 1 200); do grep -q '^ready ' "$dir/ca.log" && break; sleep 0.05; done
-api=$(sed -n 's/^ready api=\([^ ]*\).*/\1/p' "$dir/ca.log")
-[ -n "$api" ] || { cat "$dir/ca.log" >&2; exit 1; }
+start_ca "$BUILD/daemon/mayfly-ca" "$dir"
 
 run() {  # run <mode> <route> <node prefix>
   echo "== $1 $2"

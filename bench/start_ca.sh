@@ -1,0 +1,12 @@
+# Sourced by the bench scripts: start_ca CA_BINARY DIR initialises the CA
+# whose config is DIR/ca.toml, starts `mayfly-ca serve` in the background
+# (log in DIR/ca.log) and waits for its ready line; sets ca_pid and api
+# (host:port of the API).
+start_ca() {
+  "$1" init --config "$2/ca.toml" > /dev/null
+  "$1" serve --config "$2/ca.toml" > "$2/ca.log" 2>&1 &
+  ca_pid=$!
+  for _ in $(seq 1 200); do grep -q '^ready ' "$2/ca.log" && break; sleep 0.05; done
+  api=$(sed -n 's/^ready api=\([^ ]*\).*/\1/p' "$2/ca.log")
+  [ -n "$api" ] || { cat "$2/ca.log" >&2; exit 1; }
+}
