@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <boost/json.hpp>
 #include <mutex>
 #include <set>
@@ -97,20 +98,32 @@ class CrashSafetyTest : public ::testing::Test {
     const std::string body = json::serialize(json::object{{"csr", NewCsr({"spiffe://example.org/web"})}});
     while (!stop) {
       auto r = client->Request("POST", "/v1/sign", body);
-      if (!r) return;  // the daemon is gone
-      if (r->status != 200) {
-        std::lock_guard lock(mu_);
-        unexpected_.push_back(std::to_string(r->status) + " " + r->body);
-        return;
-      }
       std::lock_guard lock(mu_);
+      if (!r) break;  // the daemon is gone
+      if (r->status != 200) {
+        unexpected_.push_back(std::to_string(r->status) + " " + r->body);
+        break;
+      }
       received_.push_back(std::string(json::parse(r->body).as_object().at("serial").as_string()));
+      changed_.notify_all();
     }
+    std::lock_guard lock(mu_);
+    --active_;
+    changed_.notify_all();
   }
 
   size_t Received() {
     std::lock_guard lock(mu_);
     return received_.size();
+  }
+
+  // Waits until `n` certificates have been received in all; false when the
+  // clients stopped or failed first, or after 60 s.
+  bool AwaitReceived(size_t n) {
+    std::unique_lock lock(mu_);
+    changed_.wait_for(lock, std::chrono::seconds(60),
+                      [&] { return received_.size() >= n || !unexpected_.empty() || active_ == 0; });
+    return received_.size() >= n && unexpected_.empty();
   }
 
   CrlSeen FetchCrl() {
@@ -124,6 +137,8 @@ class CrashSafetyTest : public ::testing::Test {
   std::string root_, node_chain_;
   OsslPtr<EVP_PKEY> node_key_;
   std::mutex mu_;
+  std::condition_variable changed_;
+  int active_ = 0;  // clients still signing
   std::vector<std::string> received_;
   std::vector<std::string> unexpected_;
 };
@@ -137,27 +152,39 @@ TEST_F(CrashSafetyTest, SigkillUnderSignLoadLosesNothing) {
     std::atomic<bool> stop{false};
     const size_t target = Received() + kCertsPerRound;
     std::vector<std::thread> clients;
+    {
+      std::lock_guard lock(mu_);
+      active_ = kClients;
+    }
     for (int i = 0; i < kClients; ++i) clients.emplace_back([&] { SignLoop(stop); });
     // An operator revokes one of the certificates just handed out, mid-load.
-    while (Received() < target - kCertsPerRound / 2 && unexpected_.empty()) std::this_thread::yield();
+    auto stop_clients = [&] {
+      stop = true;
+      for (auto& t : clients) t.join();
+    };
+    if (!AwaitReceived(target - kCertsPerRound / 2)) {
+      stop_clients();
+      FAIL() << "the clients stopped early: " << (unexpected_.empty() ? "no certificate" : unexpected_.front());
+    }
     std::string victim;
     {
       std::lock_guard lock(mu_);
       if (!received_.empty()) victim = received_.back();
     }
-    if (!victim.empty()) {
-      auto revoke = ca_.Cli("revoke --serial " + victim);
-      ASSERT_EQ(revoke.status, 0) << revoke.output;
-      acknowledged_revocations.insert(victim);
+    auto revoke = ca_.Cli("revoke --serial " + victim);
+    if (revoke.status != 0) {
+      stop_clients();
+      FAIL() << revoke.output;
     }
-    while (Received() < target && unexpected_.empty()) std::this_thread::yield();
+    acknowledged_revocations.insert(victim);
+    const bool enough = AwaitReceived(target);
     // Killed while requests are in flight and commits under way.
     ca_.daemon()->Signal(SIGKILL);
-    ASSERT_EQ(ca_.daemon()->Stop(SIGKILL), -SIGKILL);
+    EXPECT_EQ(ca_.daemon()->Stop(SIGKILL), -SIGKILL);
     ++kills;
-    stop = true;
-    for (auto& t : clients) t.join();
+    stop_clients();
     ASSERT_TRUE(unexpected_.empty()) << unexpected_.front();
+    ASSERT_TRUE(enough) << "the clients stopped before " << target << " certificates";
 
     ca_.Start();
     const CrlSeen crl = FetchCrl();
