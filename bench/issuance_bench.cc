@@ -214,6 +214,8 @@ int main(int argc, char** argv) {
   double bare1 = reporter.Rate("BM_BareSignVerify/min_time:2.000/real_time");
   double bare2 = reporter.Rate("BM_BareSignVerify/min_time:2.000/real_time/threads:2");
   std::printf("\n%-44s %18s  %-30s %12s  %7s\n", "figure", "value", "limit (same run)", "", "ratio");
+  PrintRow("issuance without the store, 1 thread", reporter.Rate("BM_IssuanceWithoutCommit/min_time:2.000/real_time"),
+           "P-256 verify+sign, 1 thread", bare1);
   PrintRow("issuance + commit, 1 issuing thread", reporter.Rate("BM_Issuance/min_time:3.000/real_time"),
            "P-256 verify+sign, 1 thread", bare1);
   PrintRow("issuance + commit, 2 issuing threads", reporter.Rate("BM_Issuance/min_time:3.000/real_time/threads:2"),
