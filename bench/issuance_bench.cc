@@ -126,6 +126,7 @@ void BM_IssuanceWithoutCommit(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_IssuanceWithoutCommit)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_IssuanceWithoutCommit)->UseRealTime()->MinTime(2.0)->Threads(2);
 
 // Phases of one issuance, to see where the time goes.
 void BM_PhaseCsrParse(benchmark::State& state) {
@@ -216,6 +217,9 @@ int main(int argc, char** argv) {
   std::printf("\n%-44s %18s  %-30s %12s  %7s\n", "figure", "value", "limit (same run)", "", "ratio");
   PrintRow("issuance without the store, 1 thread", reporter.Rate("BM_IssuanceWithoutCommit/min_time:2.000/real_time"),
            "P-256 verify+sign, 1 thread", bare1);
+  PrintRow("issuance without the store, 2 threads",
+           reporter.Rate("BM_IssuanceWithoutCommit/min_time:2.000/real_time/threads:2"),
+           "P-256 verify+sign, 2 threads", bare2);
   PrintRow("issuance + commit, 1 issuing thread", reporter.Rate("BM_Issuance/min_time:3.000/real_time"),
            "P-256 verify+sign, 1 thread", bare1);
   PrintRow("issuance + commit, 2 issuing threads", reporter.Rate("BM_Issuance/min_time:3.000/real_time/threads:2"),

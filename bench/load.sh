@@ -11,7 +11,12 @@ BUILD=${BUILD:-build-rel}
 CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-10}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAYFLY_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD" --target mayfly-ca mayfly-load >/dev/null
+cmake --build "$BUILD" --target mayfly-ca mayfly-load issuance_bench >/dev/null
+
+# The limit measured in this run: in-process issuance (CSR check + sign, no
+# store) on both cores, which issue 6 compares /v1/sign over keep-alive with.
+bare=$("$BUILD/bench/issuance_bench" --benchmark_filter='BM_IssuanceWithoutCommit|BM_BareSignVerify' 2>/dev/null |
+  awk '/^issuance without the store, 2 threads/ {for (i = 1; i <= NF; i++) if ($i == "certs/s") print $(i - 1)}')
 
 dir=$(mktemp -d)
 ca_pid=""
@@ -42,8 +47,13 @@ start_ca "$BUILD/daemon/mayfly-ca" "$dir"
 run() {  # run <mode> <route> <node prefix>
   echo "== $1 $2"
   "$BUILD/bench/mayfly-load" --server "https://$api" --admin-socket "$dir/admin.sock" --ca-bundle "$dir/ca/root.pem" \
-    --connections "$CONNECTIONS" --duration "$DURATION" --mode "$1" --route "$2" --node-prefix "$3"
+    --connections "$CONNECTIONS" --duration "$DURATION" --mode "$1" --route "$2" --node-prefix "$3" | tee "$dir/$1-$2.out"
 }
 run keepalive sign load-ka-
 run new-connection sign load-nc-
 run keepalive renew load-rn-
+
+rate=$(awk '/^throughput/ {print $2}' "$dir/keepalive-sign.out")
+printf '\n%-44s %10.0f/s\n' "in-process issuance, 2 threads (this run)" "$bare"
+printf '%-44s %10.0f/s  %5.1f%% of it (issue 6 target: 50%%)\n' "/v1/sign keep-alive over mTLS" "$rate" \
+  "$(awk -v a="$rate" -v b="$bare" 'BEGIN {print (b > 0 ? 100 * a / b : 0)}')"
