@@ -79,3 +79,42 @@ TEST(AgentRunTest, RenewsBeforeExpiryAndStopsOnSigterm) {
 
 }  // namespace agent_run_test
 }  // namespace mayfly
+
+namespace mayfly {
+namespace agent_run_test {
+
+TEST(AgentRunTest, SighupAddsAWorkloadAndABadConfigKeepsTheRunningOne) {
+  testing::CaFixture ca;
+  ca.Init("[[entry]]\nspiffe_id = \"spiffe://example.org/web\"\nnode = \"node-1\"\n"
+          "[[entry]]\nspiffe_id = \"spiffe://example.org/api\"\nnode = \"node-1\"\n");
+  ca.Start();
+  const std::string fingerprint = ca.WriteToken("node-1", ca.Path("token"));
+  const std::string web = "[[workload]]\nspiffe_id = \"spiffe://example.org/web\"\n"
+                          "cert = \"" + ca.Path("web.pem") + "\"\nkey = \"" + ca.Path("web.key") + "\"\n";
+  const std::string api = "[[workload]]\nspiffe_id = \"spiffe://example.org/api\"\n"
+                          "cert = \"" + ca.Path("api.pem") + "\"\nkey = \"" + ca.Path("api.key") + "\"\n";
+  testing::WriteTextFile(ca.Path("agent.toml"), ca.AgentTomlHead(fingerprint) + web);
+  auto agent = testing::ChildProcess::Start({kAgentBinary, "run", "--config", ca.Path("agent.toml")});
+  ASSERT_TRUE(agent);
+  ASSERT_TRUE(agent->WaitForLineContaining("renewed spiffe://example.org/web")) << agent->output();
+  EXPECT_FALSE(ReadFile(ca.Path("api.pem")));
+
+  // A second workload appears in the config: SIGHUP, and it is issued at once.
+  testing::WriteTextFile(ca.Path("agent.toml"), ca.AgentTomlHead(fingerprint) + web + api);
+  agent->Signal(SIGHUP);
+  ASSERT_TRUE(agent->WaitForLineContaining("renewed spiffe://example.org/api")) << agent->output();
+  auto issued = CertFromPem(ReadFile(ca.Path("api.pem")).value_or(""));
+  ASSERT_TRUE(issued);
+  EXPECT_EQ(CertSpiffeId(issued->get()), "spiffe://example.org/api");
+
+  // A broken config is refused with the reason; the agent keeps running.
+  testing::WriteTextFile(ca.Path("agent.toml"), ca.AgentTomlHead(fingerprint) + "renew_at = \"soon\"\n" + web);
+  agent->Signal(SIGHUP);
+  auto kept = agent->WaitForLineContaining("SIGHUP: keeping the running configuration");
+  ASSERT_TRUE(kept) << agent->output();
+  EXPECT_NE(kept->find("renew_at"), std::string::npos) << *kept;
+  EXPECT_EQ(agent->Stop(SIGTERM), 0) << agent->output();
+}
+
+}  // namespace agent_run_test
+}  // namespace mayfly
