@@ -1,7 +1,6 @@
 // Checks on held certificates: pairs, names, renewal time, revocation.
 #include "agent_cert_check.h"
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -10,6 +9,7 @@
 
 #include "mayfly/csr.h"
 #include "mayfly/file_util.h"
+#include "mayfly/identity.h"
 #include "mayfly/keys.h"
 #include "mayfly/x509_util.h"
 
@@ -24,10 +24,8 @@ std::string Lower(std::string s) {
 
 // An IP in its binary form, so "::1" and "0:0::1" compare equal.
 std::string IpBytes(const std::string& text) {
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, text.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 4);
-  if (inet_pton(AF_INET6, text.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 16);
-  return "?" + text;
+  auto ip = ParseIpAddress(text);
+  return ip ? std::string(ip->bytes.begin(), ip->bytes.end()) : "?" + text;
 }
 
 std::string Join(const std::set<std::string>& names) {

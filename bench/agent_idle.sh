@@ -62,7 +62,8 @@ for _ in $(seq 1 400); do
   sleep 0.05
 done
 [ "$(ls "$dir"/out/w*.pem 2>/dev/null | wc -l)" -eq 10 ] || { cat "$dir/agent.log" >&2; exit 1; }
-sleep 2  # let the first pass finish its hooks and logging
+# The status file is written at the end of a pass: the first pass is over.
+for _ in $(seq 1 400); do [ -f "$dir/agent/status.json" ] && break; sleep 0.05; done
 
 ticks() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
 switches() { awk '/ctxt_switches/ {s += $2} END {print s}' /proc/$agent_pid/task/*/status; }

@@ -68,12 +68,23 @@ struct Tally {
   std::exit(2);
 }
 
-std::string StringField(const std::string& body, const char* name) {
+// The named string members of a JSON object answer, parsed once ("" for a
+// missing member or an answer that is not an object).
+std::vector<std::string> StringFields(const std::string& body, std::initializer_list<const char*> names) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
-  if (ec || !v.is_object()) return "";
-  const json::value* field = v.as_object().if_contains(name);
-  return field != nullptr && field->is_string() ? std::string(field->as_string()) : "";
+  std::vector<std::string> out;
+  for (const char* name : names) {
+    const json::value* field = !ec && v.is_object() ? v.as_object().if_contains(name) : nullptr;
+    out.push_back(field != nullptr && field->is_string() ? std::string(field->as_string()) : "");
+  }
+  return out;
+}
+
+// Leaf + chain of a certificate answer.
+std::string ChainOf(const std::string& body) {
+  auto f = StringFields(body, {"certificate", "chain"});
+  return f[0] + f[1];
 }
 
 Node Enroll(const Options& options, net::HttpClient& admin, const std::string& root, int index) {
@@ -87,12 +98,12 @@ Node Enroll(const Options& options, net::HttpClient& admin, const std::string& r
   auto anonymous = net::HttpClient::ForUrl(options.server, net::MakeClientTlsContext({.trust_pem = root}).value());
   if (!anonymous) Die(anonymous.error().message);
   const std::string body = json::serialize(json::object{
-      {"token", StringField(token->body, "token")}, {"csr", MakeCsrPem(node.key.get(), {}, {}, {}).value()}});
+      {"token", StringFields(token->body, {"token"})[0]}, {"csr", MakeCsrPem(node.key.get(), {}, {}, {}).value()}});
   auto enrolled = anonymous->Request("POST", "/v1/enroll", body);
   if (!enrolled || enrolled->status != 200) {
     Die("enrolling " + node.name + ": " + (enrolled ? enrolled->body : enrolled.error().message));
   }
-  node.chain_pem = StringField(enrolled->body, "certificate") + StringField(enrolled->body, "chain");
+  node.chain_pem = ChainOf(enrolled->body);
   for (int i = 0; i < options.csr_pool; ++i) {
     auto key = GenerateKey(KeyType::kEcdsaP256).value();
     const std::vector<std::string> uris =
@@ -125,7 +136,7 @@ void Work(const Options& options, const Node& node, const std::string& root, Clo
       continue;
     }
     tally.latencies_ms.push_back(ms);
-    tally.issued.push_back(StringField(r->body, "certificate") + StringField(r->body, "chain"));
+    tally.issued.push_back(ChainOf(r->body));
   }
 }
 

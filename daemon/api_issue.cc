@@ -78,16 +78,17 @@ void IssueAndCommit(const CallPtr& call, IssueRoute route, const LeafSpec& spec,
   if (!issued) return IssueFailed(call, route, issued.error());
   CertRecord record = RecordOf(call->rt, *issued, spec.spiffe_id, std::move(node), kind);
   AuditEvent event = IssueEvent(call, route, record, *issued);
-  CertRecord copy = record;
+  // The record (with its DER) goes to the queue; the answer needs only the
+  // issued certificate, which holds the same DER, and the event to log.
   AuditEvent logged = event;
   call->rt.commit_queue().Submit(
-      std::move(copy), std::move(event),
-      [call, route, record = std::move(record), cert = std::move(*issued), logged = std::move(logged)](Result<void> r) {
+      std::move(record), std::move(event),
+      [call, route, cert = std::move(*issued), logged = std::move(logged)](Result<void> r) {
         if (!r) return IssueFailed(call, route, r.error());
         CaRuntime& rt = call->rt;
         rt.metrics().CountIssue(route, true);
         AuditLog::LogLine(logged);
-        call->ReplyJson(200, CertificateJson(cert, record.spiffe_id, rt.ChainPem(), rt.BundlePem()));
+        call->ReplyJson(200, CertificateJson(cert, logged.subject, rt.ChainPem(), rt.BundlePem()));
       });
 }
 

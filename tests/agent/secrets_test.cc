@@ -106,7 +106,8 @@ TEST(SecretsTest, NoTokenKeyOrPassphraseInLogsAuditOrDatabase) {
 
   const std::string db = DumpDatabase(ca.Path("ca/ca.db"));
   ASSERT_NE(db.find("spiffe://example.org/web"), std::string::npos) << "the dump must see the rows";
-  const std::string passphrase = ReadFile(ca.Path("pass")).value().substr(0, ReadFile(ca.Path("pass"))->find('\n'));
+  const std::string pass_file = ReadFile(ca.Path("pass")).value();
+  const std::string passphrase = pass_file.substr(0, pass_file.find('\n'));
   struct Secret {
     std::string what, value;
   };

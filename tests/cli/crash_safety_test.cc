@@ -19,6 +19,7 @@
 #include "mayfly/keys.h"
 #include "mayfly/net/client.h"
 #include "mayfly/net/tls_context.h"
+#include "mayfly/x509_util.h"
 #include "support/ca_fixture.h"
 
 namespace mayfly {
@@ -51,15 +52,7 @@ CrlSeen ParseCrl(const std::string& der) {
   }
   STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
   for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
-    const ASN1_INTEGER* serial = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i));
-    BIGNUM* bn = ASN1_INTEGER_to_BN(serial, nullptr);
-    char* hex = BN_bn2hex(bn);
-    std::string s(hex);
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    // BN_bn2hex prints whole bytes; the API's serials have no leading zero.
-    seen.serials.insert(s.substr(std::min(s.find_first_not_of('0'), s.size())));
-    OPENSSL_free(hex);
-    BN_free(bn);
+    seen.serials.insert(SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
   }
   X509_CRL_free(crl);
   return seen;
