@@ -144,6 +144,7 @@ Result<void> Agent::EnsureWorkload(const WorkloadConfig& workload, const std::se
     status.not_after = FormatRfc3339(held->not_after);
     if (std::string m = NameMismatch(held->leaf.get(), workload); !m.empty()) why = m;
     else if (revoked.contains(held->serial)) why = "serial " + held->serial + " is on the CA's CRL";
+    else if (std::string p = ChainProblem(*held, trust_pem_, revoked); !p.empty()) why = p;
     else if (clock_.Now() >= held->not_after) why = "it expired";
     else if (IsDue(*held)) why = "it is due for renewal";
   }
@@ -205,8 +206,9 @@ PassResult Agent::RunPass() {
     } else {
       next_refresh_ = clock_.Now() + config_.refresh;
       revoked = RevokedSerials(ReadFile(paths_.crl).value_or(""));
-      // A node revoked since the pass began: its renewal and signing would be refused.
-      if (node_ && revoked.contains(node_->serial)) {
+      // A node revoked (or whose CA was) since the pass began: its renewal
+      // and signing would be refused.
+      if (node_ && (revoked.contains(node_->serial) || !ChainProblem(*node_, trust_pem_, revoked).empty())) {
         if (auto n = EnsureNode(revoked); !n) {
           fail("node", n.error());
           node_status.last_error = n.error().message;

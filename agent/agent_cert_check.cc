@@ -153,4 +153,15 @@ Result<void> VerifyIssued(const std::string& cert_pem, const std::string& trust_
   return Ok();
 }
 
+std::string ChainProblem(const HeldCert& cert, const std::string& trust_pem, const std::set<std::string>& revoked) {
+  for (const auto& ca : ChainOf(cert.chain_pem)) {
+    const std::string serial = CertSerialHex(ca.get());
+    if (revoked.contains(serial)) return "its issuing CA (serial " + serial + ") is on the CA's CRL";
+  }
+  if (auto r = VerifyIssued(cert.chain_pem, trust_pem); !r) {
+    return "its chain no longer verifies against the trusted roots (" + r.error().message + ")";
+  }
+  return "";
+}
+
 }  // namespace mayfly::agent

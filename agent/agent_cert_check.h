@@ -39,6 +39,11 @@ TimePoint RenewalTime(const HeldCert& cert, double renew_at);
 // are skipped: only verified CRLs reach this).
 std::set<std::string> RevokedSerials(const std::string& crl_pem);
 
+// "" when `cert`'s chain still verifies against `trust_pem` and no CA in it
+// is listed in `revoked`; otherwise why it must be replaced now (a CA
+// rotation retired its root, or revoked its intermediate).
+std::string ChainProblem(const HeldCert& cert, const std::string& trust_pem, const std::set<std::string>& revoked);
+
 // The intermediates (every certificate after the first) of a leaf+chain PEM.
 std::vector<OsslPtr<X509>> ChainOf(const std::string& chain_pem);
 

@@ -2,7 +2,9 @@
 #include "agent_crl_sync.h"
 
 #include <openssl/pem.h>
+#include <spdlog/spdlog.h>
 
+#include "agent_cert_check.h"
 #include "agent_publish.h"
 #include "mayfly/file_util.h"
 #include "mayfly/x509_util.h"
@@ -18,6 +20,30 @@ Result<bool> PublishIfChanged(const std::string& path, const std::string& data) 
   if (auto r = EnsureParentDirectory(path); !r) return std::unexpected(r.error());
   if (auto r = WriteFileAtomic(path, data, 0644); !r) return std::unexpected(r.error());
   return true;
+}
+
+// The CA's published intermediates (and cross certificates) that chain to
+// the roots in `trust_pem`; the others are dropped with a warning.
+Result<std::vector<OsslPtr<X509>>> FetchIntermediates(CaClient& client, const std::string& trust_pem) {
+  std::string no_tag;
+  auto answer = client.GetIfChanged("/v1/intermediates", no_tag);
+  if (!answer) return WithContext(answer.error(), "fetching the CA's intermediates");
+  std::vector<OsslPtr<X509>> verified;
+  if (!answer->has_value() || (*answer)->empty()) return verified;
+  auto certs = CertsFromPem(**answer);
+  if (!certs) return WithContext(certs.error(), "the CA's intermediates");
+  std::vector<std::string> pems;
+  for (auto& cert : *certs) pems.push_back(CertToPem(cert.get()).value_or(""));
+  for (size_t i = 0; i < certs->size(); ++i) {
+    std::string chain = pems[i];
+    for (size_t j = 0; j < pems.size(); ++j) chain += j == i ? "" : pems[j];
+    if (auto r = VerifyIssued(chain, trust_pem); !r) {
+      spdlog::warn("ignoring intermediate {} from the CA: {}", CertSerialHex((*certs)[i].get()), r.error().message);
+      continue;
+    }
+    verified.push_back(std::move((*certs)[i]));
+  }
+  return verified;
 }
 
 }  // namespace
@@ -81,8 +107,13 @@ Result<SyncOutcome> SyncCrlAndBundle(CaClient& client, const AgentConfig& config
   if (crl->has_value()) {
     auto roots = CertsFromPem(trust_pem);
     if (!roots) return WithContext(roots.error(), "trusted roots");
+    // During a rotation the CRLs of intermediates this agent holds no
+    // certificate from yet are verified with the CA's published list.
+    auto published = FetchIntermediates(client, trust_pem);
+    if (!published) return std::unexpected(published.error());
     std::vector<X509*> issuers;
     for (auto& root : *roots) issuers.push_back(root.get());
+    for (auto& inter : *published) issuers.push_back(inter.get());
     issuers.insert(issuers.end(), intermediates.begin(), intermediates.end());
     if (auto r = VerifyCrls(**crl, issuers); !r) return WithContext(r.error(), "refusing the CA's CRL");
     if (auto r = WriteFileAtomic(paths.crl, **crl, 0644); !r) return std::unexpected(r.error());

@@ -126,7 +126,9 @@ Result<void> Agent::EnsureNode(const std::set<std::string>& revoked) {
   if (revoked.contains(node_->serial)) {
     return EnrollWithToken("the node certificate (serial " + node_->serial + ") was revoked");
   }
-  if (!IsDue(*node_)) return Ok();
+  const std::string problem = ChainProblem(*node_, trust_pem_, revoked);
+  if (problem.empty() && !IsDue(*node_)) return Ok();
+  if (!problem.empty()) spdlog::info("renewing the node certificate now: {}", problem);
   auto renewed = RenewNode();
   banned_ = !renewed && client_ && client_->banned();
   if (banned_) {

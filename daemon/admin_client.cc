@@ -1,6 +1,8 @@
 // The admin commands' connection to the daemon.
 #include "admin_client.h"
 
+#include <iostream>
+
 #include "mayfly/ca_layout.h"
 #include "mayfly/config.h"
 #include "mayfly/file_util.h"
@@ -86,6 +88,21 @@ Result<std::string> AdminClient::Get(const std::string& target) {
   if (!response) return std::unexpected(response.error());
   if (response->status != 200) return MakeError(ErrorCode::kUnavailable, ApiErrorText(response->status, response->body));
   return response->body;
+}
+
+int RunAdminCall(const GlobalOptions& global, const std::string& method, const std::string& target,
+                 const std::optional<boost::json::value>& body,
+                 const std::function<void(const boost::json::object&)>& print) {
+  auto client = AdminClient::Connect(global);
+  if (!client) return Fail(client.error().message);
+  auto answer = client->Call(method, target, body);
+  if (!answer) return Fail(answer.error().message);
+  if (global.json || !answer->is_object()) {
+    std::cout << boost::json::serialize(*answer) << "\n";
+  } else {
+    print(answer->as_object());
+  }
+  return 0;
 }
 
 }  // namespace mayfly::cli

@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -30,6 +31,12 @@ class AdminClient {
   explicit AdminClient(net::HttpClient client) : client_(std::move(client)) {}
   net::HttpClient client_;
 };
+
+// Runs one admin call and hands the answer to `print`, or prints the JSON
+// with --json; returns the exit code (1 with one line on stderr on failure).
+int RunAdminCall(const GlobalOptions& global, const std::string& method, const std::string& target,
+                 const std::optional<boost::json::value>& body,
+                 const std::function<void(const boost::json::object&)>& print);
 
 // The API's {"error":{"code","message"}} as one line: "code: message".
 std::string ApiErrorText(int status, const std::string& body);

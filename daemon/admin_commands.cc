@@ -12,21 +12,6 @@ namespace {
 
 namespace json = boost::json;
 
-// Runs one admin call and hands the answer to `print` (or prints the JSON).
-int RunCall(const GlobalOptions& global, const std::string& method, const std::string& target,
-            const std::optional<json::value>& body, const std::function<void(const json::object&)>& print) {
-  auto client = AdminClient::Connect(global);
-  if (!client) return Fail(client.error().message);
-  auto answer = client->Call(method, target, body);
-  if (!answer) return Fail(answer.error().message);
-  if (global.json || !answer->is_object()) {
-    std::cout << json::serialize(*answer) << "\n";
-  } else {
-    print(answer->as_object());
-  }
-  return 0;
-}
-
 std::string Query(const std::vector<std::pair<std::string, std::string>>& params) {
   std::string q;
   for (const auto& [k, v] : params) {
@@ -59,7 +44,7 @@ void AddToken(CLI::App& app, const GlobalOptions& global, Action& action) {
     action = [&global, node, ttl] {
       json::object body{{"node", *node}};
       if (!ttl->empty()) body["ttl"] = *ttl;
-      return RunCall(global, "POST", "/v1/admin/tokens", json::value(body), [&](const json::object& r) {
+      return RunAdminCall(global, "POST", "/v1/admin/tokens", json::value(body), [&](const json::object& r) {
         std::cout << "Join token for node " << *node << " (single use, expires " << JsonString(r, "expires_at")
                   << "):\n" << JsonString(r, "token") << "\nca_fingerprint = \"" << JsonString(r, "ca_fingerprint")
                   << "\"\n";
@@ -101,21 +86,21 @@ void AddEntry(CLI::App& app, const GlobalOptions& global, Action& action) {
       body["dns"] = json::value_from(args->dns);
       body["ips"] = json::value_from(args->ips);
       if (!args->ttl.empty()) body["ttl"] = args->ttl;
-      return RunCall(global, "POST", "/v1/admin/entries", json::value(body), [](const json::object& r) {
+      return RunAdminCall(global, "POST", "/v1/admin/entries", json::value(body), [](const json::object& r) {
         std::cout << "Added entry " << JsonString(r, "id") << " for " << JsonString(r, "spiffe_id") << "\n";
       });
     };
   });
   auto* list = entry->add_subcommand("list", "List registration entries (from ca.toml and the API)");
   list->callback([&global, &action] {
-    action = [&global] { return RunCall(global, "GET", "/v1/admin/entries", std::nullopt, PrintEntries); };
+    action = [&global] { return RunAdminCall(global, "GET", "/v1/admin/entries", std::nullopt, PrintEntries); };
   });
   auto id = std::make_shared<std::string>();
   auto* rm = entry->add_subcommand("rm", "Remove an entry added through the API");
   rm->add_option("ID", *id, "Entry id (see entry list)")->required();
   rm->callback([&global, &action, id] {
     action = [&global, id] {
-      return RunCall(global, "DELETE", "/v1/admin/entries" + Query({{"id", *id}}), std::nullopt,
+      return RunAdminCall(global, "DELETE", "/v1/admin/entries" + Query({{"id", *id}}), std::nullopt,
                      [&](const json::object&) { std::cout << "Removed entry " << *id << "\n"; });
     };
   });
@@ -141,7 +126,7 @@ void AddRevoke(CLI::App& app, const GlobalOptions& global, Action& action) {
       if (!args->node.empty()) body["node"] = args->node;
       if (body.empty()) return Fail("revoke needs one of --serial, --spiffe-id or --node");
       if (!args->reason.empty()) body["reason"] = args->reason;
-      return RunCall(global, "POST", "/v1/admin/revoke", json::value(body), [](const json::object& r) {
+      return RunAdminCall(global, "POST", "/v1/admin/revoke", json::value(body), [](const json::object& r) {
         std::cout << "Revoked " << JsonString(r, "revoked") << " certificate(s)\n";
         if (const auto* serials = r.if_contains("serials"); serials != nullptr && serials->is_array()) {
           for (const auto& serial : serials->as_array()) std::cout << "  " << std::string(serial.as_string()) << "\n";
@@ -168,7 +153,7 @@ void AddCerts(CLI::App& app, const GlobalOptions& global, Action& action) {
       std::string target = "/v1/admin/certs" + Query({{"spiffe_id", args->spiffe_id}, {"node", args->node},
                                                       {"status", args->status}, {"limit", args->limit},
                                                       {"cursor", args->cursor}});
-      return RunCall(global, "GET", target, std::nullopt, [](const json::object& r) {
+      return RunAdminCall(global, "GET", target, std::nullopt, [](const json::object& r) {
         Table table({"SERIAL", "SPIFFE ID", "NODE", "KIND", "NOT AFTER", "STATUS"});
         if (const auto* list = r.if_contains("certificates"); list != nullptr && list->is_array()) {
           for (const auto& c : list->as_array()) {
@@ -219,7 +204,7 @@ void AddAudit(CLI::App& app, const GlobalOptions& global, Action& action) {
   audit->callback([&global, &action, args, verify] {
     if (verify->parsed()) return;  // `audit verify` set its own action
     action = [&global, args] {
-      return RunCall(global, "GET", "/v1/admin/audit" + Query({{"since", args->since}, {"limit", args->limit}}),
+      return RunAdminCall(global, "GET", "/v1/admin/audit" + Query({{"since", args->since}, {"limit", args->limit}}),
                      std::nullopt, [](const json::object& r) {
                        Table table({"ID", "TIME", "TYPE", "ACTOR", "SUBJECT", "RESULT"});
                        if (const auto* events = r.if_contains("events"); events != nullptr && events->is_array()) {

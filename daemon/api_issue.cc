@@ -50,10 +50,10 @@ bool Admit(const CallPtr& call, RateLimiter& limiter, const std::string& key, Is
   return false;
 }
 
-CertRecord RecordOf(const CaRuntime& rt, const IssuedCert& cert, std::string spiffe_id, std::string node,
-                    CertKind kind) {
+CertRecord RecordOf(const CaRuntime& rt, const Issuer& issuer, const IssuedCert& cert, std::string spiffe_id,
+                    std::string node, CertKind kind) {
   return CertRecord{.serial = cert.serial, .spiffe_id = std::move(spiffe_id), .node = std::move(node),
-                    .kind = kind, .issuer = rt.issuer().id(), .not_before = ToUnixSeconds(cert.not_before),
+                    .kind = kind, .issuer = issuer.id(), .not_before = ToUnixSeconds(cert.not_before),
                     .not_after = ToUnixSeconds(cert.not_after), .issued_at = NowSeconds(rt), .der = cert.der};
 }
 
@@ -74,21 +74,22 @@ void IssueFailed(const CallPtr& call, IssueRoute route, const Error& error) {
 // Signs, then commits the certificate and its audit event through the
 // group-commit queue and answers only once both are durable.
 void IssueAndCommit(const CallPtr& call, IssueRoute route, const LeafSpec& spec, std::string node, CertKind kind) {
-  auto issued = call->rt.issuer().Issue(spec);
+  // One view for the whole request: the answer's chain is the signer's.
+  auto ca = call->rt.ca();
+  auto issued = ca->active->Issue(spec);
   if (!issued) return IssueFailed(call, route, issued.error());
-  CertRecord record = RecordOf(call->rt, *issued, spec.spiffe_id, std::move(node), kind);
+  CertRecord record = RecordOf(call->rt, *ca->active, *issued, spec.spiffe_id, std::move(node), kind);
   AuditEvent event = IssueEvent(call, route, record, *issued);
   // The record (with its DER) goes to the queue; the answer needs only the
   // issued certificate, which holds the same DER, and the event to log.
   AuditEvent logged = event;
   call->rt.commit_queue().Submit(
       std::move(record), std::move(event),
-      [call, route, cert = std::move(*issued), logged = std::move(logged)](Result<void> r) {
+      [call, route, ca = std::move(ca), cert = std::move(*issued), logged = std::move(logged)](Result<void> r) {
         if (!r) return IssueFailed(call, route, r.error());
-        CaRuntime& rt = call->rt;
-        rt.metrics().CountIssue(route, true);
+        call->rt.metrics().CountIssue(route, true);
         AuditLog::LogLine(logged);
-        call->ReplyJson(200, CertificateJson(cert, logged.subject, rt.ChainPem(), rt.BundlePem()));
+        call->ReplyJson(200, CertificateJson(cert, logged.subject, ca->chain_pem, ca->bundle_pem));
       });
 }
 
@@ -126,9 +127,10 @@ void HandleEnroll(const CallPtr& call) {
   // that consumes the token. A refused token discards the signed leaf.
   LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = id,
                 .ttl = rt.node_ttl()};
-  auto issued = rt.issuer().Issue(spec);
+  auto ca = rt.ca();
+  auto issued = ca->active->Issue(spec);
   if (!issued) return IssueFailed(call, IssueRoute::kEnroll, issued.error());
-  CertRecord record = RecordOf(rt, *issued, id, *node, CertKind::kNode);
+  CertRecord record = RecordOf(rt, *ca->active, *issued, id, *node, CertKind::kNode);
   const AuditEvent event = IssueEvent(call, IssueRoute::kEnroll, record, *issued);
   auto enrolled = rt.store().ConsumeTokenAndEnroll(HashToken(*token), record.issued_at, record, event);
   if (!enrolled) {
@@ -143,7 +145,7 @@ void HandleEnroll(const CallPtr& call) {
   rt.revocations().Unban(*node);
   rt.metrics().CountIssue(IssueRoute::kEnroll, true);
   AuditLog::LogLine(event);
-  call->ReplyJson(200, CertificateJson(*issued, record.spiffe_id, rt.ChainPem(), rt.BundlePem()));
+  call->ReplyJson(200, CertificateJson(*issued, record.spiffe_id, ca->chain_pem, ca->bundle_pem));
 }
 
 void HandleRenew(const CallPtr& call) {

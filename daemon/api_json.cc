@@ -57,6 +57,13 @@ Result<std::optional<std::string>> JsonBody::OptionalString(std::string_view nam
   return std::optional<std::string>(std::move(*s));
 }
 
+Result<bool> JsonBody::Bool(std::string_view name, bool fallback) const {
+  if (!Has(name)) return fallback;
+  const auto& v = object_.at(name);
+  if (!v.is_bool()) return FieldError(name, "true or false");
+  return v.as_bool();
+}
+
 Result<std::vector<std::string>> JsonBody::StringArray(std::string_view name) const {
   std::vector<std::string> out;
   if (!Has(name)) return out;

@@ -32,6 +32,8 @@ class JsonBody {
   [[nodiscard]] Result<std::string> String(std::string_view name) const;
   // An optional string member (absent or null: nullopt); empty is refused.
   [[nodiscard]] Result<std::optional<std::string>> OptionalString(std::string_view name) const;
+  // An optional boolean (absent or null: `fallback`).
+  [[nodiscard]] Result<bool> Bool(std::string_view name, bool fallback) const;
   // An optional array of strings (absent or null: empty).
   [[nodiscard]] Result<std::vector<std::string>> StringArray(std::string_view name) const;
 

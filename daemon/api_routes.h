@@ -9,6 +9,7 @@ namespace mayfly {
 void HandleEnroll(const CallPtr& call);
 void HandleBundle(const CallPtr& call);
 void HandleCrl(const CallPtr& call);
+void HandleIntermediates(const CallPtr& call);
 void HandleHealthz(const CallPtr& call);
 // Node certificate: call->caller_name is the node.
 void HandleRenew(const CallPtr& call);
@@ -22,5 +23,11 @@ void HandleRevoke(const CallPtr& call);
 void HandleListCerts(const CallPtr& call);
 void HandleListAudit(const CallPtr& call);
 void HandleVerifyAudit(const CallPtr& call);
+// CA rotation (api_ca.cc).
+void HandleCaStatus(const CallPtr& call);
+void HandleCaPrepare(const CallPtr& call);
+void HandleCaActivate(const CallPtr& call);
+void HandleCaRetire(const CallPtr& call);
+void HandleCaRotate(const CallPtr& call);
 
 }  // namespace mayfly

@@ -34,6 +34,7 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/enroll", CallerClass::kAnyone, HandleEnroll},
     {"GET", "/v1/bundle", CallerClass::kAnyone, HandleBundle},
     {"GET", "/v1/crl", CallerClass::kAnyone, HandleCrl},
+    {"GET", "/v1/intermediates", CallerClass::kAnyone, HandleIntermediates},
     {"POST", "/v1/renew", CallerClass::kNode, HandleRenew},
     {"POST", "/v1/sign", CallerClass::kNode, HandleSign},
     {"POST", "/v1/admin/tokens", CallerClass::kAdmin, HandleCreateToken},
@@ -45,6 +46,11 @@ constexpr Route kRoutes[] = {
     {"GET", "/v1/admin/certs", CallerClass::kAdmin, HandleListCerts},
     {"GET", "/v1/admin/audit", CallerClass::kAdmin, HandleListAudit},
     {"GET", "/v1/admin/audit/verify", CallerClass::kAdmin, HandleVerifyAudit},
+    {"GET", "/v1/admin/ca", CallerClass::kAdmin, HandleCaStatus},
+    {"POST", "/v1/admin/ca/prepare", CallerClass::kAdmin, HandleCaPrepare},
+    {"POST", "/v1/admin/ca/activate", CallerClass::kAdmin, HandleCaActivate},
+    {"POST", "/v1/admin/ca/retire", CallerClass::kAdmin, HandleCaRetire},
+    {"POST", "/v1/admin/ca/rotate", CallerClass::kAdmin, HandleCaRotate},
     {"GET", "/healthz", CallerClass::kLocal, HandleHealthz},
 };
 
@@ -61,6 +67,20 @@ bool ListenerServes(const Route& route, net::Listener listener) {
 std::string_view CallerNoun(CallerClass caller) {
   return caller == CallerClass::kNode ? "a node client certificate"
                                       : "an admin client certificate or the admin socket";
+}
+
+// A certificate from a revoked intermediate (whose key may be in an
+// attacker's hands) is accepted only to renew a node certificate, and only
+// when it is exactly one the CA recorded issuing: that is how agents move to
+// the new intermediate after `ca rotate --now --revoke-old`.
+Result<void> CheckUnderRevokedIntermediate(const ApiCall& call, const std::string& serial) {
+  const Error refused{ErrorCode::kUnauthenticated, "the client certificate's intermediate is revoked"};
+  if (call.route != "POST /v1/renew") return std::unexpected(refused);
+  auto recorded = call.rt.store().GetCertificate(serial);
+  if (!recorded) return std::unexpected(recorded.error());
+  auto presented = CertToDer(call.request.peer.client_cert.get());
+  if (!*recorded || !presented || (*recorded)->der != *presented) return std::unexpected(refused);
+  return Ok();
 }
 
 // Checks the caller against the route's class; fills in caller_name.
@@ -91,8 +111,12 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
     return MakeError(ErrorCode::kForbidden, "node " + who.name +
                                                 " is banned; it must be re-enrolled with a new join token");
   }
-  if (call.rt.revocations().IsRevoked(CertSerialHex(peer.client_cert.get()))) {
+  const std::string serial = CertSerialHex(peer.client_cert.get());
+  if (call.rt.revocations().IsRevoked(serial)) {
     return MakeError(ErrorCode::kUnauthenticated, "certificate revoked");
+  }
+  if (call.rt.ca()->revoked_intermediates.contains(AuthorityKeyIdHex(peer.client_cert.get()))) {
+    if (auto r = CheckUnderRevokedIntermediate(call, serial); !r) return r;
   }
   call.caller_name = who.name;
   return Ok();
@@ -157,20 +181,9 @@ void HandleHealthz(const CallPtr& call) {
   call->Reply(net::HttpResponse{.status = 200, .content_type = "text/plain", .body = "ok\n"});
 }
 
-void HandleBundle(const CallPtr& call) {
-  call->Reply(net::HttpResponse{.status = 200, .content_type = "application/x-pem-file",
-                                .body = call->rt.BundlePem()});
-}
-
-void HandleCrl(const CallPtr& call) {
-  const auto& query = call->request.query;
-  auto format = query.find("format");
-  const bool pem = format != query.end() && format->second == "pem";
-  if (format != query.end() && !pem && format->second != "der") {
-    return call->Refuse(Error{ErrorCode::kInvalidArgument, "format must be \"der\" or \"pem\""});
-  }
-  auto crl = call->rt.crl().Current();
-  const std::string& etag = pem ? crl->pem_etag : crl->der_etag;
+// Answers `body` with its ETag, or 304 when the caller already has it.
+void ReplyConditional(const CallPtr& call, const std::string& body, const std::string& etag,
+                      std::string_view content_type) {
   net::HttpResponse response;
   response.headers.emplace_back("ETag", etag);
   response.headers.emplace_back("Cache-Control", "no-cache");
@@ -181,9 +194,31 @@ void HandleCrl(const CallPtr& call) {
     response.content_type.clear();
     return call->Reply(std::move(response));
   }
-  response.content_type = pem ? "application/x-pem-file" : "application/pkix-crl";
-  response.body = pem ? crl->pem : crl->der;
+  response.content_type = std::string(content_type);
+  response.body = body;
   call->Reply(std::move(response));
+}
+
+void HandleBundle(const CallPtr& call) {
+  const auto view = call->rt.ca();
+  ReplyConditional(call, view->bundle_pem, EntityTag(view->bundle_pem), "application/x-pem-file");
+}
+
+void HandleIntermediates(const CallPtr& call) {
+  const auto view = call->rt.ca();
+  ReplyConditional(call, view->intermediates_pem, EntityTag(view->intermediates_pem), "application/x-pem-file");
+}
+
+void HandleCrl(const CallPtr& call) {
+  const auto& query = call->request.query;
+  auto format = query.find("format");
+  const bool pem = format != query.end() && format->second == "pem";
+  if (format != query.end() && !pem && format->second != "der") {
+    return call->Refuse(Error{ErrorCode::kInvalidArgument, "format must be \"der\" or \"pem\""});
+  }
+  auto crl = call->rt.crl().Current();
+  ReplyConditional(call, pem ? crl->pem : crl->der, pem ? crl->pem_etag : crl->der_etag,
+                   pem ? "application/x-pem-file" : "application/pkix-crl");
 }
 
 }  // namespace mayfly

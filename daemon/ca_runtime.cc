@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "mayfly/ca_layout.h"
+#include "mayfly/crl.h"
 #include "mayfly/file_util.h"
 #include "mayfly/identity.h"
 #include "mayfly/keys.h"
@@ -48,6 +49,30 @@ Result<OsslPtr<X509>> LoadCaCert(const std::string& path) {
   return cert;
 }
 
+// The CA certificates a state directory made by `mayfly-ca init` holds, as
+// the store's first rotation records: both active.
+Result<std::vector<CaCertRecord>> ImportInitialCa(const CaPaths& paths, int64_t now) {
+  auto root = LoadCaCert(paths.root_cert);
+  if (!root) return std::unexpected(root.error());
+  auto inter = LoadCaCert(paths.intermediate_cert);
+  if (!inter) return std::unexpected(inter.error());
+  auto root_crl = ReadFile(paths.root_crl);
+  if (!root_crl) return WithContext(root_crl.error(), "reading the root CRL");
+  std::vector<CaCertRecord> records;
+  for (auto [cert, role, key_file] : {std::tuple{root->get(), CaRole::kRoot, "root.key"},
+                                      std::tuple{inter->get(), CaRole::kIntermediate, "intermediate.key"}}) {
+    auto der = CertToDer(cert);
+    if (!der) return std::unexpected(der.error());
+    records.push_back(CaCertRecord{.role = role, .state = CaState::kActive, .key_id = SubjectKeyIdHex(cert),
+                                   .issuer_key_id = AuthorityKeyIdHex(cert), .serial = CertSerialHex(cert),
+                                   .der = std::move(*der), .key_file = key_file,
+                                   .not_after = ToUnixSeconds(CertNotAfter(cert)), .created_at = now,
+                                   .changed_at = now,
+                                   .crl_pem = role == CaRole::kRoot ? *root_crl : std::string()});
+  }
+  return records;
+}
+
 }  // namespace
 
 std::string HashToken(std::string_view token) {
@@ -62,6 +87,9 @@ CaRuntime::CaRuntime(const CaConfig& config, const Clock& clock)
       policy_(PolicyOf(config)),
       node_ttl_(config.issuance.node_ttl),
       config_(std::make_shared<const CaConfig>(config)),
+      state_dir_(config.state_dir),
+      passphrase_file_(PassphraseFilePath(config)),
+      issuer_options_{config.issuance.backdate, config.crl.url},
       sign_limiter_(config.limits.sign_per_node_per_minute, clock),
       enroll_limiter_(config.limits.enroll_per_ip_per_minute, clock) {}
 
@@ -80,38 +108,37 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   const std::pair<std::string, const char*> private_paths[] = {
       {paths.state_dir, "state_dir"},         {paths.intermediate_key, "intermediate key"},
       {paths.root_key, "root key"},           {paths.admin_key, "admin key"},
-      {PassphraseFilePath(config), "key passphrase file"}, {paths.database, "database"}};
+      {rt->passphrase_file_, "key passphrase file"}, {paths.database, "database"}};
   for (const auto& [path, what] : private_paths) {
     if (auto r = CheckPrivate(path, what); !r) return std::unexpected(r.error());
   }
-  auto root = LoadCaCert(paths.root_cert);
-  if (!root) return std::unexpected(root.error());
-  auto inter = LoadCaCert(paths.intermediate_cert);
-  if (!inter) return std::unexpected(inter.error());
-  auto passphrase = ReadPassphraseFile(PassphraseFilePath(config));
-  if (!passphrase) return WithContext(passphrase.error(), "reading the CA key passphrase");
-  auto key = LoadKeyFile(paths.intermediate_key, *passphrase);
-  OPENSSL_cleanse(passphrase->data(), passphrase->size());
-  if (!key) return WithContext(key.error(), "loading the intermediate key " + paths.intermediate_key);
-  if (!KeysMatch(X509_get0_pubkey(inter->get()), key->get())) {
-    return MakeError(ErrorCode::kConfig, paths.intermediate_key + " does not match " + paths.intermediate_cert);
-  }
-  auto root_pem = CertToPem(root->get());
-  auto chain_pem = CertToPem(inter->get());
-  auto fingerprint = CertFingerprint(root->get());
-  if (!root_pem || !chain_pem || !fingerprint) return MakeError(ErrorCode::kCrypto, "encoding the CA certificates");
-  rt->root_pem_ = std::move(*root_pem);
-  rt->chain_pem_ = std::move(*chain_pem);
-  rt->root_fingerprint_ = std::move(*fingerprint);
-  auto root_crl = ReadFile(paths.root_crl);
-  if (!root_crl) return WithContext(root_crl.error(), "reading the root CRL");
+  if (auto root = LoadCaCert(paths.root_cert); !root) return std::unexpected(root.error());
 
   auto store = Store::Open(paths.database);
   if (!store) return WithContext(store.error(), "opening " + paths.database);
   rt->store_ = std::move(*store);
-  auto issuer = Issuer::Create(std::move(*inter), std::move(*key), {config.issuance.backdate, config.crl.url}, clock);
-  if (!issuer) return WithContext(issuer.error(), "preparing the issuer");
-  rt->issuer_ = std::move(*issuer);
+  auto records = rt->store_->ListCaCerts();
+  if (!records) return std::unexpected(records.error());
+  if (records->empty()) {
+    const int64_t now = ToUnixSeconds(clock.Now());
+    auto initial = ImportInitialCa(paths, now);
+    if (!initial) return std::unexpected(initial.error());
+    records = rt->store_->SaveCaCerts(
+        std::move(*initial), AuditEvent{.time = now, .type = "ca_import", .actor = "mayfly-ca", .subject = "ca",
+                                        .result = "ok", .detail = AuditDetail({{"from", paths.state_dir}})});
+    if (!records) return WithContext(records.error(), "recording the CA certificates");
+  }
+  for (const CaCertRecord& r : *records) {
+    if (r.key_file.empty() || !IsPublished(r.state)) continue;
+    if (auto c = CheckPrivate(paths.state_dir + "/" + r.key_file, "CA key"); !c) return std::unexpected(c.error());
+  }
+  auto passphrase = ReadPassphraseFile(rt->passphrase_file_);
+  if (!passphrase) return WithContext(passphrase.error(), "reading the CA key passphrase");
+  auto view = BuildCaView(std::move(*records), paths.state_dir, *passphrase, rt->issuer_options_, clock, nullptr);
+  OPENSSL_cleanse(passphrase->data(), passphrase->size());
+  if (!view) return std::unexpected(view.error());
+  rt->view_ = std::move(*view);
+
   rt->audit_ = std::make_unique<AuditLog>(*rt->store_, rt->metrics_);
   rt->commit_queue_ = std::make_unique<CommitQueue>(*rt->store_);
 
@@ -119,11 +146,17 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   if (auto r = rt->revocations_.Rebuild(*rt->store_, ToUnixSeconds(clock.Now())); !r) {
     return std::unexpected(r.error());
   }
-  auto crl = CrlPublisher::Create(*rt->store_, *rt->issuer_, std::move(*root_crl), config.crl.next_update, clock,
+  CaRuntime* self = rt.get();
+  auto crl = CrlPublisher::Create(*rt->store_, [self] { return self->ca(); }, config.crl.next_update, clock,
                                   rt->metrics_);
   if (!crl) return std::unexpected(crl.error());
   rt->crl_ = std::move(*crl);
   return rt;
+}
+
+std::shared_ptr<const CaView> CaRuntime::ca() const {
+  std::lock_guard lock(view_mu_);
+  return view_;
 }
 
 Result<void> CaRuntime::SyncConfigEntries(const CaConfig& config) {
@@ -158,6 +191,7 @@ Result<void> CaRuntime::Reload(const CaConfig& config) {
 Result<void> CaRuntime::Refresh() {
   if (auto r = revocations_.Rebuild(*store_, ToUnixSeconds(clock_.Now())); !r) return r;
   if (auto r = entries_.Rebuild(*store_); !r) return r;
+  if (auto r = MaintainRotation(); !r) spdlog::error("automatic CA rotation: {}", r.error().ToString());
   return crl_->Regenerate();
 }
 
@@ -187,13 +221,14 @@ Result<IssuedServerCert> CaRuntime::IssueServerCertificate(std::vector<std::stri
   spec.public_key = &*spki;
   spec.spiffe_id = id->ToString();
   spec.ttl = node_ttl_;
-  auto issued = issuer_->Issue(spec);
+  const auto view = ca();
+  auto issued = view->active->Issue(spec);
   if (!issued) {
     metrics_.CountIssue(IssueRoute::kServer, false);
     return WithContext(issued.error(), "issuing the server certificate");
   }
   CertRecord record{.serial = issued->serial, .spiffe_id = spec.spiffe_id, .kind = CertKind::kServer,
-                    .issuer = issuer_->id(), .not_before = ToUnixSeconds(issued->not_before),
+                    .issuer = view->active->id(), .not_before = ToUnixSeconds(issued->not_before),
                     .not_after = ToUnixSeconds(issued->not_after), .issued_at = ToUnixSeconds(clock_.Now()),
                     .der = issued->der};
   if (auto r = store_->InsertCertificates(std::span<const CertRecord>(&record, 1)); !r) {
@@ -205,7 +240,7 @@ Result<IssuedServerCert> CaRuntime::IssueServerCertificate(std::vector<std::stri
                             .subject = record.spiffe_id, .result = "ok",
                             .detail = AuditDetail({{"serial", record.serial}, {"kind", "server"},
                                                    {"not_after", FormatRfc3339(issued->not_after)}})});
-  return IssuedServerCert{.cert_chain_pem = issued->Pem() + chain_pem_, .key = std::move(*key),
+  return IssuedServerCert{.cert_chain_pem = issued->Pem() + view->chain_pem, .key = std::move(*key),
                           .serial = issued->serial, .not_after = issued->not_after};
 }
 

@@ -2,12 +2,14 @@
 // the published CRL, rate limits, the audit log and metrics.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "audit_log.h"
+#include "ca_view.h"
 #include "caches.h"
 #include "crl_publisher.h"
 #include "mayfly/authorization.h"
@@ -55,7 +57,8 @@ class CaRuntime {
   [[nodiscard]] Result<void> Reload(const CaConfig& config);
 
   // Rebuilds the caches from the store (so other daemons' writes and expired
-  // revocations show up) and signs a fresh CRL. Call every [crl] interval.
+  // revocations show up), runs the automatic rotation ([ca] rotate_before)
+  // and signs fresh CRLs. Call every [crl] interval.
   [[nodiscard]] Result<void> Refresh();
 
   // A fresh P-256 key and a leaf for spiffe://<td>/mayfly/ca naming these
@@ -64,15 +67,41 @@ class CaRuntime {
   // kInvalidName for a malformed name; kInvalidArgument for none.
   [[nodiscard]] Result<IssuedServerCert> IssueServerCertificate(std::vector<std::string> server_names);
 
+  // The CA certificates in force; a rotation step swaps in a new view, so a
+  // request takes one view and uses it throughout.
+  std::shared_ptr<const CaView> ca() const;
+  // Shorthands reading the current view.
   // What the API listener's TLS context verifies client certificates with:
-  // root + intermediate PEM.
-  std::string ClientTrustPem() const { return root_pem_ + chain_pem_; }
-  // The trust bundle: every trusted root, PEM (GET /v1/bundle).
-  std::string BundlePem() const { return root_pem_; }
-  // The intermediate PEM (the "chain" of certificate responses).
-  const std::string& ChainPem() const { return chain_pem_; }
-  // "sha256:<hex>" of the root, as agents pin it.
-  const std::string& RootFingerprint() const { return root_fingerprint_; }
+  // every published root and intermediate.
+  std::string ClientTrustPem() const { return ca()->client_trust_pem; }
+  // The trust bundle: every published root, PEM (GET /v1/bundle).
+  std::string BundlePem() const { return ca()->bundle_pem; }
+  // The "chain" of certificate responses: the active intermediate (and a
+  // cross certificate during a root rotation).
+  std::string ChainPem() const { return ca()->chain_pem; }
+  // "sha256:<hex>" of the active root, as agents pin it.
+  std::string RootFingerprint() const { return ca()->root_fingerprint; }
+
+  // Rotation (ca_rotation.cc, docs/rotation.md). Each step is serialised,
+  // saved with its audit event in one transaction, then the new view and its
+  // CRLs are swapped in and the change callback runs. kConflict when the
+  // step does not apply now (the message says why). `actor` is audited.
+  // prepare: a new intermediate under the active root (root = true: a new
+  // root, its intermediate and a cross certificate from the active root).
+  [[nodiscard]] Result<std::string> PrepareCa(bool root, const std::string& actor);
+  // The prepared intermediate (and its root, when prepared with it) becomes
+  // active; the ones they replace start retiring.
+  [[nodiscard]] Result<std::string> ActivateCa(const std::string& actor);
+  // Retires each retiring intermediate none of whose leaves is still live,
+  // and each retiring root no published intermediate depends on.
+  [[nodiscard]] Result<std::string> RetireCa(const std::string& actor);
+  // A fresh intermediate, active at once; with revoke_old, the one it
+  // replaces is revoked at its root's CRL (cACompromise).
+  [[nodiscard]] Result<std::string> RotateCaNow(bool revoke_old, const std::string& actor);
+  // Live (unexpired, unrevoked) leaves per issuer key id.
+  [[nodiscard]] Result<std::map<std::string, int64_t>> LiveLeaves();
+  // Called after every rotation step (the daemon renews its TLS identity).
+  void SetOnCaChange(std::function<void()> callback);
 
   // The configuration in force (limits change on Reload).
   std::shared_ptr<const CaConfig> config() const;
@@ -82,7 +111,6 @@ class CaRuntime {
   const Clock& clock() const { return clock_; }
 
   Store& store() { return *store_; }
-  const Issuer& issuer() const { return *issuer_; }
   CommitQueue& commit_queue() { return *commit_queue_; }
   CrlPublisher& crl() { return *crl_; }
   RevocationCache& revocations() { return revocations_; }
@@ -95,6 +123,12 @@ class CaRuntime {
  private:
   CaRuntime(const CaConfig& config, const Clock& clock);
   [[nodiscard]] Result<void> SyncConfigEntries(const CaConfig& config);
+  // ca_rotation.cc
+  [[nodiscard]] Result<void> SaveAndSwap(std::vector<CaCertRecord> changed, AuditEvent event);
+  [[nodiscard]] Result<void> MaintainRotation();
+  [[nodiscard]] Result<std::string> PrepareLocked(bool root, const std::string& actor);
+  [[nodiscard]] Result<std::string> ActivateLocked(const std::string& actor);
+  [[nodiscard]] Result<std::string> RetireLocked(const std::string& actor, bool quiet);
 
   const Clock& clock_;
   const std::string trust_domain_;
@@ -103,9 +137,14 @@ class CaRuntime {
   mutable std::mutex config_mu_;
   std::shared_ptr<const CaConfig> config_;
 
-  std::string root_pem_;
-  std::string chain_pem_;
-  std::string root_fingerprint_;
+  const std::string state_dir_;
+  const std::string passphrase_file_;
+  const IssuerOptions issuer_options_;
+  mutable std::mutex view_mu_;
+  std::shared_ptr<const CaView> view_;
+  std::mutex rotation_mu_;  // one rotation step at a time
+  std::mutex on_change_mu_;
+  std::function<void()> on_change_;
 
   // Declaration order is destruction order reversed: the commit queue and the
   // audit log stop (completing their callbacks) before what they use goes.
@@ -115,7 +154,6 @@ class CaRuntime {
   RateLimiter sign_limiter_;
   RateLimiter enroll_limiter_;
   std::unique_ptr<Store> store_;
-  std::unique_ptr<Issuer> issuer_;
   std::unique_ptr<CrlPublisher> crl_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<CommitQueue> commit_queue_;

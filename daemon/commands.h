@@ -30,6 +30,9 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global, Action& action)
 // token, entry, revoke, certs, audit, crl: clients of the admin API.
 void AddAdminCommands(CLI::App& app, const GlobalOptions& global, Action& action);
 
+// ca status | prepare | activate | retire | rotate: CA rotation.
+void AddCaCommands(CLI::App& app, const GlobalOptions& global, Action& action);
+
 // Prints "mayfly-ca: <message>" on stderr and returns 1: every failing
 // command ends with one clear line.
 int Fail(const std::string& message);

@@ -1,4 +1,4 @@
-// Building, numbering and swapping in the intermediate's CRL.
+// Building, numbering and swapping in the intermediates' CRLs.
 #include "crl_publisher.h"
 
 #include <openssl/sha.h>
@@ -14,20 +14,17 @@ std::string EntityTag(std::string_view body) {
   return "\"" + HexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest))) + "\"";
 }
 
-CrlPublisher::CrlPublisher(Store& store, const Issuer& issuer, std::string root_crl_pem, Duration next_update,
-                           const Clock& clock, Metrics& metrics)
+CrlPublisher::CrlPublisher(Store& store, ViewSource view, Duration next_update, const Clock& clock,
+                           Metrics& metrics)
     : store_(store),
-      issuer_(issuer),
-      root_crl_pem_(std::move(root_crl_pem)),
+      view_(std::move(view)),
       next_update_(next_update),
       clock_(clock),
       metrics_(metrics) {}
 
-Result<std::unique_ptr<CrlPublisher>> CrlPublisher::Create(Store& store, const Issuer& issuer,
-                                                           std::string root_crl_pem, Duration next_update,
+Result<std::unique_ptr<CrlPublisher>> CrlPublisher::Create(Store& store, ViewSource view, Duration next_update,
                                                            const Clock& clock, Metrics& metrics) {
-  std::unique_ptr<CrlPublisher> publisher(
-      new CrlPublisher(store, issuer, std::move(root_crl_pem), next_update, clock, metrics));
+  std::unique_ptr<CrlPublisher> publisher(new CrlPublisher(store, std::move(view), next_update, clock, metrics));
   if (auto r = publisher->Regenerate(); !r) return WithContext(r.error(), "signing the first CRL");
   return publisher;
 }
@@ -39,28 +36,34 @@ Result<void> CrlPublisher::Regenerate() {
     return WithContext(std::move(error), "regenerating the CRL");
   };
   const TimePoint now = std::chrono::floor<Seconds>(clock_.Now());
-  auto revoked = store_.ListRevokedUnexpired(issuer_.id(), ToUnixSeconds(now));
-  if (!revoked) return fail(revoked.error());
-  auto number = store_.NextCrlNumber();
-  if (!number) return fail(number.error());
-  CrlSpec spec{.number = *number, .this_update = now, .next_update = now + next_update_,
-               .revoked = ToCrlEntries(*revoked)};
-  auto crl = BuildCrl(issuer_.cert(), issuer_.key(), spec);
-  if (!crl) return fail(crl.error());
-
+  const std::shared_ptr<const CaView> view = view_();
   auto snapshot = std::make_shared<CrlSnapshot>();
-  snapshot->number = spec.number;
-  snapshot->this_update = spec.this_update;
-  snapshot->next_update = spec.next_update;
-  snapshot->pem = crl->pem + root_crl_pem_;
-  snapshot->der = std::move(crl->der);
+  snapshot->this_update = now;
+  snapshot->next_update = now + next_update_;
+  for (const auto& issuer : view->crl_issuers) {
+    auto revoked = store_.ListRevokedUnexpired(issuer->id(), ToUnixSeconds(now));
+    if (!revoked) return fail(revoked.error());
+    auto number = store_.NextCrlNumber();
+    if (!number) return fail(number.error());
+    CrlSpec spec{.number = *number, .this_update = now, .next_update = snapshot->next_update,
+                 .revoked = ToCrlEntries(*revoked)};
+    auto crl = BuildCrl(issuer->cert(), issuer->key(), spec);
+    if (!crl) return fail(crl.error());
+    snapshot->pem += crl->pem;
+    if (issuer == view->active) {
+      snapshot->number = spec.number;
+      snapshot->der = std::move(crl->der);
+    }
+  }
+  snapshot->pem += view->root_crls_pem;
   snapshot->der_etag = EntityTag(snapshot->der);
   snapshot->pem_etag = EntityTag(snapshot->pem);
+  const int64_t number = snapshot->number;
   {
     std::lock_guard current_lock(current_mu_);
     current_ = std::move(snapshot);
   }
-  metrics_.crl_number.store(spec.number, std::memory_order_relaxed);
+  metrics_.crl_number.store(number, std::memory_order_relaxed);
   metrics_.crl_regenerations.fetch_add(1, std::memory_order_relaxed);
   return Ok();
 }

@@ -1,6 +1,8 @@
-// The intermediate's CRL, signed on demand and served from memory.
+// The CRLs of every published intermediate, signed on demand and served
+// from memory with the roots' CRLs.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -8,7 +10,7 @@
 #include "mayfly/clock.h"
 #include "mayfly/config.h"
 #include "mayfly/error.h"
-#include "mayfly/issuer.h"
+#include "ca_view.h"
 #include "mayfly/store.h"
 #include "metrics.h"
 
@@ -19,39 +21,38 @@ struct CrlSnapshot {
   int64_t number = 0;
   TimePoint this_update;
   TimePoint next_update;
-  std::string der;        // the intermediate's CRL: the GET /v1/crl body
-  std::string pem;        // intermediate CRL PEM + root CRL PEM: ?format=pem
+  std::string der;        // the active intermediate's CRL: the GET /v1/crl body
+  std::string pem;        // each published intermediate's CRL, then each root's: ?format=pem
   std::string der_etag;   // "\"<hex SHA-256 of der>\""
   std::string pem_etag;   // "\"<hex SHA-256 of pem>\""
 };
 
 class CrlPublisher {
  public:
-  // `issuer` must outlive the publisher; `root_crl_pem` is root.crl.pem as
-  // read at start (the root CRL changes only offline). Signs the first CRL.
-  [[nodiscard]] static Result<std::unique_ptr<CrlPublisher>> Create(Store& store, const Issuer& issuer,
-                                                                    std::string root_crl_pem,
+  // `view` returns the CA view in force (read under the signing lock, so a
+  // rotation's CRLs are never replaced by an older view's). Signs the first
+  // CRLs.
+  using ViewSource = std::function<std::shared_ptr<const CaView>()>;
+  [[nodiscard]] static Result<std::unique_ptr<CrlPublisher>> Create(Store& store, ViewSource view,
                                                                     Duration next_update, const Clock& clock,
                                                                     Metrics& metrics);
 
-  // Signs a new CRL listing every revoked, unexpired certificate of this
-  // issuer, with the store's next CRL number, thisUpdate = now and
-  // nextUpdate = now + [crl] next_update, and makes it current. Called after
-  // every revocation and on the [crl] interval timer. Serialised, so CRL
-  // numbers and snapshots advance together. On failure the previous CRL
-  // stays current.
+  // Signs, for each published intermediate, a new CRL listing every revoked,
+  // unexpired certificate it issued, each with the store's next CRL number,
+  // thisUpdate = now and nextUpdate = now + [crl] next_update, and makes them
+  // current. Called after every revocation, every rotation step and on the
+  // [crl] interval timer. Serialised, so CRL numbers and snapshots advance
+  // together. On failure the previous CRLs stay current.
   [[nodiscard]] Result<void> Regenerate();
 
   // The CRL being served; never null after Create.
   std::shared_ptr<const CrlSnapshot> Current() const;
 
  private:
-  CrlPublisher(Store& store, const Issuer& issuer, std::string root_crl_pem, Duration next_update,
-               const Clock& clock, Metrics& metrics);
+  CrlPublisher(Store& store, ViewSource view, Duration next_update, const Clock& clock, Metrics& metrics);
 
   Store& store_;
-  const Issuer& issuer_;
-  const std::string root_crl_pem_;
+  const ViewSource view_;
   const Duration next_update_;
   const Clock& clock_;
   Metrics& metrics_;

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "api_service.h"
@@ -93,6 +94,9 @@ class Daemon {
     auto metrics_port = server_->ListenPlain(config_.metrics_listen);
     if (!metrics_port) return WithContext(metrics_port.error(), "metrics_listen = \"" + config_.metrics_listen + "\"");
 
+    // A rotation step changes the issuer and the client trust: the daemon's
+    // own certificate and TLS context follow at once.
+    runtime_->SetOnCaChange([this] { asio::post(ioc_, [this] { RenewServerTls("CA rotation"); }); });
     ScheduleCrlRefresh();
     ScheduleServerCertRenewal(tls->renew_at);
     ScheduleWatchdog();
@@ -149,16 +153,25 @@ class Daemon {
                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(at - runtime_->clock().Now()));
     cert_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      auto tls = MakeServerTls(*runtime_, config_);
-      if (!tls) {
-        spdlog::error("renewing the server certificate failed: {}; retrying in 1 minute", tls.error().ToString());
-        ScheduleServerCertRenewal(runtime_->clock().Now() + std::chrono::minutes(1));
-        return;
-      }
-      server_->SetTlsContext(tls->context);
-      spdlog::info("renewed the daemon's server certificate");
-      ScheduleServerCertRenewal(tls->renew_at);
+      RenewServerTls("renewal");
     });
+  }
+
+  // Runs on any io_context thread (timer or rotation); reschedules the
+  // renewal timer.
+  void RenewServerTls(const char* why) {
+    std::lock_guard lock(tls_mu_);
+    if (stopping_) return;
+    auto tls = MakeServerTls(*runtime_, config_);
+    if (!tls) {
+      spdlog::error("renewing the server certificate ({}) failed: {}; retrying in 1 minute", why,
+                    tls.error().ToString());
+      ScheduleServerCertRenewal(runtime_->clock().Now() + std::chrono::minutes(1));
+      return;
+    }
+    server_->SetTlsContext(tls->context);
+    spdlog::info("renewed the daemon's server certificate ({})", why);
+    ScheduleServerCertRenewal(tls->renew_at);
   }
 
   void ScheduleWatchdog() {
@@ -182,8 +195,13 @@ class Daemon {
       }
       spdlog::info("signal {}: draining in-flight requests", signo);
       NotifyStopping();
+      runtime_->SetOnCaChange(nullptr);
       crl_timer_.cancel();
-      cert_timer_.cancel();
+      {
+        std::lock_guard lock(tls_mu_);
+        stopping_ = true;
+        cert_timer_.cancel();
+      }
       watchdog_timer_.cancel();
       server_->Shutdown([this] { ioc_.stop(); });
     });
@@ -216,6 +234,8 @@ class Daemon {
   asio::steady_timer cert_timer_;
   asio::steady_timer watchdog_timer_;
   std::string ready_line_;
+  std::mutex tls_mu_;      // the server certificate renewal: timer and TLS context
+  bool stopping_ = false;  // guarded by tls_mu_
 };
 
 int RunServe(const GlobalOptions& global) {

@@ -88,7 +88,7 @@ Result<OsslPtr<X509>> MakeRootCert(const EVP_PKEY* key, const std::string& trust
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, x->get(), x->get(), nullptr, nullptr, 0);
   for (auto [nid, value] : std::initializer_list<std::pair<int, std::string>>{
-           {NID_basic_constraints, "critical,CA:TRUE,pathlen:1"},
+           {NID_basic_constraints, "critical,CA:TRUE,pathlen:2"},
            {NID_key_usage, "critical,keyCertSign,cRLSign"},
            {NID_subject_key_identifier, "hash"},
            {NID_authority_key_identifier, "keyid:always"}}) {
@@ -98,21 +98,15 @@ Result<OsslPtr<X509>> MakeRootCert(const EVP_PKEY* key, const std::string& trust
   return x;
 }
 
-Result<OsslPtr<X509>> MakeIntermediateCert(const EVP_PKEY* key, const X509* root, const EVP_PKEY* root_key,
-                                           const NameConstraintsSpec& constraints,
-                                           std::chrono::seconds ttl, const Clock& clock) {
-  TimePoint now = std::chrono::floor<Seconds>(clock.Now());
-  TimePoint not_after = std::min<TimePoint>(now + ttl, CertNotAfter(root));
-  auto x = NewCaCert(key, constraints.trust_domain, "Mayfly Intermediate CA", now - std::chrono::hours(1),
-                     not_after);
-  if (!x) return x;
-  if (X509_set_issuer_name(x->get(), X509_get_subject_name(root)) != 1) {
-    return OpensslError("setting the intermediate issuer");
-  }
+// The extensions of a CA certificate signed by `issuer`: basic constraints
+// with `pathlen`, key usages, key identifiers and, when enabled, the name
+// constraints.
+Result<void> AddSubordinateCaExtensions(X509* x, const X509* issuer, int pathlen,
+                                        const NameConstraintsSpec& constraints) {
   X509V3_CTX ctx;
-  X509V3_set_ctx(&ctx, const_cast<X509*>(root), x->get(), nullptr, nullptr, 0);
+  X509V3_set_ctx(&ctx, const_cast<X509*>(issuer), x, nullptr, nullptr, 0);
   std::vector<std::pair<int, std::string>> exts = {
-      {NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+      {NID_basic_constraints, "critical,CA:TRUE,pathlen:" + std::to_string(pathlen)},
       {NID_key_usage, "critical,keyCertSign,cRLSign"},
       {NID_subject_key_identifier, "hash"},
       {NID_authority_key_identifier, "keyid:always"}};
@@ -128,9 +122,49 @@ Result<OsslPtr<X509>> MakeIntermediateCert(const EVP_PKEY* key, const X509* root
     exts.emplace_back(NID_name_constraints, nc);
   }
   for (const auto& [nid, value] : exts) {
-    if (auto r = AddExt(x->get(), &ctx, nid, value); !r) return std::unexpected(r.error());
+    if (auto r = AddExt(x, &ctx, nid, value); !r) return r;
   }
+  return Ok();
+}
+
+Result<OsslPtr<X509>> MakeIntermediateCert(const EVP_PKEY* key, const X509* root, const EVP_PKEY* root_key,
+                                           const NameConstraintsSpec& constraints,
+                                           std::chrono::seconds ttl, const Clock& clock) {
+  TimePoint now = std::chrono::floor<Seconds>(clock.Now());
+  TimePoint not_after = std::min<TimePoint>(now + ttl, CertNotAfter(root));
+  auto x = NewCaCert(key, constraints.trust_domain, "Mayfly Intermediate CA", now - std::chrono::hours(1),
+                     not_after);
+  if (!x) return x;
+  if (X509_set_issuer_name(x->get(), X509_get_subject_name(root)) != 1) {
+    return OpensslError("setting the intermediate issuer");
+  }
+  if (auto r = AddSubordinateCaExtensions(x->get(), root, 0, constraints); !r) return std::unexpected(r.error());
   if (auto r = SignWithKey(x->get(), root_key); !r) return std::unexpected(r.error());
+  return x;
+}
+
+Result<OsslPtr<X509>> MakeCrossCert(const X509* new_root, const X509* old_root, const EVP_PKEY* old_root_key,
+                                    const NameConstraintsSpec& constraints, const Clock& clock) {
+  TimePoint now = std::chrono::floor<Seconds>(clock.Now());
+  TimePoint not_after = std::min(CertNotAfter(new_root), CertNotAfter(old_root));
+  ClearOpensslErrors();
+  OsslPtr<X509> x(X509_new());
+  unsigned char serial[16];
+  if (!x || X509_set_version(x.get(), X509_VERSION_3) != 1 || RAND_bytes(serial, sizeof serial) != 1) {
+    return OpensslError("allocating a cross certificate");
+  }
+  serial[0] = static_cast<unsigned char>(serial[0] | 1);
+  if (ASN1_STRING_set(X509_get_serialNumber(x.get()), serial, sizeof serial) != 1 ||
+      X509_set_subject_name(x.get(), X509_get_subject_name(new_root)) != 1 ||
+      X509_set_issuer_name(x.get(), X509_get_subject_name(old_root)) != 1 ||
+      X509_set_pubkey(x.get(), X509_get0_pubkey(new_root)) != 1 ||
+      ASN1_TIME_set(X509_getm_notBefore(x.get()), static_cast<time_t>(ToUnixSeconds(now - std::chrono::hours(1)))) ==
+          nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(x.get()), static_cast<time_t>(ToUnixSeconds(not_after))) == nullptr) {
+    return OpensslError("setting cross certificate fields");
+  }
+  if (auto r = AddSubordinateCaExtensions(x.get(), old_root, 1, constraints); !r) return std::unexpected(r.error());
+  if (auto r = SignWithKey(x.get(), old_root_key); !r) return std::unexpected(r.error());
   return x;
 }
 

@@ -47,6 +47,16 @@ void ReadCa(TableReader& t, CaConfig::Ca& ca) {
   t.Read("intermediate_ttl", ca.intermediate_ttl);
   TableReader::CheckOrder(t, "intermediate_ttl", ca.intermediate_ttl, t, "root_ttl",
                           ca.root_ttl);
+  // Unset: a third of the intermediate's lifetime, whatever that is.
+  ca.rotate_before = Duration(-1);
+  t.Read("rotate_before", ca.rotate_before);
+  if (ca.rotate_before < Duration::zero()) {
+    ca.rotate_before = ca.intermediate_ttl / 3;
+  } else {
+    TableReader::CheckOrder(t, "rotate_before", ca.rotate_before, t, "intermediate_ttl", ca.intermediate_ttl,
+                            TableReader::Order::kLess);
+  }
+  t.Read("auto_rotate", ca.auto_rotate);
   t.Read("name_constraints", ca.name_constraints);
   t.Read("permitted_dns", ca.permitted_dns);
   t.CheckEach("permitted_dns", IsNonEmpty, "expected a DNS name or subtree like \".internal\"");

@@ -93,6 +93,24 @@ CREATE TABLE meta (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    {2, "CA certificates for rotation", R"sql(
+CREATE TABLE ca_certs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  role TEXT NOT NULL CHECK (role IN ('root', 'intermediate', 'cross')),
+  state TEXT NOT NULL CHECK (state IN ('prepared', 'active', 'retiring', 'retired', 'revoked')),
+  key_id TEXT NOT NULL,
+  issuer_key_id TEXT NOT NULL,
+  serial TEXT NOT NULL UNIQUE,
+  der BLOB NOT NULL,
+  key_file TEXT NOT NULL DEFAULT '',
+  not_after INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  changed_at INTEGER NOT NULL,
+  crl_pem TEXT NOT NULL DEFAULT ''
+);
+-- Counting each issuer's live leaves (rotation status, retire checks).
+CREATE INDEX certs_issuer ON certificates (issuer, not_after, revoked_at);
+)sql"},
 };
 
 Result<int> ReadUserVersion(Connection& conn) {

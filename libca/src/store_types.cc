@@ -15,6 +15,20 @@ constexpr std::array<std::pair<CertKind, std::string_view>, 4> kKindNames = {{
     {CertKind::kServer, "server"},
 }};
 
+constexpr std::array<std::pair<CaRole, std::string_view>, 3> kCaRoleNames = {{
+    {CaRole::kRoot, "root"},
+    {CaRole::kIntermediate, "intermediate"},
+    {CaRole::kCross, "cross"},
+}};
+
+constexpr std::array<std::pair<CaState, std::string_view>, 5> kCaStateNames = {{
+    {CaState::kPrepared, "prepared"},
+    {CaState::kActive, "active"},
+    {CaState::kRetiring, "retiring"},
+    {CaState::kRetired, "retired"},
+    {CaState::kRevoked, "revoked"},
+}};
+
 struct ReasonNames {
   RevocationReason reason;
   std::string_view rfc;    // the ASN.1 name in RFC 5280
@@ -66,6 +80,14 @@ std::string_view CertKindName(CertKind kind) { return NameOf(kKindNames, kind, "
 Result<CertKind> ParseCertKind(std::string_view name) {
   return ValueOf(kKindNames, name, "certificate kind");
 }
+
+std::string_view CaRoleName(CaRole role) { return NameOf(kCaRoleNames, role, "unknown"); }
+
+Result<CaRole> ParseCaRole(std::string_view name) { return ValueOf(kCaRoleNames, name, "CA role"); }
+
+std::string_view CaStateName(CaState state) { return NameOf(kCaStateNames, state, "unknown"); }
+
+Result<CaState> ParseCaState(std::string_view name) { return ValueOf(kCaStateNames, name, "CA state"); }
 
 std::string_view RevocationReasonName(RevocationReason r) {
   for (const ReasonNames& names : kReasonNames) {

@@ -133,6 +133,13 @@ std::string SubjectKeyIdHex(const X509* cert) {
                                     static_cast<size_t>(ASN1_STRING_length(ski))));
 }
 
+std::string AuthorityKeyIdHex(const X509* cert) {
+  const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(const_cast<X509*>(cert));
+  if (aki == nullptr) return "";
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(aki)),
+                                    static_cast<size_t>(ASN1_STRING_length(aki))));
+}
+
 Result<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* t) {
   struct tm tm {};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {

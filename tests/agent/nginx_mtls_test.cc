@@ -37,9 +37,7 @@ class NginxMtlsTest : public ::testing::Test {
     auto once = Once();
     ASSERT_EQ(once.status, 0) << once.output;
     std::string error;
-    nginx_ = testing::Nginx::Start(ca_.Path(""), {Path("out/web.pem"), Path("out/web.key"),
-                                                  Path("out/bundle.pem"), Path("out/crl.pem")},
-                                   error);
+    nginx_ = testing::Nginx::Start(ca_.Path(""), testing::AgentOutFiles(ca_.Path("")), error);
     ASSERT_TRUE(nginx_) << error;
   }
 

@@ -122,6 +122,18 @@ TEST(CaConfigTest, MinimalFileKeepsEveryDefault) {
   EXPECT_EQ(cfg->issuance.backdate, minutes(1));
   EXPECT_TRUE(cfg->ca.name_constraints);
   EXPECT_EQ(cfg->ca.key_type, "ecdsa-p256");
+  EXPECT_EQ(cfg->ca.rotate_before, cfg->ca.intermediate_ttl / 3);
+}
+
+TEST(CaConfigTest, RotateBeforeDefaultsToAThirdOfTheIntermediateLifetime) {
+  testing::TempDir dir;
+  auto cfg = LoadCaConfig(WriteFile(dir, "ca.toml", "trust_domain = \"example.org\"\n[ca]\nintermediate_ttl = \"90d\"\n"));
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  EXPECT_EQ(cfg->ca.rotate_before, hours(24 * 30));
+  EXPECT_TRUE(cfg->ca.auto_rotate);
+  cfg = LoadCaConfig(WriteFile(dir, "off.toml", "trust_domain = \"example.org\"\n[ca]\nauto_rotate = false\n"));
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  EXPECT_FALSE(cfg->ca.auto_rotate);
 }
 
 TEST(CaConfigTest, ReadsEveryKey) {
@@ -138,6 +150,8 @@ key_type = "rsa-3072"
 key_passphrase_file = "pass"
 root_ttl = "7300d"
 intermediate_ttl = "30d"
+rotate_before = "10d"
+auto_rotate = false
 name_constraints = false
 permitted_dns = [".internal"]
 permitted_ips = ["10.0.0.0/8", "fd00::/8"]
@@ -187,6 +201,8 @@ node = "db-1"
              .key_passphrase_file = "pass",
              .root_ttl = hours(24 * 7300),
              .intermediate_ttl = hours(24 * 30),
+             .rotate_before = hours(24 * 10),
+             .auto_rotate = false,
              .name_constraints = false,
              .permitted_dns = {".internal"},
              .permitted_ips = {"10.0.0.0/8", "fd00::/8"}};
@@ -346,6 +362,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "trust_domain = \"example.org\"\n[issuance]\ndefault_ttl = \"2h\"\n"
                   "max_ttl = \"90m\"\n",
                   4, "issuance.max_ttl", "expected at least issuance.default_ttl (2h)"},
+        ErrorCase{"RotateBeforeNotBelowIntermediate",
+                  "trust_domain = \"example.org\"\n[ca]\nintermediate_ttl = \"30d\"\nrotate_before = \"30d\"\n", 3,
+                  "ca.intermediate_ttl", "expected more than ca.rotate_before (30d)"},
         ErrorCase{"MaxAboveIntermediate",
                   "trust_domain = \"example.org\"\n[ca]\nintermediate_ttl = \"12h\"\n", 3,
                   "ca.intermediate_ttl", "expected at least issuance.max_ttl (1d)"},

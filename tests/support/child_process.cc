@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <memory>
 
 namespace mayfly::testing {
@@ -30,6 +31,7 @@ std::unique_ptr<ChildProcess> ChildProcess::Start(const std::vector<std::string>
   std::unique_ptr<ChildProcess> child(new ChildProcess());
   child->pid_ = pid;
   child->out_fd_ = fds[0];
+  child->reader_ = std::thread([raw = child.get()] { raw->ReadLoop(); });
   return child;
 }
 
@@ -38,18 +40,45 @@ ChildProcess::~ChildProcess() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
+  StopReader();
   if (out_fd_ >= 0) ::close(out_fd_);
 }
 
-bool ChildProcess::ReadSome(std::chrono::milliseconds timeout) {
-  pollfd pfd{out_fd_, POLLIN, 0};
-  if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) return false;
+void ChildProcess::ReadLoop() {
   char buf[4096];
-  ssize_t n = ::read(out_fd_, buf, sizeof buf);
-  if (n <= 0) return false;
-  buffer_.append(buf, static_cast<size_t>(n));
-  output_.append(buf, static_cast<size_t>(n));
-  return true;
+  for (;;) {
+    pollfd pfd{out_fd_, POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, 100);
+    if (ready == 0) {
+      // Hooks the process started may hold the pipe open after it exits.
+      if (stop_reading_) break;
+      continue;
+    }
+    const ssize_t n = ready < 0 ? -1 : ::read(out_fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    std::lock_guard lock(mu_);
+    if (n <= 0) {
+      eof_ = true;
+      more_.notify_all();
+      return;
+    }
+    buffer_.append(buf, static_cast<size_t>(n));
+    output_.append(buf, static_cast<size_t>(n));
+    more_.notify_all();
+  }
+  std::lock_guard lock(mu_);
+  eof_ = true;
+  more_.notify_all();
+}
+
+void ChildProcess::StopReader() {
+  stop_reading_ = true;
+  if (reader_.joinable()) reader_.join();
+}
+
+std::string ChildProcess::output() const {
+  std::lock_guard lock(mu_);
+  return output_;
 }
 
 std::optional<std::string> ChildProcess::WaitForLine(const std::string& prefix, std::chrono::milliseconds timeout) {
@@ -63,7 +92,8 @@ std::optional<std::string> ChildProcess::WaitForLineContaining(const std::string
 
 std::optional<std::string> ChildProcess::WaitFor(const std::function<bool(const std::string&)>& match,
                                                  std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(mu_);
   for (;;) {
     size_t nl;
     while ((nl = buffer_.find('\n')) != std::string::npos) {
@@ -71,8 +101,10 @@ std::optional<std::string> ChildProcess::WaitFor(const std::function<bool(const 
       buffer_.erase(0, nl + 1);
       if (match(line)) return line;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !ReadSome(left)) return std::nullopt;
+    if (eof_) return std::nullopt;
+    if (more_.wait_until(lock, deadline) == std::cv_status::timeout && buffer_.find('\n') == std::string::npos) {
+      return std::nullopt;
+    }
   }
 }
 
@@ -91,10 +123,14 @@ int ChildProcess::Stop(int signo, std::chrono::milliseconds timeout) {
       ::waitpid(pid_, &status, 0);
       break;
     }
-    ReadSome(std::chrono::milliseconds(50));  // drain output while waiting
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  while (ReadSome(std::chrono::milliseconds(0))) {
+  // Whatever it wrote before exiting is read before the reader stops.
+  {
+    std::unique_lock lock(mu_);
+    more_.wait_for(lock, std::chrono::milliseconds(500), [this] { return eof_; });
   }
+  StopReader();
   exited_ = true;
   status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
   return status_;

@@ -4,11 +4,15 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace mayfly::testing {
@@ -16,7 +20,8 @@ namespace mayfly::testing {
 class ChildProcess {
  public:
   // Starts argv[0] with these arguments in `cwd` (empty: the test's), stdout
-  // and stderr merged into a pipe the test reads.
+  // and stderr merged into a pipe that a thread of the test drains all the
+  // time, so a chatty process never blocks on a full pipe.
   static std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& argv, const std::string& cwd = "");
   ~ChildProcess();  // SIGKILL if still running, then reap
 
@@ -31,18 +36,25 @@ class ChildProcess {
   int Stop(int signo, std::chrono::milliseconds timeout = std::chrono::seconds(20));
   void Signal(int signo);
   pid_t pid() const { return pid_; }
-  const std::string& output() const { return output_; }
+  // Everything the process wrote so far.
+  std::string output() const;
 
  private:
   ChildProcess() = default;
-  bool ReadSome(std::chrono::milliseconds timeout);
+  void ReadLoop();
+  void StopReader();
   std::optional<std::string> WaitFor(const std::function<bool(const std::string&)>& match,
                                      std::chrono::milliseconds timeout);
 
   pid_t pid_ = -1;
   int out_fd_ = -1;
-  std::string buffer_;
-  std::string output_;
+  mutable std::mutex mu_;
+  std::condition_variable more_;
+  std::string buffer_;   // not yet matched by a WaitFor, guarded by mu_
+  std::string output_;   // guarded by mu_
+  bool eof_ = false;     // guarded by mu_
+  std::atomic<bool> stop_reading_{false};
+  std::thread reader_;
   bool exited_ = false;
   int status_ = 0;
 };

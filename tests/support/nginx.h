@@ -16,6 +16,12 @@ struct NginxFiles {
   std::string crl;     // every CRL of the chain (ssl_crl)
 };
 
+// The files the agent tests publish into <dir>/out: web.pem, web.key,
+// bundle.pem and crl.pem.
+inline NginxFiles AgentOutFiles(const std::string& dir) {
+  return {dir + "/out/web.pem", dir + "/out/web.key", dir + "/out/bundle.pem", dir + "/out/crl.pem"};
+}
+
 class Nginx {
  public:
   // Writes nginx.conf into `dir` and starts nginx in the foreground on a free

@@ -63,6 +63,13 @@ struct CaConfig {
     std::string key_passphrase_file;
     Duration root_ttl = std::chrono::hours(24 * 3650);         // 3650d
     Duration intermediate_ttl = std::chrono::hours(24 * 365);  // 365d, <= root_ttl
+    // Automatic intermediate rotation: when the active intermediate has less
+    // than this left, a new one is prepared; it is activated once half of
+    // that time has passed, and the old one retired when its leaves have
+    // expired. < intermediate_ttl; default (unset): a third of
+    // intermediate_ttl.
+    Duration rotate_before = std::chrono::hours(24 * 365 / 3);
+    bool auto_rotate = true;  // false: rotation by `mayfly-ca ca` commands only
     // Name-constrain the intermediate to the trust domain's URIs and the
     // permitted DNS/IP ranges. Some verifiers refuse any chain with URI
     // constraints (python-cryptography, older rustls-webpki): set false for them.

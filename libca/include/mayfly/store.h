@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -119,6 +120,42 @@ struct AuditChainCheck {
   std::optional<int64_t> first_bad_id;  // nullopt when the chain is intact
 };
 
+// Where a CA certificate stands in a rotation (docs/rotation.md).
+enum class CaRole {
+  kRoot,          // self-signed trust anchor
+  kIntermediate,  // issues leaves and signs its CRL
+  kCross,         // a newer root's key certified by an older root, for old trust stores
+};
+std::string_view CaRoleName(CaRole role);   // "root", "intermediate", "cross"
+[[nodiscard]] Result<CaRole> ParseCaRole(std::string_view name);
+
+enum class CaState {
+  kPrepared,  // published (bundle, CRLs, client trust) but not yet used
+  kActive,    // issues (intermediate) or anchors the active intermediate (root)
+  kRetiring,  // replaced; still published while what it signed is unexpired
+  kRetired,   // no longer published
+  kRevoked,   // revoked at its root's CRL (an intermediate after a compromise)
+};
+std::string_view CaStateName(CaState state);  // "prepared", "active", ...
+[[nodiscard]] Result<CaState> ParseCaState(std::string_view name);
+
+struct CaCertRecord {
+  int64_t id = 0;              // assigned by the store; creation order
+  CaRole role = CaRole::kIntermediate;
+  CaState state = CaState::kPrepared;
+  std::string key_id;          // hex subject key identifier of its key
+  std::string issuer_key_id;   // hex key identifier of the key that signed it
+  std::string serial;          // lowercase hex
+  std::string der;
+  std::string key_file;        // its encrypted key, relative to state_dir; "" for kCross
+  int64_t not_after = 0;
+  int64_t created_at = 0;
+  int64_t changed_at = 0;      // when `state` last changed
+  std::string crl_pem;         // roots only: the root's current CRL
+
+  friend bool operator==(const CaCertRecord&, const CaCertRecord&) = default;
+};
+
 // Thread-safe. Writes are serialised on one connection and committed durably
 // (WAL, synchronous=FULL) before they return; reads use their own connections
 // and run while a write commits. The store never reads the clock: every `now`
@@ -218,6 +255,18 @@ class Store {
   // deleted one), or the id after the last event when events at the end were
   // deleted.
   [[nodiscard]] Result<AuditChainCheck> VerifyAuditChain();
+
+  // The CA certificates, in creation order.
+  [[nodiscard]] Result<std::vector<CaCertRecord>> ListCaCerts();
+  // One rotation step, in one transaction: inserts the records whose id is
+  // 0, updates state, changed_at and crl_pem of the others (kNotFound when an
+  // id is unknown) and appends `event` to the audit chain. Returns the records
+  // with their ids.
+  [[nodiscard]] Result<std::vector<CaCertRecord>> SaveCaCerts(std::vector<CaCertRecord> records,
+                                                              const AuditEvent& event);
+  // Unexpired, unrevoked certificates per issuer key id (CertRecord::issuer),
+  // not counting the daemon's own server certificates (replaced at once).
+  [[nodiscard]] Result<std::map<std::string, int64_t>> CountLiveByIssuer(int64_t now);
 
   // Small key/value settings (CA state).
   [[nodiscard]] Result<std::optional<std::string>> GetMeta(const std::string& key);

@@ -35,6 +35,8 @@ std::string CertSerialHex(const X509* cert);
 std::string HexEncode(std::string_view bytes);
 // The subject key identifier as hex ("" when absent).
 std::string SubjectKeyIdHex(const X509* cert);
+// The authority key identifier's key id as hex ("" when absent).
+std::string AuthorityKeyIdHex(const X509* cert);
 
 // ASN1_TIME to a time point; kInvalidArgument on a malformed time.
 [[nodiscard]] Result<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* t);

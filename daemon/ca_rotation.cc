@@ -1,0 +1,408 @@
+// CA rotation: prepare, activate, retire, rotate --now, and the automatic
+// schedule ([ca] rotate_before). docs/rotation.md explains the states.
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "ca_runtime.h"
+#include "mayfly/ca_certs.h"
+#include "mayfly/ca_layout.h"
+#include "mayfly/file_util.h"
+#include "mayfly/crl.h"
+#include "mayfly/keys.h"
+#include "mayfly/x509_util.h"
+
+namespace mayfly {
+namespace {
+
+constexpr const char* kAutomaticActor = "mayfly-ca (rotate_before)";
+
+Error Conflict(std::string message) { return Error{ErrorCode::kConflict, std::move(message)}; }
+
+// The CA key passphrase, wiped when it goes out of scope.
+class Passphrase {
+ public:
+  static Result<Passphrase> Read(const std::string& path) {
+    auto text = ReadPassphraseFile(path);
+    if (!text) return WithContext(text.error(), "reading the CA key passphrase");
+    return Passphrase(std::move(*text));
+  }
+  Passphrase(Passphrase&& other) noexcept : text_(std::move(other.text_)) {}
+  Passphrase(const Passphrase&) = delete;
+  ~Passphrase() { OPENSSL_cleanse(text_.data(), text_.size()); }
+  std::string_view get() const { return text_; }
+
+ private:
+  explicit Passphrase(std::string text) : text_(std::move(text)) {}
+  std::string text_;
+};
+
+// A CA certificate and its private key, loaded for signing.
+struct SigningCa {
+  OsslPtr<X509> cert;
+  OsslPtr<EVP_PKEY> key;
+};
+
+Result<SigningCa> LoadSigningCa(const CaCertRecord& record, const std::string& state_dir,
+                                const Passphrase& passphrase) {
+  auto cert = CertFromDer(record.der);
+  if (!cert) return WithContext(cert.error(), "CA certificate " + record.serial);
+  auto key = LoadKeyFile(state_dir + "/" + record.key_file, passphrase.get());
+  if (!key) return WithContext(key.error(), "loading " + state_dir + "/" + record.key_file);
+  return SigningCa{std::move(*cert), std::move(*key)};
+}
+
+CaCertRecord RecordOf(const X509* cert, std::string der, CaRole role, std::string key_file, int64_t now) {
+  return CaCertRecord{.role = role, .state = CaState::kPrepared, .key_id = SubjectKeyIdHex(cert),
+                      .issuer_key_id = AuthorityKeyIdHex(cert), .serial = CertSerialHex(cert),
+                      .der = std::move(der), .key_file = std::move(key_file),
+                      .not_after = ToUnixSeconds(CertNotAfter(cert)), .created_at = now, .changed_at = now};
+}
+
+// Key files written by a step, removed again unless the step is saved.
+class KeyFiles {
+ public:
+  explicit KeyFiles(std::string dir) : dir_(std::move(dir)) {}
+  ~KeyFiles() {
+    if (kept_) return;
+    for (const auto& name : written_) ::unlink((dir_ + "/" + name).c_str());
+  }
+  KeyFiles(const KeyFiles&) = delete;
+  KeyFiles& operator=(const KeyFiles&) = delete;
+
+  // Saves `key` encrypted as "<prefix>-<first 16 hex of key_id>.key"; returns
+  // the name relative to the state directory.
+  Result<std::string> Save(std::string_view prefix, const std::string& key_id, const EVP_PKEY* key,
+                           const Passphrase& passphrase) {
+    std::string name = std::string(prefix) + "-" + key_id.substr(0, 16) + ".key";
+    if (auto r = SaveKeyFile(dir_ + "/" + name, key, passphrase.get()); !r) return std::unexpected(r.error());
+    written_.push_back(name);
+    return name;
+  }
+  void Keep() { kept_ = true; }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> written_;
+  bool kept_ = false;
+};
+
+// A new CA certificate of `role` with a fresh key, made by `make`, recorded as
+// prepared.
+template <typename Make>
+Result<std::pair<CaCertRecord, SigningCa>> NewCa(CaRole role, KeyType key_type, KeyFiles& files,
+                                                 const Passphrase& passphrase, int64_t now, Make&& make) {
+  auto key = GenerateKey(key_type);
+  if (!key) return std::unexpected(key.error());
+  Result<OsslPtr<X509>> cert = make(key->get());
+  if (!cert) return std::unexpected(cert.error());
+  auto der = CertToDer(cert->get());
+  if (!der) return std::unexpected(der.error());
+  const std::string key_id = SubjectKeyIdHex(cert->get());
+  auto file = files.Save(CaRoleName(role), key_id, key->get(), passphrase);
+  if (!file) return std::unexpected(file.error());
+  CaCertRecord record = RecordOf(cert->get(), std::move(*der), role, std::move(*file), now);
+  return std::pair{std::move(record), SigningCa{std::move(*cert), std::move(*key)}};
+}
+
+NameConstraintsSpec ConstraintsOf(const CaConfig& config) {
+  return NameConstraintsSpec{config.ca.name_constraints, config.trust_domain, config.ca.permitted_dns,
+                             config.ca.permitted_ips};
+}
+
+CaCertRecord WithState(CaCertRecord record, CaState state, int64_t now) {
+  record.state = state;
+  record.changed_at = now;
+  return record;
+}
+
+std::string Describe(const CaCertRecord& r) {
+  return std::string(CaRoleName(r.role)) + " " + r.serial + " (key " + r.key_id.substr(0, 16) + ")";
+}
+
+}  // namespace
+
+void CaRuntime::SetOnCaChange(std::function<void()> callback) {
+  std::lock_guard lock(on_change_mu_);
+  on_change_ = std::move(callback);
+}
+
+Result<std::map<std::string, int64_t>> CaRuntime::LiveLeaves() {
+  return store_->CountLiveByIssuer(ToUnixSeconds(clock_.Now()));
+}
+
+Result<void> CaRuntime::SaveAndSwap(std::vector<CaCertRecord> changed, AuditEvent event) {
+  auto saved = store_->SaveCaCerts(std::move(changed), event);
+  if (!saved) return WithContext(saved.error(), "saving the rotation step");
+  AuditLog::LogLine(event);
+  auto records = store_->ListCaCerts();
+  if (!records) return std::unexpected(records.error());
+  auto passphrase = Passphrase::Read(passphrase_file_);
+  if (!passphrase) return std::unexpected(passphrase.error());
+  auto view = BuildCaView(std::move(*records), state_dir_, passphrase->get(), issuer_options_, clock_, ca().get());
+  if (!view) return WithContext(view.error(), "loading the CA certificates after the rotation step");
+  const std::string bundle = (*view)->bundle_pem;
+  {
+    std::lock_guard lock(view_mu_);
+    view_ = std::move(*view);
+  }
+  if (auto r = crl_->Regenerate(); !r) spdlog::error("{}", r.error().ToString());
+  // root.pem is the trust bundle operators and the admin CLI read.
+  const std::string root_pem = CaPaths::For(state_dir_).root_cert;
+  if (ReadFile(root_pem).value_or("") != bundle) {
+    if (auto r = WriteFileAtomic(root_pem, bundle, 0644); !r) spdlog::error("updating {}: {}", root_pem, r.error().message);
+  }
+  std::function<void()> callback;
+  {
+    std::lock_guard lock(on_change_mu_);
+    callback = on_change_;
+  }
+  if (callback) callback();
+  return Ok();
+}
+
+Result<std::string> CaRuntime::PrepareCa(bool root, const std::string& actor) {
+  std::lock_guard lock(rotation_mu_);
+  return PrepareLocked(root, actor);
+}
+
+Result<std::string> CaRuntime::ActivateCa(const std::string& actor) {
+  std::lock_guard lock(rotation_mu_);
+  return ActivateLocked(actor);
+}
+
+Result<std::string> CaRuntime::RetireCa(const std::string& actor) {
+  std::lock_guard lock(rotation_mu_);
+  return RetireLocked(actor, /*quiet=*/false);
+}
+
+Result<std::string> CaRuntime::PrepareLocked(bool root, const std::string& actor) {
+  const auto view = ca();
+  if (const CaCertRecord* p = view->Newest(CaRole::kIntermediate, CaState::kPrepared)) {
+    return std::unexpected(
+        Conflict(Describe(*p) + " is already prepared; activate it (mayfly-ca ca activate) before preparing another"));
+  }
+  const auto config = this->config();
+  auto key_type = ParseKeyType(config->ca.key_type);
+  if (!key_type) return WithContext(key_type.error(), "[ca] key_type");
+  auto passphrase = Passphrase::Read(passphrase_file_);
+  if (!passphrase) return std::unexpected(passphrase.error());
+  auto active_root = LoadSigningCa(*view->Active(CaRole::kRoot), state_dir_, *passphrase);
+  if (!active_root) return std::unexpected(active_root.error());
+  const int64_t now = ToUnixSeconds(clock_.Now());
+  const NameConstraintsSpec constraints = ConstraintsOf(*config);
+  KeyFiles files(state_dir_);
+  std::vector<CaCertRecord> records;
+
+  SigningCa* parent = &*active_root;
+  std::optional<SigningCa> new_root;
+  if (root) {
+    auto made = NewCa(CaRole::kRoot, *key_type, files, *passphrase, now, [&](const EVP_PKEY* key) {
+      return MakeRootCert(key, trust_domain_, config->ca.root_ttl, clock_);
+    });
+    if (!made) return WithContext(made.error(), "making the new root");
+    auto number = store_->NextCrlNumber();
+    if (!number) return std::unexpected(number.error());
+    const TimePoint at = FromUnixSeconds(now);
+    auto crl = BuildCrl(made->second.cert.get(), made->second.key.get(),
+                        {*number, at, CertNotAfter(made->second.cert.get()), {}});
+    if (!crl) return WithContext(crl.error(), "signing the new root's CRL");
+    made->first.crl_pem = crl->pem;
+    auto cross = MakeCrossCert(made->second.cert.get(), active_root->cert.get(), active_root->key.get(),
+                               constraints, clock_);
+    if (!cross) return WithContext(cross.error(), "cross-certifying the new root");
+    auto cross_der = CertToDer(cross->get());
+    if (!cross_der) return std::unexpected(cross_der.error());
+    records.push_back(std::move(made->first));
+    records.push_back(RecordOf(cross->get(), std::move(*cross_der), CaRole::kCross, "", now));
+    new_root = std::move(made->second);
+    parent = &*new_root;
+  }
+  auto inter = NewCa(CaRole::kIntermediate, *key_type, files, *passphrase, now, [&](const EVP_PKEY* key) {
+    return MakeIntermediateCert(key, parent->cert.get(), parent->key.get(), constraints,
+                                config->ca.intermediate_ttl, clock_);
+  });
+  if (!inter) return WithContext(inter.error(), "making the new intermediate");
+  const std::string summary = "prepared " + Describe(inter->first) + (root ? " under the new " + Describe(records[0]) : "") +
+                              ", valid until " + FormatRfc3339(FromUnixSeconds(inter->first.not_after));
+  AuditEvent event{.time = now, .type = "ca_prepare", .actor = actor, .subject = "intermediate " + inter->first.serial,
+                   .result = "ok",
+                   .detail = AuditDetail({{"serial", inter->first.serial},
+                                          {"root", root ? records[0].serial : std::string()},
+                                          {"not_after", FormatRfc3339(FromUnixSeconds(inter->first.not_after))}})};
+  records.push_back(std::move(inter->first));
+  if (auto r = SaveAndSwap(std::move(records), std::move(event)); !r) return std::unexpected(r.error());
+  files.Keep();
+  return summary;
+}
+
+Result<std::string> CaRuntime::ActivateLocked(const std::string& actor) {
+  const auto view = ca();
+  const CaCertRecord* next = view->Newest(CaRole::kIntermediate, CaState::kPrepared);
+  if (next == nullptr) {
+    return std::unexpected(Conflict("no intermediate is prepared; run `mayfly-ca ca prepare` first"));
+  }
+  const int64_t now = ToUnixSeconds(clock_.Now());
+  std::vector<CaCertRecord> changed{WithState(*next, CaState::kActive, now)};
+  if (const CaCertRecord* old = view->Active(CaRole::kIntermediate)) {
+    changed.push_back(WithState(*old, CaState::kRetiring, now));
+  }
+  std::string summary = "activated " + Describe(*next);
+  for (const CaCertRecord& r : view->records) {
+    // A root prepared with this intermediate takes over with it.
+    if (r.role == CaRole::kRoot && r.key_id == next->issuer_key_id && r.state == CaState::kPrepared) {
+      changed.push_back(WithState(r, CaState::kActive, now));
+      if (const CaCertRecord* old_root = view->Active(CaRole::kRoot)) {
+        changed.push_back(WithState(*old_root, CaState::kRetiring, now));
+      }
+      summary += " and " + Describe(r);
+    }
+    if (r.role == CaRole::kCross && r.key_id == next->issuer_key_id && r.state == CaState::kPrepared) {
+      changed.push_back(WithState(r, CaState::kActive, now));
+    }
+  }
+  AuditEvent event{.time = now, .type = "ca_activate", .actor = actor, .subject = "intermediate " + next->serial,
+                   .result = "ok", .detail = AuditDetail({{"serial", next->serial}})};
+  if (auto r = SaveAndSwap(std::move(changed), std::move(event)); !r) return std::unexpected(r.error());
+  return summary;
+}
+
+Result<std::string> CaRuntime::RetireLocked(const std::string& actor, bool quiet) {
+  const auto view = ca();
+  auto live = LiveLeaves();
+  if (!live) return std::unexpected(live.error());
+  const int64_t now = ToUnixSeconds(clock_.Now());
+  std::vector<CaCertRecord> changed;
+  std::set<std::string> retired_keys;
+  std::string blockers;
+  for (const CaCertRecord& r : view->records) {
+    if (r.role != CaRole::kIntermediate || r.state != CaState::kRetiring) continue;
+    const int64_t n = live->contains(r.key_id) ? live->at(r.key_id) : 0;
+    if (n == 0 || r.not_after <= now) {
+      changed.push_back(WithState(r, CaState::kRetired, now));
+      retired_keys.insert(r.key_id);
+    } else {
+      blockers += "; " + Describe(r) + " still has " + std::to_string(n) + " unexpired certificate(s)";
+    }
+  }
+  for (const CaCertRecord& root : view->records) {
+    if (root.role != CaRole::kRoot || root.state != CaState::kRetiring) continue;
+    const CaCertRecord* depends = nullptr;
+    for (const CaCertRecord& r : view->records) {
+      if (r.role == CaRole::kIntermediate && r.issuer_key_id == root.key_id && IsPublished(r.state) &&
+          !retired_keys.contains(r.key_id)) {
+        depends = &r;
+      }
+    }
+    if (depends != nullptr) {
+      blockers += "; " + Describe(root) + " still anchors " + Describe(*depends);
+      continue;
+    }
+    changed.push_back(WithState(root, CaState::kRetired, now));
+    for (const CaCertRecord& cross : view->records) {
+      if (cross.role == CaRole::kCross && cross.issuer_key_id == root.key_id && cross.state != CaState::kRetired) {
+        changed.push_back(WithState(cross, CaState::kRetired, now));
+      }
+    }
+  }
+  if (changed.empty()) {
+    if (quiet) return std::string();
+    return std::unexpected(Conflict(blockers.empty() ? "nothing is retiring"
+                                                     : "nothing can be retired yet" + blockers));
+  }
+  std::string summary = "retired";
+  std::string serials;
+  for (const CaCertRecord& r : changed) {
+    summary += " " + Describe(r) + ",";
+    serials += (serials.empty() ? "" : " ") + r.serial;
+  }
+  summary.pop_back();
+  AuditEvent event{.time = now, .type = "ca_retire", .actor = actor, .subject = "ca", .result = "ok",
+                   .detail = AuditDetail({{"serials", serials}})};
+  if (auto r = SaveAndSwap(std::move(changed), std::move(event)); !r) return std::unexpected(r.error());
+  return summary + blockers;
+}
+
+Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& actor) {
+  std::lock_guard lock(rotation_mu_);
+  const auto view = ca();
+  const auto config = this->config();
+  auto key_type = ParseKeyType(config->ca.key_type);
+  if (!key_type) return WithContext(key_type.error(), "[ca] key_type");
+  auto passphrase = Passphrase::Read(passphrase_file_);
+  if (!passphrase) return std::unexpected(passphrase.error());
+  const CaCertRecord& root_record = *view->Active(CaRole::kRoot);
+  auto root = LoadSigningCa(root_record, state_dir_, *passphrase);
+  if (!root) return std::unexpected(root.error());
+  const int64_t now = ToUnixSeconds(clock_.Now());
+  KeyFiles files(state_dir_);
+  auto fresh = NewCa(CaRole::kIntermediate, *key_type, files, *passphrase, now, [&](const EVP_PKEY* key) {
+    return MakeIntermediateCert(key, root->cert.get(), root->key.get(), ConstraintsOf(*config),
+                                config->ca.intermediate_ttl, clock_);
+  });
+  if (!fresh) return WithContext(fresh.error(), "making the new intermediate");
+  const CaCertRecord& old = *view->Active(CaRole::kIntermediate);
+  std::vector<CaCertRecord> changed{WithState(std::move(fresh->first), CaState::kActive, now),
+                                    WithState(old, revoke_old ? CaState::kRevoked : CaState::kRetiring, now)};
+  // A prepared intermediate was made before the incident: never activate it.
+  for (const CaCertRecord& r : view->records) {
+    if (r.role == CaRole::kIntermediate && r.state == CaState::kPrepared) {
+      changed.push_back(WithState(r, CaState::kRetired, now));
+    }
+  }
+  if (revoke_old) {
+    // The root's CRL lists every intermediate of it revoked so far.
+    CrlSpec spec{.this_update = FromUnixSeconds(now), .next_update = FromUnixSeconds(root_record.not_after)};
+    for (const CaCertRecord& r : view->records) {
+      const bool revoked = (r.role == CaRole::kIntermediate && r.state == CaState::kRevoked) || &r == &old;
+      if (revoked && r.issuer_key_id == root_record.key_id) {
+        spec.revoked.push_back(CrlEntry{.serial = r.serial,
+                                        .revoked_at = FromUnixSeconds(&r == &old ? now : r.changed_at),
+                                        .reason = RevocationReason::kCaCompromise});
+      }
+    }
+    auto number = store_->NextCrlNumber();
+    if (!number) return std::unexpected(number.error());
+    spec.number = *number;
+    auto crl = BuildCrl(root->cert.get(), root->key.get(), spec);
+    if (!crl) return WithContext(crl.error(), "signing the root CRL");
+    CaCertRecord updated_root = root_record;
+    updated_root.crl_pem = crl->pem;
+    changed.push_back(std::move(updated_root));
+  }
+  const std::string summary = "activated " + Describe(changed[0]) + "; " + Describe(old) +
+                              (revoke_old ? " is revoked at the root CRL" : " is retiring");
+  AuditEvent event{.time = now, .type = "ca_rotate", .actor = actor, .subject = "intermediate " + changed[0].serial,
+                   .result = "ok",
+                   .detail = AuditDetail({{"serial", changed[0].serial}, {"old_serial", old.serial},
+                                          {"revoke_old", revoke_old ? "true" : "false"}})};
+  if (auto r = SaveAndSwap(std::move(changed), std::move(event)); !r) return std::unexpected(r.error());
+  files.Keep();
+  return summary;
+}
+
+Result<void> CaRuntime::MaintainRotation() {
+  std::lock_guard lock(rotation_mu_);
+  const auto config = this->config();
+  if (!config->ca.auto_rotate) return Ok();
+  const Duration before = config->ca.rotate_before;
+  const auto view = ca();
+  const CaCertRecord* active = view->Active(CaRole::kIntermediate);
+  const CaCertRecord* prepared = view->Newest(CaRole::kIntermediate, CaState::kPrepared);
+  const Duration left = std::chrono::duration_cast<Duration>(FromUnixSeconds(active->not_after) - clock_.Now());
+  const CaCertRecord* active_root = view->Active(CaRole::kRoot);
+  Result<std::string> step = std::string();
+  if (prepared == nullptr && left < before) {
+    step = PrepareLocked(false, kAutomaticActor);
+  } else if (prepared != nullptr && prepared->issuer_key_id == active_root->key_id && left < before / 2) {
+    // Root rotations are activated by an operator only.
+    step = ActivateLocked(kAutomaticActor);
+  } else {
+    step = RetireLocked(kAutomaticActor, /*quiet=*/true);
+  }
+  if (!step) return std::unexpected(step.error());
+  if (!step->empty()) spdlog::info("automatic CA rotation: {}", *step);
+  return Ok();
+}
+
+}  // namespace mayfly

@@ -1,0 +1,127 @@
+// Deriving the published PKI from the CA certificates' states.
+#include "ca_view.h"
+
+#include "mayfly/keys.h"
+#include "mayfly/x509_util.h"
+
+namespace mayfly {
+namespace {
+
+const CaCertRecord* FindKey(const std::vector<CaCertRecord>& records, CaRole role, const std::string& key_id) {
+  for (const CaCertRecord& r : records) {
+    if (r.role == role && r.key_id == key_id) return &r;
+  }
+  return nullptr;
+}
+
+// A cross certificate is sent and trusted while both roots are published.
+bool CrossPublished(const std::vector<CaCertRecord>& records, const CaCertRecord& cross) {
+  const CaCertRecord* signer = FindKey(records, CaRole::kRoot, cross.issuer_key_id);
+  return IsPublished(cross.state) && signer != nullptr && IsPublished(signer->state);
+}
+
+Result<std::shared_ptr<const Issuer>> LoadIssuer(const CaCertRecord& record, const std::string& state_dir,
+                                                 std::string_view passphrase, const IssuerOptions& options,
+                                                 const Clock& clock, const CaView* previous) {
+  if (previous != nullptr) {
+    for (const auto& issuer : previous->crl_issuers) {
+      if (issuer->id() == record.key_id) return issuer;
+    }
+  }
+  auto cert = CertFromDer(record.der);
+  if (!cert) return WithContext(cert.error(), "CA certificate " + record.serial);
+  const std::string path = state_dir + "/" + record.key_file;
+  auto key = LoadKeyFile(path, passphrase);
+  if (!key) return WithContext(key.error(), "loading the intermediate key " + path);
+  if (!KeysMatch(X509_get0_pubkey(cert->get()), key->get())) {
+    return MakeError(ErrorCode::kConfig, path + " does not match intermediate " + record.serial);
+  }
+  auto issuer = Issuer::Create(std::move(*cert), std::move(*key), options, clock);
+  if (!issuer) return WithContext(issuer.error(), "preparing intermediate " + record.serial);
+  return std::shared_ptr<const Issuer>(std::move(*issuer));
+}
+
+}  // namespace
+
+bool IsPublished(CaState state) {
+  return state == CaState::kPrepared || state == CaState::kActive || state == CaState::kRetiring;
+}
+
+const CaCertRecord* CaView::Active(CaRole role) const {
+  for (const CaCertRecord& r : records) {
+    if (r.role == role && r.state == CaState::kActive) return &r;
+  }
+  return nullptr;
+}
+
+const CaCertRecord* CaView::Newest(CaRole role, CaState state) const {
+  for (auto it = records.rbegin(); it != records.rend(); ++it) {
+    if (it->role == role && it->state == state) return &*it;
+  }
+  return nullptr;
+}
+
+Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> records, const std::string& state_dir,
+                                                  std::string_view passphrase, const IssuerOptions& options,
+                                                  const Clock& clock, const CaView* previous) {
+  auto view = std::make_shared<CaView>();
+  view->records = std::move(records);
+  const CaCertRecord* root = view->Active(CaRole::kRoot);
+  const CaCertRecord* inter = view->Active(CaRole::kIntermediate);
+  if (root == nullptr || inter == nullptr) {
+    return MakeError(ErrorCode::kConfig, "the store names no active root and intermediate");
+  }
+  auto root_cert = CertFromDer(root->der);
+  if (!root_cert) return WithContext(root_cert.error(), "the active root");
+  auto fingerprint = CertFingerprint(root_cert->get());
+  if (!fingerprint) return std::unexpected(fingerprint.error());
+  view->root_fingerprint = std::move(*fingerprint);
+
+  const int64_t now = ToUnixSeconds(clock.Now());
+  std::string revoked_pem;
+  for (const CaCertRecord& r : view->records) {
+    const std::string pem = DerToPem(r.der, "CERTIFICATE");
+    switch (r.role) {
+      case CaRole::kRoot:
+        if (!IsPublished(r.state)) break;
+        view->bundle_pem += pem;
+        view->root_crls_pem += r.crl_pem;
+        break;
+      case CaRole::kCross:
+        if (CrossPublished(view->records, r)) view->intermediates_pem += pem;
+        break;
+      case CaRole::kIntermediate:
+        if (r.state == CaState::kRevoked) {
+          view->revoked_intermediates.insert(r.key_id);
+          // Still trusted at the handshake while it is unexpired, so nodes
+          // holding its leaves can renew (the route checks them one by one).
+          if (r.not_after > now) revoked_pem += pem;
+          break;
+        }
+        if (!IsPublished(r.state)) break;
+        view->intermediates_pem += pem;
+        auto issuer = LoadIssuer(r, state_dir, passphrase, options, clock, previous);
+        if (!issuer) return std::unexpected(issuer.error());
+        if (r.state == CaState::kActive) {
+          view->active = *issuer;
+          view->crl_issuers.insert(view->crl_issuers.begin(), *issuer);
+        } else {
+          view->crl_issuers.push_back(*issuer);
+        }
+        break;
+    }
+  }
+  view->client_trust_pem = view->bundle_pem + view->intermediates_pem + revoked_pem;
+
+  // Leaves carry the active intermediate and, while an older root is still
+  // published, the cross certificate that lets its trust stores follow.
+  view->chain_pem = DerToPem(inter->der, "CERTIFICATE");
+  for (const CaCertRecord& r : view->records) {
+    if (r.role == CaRole::kCross && r.key_id == inter->issuer_key_id && CrossPublished(view->records, r)) {
+      view->chain_pem += DerToPem(r.der, "CERTIFICATE");
+    }
+  }
+  return std::shared_ptr<const CaView>(std::move(view));
+}
+
+}  // namespace mayfly

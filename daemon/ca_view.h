@@ -1,0 +1,50 @@
+// What the CA certificates in the store mean at one moment: who issues, the
+// chain sent with leaves, the trust bundle, the CRL signers. Immutable; a
+// rotation step builds a new one and swaps it in.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mayfly/clock.h"
+#include "mayfly/error.h"
+#include "mayfly/issuer.h"
+#include "mayfly/store.h"
+
+namespace mayfly {
+
+// Published: in the bundle (roots), the intermediates list, the CRL set and
+// the client trust.
+bool IsPublished(CaState state);
+
+struct CaView {
+  std::vector<CaCertRecord> records;          // every CA certificate, creation order
+  std::shared_ptr<const Issuer> active;       // the active intermediate
+  std::string chain_pem;                      // sent with each leaf
+  std::string bundle_pem;                     // every published root
+  std::string intermediates_pem;              // published intermediates and cross certificates
+  std::string client_trust_pem;               // what client certificates may chain to
+  std::vector<std::shared_ptr<const Issuer>> crl_issuers;  // published intermediates, active first
+  std::string root_crls_pem;                  // each published root's CRL
+  std::string root_fingerprint;               // "sha256:<hex>" of the active root
+  std::set<std::string> revoked_intermediates;  // key ids
+
+  // The active record of `role`, or null.
+  const CaCertRecord* Active(CaRole role) const;
+  // The newest record of `role` in `state`, or null.
+  const CaCertRecord* Newest(CaRole role, CaState state) const;
+};
+
+// Builds the view of `records`: the keys of published intermediates are read
+// from `state_dir` (decrypted with `passphrase`), or taken from `previous`
+// when it already holds an issuer for the same key. kConfig when there is no
+// active root or intermediate, or a key does not match its certificate.
+[[nodiscard]] Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> records,
+                                                                const std::string& state_dir,
+                                                                std::string_view passphrase,
+                                                                const IssuerOptions& options, const Clock& clock,
+                                                                const CaView* previous);
+
+}  // namespace mayfly
