@@ -152,19 +152,28 @@ class RotationTest : public ::testing::Test {
     ASSERT_EQ(r.status, 0) << r.output;
   }
 
-  // openssl verify of the web leaf with its file's chain as untrusted
-  // certificates and `roots` as the only trust anchors.
-  bool OpensslVerifies(const std::string& roots_file) {
-    auto certs = CertsFromPem(File("out/web.pem"));
-    if (!certs) return false;
-    std::string chain;
-    for (size_t i = 1; i < certs->size(); ++i) chain += CertToPem((*certs)[i].get()).value_or("");
-    testing::WriteTextFile(Path("verify-leaf.pem"), CertToPem((*certs)[0].get()).value_or(""));
-    testing::WriteTextFile(Path("verify-chain.pem"), chain);
-    auto r = RunCommand("openssl verify -x509_strict -purpose sslserver -CAfile " + roots_file + " -untrusted " +
-                        Path("verify-chain.pem") + " " + Path("verify-leaf.pem"));
-    EXPECT_EQ(r.status, 0) << r.output;
-    return r.status == 0;
+  // The web and client certificates as they are on disk, checked with
+  // `roots_file` as the only trust anchors by two verifiers: `openssl
+  // verify -x509_strict` (leaf + the file's chain as untrusted) and Go's
+  // crypto/x509.
+  bool Verifies(const std::string& roots_file) {
+    bool all = true;
+    for (const std::string name : {"out/web.pem", "out/client.pem"}) {
+      auto certs = CertsFromPem(File(name));
+      if (!certs) return false;
+      std::string chain;
+      for (size_t i = 1; i < certs->size(); ++i) chain += CertToPem((*certs)[i].get()).value_or("");
+      testing::WriteTextFile(Path("verify-leaf.pem"), CertToPem((*certs)[0].get()).value_or(""));
+      testing::WriteTextFile(Path("verify-chain.pem"), chain);
+      testing::WriteTextFile(Path("verify-full.pem"), File(name));
+      auto openssl = RunCommand("openssl verify -x509_strict -CAfile " + roots_file + " -untrusted " +
+                                Path("verify-chain.pem") + " " + Path("verify-leaf.pem"));
+      EXPECT_EQ(openssl.status, 0) << name << ": " << openssl.output;
+      auto go = RunCommand(std::string(MAYFLY_GO_VERIFIER) + " " + roots_file + " " + Path("verify-full.pem"));
+      EXPECT_EQ(go.status, 0) << name << ": " << go.output;
+      all = all && openssl.status == 0 && go.status == 0;
+    }
+    return all;
   }
 
   void Report(const std::string& what) {
@@ -185,6 +194,7 @@ TEST_F(RotationTest, IntermediateAndRootRotationsCostNoHandshake) {
   testing::WriteTextFile(Path("old-root.pem"), old_root);
   const std::string first = IssuerSerial("out/web.pem");
   ASSERT_FALSE(first.empty());
+  EXPECT_TRUE(Verifies(Path("old-root.pem")));
 
   // Intermediate: prepared and published, its CRL reaches nginx before any
   // leaf needs it.
@@ -197,6 +207,7 @@ TEST_F(RotationTest, IntermediateAndRootRotationsCostNoHandshake) {
   EXPECT_EQ(SerialOf(activated, "intermediate", "active"), second);
   EXPECT_EQ(SerialOf(activated, "intermediate", "retiring"), first);
   ASSERT_TRUE(AwaitIssuedBy(second, std::chrono::seconds(40))) << agent_->output();
+  EXPECT_TRUE(Verifies(Path("old-root.pem")));
   RevokeInitialAdmin();
   EXPECT_NE(RetireWhenPossible().find("intermediate " + first), std::string::npos);
   ASSERT_TRUE(WaitUntil([&] { return Count(File("out/crl.pem"), "BEGIN X509 CRL") == 2; }, std::chrono::seconds(10)));
@@ -218,8 +229,8 @@ TEST_F(RotationTest, IntermediateAndRootRotationsCostNoHandshake) {
   ASSERT_TRUE(AwaitIssuedBy(third, std::chrono::seconds(40))) << agent_->output();
   EXPECT_EQ(Count(File("out/web.pem"), "BEGIN CERTIFICATE"), 3) << "leaf, intermediate, cross certificate";
   testing::WriteTextFile(Path("new-root.pem"), File("out/bundle.pem").substr(old_root.size()));
-  EXPECT_TRUE(OpensslVerifies(Path("old-root.pem")));
-  EXPECT_TRUE(OpensslVerifies(Path("new-root.pem")));
+  EXPECT_TRUE(Verifies(Path("old-root.pem")));
+  EXPECT_TRUE(Verifies(Path("new-root.pem")));
 
   const std::string retired = RetireWhenPossible();
   EXPECT_NE(retired.find("intermediate " + second), std::string::npos) << retired;
@@ -228,7 +239,7 @@ TEST_F(RotationTest, IntermediateAndRootRotationsCostNoHandshake) {
     return Count(File("out/bundle.pem"), "BEGIN CERTIFICATE") == 1 && Count(File("out/crl.pem"), "BEGIN X509 CRL") == 2;
   }, std::chrono::seconds(10))) << File("out/bundle.pem");
   EXPECT_EQ(File("out/bundle.pem"), File("new-root.pem"));
-  EXPECT_TRUE(OpensslVerifies(Path("new-root.pem")));
+  EXPECT_TRUE(Verifies(Path("new-root.pem")));
   ASSERT_TRUE(probe_->AwaitMore(10));
   EXPECT_EQ(probe_->failures(), 0) << Reasons();
   Report("intermediate_and_root_rotation");
@@ -256,6 +267,7 @@ TEST_F(RotationTest, EmergencyRotationReplacesEveryCertificateWithinOnePoll) {
   std::cout << "[ rotation ] emergency: every certificate re-issued "
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count()
             << " ms after the rotation\n";
+  EXPECT_TRUE(Verifies(Path("out/bundle.pem")));
   // A copy of a certificate from the revoked intermediate no longer gets in.
   ASSERT_TRUE(WaitUntil([&] { return !testing::MtlsProbe::TryOnce(nginx_->port(), stolen).empty(); },
                         std::chrono::seconds(10)))
