@@ -391,6 +391,16 @@ Result<void> CaRuntime::MaintainRotation() {
   const CaCertRecord* prepared = view->Newest(CaRole::kIntermediate, CaState::kPrepared);
   const Duration left = std::chrono::duration_cast<Duration>(FromUnixSeconds(active->not_after) - clock_.Now());
   const CaCertRecord* active_root = view->Active(CaRole::kRoot);
+  // A new intermediate cannot outlive its root: rotating it would only make
+  // another one as short-lived, at every refresh. The root must rotate.
+  const Duration root_left =
+      std::chrono::duration_cast<Duration>(FromUnixSeconds(active_root->not_after) - clock_.Now());
+  if (root_left < before) {
+    spdlog::warn("the active root expires at {}, within [ca] rotate_before: rotate the root (mayfly-ca ca prepare "
+                 "--root, then ca activate); automatic intermediate rotation is paused",
+                 FormatRfc3339(FromUnixSeconds(active_root->not_after)));
+    return Ok();
+  }
   Result<std::string> step = std::string();
   if (prepared == nullptr && left < before) {
     step = PrepareLocked(false, kAutomaticActor);

@@ -273,5 +273,23 @@ TEST_F(AutoRotationTest, PreparesThenActivatesThenRetiresOnTheSchedule) {
   EXPECT_EQ(SerialOf(Status(), "intermediate", "retired"), first);
 }
 
+class ShortRootTest : public ApiCaTest {
+ protected:
+  void Customize(CaConfig& config) override {
+    config.ca.root_ttl = std::chrono::hours(24 * 100);
+    config.ca.intermediate_ttl = std::chrono::hours(24 * 90);
+    config.ca.rotate_before = std::chrono::hours(24 * 30);
+  }
+};
+
+TEST_F(ShortRootTest, NoAutomaticRotationWhenTheRootExpiresFirst) {
+  clock_.Advance(std::chrono::hours(24 * 75));  // intermediate: 15 days left; root: 25 days
+  ASSERT_TRUE(rt_->Refresh());
+  ASSERT_TRUE(rt_->Refresh());
+  EXPECT_TRUE(SerialOf(Status(), "intermediate", "prepared").empty())
+      << "a new intermediate would be cut to the root's expiry too";
+  EXPECT_EQ(Status().at("cas").as_array().size(), 2u);
+}
+
 }  // namespace api_ca_test
 }  // namespace mayfly::testing
