@@ -1,74 +1,93 @@
 // CRL construction.
 #include "mayfly/crl.h"
 
+#include "der_signer.h"
+#include "der_writer.h"
 #include "mayfly/keys.h"
 #include "mayfly/x509_util.h"
 
 namespace mayfly {
 namespace {
 
-Result<OsslPtr<ASN1_STRING>> SerialFromHex(const std::string& hex) {
-  BIGNUM* raw = nullptr;
-  if (hex.empty() || hex.size() > 40 || BN_hex2bn(&raw, hex.c_str()) != static_cast<int>(hex.size())) {
-    BN_free(raw);
-    return MakeError(ErrorCode::kInvalidArgument, "malformed serial \"" + hex + "\"");
-  }
-  OsslPtr<BIGNUM> bn(raw);
-  OsslPtr<ASN1_STRING> serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
-  if (!serial) return OpensslError("encoding a serial");
-  return serial;
+// Assembled as DER directly: a CRL for 100 000 revoked certificates is a
+// few milliseconds this way, against over a second through one OpenSSL
+// X509_REVOKED object per entry.
+constexpr std::string_view kVersion2("\x02\x01\x01", 3);
+constexpr std::string_view kOidCrlNumber("\x06\x03\x55\x1d\x14", 5);
+constexpr std::string_view kOidReasonCode("\x06\x03\x55\x1d\x15", 5);
+constexpr std::string_view kOidAuthorityKeyId("\x06\x03\x55\x1d\x23", 5);
+constexpr uint8_t kEnumerated = 0x0a;
+constexpr uint8_t kKeyIdentifier = 0x80;  // [0] IMPLICIT OCTET STRING
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
-Result<void> AddRevoked(X509_CRL* crl, const CrlEntry& entry) {
-  auto serial = SerialFromHex(entry.serial);
-  if (!serial) return std::unexpected(serial.error());
-  OsslPtr<X509_REVOKED> rev(X509_REVOKED_new());
-  OsslPtr<ASN1_STRING> when(ASN1_TIME_set(nullptr, static_cast<time_t>(ToUnixSeconds(entry.revoked_at))));
-  if (!rev || !when || X509_REVOKED_set_serialNumber(rev.get(), serial->get()) != 1 ||
-      X509_REVOKED_set_revocationDate(rev.get(), when.get()) != 1) {
-    return OpensslError("building a CRL entry");
+// The serial's INTEGER from its hex form (at most 20 octets, RFC 5280 4.1.2.2).
+Result<std::string> SerialInteger(const std::string& hex) {
+  if (hex.empty() || hex.size() > 40) return MakeError(ErrorCode::kInvalidArgument, "malformed serial \"" + hex + "\"");
+  std::string bytes((hex.size() + 1) / 2, '\0');
+  for (size_t i = 0; i < hex.size(); ++i) {
+    const int d = HexDigit(hex[hex.size() - 1 - i]);
+    if (d < 0) return MakeError(ErrorCode::kInvalidArgument, "malformed serial \"" + hex + "\"");
+    bytes[bytes.size() - 1 - i / 2] = static_cast<char>(bytes[bytes.size() - 1 - i / 2] | (d << (4 * (i % 2))));
   }
-  // RFC 5280 5.3.1: the reasonCode "unspecified" SHOULD be absent.
-  if (entry.reason != RevocationReason::kUnspecified) {
-    OsslPtr<ASN1_STRING> code(ASN1_ENUMERATED_new());
-    if (!code || ASN1_ENUMERATED_set(code.get(), static_cast<long>(entry.reason)) != 1 ||
-        X509_REVOKED_add1_ext_i2d(rev.get(), NID_crl_reason, code.get(), 0, 0) != 1) {
-      return OpensslError("adding a reason code");
-    }
-  }
-  if (X509_CRL_add0_revoked(crl, rev.get()) != 1) return OpensslError("adding a CRL entry");
-  rev.release();  // the CRL owns it
-  return Ok();
+  return der::PositiveInteger(bytes);
+}
+
+std::string BigEndian(int64_t value) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, value >>= 8) out[static_cast<size_t>(i)] = static_cast<char>(value & 0xff);
+  return out;
 }
 
 }  // namespace
 
 Result<SignedCrl> BuildCrl(const X509* issuer, const EVP_PKEY* key, const CrlSpec& spec) {
-  ClearOpensslErrors();
-  OsslPtr<X509_CRL> crl(X509_CRL_new());
-  OsslPtr<ASN1_STRING> this_update(ASN1_TIME_set(nullptr, static_cast<time_t>(ToUnixSeconds(spec.this_update))));
-  OsslPtr<ASN1_STRING> next_update(ASN1_TIME_set(nullptr, static_cast<time_t>(ToUnixSeconds(spec.next_update))));
-  if (!crl || !this_update || !next_update || X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
-      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer)) != 1 ||
-      X509_CRL_set1_lastUpdate(crl.get(), this_update.get()) != 1 ||
-      X509_CRL_set1_nextUpdate(crl.get(), next_update.get()) != 1) {
-    return OpensslError("building a CRL");
-  }
-  for (const auto& entry : spec.revoked) {
-    if (auto r = AddRevoked(crl.get(), entry); !r) return std::unexpected(r.error());
-  }
-  OsslPtr<ASN1_STRING> number(ASN1_INTEGER_new());
-  OsslPtr<AUTHORITY_KEYID> akid(AUTHORITY_KEYID_new());
   const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(const_cast<X509*>(issuer));
-  if (!number || !akid || ski == nullptr || ASN1_INTEGER_set_int64(number.get(), spec.number) != 1 ||
-      (akid->keyid = ASN1_OCTET_STRING_dup(ski)) == nullptr ||
-      X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0) != 1 ||
-      X509_CRL_add1_ext_i2d(crl.get(), NID_authority_key_identifier, akid.get(), 0, 0) != 1) {
-    return OpensslError("adding CRL extensions");
+  if (ski == nullptr) return MakeError(ErrorCode::kInvalidArgument, "the CRL issuer has no subject key identifier");
+  if (spec.number < 0) return MakeError(ErrorCode::kInvalidArgument, "negative CRL number");
+  auto signer = DerSigner::Create(key);
+  if (!signer) return std::unexpected(signer.error());
+  unsigned char* name = nullptr;
+  const int name_len = i2d_X509_NAME(X509_get_subject_name(issuer), &name);
+  if (name_len <= 0) return OpensslError("encoding the CRL issuer name");
+  std::string tbs_content(kVersion2);
+  tbs_content += signer->algorithm();
+  tbs_content.append(reinterpret_cast<char*>(name), static_cast<size_t>(name_len));
+  OPENSSL_free(name);
+  tbs_content += der::Time(ToUnixSeconds(spec.this_update));
+  tbs_content += der::Time(ToUnixSeconds(spec.next_update));
+
+  if (!spec.revoked.empty()) {
+    std::string entries;
+    entries.reserve(spec.revoked.size() * 64);
+    std::string entry;
+    for (const CrlEntry& e : spec.revoked) {
+      auto serial = SerialInteger(e.serial);
+      if (!serial) return std::unexpected(serial.error());
+      entry = *serial;
+      entry += der::Time(ToUnixSeconds(e.revoked_at));
+      // RFC 5280 5.3.1: the reasonCode "unspecified" SHOULD be absent.
+      if (e.reason != RevocationReason::kUnspecified) {
+        const std::string code = der::Tlv(kEnumerated, std::string(1, static_cast<char>(e.reason)));
+        entry += der::Tlv(der::kSequence, der::Extension(kOidReasonCode, false, code));
+      }
+      der::AppendTlv(entries, der::kSequence, entry);
+    }
+    der::AppendTlv(tbs_content, der::kSequence, entries);
   }
-  X509_CRL_sort(crl.get());
-  if (X509_CRL_sign(crl.get(), const_cast<EVP_PKEY*>(key), SigningDigest(key)) <= 0) return OpensslError("signing a CRL");
-  auto der = CrlToDer(crl.get());
+  const std::string keyid(reinterpret_cast<const char*>(ASN1_STRING_get0_data(ski)),
+                          static_cast<size_t>(ASN1_STRING_length(ski)));
+  const std::string extensions =
+      der::Extension(kOidAuthorityKeyId, false, der::Tlv(der::kSequence, der::Tlv(kKeyIdentifier, keyid))) +
+      der::Extension(kOidCrlNumber, false, der::PositiveInteger(BigEndian(spec.number)));
+  tbs_content += der::Tlv(der::kContext0, der::Tlv(der::kSequence, extensions));
+
+  auto der = signer->Sign(der::Tlv(der::kSequence, tbs_content), "a CRL");
   if (!der) return std::unexpected(der.error());
   SignedCrl out;
   out.pem = DerToPem(*der, "X509 CRL");

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "mayfly/x509_util.h"
+#include "der_signer.h"
 #include "der_writer.h"
 
 #include <openssl/core_names.h>
@@ -51,14 +52,13 @@ bool PushName(GENERAL_NAMES* names, int type, const void* data, size_t len) {
 }  // namespace
 
 struct Issuer::Prepared {
-  std::string sig_alg;          // AlgorithmIdentifier DER of the CA's signatures
+  explicit Prepared(DerSigner s) : signer(std::move(s)) {}
+  DerSigner signer;             // the CA key's signing context and algorithm
   std::string issuer_name;      // the CA's subject DER
   std::string subject_org_rdn;  // RDN "O=Mayfly"
   std::string exts_head;        // basicConstraints, keyUsage, EKU
   std::string exts_head_rsa;    // the same with keyEncipherment
   std::string exts_tail;        // AKI, CRL DP
-  OsslPtr<EVP_MD_CTX> sign_template;
-  size_t max_signature = 0;
 };
 
 std::string IssuedCert::Pem() const { return DerToPem(der, "CERTIFICATE"); }
@@ -120,18 +120,6 @@ Result<OsslPtr<X509_EXTENSION>> CrlDistributionPoint(const std::string& url) {
   return MakeExt(NID_crl_distribution_points, false, dps.get());
 }
 
-// The AlgorithmIdentifier the signing context will produce.
-Result<std::string> SignatureAlgorithmDer(EVP_MD_CTX* ctx) {
-  unsigned char buf[256];
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, buf, sizeof buf),
-      OSSL_PARAM_construct_end()};
-  if (EVP_PKEY_CTX_get_params(EVP_MD_CTX_get_pkey_ctx(ctx), params) != 1 || params[0].return_size == 0) {
-    return OpensslError("reading the signature algorithm");
-  }
-  return std::string(reinterpret_cast<char*>(buf), params[0].return_size);
-}
-
 constexpr std::string_view kOidOrganization("\x06\x03\x55\x04\x0a", 5);
 constexpr std::string_view kOidCommonName("\x06\x03\x55\x04\x03", 5);
 constexpr std::string_view kOidSubjectKeyId("\x06\x03\x55\x1d\x0e", 5);
@@ -160,7 +148,9 @@ Result<std::unique_ptr<Issuer>> Issuer::Create(OsslPtr<X509> cert, OsslPtr<EVP_P
   }
   issuer->not_after_ = CertNotAfter(issuer->cert_.get());
 
-  auto p = std::make_unique<Prepared>();
+  auto signer = DerSigner::Create(issuer->key_.get());
+  if (!signer) return std::unexpected(signer.error());
+  auto p = std::make_unique<Prepared>(std::move(*signer));
   unsigned char* name_der = nullptr;
   int name_len = i2d_X509_NAME(X509_get_subject_name(issuer->cert_.get()), &name_der);
   if (name_len <= 0) return OpensslError("encoding the issuer name");
@@ -185,18 +175,6 @@ Result<std::unique_ptr<Issuer>> Issuer::Create(OsslPtr<X509> cert, OsslPtr<EVP_P
     p->exts_tail += *dp;
   }
 
-  p->sign_template.reset(EVP_MD_CTX_new());
-  const EVP_MD* digest = SigningDigest(issuer->key_.get());
-  const char* md = digest ? EVP_MD_get0_name(digest) : nullptr;
-  if (!p->sign_template ||
-      EVP_DigestSignInit_ex(p->sign_template.get(), nullptr, md, nullptr, nullptr,
-                            issuer->key_.get(), nullptr) != 1) {
-    return OpensslError("preparing the signing context");
-  }
-  auto alg = SignatureAlgorithmDer(p->sign_template.get());
-  if (!alg) return std::unexpected(alg.error());
-  p->sig_alg = std::move(*alg);
-  p->max_signature = static_cast<size_t>(EVP_PKEY_get_size(issuer->key_.get()));
   issuer->prepared_ = std::move(p);
   return issuer;
 }
@@ -257,7 +235,7 @@ Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
   tbs_content.reserve(1024);
   tbs_content += kVersion3;
   tbs_content += der::PositiveInteger(std::string_view(reinterpret_cast<char*>(serial), sizeof serial));
-  tbs_content += p.sig_alg;
+  tbs_content += p.signer.algorithm();
   tbs_content += p.issuer_name;
   tbs_content += der::Tlv(der::kSequence, der::Time(ToUnixSeconds(out.not_before)) +
                                               der::Time(ToUnixSeconds(out.not_after)));
@@ -266,20 +244,9 @@ Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
   tbs_content += der::Tlv(der::kContext3, der::Tlv(der::kSequence, exts));
   std::string tbs = der::Tlv(der::kSequence, tbs_content);
 
-  OsslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
-  std::string sig(p.max_signature + 1, '\0');  // leading 0: no unused bits
-  size_t sig_len = p.max_signature;
-  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), p.sign_template.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data() + 1), &sig_len,
-                     reinterpret_cast<const unsigned char*>(tbs.data()), tbs.size()) != 1) {
-    return OpensslError("signing the certificate");
-  }
-  sig.resize(sig_len + 1);
-
-  std::string cert_content = std::move(tbs);
-  cert_content += p.sig_alg;
-  der::AppendTlv(cert_content, der::kBitString, sig);
-  out.der = der::Tlv(der::kSequence, cert_content);
+  auto der = p.signer.Sign(std::move(tbs), "the certificate");
+  if (!der) return std::unexpected(der.error());
+  out.der = std::move(*der);
   return out;
 }
 

@@ -96,5 +96,37 @@ TEST(CrlTest, MalformedSerialIsAnError) {
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST(CrlTest, AHundredThousandEntriesAllParseBack) {
+  auto pki = TestPki::Make();
+  TimePoint now = std::chrono::floor<Seconds>(pki->clock.Now());
+  CrlSpec spec{int64_t{1} << 40, now, now + std::chrono::hours(1), {}};
+  // Short, odd-length and top-bit-set serials next to full 128-bit ones.
+  for (const char* odd : {"1", "abc", "ff", "80", "0f00"}) spec.revoked.push_back({odd, now, RevocationReason::kSuperseded});
+  for (int i = 0; i < 100000; ++i) {
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", 0x80000000u | static_cast<unsigned>(i), 7u, 11u,
+                  static_cast<unsigned>(i));
+    spec.revoked.push_back({hex, now, RevocationReason::kKeyCompromise});
+  }
+  auto signed_crl = BuildCrl(pki->intermediate.get(), pki->intermediate_key.get(), spec);
+  ASSERT_TRUE(signed_crl.has_value()) << signed_crl.error().ToString();
+  auto crl = CrlFromPem(signed_crl->pem).value();
+  EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(pki->intermediate.get())), 1);
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
+  ASSERT_EQ(sk_X509_REVOKED_num(revoked), static_cast<int>(spec.revoked.size()));
+  std::set<std::string> listed;
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    listed.insert(SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
+  }
+  for (const CrlEntry& e : spec.revoked) {
+    std::string want = e.serial;
+    want.erase(0, std::min(want.find_first_not_of('0'), want.size() - 1));
+    EXPECT_TRUE(listed.contains(want)) << e.serial;
+  }
+  OsslPtr<ASN1_STRING> number(static_cast<ASN1_STRING*>(X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, nullptr, nullptr)));
+  ASSERT_TRUE(number);
+  EXPECT_EQ(ASN1_INTEGER_get(number.get()), int64_t{1} << 40);
+}
+
 }  // namespace crl_test
 }  // namespace mayfly
