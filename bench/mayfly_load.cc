@@ -5,6 +5,11 @@
 // Prints requests/s, p50/p99/p999 latency and errors, then verifies every
 // certificate received against the CA's chain; exits 1 on any error
 // response or any certificate that does not verify.
+// --mode idle opens N connections as one node, makes one /v1/sign request on
+// each, then holds them all open for --duration seconds (the daemon's memory
+// with many idle mTLS clients); it prints "holding N idle connections" once
+// they are all open. --mode storm enrolls --nodes nodes, then has each renew
+// once on a new connection, as fast as --connections workers can.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -39,11 +44,13 @@ struct Options {
   std::string ca_bundle;
   std::string spiffe_id = "spiffe://example.org/load";
   std::string node_prefix = "load-";
-  std::string mode = "keepalive";  // or "new-connection"
+  std::string mode = "keepalive";  // or "new-connection", "idle"
   std::string route = "sign";      // or "renew"
   int connections = 64;
   int duration = 10;
   int csr_pool = 16;
+  double rate = 0;  // total requests/s to pace at; 0: as fast as answers come
+  int nodes = 10000;  // storm mode
 };
 
 // One simulated node: its credentials and the request bodies it cycles
@@ -113,15 +120,25 @@ Node Enroll(const Options& options, net::HttpClient& admin, const std::string& r
   return node;
 }
 
-void Work(const Options& options, const Node& node, const std::string& root, Clock::time_point until,
-          Tally& tally) {
+void Work(const Options& options, size_t index, const Node& node, const std::string& root,
+          Clock::time_point until, Tally& tally) {
   auto tls = net::MakeClientTlsContext({.trust_pem = root, .cert_chain_pem = node.chain_pem, .key = node.key.get()});
   if (!tls) Die(tls.error().message);
   const bool keepalive = options.mode == "keepalive";
   std::optional<net::HttpClient> client;
   const std::string target = "/v1/" + options.route;
   size_t next = 0;
+  // Paced: each worker sends every connections/rate seconds, so the latency
+  // is measured at a known load rather than at saturation.
+  const auto interval = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options.rate > 0 ? options.connections / options.rate : 0));
+  // Workers spread over the interval, not all at its start.
+  auto due = Clock::now() + interval * static_cast<int64_t>(index) / options.connections;
   while (Clock::now() < until) {
+    if (options.rate > 0) {
+      due += interval;
+      std::this_thread::sleep_until(due);
+    }
     const auto start = Clock::now();
     if (!client || !keepalive) {
       auto made = net::HttpClient::ForUrl(options.server, *tls);
@@ -146,25 +163,9 @@ double Percentile(const std::vector<double>& sorted, double p) {
   return sorted[at];
 }
 
-int Run(const Options& options) {
-  auto root = ReadFile(options.ca_bundle);
-  if (!root) Die(root.error().message);
-  auto admin = net::HttpClient::ForUnixSocket(options.admin_socket);
-  if (!admin) Die(admin.error().message);
-
-  std::vector<Node> nodes;
-  for (int i = 0; i < options.connections; ++i) nodes.push_back(Enroll(options, *admin, *root, i));
-
-  std::vector<Tally> tallies(nodes.size());
-  std::vector<std::thread> workers;
-  const auto start = Clock::now();
-  const auto until = start + std::chrono::seconds(options.duration);
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    workers.emplace_back([&, i] { Work(options, nodes[i], *root, until, tallies[i]); });
-  }
-  for (auto& w : workers) w.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-
+// Prints throughput, latency and errors over all tallies, then verifies
+// every certificate received; 0 when there was no error at all.
+int Report(const std::vector<Tally>& tallies, const std::string& root, double seconds) {
   std::vector<double> all;
   uint64_t errors = 0;
   std::string first_error;
@@ -179,21 +180,118 @@ int Run(const Options& options) {
   std::string first_bad;
   for (const Tally& t : tallies) {
     for (const std::string& pem : t.issued) {
-      if (auto r = agent::VerifyIssued(pem, *root); !r && bad++ == 0) first_bad = r.error().message;
+      if (auto r = agent::VerifyIssued(pem, root); !r && bad++ == 0) first_bad = r.error().message;
     }
   }
-  std::printf("mode %s, route /v1/%s, %d connections, %.1f s\n", options.mode.c_str(), options.route.c_str(),
-              options.connections, seconds);
   std::printf("%-22s %12.0f req/s\n", "throughput", static_cast<double>(all.size()) / seconds);
   std::printf("%-22s %12.2f ms\n", "latency p50", Percentile(all, 0.50));
   std::printf("%-22s %12.2f ms\n", "latency p99", Percentile(all, 0.99));
   std::printf("%-22s %12.2f ms\n", "latency p999", Percentile(all, 0.999));
+  std::printf("%-22s %12.2f ms\n", "latency max", all.empty() ? 0.0 : all.back());
   std::printf("%-22s %12zu\n", "certificates", all.size());
   std::printf("%-22s %12llu\n", "errors", static_cast<unsigned long long>(errors));
   std::printf("%-22s %12llu\n", "not verifying", static_cast<unsigned long long>(bad));
   if (errors > 0) std::fprintf(stderr, "first error: %s\n", first_error.c_str());
   if (bad > 0) std::fprintf(stderr, "first certificate that does not verify: %s\n", first_bad.c_str());
   return errors == 0 && bad == 0 && !all.empty() ? 0 : 1;
+}
+
+int HoldIdle(const Options& options, const Node& node, const std::string& root) {
+  auto tls = net::MakeClientTlsContext({.trust_pem = root, .cert_chain_pem = node.chain_pem, .key = node.key.get()});
+  if (!tls) Die(tls.error().message);
+  std::vector<net::HttpClient> held;
+  for (int i = 0; i < options.connections; ++i) {
+    auto client = net::HttpClient::ForUrl(options.server, *tls);
+    if (!client) Die(client.error().message);
+    auto r = client->Request("POST", "/v1/" + options.route, node.bodies[static_cast<size_t>(i) % node.bodies.size()]);
+    if (!r || r->status != 200) Die("connection " + std::to_string(i) + ": " + (r ? r->body : r.error().message));
+    held.push_back(std::move(*client));
+  }
+  std::printf("holding %zu idle connections for %d s\n", held.size(), options.duration);
+  std::fflush(stdout);
+  std::this_thread::sleep_for(std::chrono::seconds(options.duration));
+  return 0;
+}
+
+// The renewal storm: `nodes` distinct nodes, enrolled first by
+// `connections` workers, then each renewing once on a new connection, as a
+// fleet does after the CA comes back or a mass re-issue. Prints the time the
+// storm took and the slowest renewal.
+int Storm(const Options& given, const std::string& root) {
+  Options options = given;
+  options.route = "renew";  // the CSRs made at enrollment name no workload
+  options.csr_pool = 1;
+  std::vector<Node> nodes(static_cast<size_t>(options.nodes));
+  std::atomic<int> next{0};
+  auto enroll_worker = [&] {
+    auto admin = net::HttpClient::ForUnixSocket(options.admin_socket);
+    if (!admin) Die(admin.error().message);
+    for (int i = next++; i < options.nodes; i = next++) nodes[static_cast<size_t>(i)] = Enroll(options, *admin, root, i);
+  };
+  std::vector<std::thread> workers;
+  const auto enroll_start = Clock::now();
+  for (int w = 0; w < options.connections; ++w) workers.emplace_back(enroll_worker);
+  for (auto& w : workers) w.join();
+  workers.clear();
+  std::printf("enrolled %d nodes in %.1f s\n", options.nodes,
+              std::chrono::duration<double>(Clock::now() - enroll_start).count());
+
+  std::vector<Tally> tallies(static_cast<size_t>(options.connections));
+  next = 0;
+  const auto start = Clock::now();
+  for (int w = 0; w < options.connections; ++w) {
+    workers.emplace_back([&, w] {
+      Tally& tally = tallies[static_cast<size_t>(w)];
+      for (int i = next++; i < options.nodes; i = next++) {
+        const Node& node = nodes[static_cast<size_t>(i)];
+        const auto sent = Clock::now();
+        auto tls = net::MakeClientTlsContext(
+            {.trust_pem = root, .cert_chain_pem = node.chain_pem, .key = node.key.get()});
+        if (!tls) Die(tls.error().message);
+        auto client = net::HttpClient::ForUrl(options.server, *tls);
+        if (!client) Die(client.error().message);
+        auto r = client->Request("POST", "/v1/renew", node.bodies[0]);
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - sent).count();
+        if (!r || r->status != 200) {
+          if (tally.errors++ == 0) tally.first_error = r ? std::to_string(r->status) + " " + r->body : r.error().message;
+          continue;
+        }
+        tally.latencies_ms.push_back(ms);
+        tally.issued.push_back(ChainOf(r->body));
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("renewal storm: %d nodes renewed once each on a new connection, %d workers, %.1f s\n", options.nodes,
+              options.connections, seconds);
+  return Report(tallies, root, seconds);
+}
+
+int Run(const Options& options) {
+  auto root = ReadFile(options.ca_bundle);
+  if (!root) Die(root.error().message);
+  auto admin = net::HttpClient::ForUnixSocket(options.admin_socket);
+  if (!admin) Die(admin.error().message);
+  if (options.mode == "idle") return HoldIdle(options, Enroll(options, *admin, *root, 0), *root);
+  if (options.mode == "storm") return Storm(options, *root);
+
+  std::vector<Node> nodes;
+  for (int i = 0; i < options.connections; ++i) nodes.push_back(Enroll(options, *admin, *root, i));
+
+  std::vector<Tally> tallies(nodes.size());
+  std::vector<std::thread> workers;
+  const auto start = Clock::now();
+  const auto until = start + std::chrono::seconds(options.duration);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    workers.emplace_back([&, i] { Work(options, i, nodes[i], *root, until, tallies[i]); });
+  }
+  for (auto& w : workers) w.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  std::printf("mode %s, route /v1/%s, %d connections, %.1f s\n", options.mode.c_str(), options.route.c_str(),
+              options.connections, seconds);
+  return Report(tallies, *root, seconds);
 }
 
 }  // namespace
@@ -208,11 +306,15 @@ int main(int argc, char** argv) {
   app.add_option("--connections", options.connections, "Concurrent clients, one node each (default 64)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--duration", options.duration, "Seconds of load (default 10)")->check(CLI::Range(1, 3600));
-  app.add_option("--mode", options.mode, "keepalive or new-connection")
-      ->check(CLI::IsMember({"keepalive", "new-connection"}));
+  app.add_option("--mode", options.mode, "keepalive, new-connection, idle or storm")
+      ->check(CLI::IsMember({"keepalive", "new-connection", "idle", "storm"}));
+  app.add_option("--nodes", options.nodes, "storm: distinct nodes renewing once each (default 10000)")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--route", options.route, "sign or renew")->check(CLI::IsMember({"sign", "renew"}));
   app.add_option("--spiffe-id", options.spiffe_id, "SPIFFE ID the nodes sign for (needs an entry)");
   app.add_option("--node-prefix", options.node_prefix, "Node names: <prefix><n> (default load-)");
+  app.add_option("--rate", options.rate, "Pace to this many requests/s in all (default: unpaced)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--csr-pool", options.csr_pool, "Distinct CSRs per client (default 16)")->check(CLI::Range(1, 4096));
   CLI11_PARSE(app, argc, argv);
   return mayfly::load::Run(options);

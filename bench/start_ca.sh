@@ -1,4 +1,22 @@
-# Sourced by the bench scripts: start_ca CA_BINARY DIR initialises the CA
+# Sourced by the bench scripts.
+#
+# write_ca_toml DIR [EXTRA]: DIR/ca.toml for a CA on 127.0.0.1 with its
+# state, admin socket and passphrase in DIR, then the TOML in EXTRA.
+write_ca_toml() {
+  cat > "$1/ca.toml" <<TOML
+trust_domain = "example.org"
+state_dir = "$1/ca"
+listen = "127.0.0.1:0"
+metrics_listen = "127.0.0.1:0"
+admin_socket = "$1/admin.sock"
+server_names = ["127.0.0.1"]
+[ca]
+key_passphrase_file = "$1/pass"
+TOML
+  if [ -n "${2:-}" ]; then printf '%s\n' "$2" >> "$1/ca.toml"; fi
+}
+
+# start_ca CA_BINARY DIR initialises the CA
 # whose config is DIR/ca.toml, starts `mayfly-ca serve` in the background
 # (log in DIR/ca.log) and waits for its ready line; sets ca_pid and api
 # (host:port of the API).

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Every Mayfly benchmark, and one table: figure, value, unit, the limit it is
+# compared with (measured in this same run on this machine), the ratio, the
+# target (issue 3 and 6) and whether it is met. Builds Release into BUILD
+# (default build-rel). Runs for about five minutes; nothing listens beyond
+# 127.0.0.1 and every process it starts is stopped on exit.
+#   CONNECTIONS (64) and DURATION (10 s) tune the load cases; IDLE (1000) the
+#   idle-connection case; STORM (10000) the renewal storm's nodes;
+#   SKIP_SCALE=1 skips bench/scale.sh (1M rows).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/start_ca.sh
+BUILD=${BUILD:-build-rel}
+CONNECTIONS=${CONNECTIONS:-64}
+DURATION=${DURATION:-10}
+IDLE=${IDLE:-1000}
+export BUILD
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAYFLY_BUILD_TESTS=OFF >/dev/null
+cmake --build "$BUILD" --target mayfly-ca mayfly-agent mayfly-load mayfly-populate issuance_bench \
+  tls_handshake_bench >/dev/null
+
+dir=$(mktemp -d)
+ca_pid=""
+cleanup() {
+  [ -n "$ca_pid" ] && kill -TERM "$ca_pid" 2>/dev/null && wait "$ca_pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# A figure from a "label ... <number> <unit>" line of a file.
+pick() {  # pick FILE LABEL UNIT
+  awk -v label="$2" -v unit="$3" 'index($0, label) == 1 {for (i = 1; i <= NF; i++) if ($i == unit) {print $(i - 1); exit}}' "$1"
+}
+
+echo "== limits: OpenSSL P-256, in-process issuance, bare TLS handshakes"
+"$BUILD/bench/issuance_bench" | tee "$dir/issuance.out"
+"$BUILD/bench/tls_handshake_bench" | tee "$dir/tls.out"
+
+write_ca_toml "$dir" '[limits]
+sign_per_node_per_minute = 1000000
+enroll_per_ip_per_minute = 1000000
+[[entry]]
+spiffe_id = "spiffe://example.org/load"
+node = "load-*"'
+start_ca "$BUILD/daemon/mayfly-ca" "$dir"
+
+# First, on the fresh daemon: what each idle connection costs.
+echo "== $IDLE idle mTLS connections"
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$ca_pid/status"; }
+rss_before=$(rss_kib)
+"$BUILD/bench/mayfly-load" --server "https://$api" --admin-socket "$dir/admin.sock" --ca-bundle "$dir/ca/root.pem" \
+  --connections "$IDLE" --duration 5 --mode idle --node-prefix load-idle- > "$dir/idle.out" &
+idle_pid=$!
+for _ in $(seq 1 600); do grep -q '^holding' "$dir/idle.out" && break; sleep 0.1; done
+grep -q '^holding' "$dir/idle.out" || { cat "$dir/idle.out" >&2; exit 1; }
+rss_idle=$(rss_kib)
+wait "$idle_pid"
+echo "daemon RSS before ${rss_before} KiB, holding $IDLE connections ${rss_idle} KiB"
+
+load() {  # load NAME ARGS...: mayfly-load against the daemon, output in $dir/NAME.out
+  local name=$1
+  shift
+  echo "== $name"
+  "$BUILD/bench/mayfly-load" --server "https://$api" --admin-socket "$dir/admin.sock" --ca-bundle "$dir/ca/root.pem" \
+    --duration "$DURATION" --node-prefix "load-$name-" "$@" | tee "$dir/$name.out"
+}
+load keepalive --connections "$CONNECTIONS" --mode keepalive --route sign
+full=$(awk '/^throughput/ {print $2}' "$dir/keepalive.out")
+load half --connections "$CONNECTIONS" --mode keepalive --route sign --rate "$(awk -v r="$full" 'BEGIN {print r / 2}')"
+load new-connection --connections "$CONNECTIONS" --mode new-connection --route sign
+load renew --connections "$CONNECTIONS" --mode keepalive --route renew
+STORM=${STORM:-10000}
+load storm --connections "$CONNECTIONS" --mode storm --nodes "$STORM"
+# Every renewal answered was committed first: enrollment + renewal rows.
+storm_rows=$(sqlite3 "$dir/ca/ca.db" "SELECT count(*) FROM certificates WHERE kind = 'node' AND node LIKE 'load-storm-%'")
+
+echo "== idle agent"
+bench/agent_idle.sh | tee "$dir/agent.out"
+scale_ran=0
+if [ "${SKIP_SCALE:-0}" != 1 ] && [ -x bench/scale.sh ]; then
+  echo "== scale"
+  bench/scale.sh | tee "$dir/scale.out"
+  scale_ran=1
+fi
+
+# The table.
+row() {  # row FIGURE VALUE UNIT LIMIT-NAME LIMIT-VALUE TARGET(>=ratio% | <value | "") 
+  local ratio="" met=""
+  if [ -n "$5" ]; then ratio=$(awk -v a="$2" -v b="$5" 'BEGIN {printf "%.1f%%", (b > 0 ? 100 * a / b : 0)}'); fi
+  case "$6" in
+    ">="*) met=$(awk -v a="$2" -v b="$5" -v t="${6#>=}" 'BEGIN {print (b > 0 && 100 * a / b >= t) ? "yes" : "NO"}') ;;
+    "<"*) met=$(awk -v a="$2" -v t="${6#<}" 'BEGIN {print (a < t) ? "yes" : "NO"}') ;;
+  esac
+  printf '%-46s %10s %-9s %-30s %10s %7s %8s %4s\n' "$1" "$2" "$3" "$4" "$5" "$ratio" "$6" "$met"
+}
+commit1=$(pick "$dir/issuance.out" "issuance + commit, 1 issuing thread" "certs/s")
+sv1=$(awk '/^issuance \+ commit, 1 issuing thread/ {print $(NF - 1)}' "$dir/issuance.out" | tr -d '/s')
+sv2=$(awk '/^issuance \+ commit, 2 issuing threads/ {print $(NF - 1)}' "$dir/issuance.out" | tr -d '/s')
+nostore2=$(pick "$dir/issuance.out" "issuance without the store, 2 threads" "certs/s")
+commit2=$(pick "$dir/issuance.out" "issuance + commit, 2 issuing threads" "certs/s")
+hs2=$(pick "$dir/tls.out" "bare TLS 1.3 mutual handshakes, 2 threads" "handshakes/s")
+ka=$(awk '/^throughput/ {print $2}' "$dir/keepalive.out")
+half_rate=$(awk '/^throughput/ {print $2}' "$dir/half.out")
+half_p99=$(awk '/^latency p99 / {print $3}' "$dir/half.out")
+ka_p99=$(awk '/^latency p99 / {print $3}' "$dir/keepalive.out")
+nc=$(awk '/^throughput/ {print $2}' "$dir/new-connection.out")
+rn=$(awk '/^throughput/ {print $2}' "$dir/renew.out")
+storm_s=$(awk '/^renewal storm/ {print $(NF - 1)}' "$dir/storm.out")
+storm_max=$(awk '/^latency max / {print $3}' "$dir/storm.out")
+storm_errors=$(awk '/^errors/ {print $2}' "$dir/storm.out")
+idle_mib=$(awk -v k="$rss_idle" 'BEGIN {printf "%.1f", k / 1024}')
+agent_mib=$(awk '/^agent RSS/ {for (i = 1; i <= NF; i++) if ($i == "MiB") {print $(i - 1); exit}}' "$dir/agent.out")
+
+echo
+echo "== Mayfly benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+printf '%-46s %10s %-9s %-30s %10s %7s %8s %4s\n' figure value unit "limit (same run)" limit ratio target met
+row "OpenSSL P-256 verify+sign, 1 thread" "$sv1" ops/s "" "" ""
+row "OpenSSL P-256 verify+sign, 2 threads" "$sv2" ops/s "" "" ""
+row "issuance + commit, 1 issuing thread" "$commit1" certs/s "P-256 verify+sign, 1 thread" "$sv1" ">=70"
+row "issuance + commit, 2 issuing threads" "$commit2" certs/s "P-256 verify+sign, 2 threads" "$sv2" ""
+row "in-process issuance (no store), 2 threads" "$nostore2" certs/s "P-256 verify+sign, 2 threads" "$sv2" ""
+row "bare TLS 1.3 mutual handshakes, 2 threads" "$hs2" hs/s "" "" ""
+row "/v1/sign keep-alive, $CONNECTIONS conns" "$ka" req/s "in-process issuance, 2 threads" "$nostore2" ">=50"
+row "  p99 at full load" "$ka_p99" ms "" "" ""
+row "  p99 at half load ($half_rate req/s)" "$half_p99" ms "" "" "<10"
+row "/v1/sign new connection per request" "$nc" req/s "bare TLS handshakes, 2 threads" "$hs2" ">=60"
+row "/v1/renew keep-alive, $CONNECTIONS conns" "$rn" req/s "in-process issuance, 2 threads" "$nostore2" ""
+row "renewal storm: $STORM nodes renew, new conns" "$storm_s" s "" "" "<60"
+row "  slowest renewal" "$storm_max" ms "" "" "<1000"
+row "  errors" "$storm_errors" "" "" "" "<1"
+row "  node certificates committed" "$storm_rows" rows "enrollments + renewals" "$((2 * STORM))" ">=100"
+row "daemon RSS, $IDLE idle mTLS connections" "$idle_mib" MiB "fresh: $(awk -v k="$rss_before" 'BEGIN {printf "%.1f MiB", k / 1024}')" "" "<64"
+row "agent RSS, 10 workloads, idle" "$agent_mib" MiB "" "" "<8"
+if [ "$scale_ran" = 1 ]; then
+  echo "(scale figures: see the bench/scale.sh table above)"
+fi
