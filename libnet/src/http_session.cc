@@ -20,6 +20,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "http_message.h"
+#include "lean_tls_stream.h"
 #include "mayfly/net/query.h"
 
 namespace mayfly::net {
@@ -30,7 +31,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using beast::error_code;
 
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using TlsStream = LeanTlsStream;
 using UnixStream = beast::basic_stream<asio::local::stream_protocol>;
 
 // How long a closing connection may take to flush our close_notify, and to
@@ -103,8 +104,7 @@ class HttpSession final : public SessionBase,
     if constexpr (kIsTls<Stream>) {
       state_ = State::kHandshake;
       Lowest().expires_after(options_.header_timeout);
-      stream_.async_handshake(ssl::stream_base::server,
-                              beast::bind_front_handler(&HttpSession::OnHandshake, Self()));
+      stream_.async_handshake(beast::bind_front_handler(&HttpSession::OnHandshake, Self()));
     } else {
       WaitForRequest();
     }

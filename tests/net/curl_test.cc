@@ -52,6 +52,26 @@ TEST_F(RealClientTest, CurlWithAClientCertificate) {
   EXPECT_EQ(echo["query"].as_object()["spiffe_id"], "x");
 }
 
+TEST_F(RealClientTest, PipelinedRequestsAndLargeBodiesCrossTlsRecords) {
+  RunningServer server;
+  uint16_t port = Listen(server);
+  // Two requests in one write, the first with a body spanning several TLS
+  // records (and several of the server's socket reads), echoed back in a
+  // response that spans several records too.
+  const std::string big(60 * 1024, 'x');  // under the 64 KiB max_body
+  WriteTextFile(dir_.File("requests.txt"),
+                "POST /v1/echo HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(big.size()) +
+                    "\r\n\r\n" + big + "GET /v1/echo?second=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  auto r = RunCommand("openssl s_client -quiet -connect 127.0.0.1:" + std::to_string(port) + " -CAfile " + root_ +
+                      " -cert " + cert_ + " -cert_chain " + cert_ + " -key " + key_ + " < " + dir_.File("requests.txt") +
+                      " 2>/dev/null");
+  size_t first = r.output.find("HTTP/1.1 200");
+  ASSERT_NE(first, std::string::npos) << r.output.substr(0, 300) << "..." << r.output.substr(r.output.size() > 600 ? r.output.size() - 600 : 0);
+  EXPECT_NE(r.output.find("HTTP/1.1 200", first + 1), std::string::npos) << "the pipelined second request";
+  EXPECT_NE(r.output.find(big), std::string::npos) << "the 60 KiB body echoed whole";
+  EXPECT_NE(r.output.find("\"second\":\"1\""), std::string::npos);
+}
+
 TEST_F(RealClientTest, CurlWithoutAClientCertificateStillConnects) {
   RunningServer server;
   auto r = RunCommand(Curl(Listen(server), ""));
