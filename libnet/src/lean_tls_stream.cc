@@ -7,35 +7,35 @@
 namespace mayfly::net {
 namespace {
 
-LeanTlsStream* StreamOf(BIO* bio) { return static_cast<LeanTlsStream*>(BIO_get_data(bio)); }
+LeanTlsStream* LeanStreamOf(BIO* bio) { return static_cast<LeanTlsStream*>(BIO_get_data(bio)); }
 
-int BioRead(BIO* bio, char* out, int size) {
+int LeanBioRead(BIO* bio, char* out, int size) {
   BIO_clear_retry_flags(bio);
-  const int n = StreamOf(bio)->TakeInput(out, size);
+  const int n = LeanStreamOf(bio)->TakeInput(out, size);
   if (n > 0) return n;
   BIO_set_retry_read(bio);  // nothing buffered: the stream reads the socket
   return -1;
 }
 
-int BioWrite(BIO* bio, const char* in, int size) {
+int LeanBioWrite(BIO* bio, const char* in, int size) {
   BIO_clear_retry_flags(bio);
-  StreamOf(bio)->AddOutput(in, size);
+  LeanStreamOf(bio)->AddOutput(in, size);
   return size;
 }
 
-long BioCtrl(BIO*, int cmd, long, void*) {
+long LeanBioCtrl(BIO*, int cmd, long, void*) {
   // Writes are buffered until the stream sends them: a flush has nothing to do.
   return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
 // One method table for every stream, made once.
-const BIO_METHOD* Method() {
+const BIO_METHOD* LeanBioMethod() {
   static BIO_METHOD* method = [] {
     BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mayfly lean TLS");
     if (m != nullptr) {
-      BIO_meth_set_read(m, BioRead);
-      BIO_meth_set_write(m, BioWrite);
-      BIO_meth_set_ctrl(m, BioCtrl);
+      BIO_meth_set_read(m, LeanBioRead);
+      BIO_meth_set_write(m, LeanBioWrite);
+      BIO_meth_set_ctrl(m, LeanBioCtrl);
     }
     return m;
   }();
@@ -46,7 +46,7 @@ const BIO_METHOD* Method() {
 
 LeanTlsStream::LeanTlsStream(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& ctx)
     : next_(std::move(socket)) {
-  const BIO_METHOD* method = Method();
+  const BIO_METHOD* method = LeanBioMethod();
   SSL* ssl = method != nullptr ? SSL_new(ctx.native_handle()) : nullptr;
   BIO* bio = ssl != nullptr ? BIO_new(method) : nullptr;
   if (bio == nullptr) {
