@@ -66,14 +66,26 @@ class LeanTlsStream {
         false, std::forward<Handler>(handler), first.size() == 0);
   }
 
+  // Encrypts the whole sequence (up to kMaxWrite bytes) before one socket
+  // write: an HTTP response's header and body leave in one segment, not in
+  // small records that Nagle and delayed ACKs would hold back.
   template <class ConstBufferSequence, class Handler>
   auto async_write_some(const ConstBufferSequence& buffers, Handler&& handler) {
-    const boost::asio::const_buffer first = FirstNonEmpty<boost::asio::const_buffer>(buffers);
+    const bool empty = boost::asio::buffer_size(buffers) == 0;
     return Start<true>(
-        [first](SSL* ssl) {
-          return first.size() == 0 ? 0 : SSL_write(ssl, first.data(), ClampInt(first.size()));
+        [buffers](SSL* ssl) {
+          int total = 0;
+          for (auto it = boost::asio::buffer_sequence_begin(buffers);
+               it != boost::asio::buffer_sequence_end(buffers) && total < kMaxWrite; ++it) {
+            const boost::asio::const_buffer b(*it);
+            if (b.size() == 0) continue;
+            const int r = SSL_write(ssl, b.data(), ClampInt(std::min<std::size_t>(b.size(), kMaxWrite - total)));
+            if (r <= 0) return total > 0 ? total : r;
+            total += r;
+          }
+          return total;
         },
-        false, std::forward<Handler>(handler), first.size() == 0);
+        false, std::forward<Handler>(handler), empty);
   }
 
   // The BIO's side (lean_tls_stream.cc): OpenSSL takes received bytes and
@@ -86,6 +98,7 @@ class LeanTlsStream {
     void operator()(SSL* ssl) const { SSL_free(ssl); }
   };
 
+  static constexpr int kMaxWrite = 64 * 1024;
   static int ClampInt(std::size_t n) { return static_cast<int>(std::min<std::size_t>(n, 1 << 30)); }
 
   template <class Buffer, class Sequence>
