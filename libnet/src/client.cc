@@ -234,6 +234,9 @@ class StreamClient : public HttpClient::Impl {
     Lowest().expires_after(options_.timeout);
     ec = RunStep(ioc_, [&](auto handler) { Lowest().async_connect(endpoints, std::move(handler)); });
     if (ec) return Fail("connecting", ec);
+    // A request leaves in one write; Nagle would only delay the next one.
+    error_code ignored;
+    Lowest().socket().set_option(tcp::no_delay(true), ignored);
     return Ok();
   }
 

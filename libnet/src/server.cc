@@ -163,6 +163,10 @@ class Acceptor final : public ListenerBase,
         if (kind_ == Listener::kMetrics) RefuseBusy<tcp>(std::move(socket));
         return;
       }
+      // Each answer leaves in one write: Nagle would only hold it back
+      // waiting for the client's delayed ACK of the previous one.
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       if (kind_ == Listener::kApi) {
         auto tls = core_->tls_context();
         if (!tls) return;
