@@ -221,7 +221,7 @@ void AddAudit(CLI::App& app, const GlobalOptions& global, Action& action) {
 }
 
 void AddCrl(CLI::App& app, const GlobalOptions& global, Action& action) {
-  auto* crl = app.add_subcommand("crl", "Print the current CRLs (PEM: the intermediate's, then the root's)");
+  auto* crl = app.add_subcommand("crl", "Print the current CRLs (PEM: each published intermediate's, then each root's)");
   crl->callback([&global, &action] {
     action = [&global] {
       auto client = AdminClient::Connect(global);
