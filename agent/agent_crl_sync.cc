@@ -67,12 +67,8 @@ Result<void> VerifyCrls(const std::string& crl_pem, const std::vector<X509*>& is
     }
     ERR_clear_error();
     if (!verified) {
-      OsslPtr<BIO> name(BIO_new(BIO_s_mem()));
-      X509_NAME_print_ex(name.get(), X509_CRL_get_issuer(crl.get()), 0, XN_FLAG_ONELINE);
-      char* data = nullptr;
-      long len = BIO_get_mem_data(name.get(), &data);
       return MakeError(ErrorCode::kCrypto, "CRL #" + std::to_string(count) + " (issuer " +
-                                               std::string(data, static_cast<size_t>(len)) +
+                                               NameText(X509_CRL_get_issuer(crl.get())) +
                                                ") is not signed by a trusted root or known intermediate");
     }
   }

@@ -8,14 +8,6 @@
 namespace mayfly {
 namespace {
 
-std::string SubjectText(const X509* cert) {
-  OsslPtr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) < 0) return "";
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
 // {"cas": [...]} newest first, each with how many live leaves it signed.
 Result<boost::json::object> StatusJson(CaRuntime& rt) {
   auto live = rt.LiveLeaves();
@@ -30,7 +22,7 @@ Result<boost::json::object> StatusJson(CaRuntime& rt) {
     boost::json::object o{{"role", CaRoleName(r.role)},
                           {"state", CaStateName(r.state)},
                           {"serial", r.serial},
-                          {"subject", SubjectText(cert->get())},
+                          {"subject", NameText(X509_get_subject_name(cert->get()))},
                           {"key_id", r.key_id},
                           {"issuer_key_id", r.issuer_key_id},
                           {"fingerprint", fingerprint ? *fingerprint : std::string()},
@@ -52,6 +44,11 @@ void ReplyStep(const CallPtr& call, const Result<std::string>& step) {
   call->ReplyJson(200, *status);
 }
 
+// A step's body: a JSON object with only `allowed` members, or nothing.
+Result<JsonBody> StepBody(const CallPtr& call, std::initializer_list<std::string_view> allowed) {
+  return JsonBody::Parse(call->request.body.empty() ? "{}" : call->request.body, allowed);
+}
+
 }  // namespace
 
 void HandleCaStatus(const CallPtr& call) {
@@ -62,7 +59,7 @@ void HandleCaStatus(const CallPtr& call) {
 }
 
 void HandleCaPrepare(const CallPtr& call) {
-  auto body = JsonBody::Parse(call->request.body.empty() ? "{}" : call->request.body, {"root"});
+  auto body = StepBody(call, {"root"});
   if (!body) return call->Refuse(body.error());
   auto root = body->Bool("root", false);
   if (!root) return call->Refuse(root.error());
@@ -70,19 +67,19 @@ void HandleCaPrepare(const CallPtr& call) {
 }
 
 void HandleCaActivate(const CallPtr& call) {
-  auto body = JsonBody::Parse(call->request.body.empty() ? "{}" : call->request.body, {});
+  auto body = StepBody(call, {});
   if (!body) return call->Refuse(body.error());
   ReplyStep(call, call->rt.ActivateCa(call->actor));
 }
 
 void HandleCaRetire(const CallPtr& call) {
-  auto body = JsonBody::Parse(call->request.body.empty() ? "{}" : call->request.body, {});
+  auto body = StepBody(call, {});
   if (!body) return call->Refuse(body.error());
   ReplyStep(call, call->rt.RetireCa(call->actor));
 }
 
 void HandleCaRotate(const CallPtr& call) {
-  auto body = JsonBody::Parse(call->request.body, {"now", "revoke_old"});
+  auto body = StepBody(call, {"now", "revoke_old"});
   if (!body) return call->Refuse(body.error());
   auto now = body->Bool("now", false);
   auto revoke_old = body->Bool("revoke_old", false);

@@ -115,7 +115,8 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
   if (call.rt.revocations().IsRevoked(serial)) {
     return MakeError(ErrorCode::kUnauthenticated, "certificate revoked");
   }
-  if (call.rt.ca()->revoked_intermediates.contains(AuthorityKeyIdHex(peer.client_cert.get()))) {
+  if (const auto view = call.rt.ca(); !view->revoked_intermediates.empty() &&
+                                      view->revoked_intermediates.contains(AuthorityKeyIdHex(peer.client_cert.get()))) {
     if (auto r = CheckUnderRevokedIntermediate(call, serial); !r) return r;
   }
   call.caller_name = who.name;
@@ -201,12 +202,12 @@ void ReplyConditional(const CallPtr& call, const std::string& body, const std::s
 
 void HandleBundle(const CallPtr& call) {
   const auto view = call->rt.ca();
-  ReplyConditional(call, view->bundle_pem, EntityTag(view->bundle_pem), "application/x-pem-file");
+  ReplyConditional(call, view->bundle_pem, view->bundle_etag, "application/x-pem-file");
 }
 
 void HandleIntermediates(const CallPtr& call) {
   const auto view = call->rt.ca();
-  ReplyConditional(call, view->intermediates_pem, EntityTag(view->intermediates_pem), "application/x-pem-file");
+  ReplyConditional(call, view->intermediates_pem, view->intermediates_etag, "application/x-pem-file");
 }
 
 void HandleCrl(const CallPtr& call) {

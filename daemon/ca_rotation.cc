@@ -19,23 +19,11 @@ constexpr const char* kAutomaticActor = "mayfly-ca (rotate_before)";
 
 Error Conflict(std::string message) { return Error{ErrorCode::kConflict, std::move(message)}; }
 
-// The CA key passphrase, wiped when it goes out of scope.
-class Passphrase {
- public:
-  static Result<Passphrase> Read(const std::string& path) {
-    auto text = ReadPassphraseFile(path);
-    if (!text) return WithContext(text.error(), "reading the CA key passphrase");
-    return Passphrase(std::move(*text));
-  }
-  Passphrase(Passphrase&& other) noexcept : text_(std::move(other.text_)) {}
-  Passphrase(const Passphrase&) = delete;
-  ~Passphrase() { OPENSSL_cleanse(text_.data(), text_.size()); }
-  std::string_view get() const { return text_; }
-
- private:
-  explicit Passphrase(std::string text) : text_(std::move(text)) {}
-  std::string text_;
-};
+Result<Passphrase> ReadCaPassphrase(const std::string& path) {
+  auto passphrase = Passphrase::Read(path);
+  if (!passphrase) return WithContext(passphrase.error(), "reading the CA key passphrase");
+  return passphrase;
+}
 
 // A CA certificate and its private key, loaded for signing.
 struct SigningCa {
@@ -105,11 +93,6 @@ Result<std::pair<CaCertRecord, SigningCa>> NewCa(CaRole role, KeyType key_type, 
   return std::pair{std::move(record), SigningCa{std::move(*cert), std::move(*key)}};
 }
 
-NameConstraintsSpec ConstraintsOf(const CaConfig& config) {
-  return NameConstraintsSpec{config.ca.name_constraints, config.trust_domain, config.ca.permitted_dns,
-                             config.ca.permitted_ips};
-}
-
 CaCertRecord WithState(CaCertRecord record, CaState state, int64_t now) {
   record.state = state;
   record.changed_at = now;
@@ -137,9 +120,7 @@ Result<void> CaRuntime::SaveAndSwap(std::vector<CaCertRecord> changed, AuditEven
   AuditLog::LogLine(event);
   auto records = store_->ListCaCerts();
   if (!records) return std::unexpected(records.error());
-  auto passphrase = Passphrase::Read(passphrase_file_);
-  if (!passphrase) return std::unexpected(passphrase.error());
-  auto view = BuildCaView(std::move(*records), state_dir_, passphrase->get(), issuer_options_, clock_, ca().get());
+  auto view = BuildCaView(std::move(*records), state_dir_, passphrase_file_, issuer_options_, clock_, ca().get());
   if (!view) return WithContext(view.error(), "loading the CA certificates after the rotation step");
   const std::string bundle = (*view)->bundle_pem;
   {
@@ -185,12 +166,12 @@ Result<std::string> CaRuntime::PrepareLocked(bool root, const std::string& actor
   const auto config = this->config();
   auto key_type = ParseKeyType(config->ca.key_type);
   if (!key_type) return WithContext(key_type.error(), "[ca] key_type");
-  auto passphrase = Passphrase::Read(passphrase_file_);
+  auto passphrase = ReadCaPassphrase(passphrase_file_);
   if (!passphrase) return std::unexpected(passphrase.error());
   auto active_root = LoadSigningCa(*view->Active(CaRole::kRoot), state_dir_, *passphrase);
   if (!active_root) return std::unexpected(active_root.error());
   const int64_t now = ToUnixSeconds(clock_.Now());
-  const NameConstraintsSpec constraints = ConstraintsOf(*config);
+  const NameConstraintsSpec constraints = NameConstraintsSpec::From(*config);
   KeyFiles files(state_dir_);
   std::vector<CaCertRecord> records;
 
@@ -329,7 +310,7 @@ Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& a
   const auto config = this->config();
   auto key_type = ParseKeyType(config->ca.key_type);
   if (!key_type) return WithContext(key_type.error(), "[ca] key_type");
-  auto passphrase = Passphrase::Read(passphrase_file_);
+  auto passphrase = ReadCaPassphrase(passphrase_file_);
   if (!passphrase) return std::unexpected(passphrase.error());
   const CaCertRecord& root_record = *view->Active(CaRole::kRoot);
   auto root = LoadSigningCa(root_record, state_dir_, *passphrase);
@@ -337,7 +318,7 @@ Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& a
   const int64_t now = ToUnixSeconds(clock_.Now());
   KeyFiles files(state_dir_);
   auto fresh = NewCa(CaRole::kIntermediate, *key_type, files, *passphrase, now, [&](const EVP_PKEY* key) {
-    return MakeIntermediateCert(key, root->cert.get(), root->key.get(), ConstraintsOf(*config),
+    return MakeIntermediateCert(key, root->cert.get(), root->key.get(), NameConstraintsSpec::From(*config),
                                 config->ca.intermediate_ttl, clock_);
   });
   if (!fresh) return WithContext(fresh.error(), "making the new intermediate");

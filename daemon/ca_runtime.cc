@@ -105,13 +105,15 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
 
   // Keys, passphrase and the directory holding them must be the daemon's
   // alone: refuse to run with anything others could read.
+  // (The CA keys themselves are checked below, from the store's records.)
   const std::pair<std::string, const char*> private_paths[] = {
-      {paths.state_dir, "state_dir"},         {paths.intermediate_key, "intermediate key"},
-      {paths.root_key, "root key"},           {paths.admin_key, "admin key"},
+      {paths.state_dir, "state_dir"}, {paths.admin_key, "admin key"},
       {rt->passphrase_file_, "key passphrase file"}, {paths.database, "database"}};
   for (const auto& [path, what] : private_paths) {
     if (auto r = CheckPrivate(path, what); !r) return std::unexpected(r.error());
   }
+  // Before Store::Open, which would create an empty database: no CA here
+  // is "run `mayfly-ca init` first".
   if (auto root = LoadCaCert(paths.root_cert); !root) return std::unexpected(root.error());
 
   auto store = Store::Open(paths.database);
@@ -129,13 +131,12 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
     if (!records) return WithContext(records.error(), "recording the CA certificates");
   }
   for (const CaCertRecord& r : *records) {
-    if (r.key_file.empty() || !IsPublished(r.state)) continue;
-    if (auto c = CheckPrivate(paths.state_dir + "/" + r.key_file, "CA key"); !c) return std::unexpected(c.error());
+    if (r.key_file.empty()) continue;
+    const std::string what = std::string(CaRoleName(r.role)) + " key";  // "root key", "intermediate key"
+    if (auto c = CheckPrivate(paths.state_dir + "/" + r.key_file, what); !c) return std::unexpected(c.error());
   }
-  auto passphrase = ReadPassphraseFile(rt->passphrase_file_);
-  if (!passphrase) return WithContext(passphrase.error(), "reading the CA key passphrase");
-  auto view = BuildCaView(std::move(*records), paths.state_dir, *passphrase, rt->issuer_options_, clock, nullptr);
-  OPENSSL_cleanse(passphrase->data(), passphrase->size());
+  auto view = BuildCaView(std::move(*records), paths.state_dir, rt->passphrase_file_, rt->issuer_options_, clock,
+                          nullptr);
   if (!view) return std::unexpected(view.error());
   rt->view_ = std::move(*view);
 

@@ -1,6 +1,9 @@
 // Deriving the published PKI from the CA certificates' states.
 #include "ca_view.h"
 
+#include <optional>
+
+#include "crl_publisher.h"
 #include "mayfly/keys.h"
 #include "mayfly/x509_util.h"
 
@@ -21,17 +24,23 @@ bool CrossPublished(const std::vector<CaCertRecord>& records, const CaCertRecord
 }
 
 Result<std::shared_ptr<const Issuer>> LoadIssuer(const CaCertRecord& record, const std::string& state_dir,
-                                                 std::string_view passphrase, const IssuerOptions& options,
+                                                 const std::string& passphrase_file,
+                                                 std::optional<Passphrase>& passphrase, const IssuerOptions& options,
                                                  const Clock& clock, const CaView* previous) {
   if (previous != nullptr) {
     for (const auto& issuer : previous->crl_issuers) {
       if (issuer->id() == record.key_id) return issuer;
     }
   }
+  if (!passphrase) {
+    auto read = Passphrase::Read(passphrase_file);
+    if (!read) return WithContext(read.error(), "reading the CA key passphrase");
+    passphrase.emplace(std::move(*read));
+  }
   auto cert = CertFromDer(record.der);
   if (!cert) return WithContext(cert.error(), "CA certificate " + record.serial);
   const std::string path = state_dir + "/" + record.key_file;
-  auto key = LoadKeyFile(path, passphrase);
+  auto key = LoadKeyFile(path, passphrase->get());
   if (!key) return WithContext(key.error(), "loading the intermediate key " + path);
   if (!KeysMatch(X509_get0_pubkey(cert->get()), key->get())) {
     return MakeError(ErrorCode::kConfig, path + " does not match intermediate " + record.serial);
@@ -62,9 +71,10 @@ const CaCertRecord* CaView::Newest(CaRole role, CaState state) const {
 }
 
 Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> records, const std::string& state_dir,
-                                                  std::string_view passphrase, const IssuerOptions& options,
+                                                  const std::string& passphrase_file, const IssuerOptions& options,
                                                   const Clock& clock, const CaView* previous) {
   auto view = std::make_shared<CaView>();
+  std::optional<Passphrase> passphrase;  // read once, if a key must be loaded
   view->records = std::move(records);
   const CaCertRecord* root = view->Active(CaRole::kRoot);
   const CaCertRecord* inter = view->Active(CaRole::kIntermediate);
@@ -100,7 +110,7 @@ Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> reco
         }
         if (!IsPublished(r.state)) break;
         view->intermediates_pem += pem;
-        auto issuer = LoadIssuer(r, state_dir, passphrase, options, clock, previous);
+        auto issuer = LoadIssuer(r, state_dir, passphrase_file, passphrase, options, clock, previous);
         if (!issuer) return std::unexpected(issuer.error());
         if (r.state == CaState::kActive) {
           view->active = *issuer;
@@ -112,6 +122,8 @@ Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> reco
     }
   }
   view->client_trust_pem = view->bundle_pem + view->intermediates_pem + revoked_pem;
+  view->bundle_etag = EntityTag(view->bundle_pem);
+  view->intermediates_etag = EntityTag(view->intermediates_pem);
 
   // Leaves carry the active intermediate and, while an older root is still
   // published, the cross certificate that lets its trust stores follow.

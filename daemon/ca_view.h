@@ -24,7 +24,9 @@ struct CaView {
   std::shared_ptr<const Issuer> active;       // the active intermediate
   std::string chain_pem;                      // sent with each leaf
   std::string bundle_pem;                     // every published root
+  std::string bundle_etag;                    // EntityTag(bundle_pem), made once per view
   std::string intermediates_pem;              // published intermediates and cross certificates
+  std::string intermediates_etag;
   std::string client_trust_pem;               // what client certificates may chain to
   std::vector<std::shared_ptr<const Issuer>> crl_issuers;  // published intermediates, active first
   std::string root_crls_pem;                  // each published root's CRL
@@ -37,13 +39,14 @@ struct CaView {
   const CaCertRecord* Newest(CaRole role, CaState state) const;
 };
 
-// Builds the view of `records`: the keys of published intermediates are read
-// from `state_dir` (decrypted with `passphrase`), or taken from `previous`
-// when it already holds an issuer for the same key. kConfig when there is no
+// Builds the view of `records`: the keys of published intermediates are
+// taken from `previous` when it already holds an issuer for the same key,
+// else read from `state_dir` and decrypted with the passphrase in
+// `passphrase_file` (read only when a key is needed). kConfig when there is no
 // active root or intermediate, or a key does not match its certificate.
 [[nodiscard]] Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> records,
                                                                 const std::string& state_dir,
-                                                                std::string_view passphrase,
+                                                                const std::string& passphrase_file,
                                                                 const IssuerOptions& options, const Clock& clock,
                                                                 const CaView* previous);
 

@@ -181,6 +181,14 @@ Result<std::string> ReadPassphraseFile(const std::string& path) {
   return pass;
 }
 
+Result<Passphrase> Passphrase::Read(const std::string& path) {
+  auto text = ReadPassphraseFile(path);
+  if (!text) return std::unexpected(text.error());
+  return Passphrase(std::move(*text));
+}
+
+Passphrase::~Passphrase() { OPENSSL_cleanse(text_.data(), text_.size()); }
+
 const EVP_MD* SigningDigest(const EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "ED25519")) return nullptr;
   if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) > 256) return EVP_sha384();

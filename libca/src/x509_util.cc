@@ -133,6 +133,14 @@ std::string SubjectKeyIdHex(const X509* cert) {
                                     static_cast<size_t>(ASN1_STRING_length(ski))));
 }
 
+std::string NameText(const X509_NAME* name) {
+  OsslPtr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "";
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
 std::string AuthorityKeyIdHex(const X509* cert) {
   const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(const_cast<X509*>(cert));
   if (aki == nullptr) return "";

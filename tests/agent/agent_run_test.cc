@@ -11,22 +11,15 @@
 #include "mayfly/file_util.h"
 #include "mayfly/x509_util.h"
 #include "support/ca_fixture.h"
+#include "support/wait.h"
 
 namespace mayfly {
 namespace agent_run_test {
 
 using testing::kAgentBinary;
 
-// Polls `done` until it holds or `timeout` passes: the log line of a renewal
-// comes before its hook and status file.
-bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
+// The log line of a renewal comes before its hook and status file: polled.
+using testing::WaitUntil;
 
 int Lines(const std::string& path) {
   std::string text = ReadFile(path).value_or("");

@@ -17,6 +17,7 @@
 #include "support/ca_fixture.h"
 #include "support/mtls_probe.h"
 #include "support/nginx.h"
+#include "support/wait.h"
 
 namespace mayfly {
 namespace rotation_test {
@@ -24,20 +25,8 @@ namespace rotation_test {
 using testing::kAgentBinary;
 using testing::RunCommand;
 
-bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
-}
-
-int Count(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using testing::WaitUntil;
+constexpr auto Count = testing::CountOf;
 
 class RotationTest : public ::testing::Test {
  protected:
@@ -138,7 +127,7 @@ class RotationTest : public ::testing::Test {
       auto v = boost::json::parse(r.output, ec);
       if (!ec && v.is_object()) result = std::string(v.as_object().at("result").as_string());
       return true;
-    }, std::chrono::seconds(60));
+    }, std::chrono::seconds(60), std::chrono::milliseconds(250));  // a CLI run per try
     EXPECT_TRUE(retired) << ca_.Cli("ca retire").output;
     return result;
   }

@@ -7,15 +7,12 @@
 #include "api_fixture.h"
 #include "mayfly/issuer.h"
 #include "mayfly/public_key.h"
+#include "support/wait.h"
 
 namespace mayfly::testing {
 namespace api_ca_test {
 
-int Count(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+constexpr auto Count = CountOf;
 
 // "" when `chain_pem` (leaf first) verifies strictly to one of `roots_pem`
 // at `at`, else OpenSSL's reason.

@@ -51,6 +51,21 @@ inline constexpr int kMaxRsaBits = 8192;
 // empty passphrase.
 [[nodiscard]] Result<std::string> ReadPassphraseFile(const std::string& path);
 
+// A passphrase read with ReadPassphraseFile, wiped from memory when it goes.
+class Passphrase {
+ public:
+  [[nodiscard]] static Result<Passphrase> Read(const std::string& path);
+  Passphrase(Passphrase&& other) noexcept : text_(std::move(other.text_)) {}
+  Passphrase(const Passphrase&) = delete;
+  Passphrase& operator=(const Passphrase&) = delete;
+  ~Passphrase();
+  std::string_view get() const { return text_; }
+
+ private:
+  explicit Passphrase(std::string text) : text_(std::move(text)) {}
+  std::string text_;
+};
+
 // The digest a CA key signs with: SHA-384 for P-384, none (nullptr) for
 // Ed25519, SHA-256 otherwise.
 const EVP_MD* SigningDigest(const EVP_PKEY* key);

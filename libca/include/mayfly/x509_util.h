@@ -35,6 +35,8 @@ std::string CertSerialHex(const X509* cert);
 std::string HexEncode(std::string_view bytes);
 // The subject key identifier as hex ("" when absent).
 std::string SubjectKeyIdHex(const X509* cert);
+// A distinguished name as RFC 2253 text ("CN=…,OU=…,O=Mayfly"), for messages.
+std::string NameText(const X509_NAME* name);
 // The authority key identifier's key id as hex ("" when absent).
 std::string AuthorityKeyIdHex(const X509* cert);
 
