@@ -90,10 +90,15 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   if (!version) return std::unexpected(version.error());
   auto impl = std::make_unique<Impl>(path, std::move(*writer));
   impl->schema_version = *version;
+  auto checkpointer = WalCheckpointer::Start(path, impl->writer->db(), impl->write_mu);
+  if (!checkpointer) return std::unexpected(checkpointer.error());
+  impl->checkpointer = std::move(*checkpointer);
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
 int Store::SchemaVersion() const { return impl_->schema_version; }
+
+uint64_t Store::WalCheckpoints() const { return impl_->checkpointer->checkpoints(); }
 
 Result<std::optional<std::string>> Store::GetMeta(const std::string& key) {
   return impl_->Read([&](Connection& conn) -> Result<std::optional<std::string>> {

@@ -11,6 +11,7 @@
 
 #include "mayfly/store.h"
 #include "sqlite_util.h"
+#include "wal_checkpointer.h"
 
 namespace mayfly {
 
@@ -80,6 +81,8 @@ struct Store::Impl {
   std::mutex write_mu;
   const std::unique_ptr<Connection> writer;  // guarded by write_mu
   ReaderPool readers;
+  // Declared after the writer: unhooks it before it closes.
+  std::unique_ptr<WalCheckpointer> checkpointer;
 };
 
 // A listing filter matching fewer rows than this in all is answered by

@@ -175,6 +175,9 @@ class Store {
 
   // The schema version (PRAGMA user_version) the database is at.
   int SchemaVersion() const;
+  // WAL checkpoints run so far. They run on a thread of the store's own, not
+  // inside the commit that fills the WAL (see wal_checkpointer.h).
+  uint64_t WalCheckpoints() const;
 
   // Certificates. InsertCertificates commits all records in one transaction
   // (the group-commit path); a duplicate serial fails the whole batch with
