@@ -58,15 +58,24 @@ Result<void> InsertCertificateRow(Connection& conn, const CertRecord& cert) {
   if (cert.serial.empty() || cert.spiffe_id.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "a certificate record needs a serial and a SPIFFE ID");
   }
+  // The caller was checked when its request arrived; a ban committed since
+  // (revoke --node while the request was signing) must still stop it, or the
+  // banned node would walk away with a valid, unrevoked certificate.
   auto stmt = conn.Prepare(
       "INSERT INTO certificates (serial, spiffe_id, node, kind, issuer, not_before, not_after, "
-      "issued_at, revoked_at, reason, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+      "issued_at, revoked_at, reason, der) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 "
+      "WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE name = ?3 AND banned)");
   if (!stmt) return std::unexpected(stmt.error());
   stmt->BindAll(cert.serial, cert.spiffe_id, cert.node, CertKindName(cert.kind), cert.issuer,
                 cert.not_before, cert.not_after, cert.issued_at, cert.revoked_at,
                 static_cast<int64_t>(cert.reason))
       .BindBlob(11, cert.der);
   if (auto r = stmt->Run(); !r) return WithContext(r.error(), "recording certificate " + cert.serial);
+  if (conn.Changes() == 0) {
+    return MakeError(ErrorCode::kForbidden, "node " + cert.node +
+                                                " was banned while this request was in flight; it must be "
+                                                "re-enrolled with a new join token");
+  }
   return Ok();
 }
 

@@ -8,30 +8,7 @@
 namespace mayfly::testing {
 namespace api_admin_test {
 
-class ApiAdminTest : public ApiTest {
- protected:
-  // Parses the DER CRL served now.
-  OsslPtr<X509_CRL> CurrentCrl() {
-    auto r = Send("GET", "/v1/crl", "", Anonymous());
-    EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.content_type, "application/pkix-crl");
-    const auto* p = reinterpret_cast<const unsigned char*>(r.body.data());
-    return OsslPtr<X509_CRL>(d2i_X509_CRL(nullptr, &p, static_cast<long>(r.body.size())));
-  }
-  static int64_t CrlNumber(X509_CRL* crl) {
-    OsslPtr<ASN1_STRING> n(static_cast<ASN1_STRING*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
-    int64_t v = -1;
-    EXPECT_TRUE(n && ASN1_INTEGER_get_int64(&v, n.get()) == 1);
-    return v;
-  }
-  static bool CrlLists(X509_CRL* crl, const std::string& serial) {
-    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
-    for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
-      if (SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))) == serial) return true;
-    }
-    return false;
-  }
-};
+class ApiAdminTest : public ApiTest {};
 
 TEST_F(ApiAdminTest, TokenResponseHasExpiryAndFingerprint) {
   auto r = Post("/v1/admin/tokens", {{"node", "web-1"}, {"ttl", "30m"}}, Admin());

@@ -2,7 +2,6 @@
 // what is published at each step, the audit trail, the automatic schedule,
 // and who may still call with a certificate from a revoked intermediate.
 #include <gtest/gtest.h>
-#include <openssl/x509_vfy.h>
 
 #include "api_fixture.h"
 #include "mayfly/issuer.h"
@@ -13,25 +12,6 @@ namespace mayfly::testing {
 namespace api_ca_test {
 
 constexpr auto Count = CountOf;
-
-// "" when `chain_pem` (leaf first) verifies strictly to one of `roots_pem`
-// at `at`, else OpenSSL's reason.
-std::string VerifyAt(const std::string& chain_pem, const std::string& roots_pem, TimePoint at) {
-  auto chain = CertsFromPem(chain_pem);
-  auto roots = CertsFromPem(roots_pem);
-  if (!chain || !roots) return "unparseable PEM";
-  OsslPtr<X509_STORE> store(X509_STORE_new());
-  for (auto& root : *roots) X509_STORE_add_cert(store.get(), root.get());
-  X509StackPtr untrusted(sk_X509_new_null());
-  for (size_t i = 1; i < chain->size(); ++i) sk_X509_push(untrusted.get(), X509_dup((*chain)[i].get()));
-  OsslPtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
-  X509_STORE_CTX_init(ctx.get(), store.get(), (*chain)[0].get(), untrusted.get());
-  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
-  X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(ToUnixSeconds(at)));
-  if (X509_verify_cert(ctx.get()) == 1) return "";
-  return X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
-}
 
 class ApiCaTest : public ApiTest {
  protected:

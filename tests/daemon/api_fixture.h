@@ -3,6 +3,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
 #include <sqlite3.h>
 
 #include <boost/json.hpp>
@@ -10,6 +13,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +28,25 @@
 #include "support/temp_dir.h"
 
 namespace mayfly::testing {
+
+// "" when `chain_pem` (leaf first) verifies strictly to one of `roots_pem`
+// at `at`, else OpenSSL's reason.
+inline std::string VerifyAt(const std::string& chain_pem, const std::string& roots_pem, TimePoint at) {
+  auto chain = CertsFromPem(chain_pem);
+  auto roots = CertsFromPem(roots_pem);
+  if (!chain || !roots) return "unparseable PEM";
+  OsslPtr<X509_STORE> store(X509_STORE_new());
+  for (auto& root : *roots) X509_STORE_add_cert(store.get(), root.get());
+  X509StackPtr untrusted(sk_X509_new_null());
+  for (size_t i = 1; i < chain->size(); ++i) sk_X509_push(untrusted.get(), X509_dup((*chain)[i].get()));
+  OsslPtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
+  X509_STORE_CTX_init(ctx.get(), store.get(), (*chain)[0].get(), untrusted.get());
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+  X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(ToUnixSeconds(at)));
+  if (X509_verify_cert(ctx.get()) == 1) return "";
+  return X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+}
 
 // A node enrolled through the service itself: its key and certificate.
 struct TestNode {
@@ -179,6 +202,44 @@ class ApiTest : public ::testing::Test {
     boost::json::object body{{"csr", csr}};
     if (!ttl.empty()) body["ttl"] = ttl;
     return Post("/v1/sign", body, AsNode(node));
+  }
+
+  // Parses the DER CRL served now.
+  OsslPtr<X509_CRL> CurrentCrl() {
+    auto r = Send("GET", "/v1/crl", "", Anonymous());
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.content_type, "application/pkix-crl");
+    const auto* p = reinterpret_cast<const unsigned char*>(r.body.data());
+    return OsslPtr<X509_CRL>(d2i_X509_CRL(nullptr, &p, static_cast<long>(r.body.size())));
+  }
+  static int64_t CrlNumber(X509_CRL* crl) {
+    OsslPtr<ASN1_STRING> n(static_cast<ASN1_STRING*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
+    int64_t v = -1;
+    EXPECT_TRUE(n && ASN1_INTEGER_get_int64(&v, n.get()) == 1);
+    return v;
+  }
+  static bool CrlLists(X509_CRL* crl, const std::string& serial) {
+    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+    for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+      if (SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))) == serial) return true;
+    }
+    return false;
+  }
+  // Every serial listed by any CRL the CA publishes (`?format=pem`: each
+  // intermediate's, then each root's).
+  std::set<std::string> AllRevokedSerials() {
+    auto r = Send("GET", "/v1/crl", "", Anonymous(), {{"format", "pem"}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::set<std::string> serials;
+    OsslPtr<BIO> bio(BIO_new_mem_buf(r.body.data(), static_cast<int>(r.body.size())));
+    while (OsslPtr<X509_CRL> crl{PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)}) {
+      STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
+      for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+        serials.insert(SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
+      }
+    }
+    ERR_clear_error();  // the end of the PEM stream
+    return serials;
   }
 
   // Rows in a table, read straight from the database (the store has no count

@@ -120,6 +120,21 @@ TEST_F(StoreCertsTest, RevokeByNodeBansItAndRevokesItsUnexpiredCertificates) {
   EXPECT_FALSE(store_->GetNode("n2").value());
 }
 
+// A request checked before `revoke --node` commits but signed after it must
+// not leave the banned node with a valid certificate: the insert re-checks.
+TEST_F(StoreCertsTest, ACertificateForABannedNodeIsNotRecorded) {
+  Insert({Cert("01", "spiffe://example.org/mayfly/node/n1", "n1", 2000)});
+  Revoke({.node = "n1"});
+  auto r = store_->InsertCertificates(std::vector<CertRecord>{Cert("02", "spiffe://example.org/web", "n1", 2000)});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kForbidden);
+  EXPECT_NE(r.error().message.find("n1 was banned"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(Get("02"));
+  // Other nodes are not affected.
+  Insert({Cert("03", "spiffe://example.org/web", "n2", 2000)});
+  EXPECT_TRUE(Get("03"));
+}
+
 TEST_F(StoreCertsTest, RevokeNeedsExactlyOneNonEmptySelector) {
   for (const RevokeSelector& which :
        {RevokeSelector{}, RevokeSelector{.serial = "01", .node = "n1"}, RevokeSelector{.node = ""}}) {

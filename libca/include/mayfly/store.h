@@ -181,7 +181,9 @@ class Store {
 
   // Certificates. InsertCertificates commits all records in one transaction
   // (the group-commit path); a duplicate serial fails the whole batch with
-  // kConflict and records none of it. An empty batch is a no-op.
+  // kConflict, a certificate whose node is banned with kForbidden (a ban
+  // committed while its request was in flight), and records none of it. An
+  // empty batch is a no-op.
   [[nodiscard]] Result<void> InsertCertificates(std::span<const CertRecord> certs);
   // As InsertCertificates, and appends `events` to the audit log in the same
   // transaction: an issuance and its audit record become durable together,
