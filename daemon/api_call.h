@@ -26,7 +26,8 @@ class ApiCall {
   // Who called: the client certificate's SPIFFE ID, "admin-socket", or the
   // client IP for anonymous calls.
   std::string actor;
-  std::string caller_name;  // the node or admin name once authenticated
+  std::string caller_name;    // the node or admin name once authenticated
+  std::string caller_serial;  // its client certificate's serial ("" without one)
 
   // Sends `response` (once; later calls are ignored).
   void Reply(net::HttpResponse response);

@@ -79,6 +79,7 @@ void IssueAndCommit(const CallPtr& call, IssueRoute route, const LeafSpec& spec,
   auto issued = ca->active->Issue(spec);
   if (!issued) return IssueFailed(call, route, issued.error());
   CertRecord record = RecordOf(call->rt, *ca->active, *issued, spec.spiffe_id, std::move(node), kind);
+  record.caller_serial = call->caller_serial;
   AuditEvent event = IssueEvent(call, route, record, *issued);
   // The record (with its DER) goes to the queue; the answer needs only the
   // issued certificate, which holds the same DER, and the event to log.

@@ -120,6 +120,7 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
     if (auto r = CheckUnderRevokedIntermediate(call, serial); !r) return r;
   }
   call.caller_name = who.name;
+  call.caller_serial = serial;
   return Ok();
 }
 

@@ -135,6 +135,26 @@ TEST_F(StoreCertsTest, ACertificateForABannedNodeIsNotRecorded) {
   EXPECT_TRUE(Get("03"));
 }
 
+// Likewise for `revoke --serial` of the certificate a request came with: a
+// renewal in flight must not hand a revoked node a fresh certificate.
+TEST_F(StoreCertsTest, ACertificateRequestedWithARevokedCertificateIsNotRecorded) {
+  Insert({Cert("01", "spiffe://example.org/mayfly/node/n1", "n1", 2000)});
+  CertRecord renewal = Cert("02", "spiffe://example.org/mayfly/node/n1", "n1", 2000);
+  renewal.caller_serial = "01";
+  Revoke({.serial = "01"});
+  auto r = store_->InsertCertificates(std::vector<CertRecord>{renewal});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_NE(r.error().message.find("01 was revoked"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(Get("02"));
+  // With a valid caller certificate it is recorded.
+  Insert({Cert("03", "spiffe://example.org/mayfly/node/n2", "n2", 2000)});
+  renewal = Cert("04", "spiffe://example.org/mayfly/node/n2", "n2", 2000);
+  renewal.caller_serial = "03";
+  Insert({renewal});
+  EXPECT_TRUE(Get("04"));
+}
+
 TEST_F(StoreCertsTest, RevokeNeedsExactlyOneNonEmptySelector) {
   for (const RevokeSelector& which :
        {RevokeSelector{}, RevokeSelector{.serial = "01", .node = "n1"}, RevokeSelector{.node = ""}}) {

@@ -43,6 +43,10 @@ struct CertRecord {
   std::string der;
   std::optional<int64_t> revoked_at;
   RevocationReason reason = RevocationReason::kUnspecified;
+  // Not stored: the serial of the client certificate the issuing request
+  // came with ("" for none). The row is refused if that certificate was
+  // revoked while the request was in flight.
+  std::string caller_serial;
 };
 
 struct RevokedCert {
@@ -181,7 +185,8 @@ class Store {
 
   // Certificates. InsertCertificates commits all records in one transaction
   // (the group-commit path); a duplicate serial fails the whole batch with
-  // kConflict, a certificate whose node is banned with kForbidden (a ban
+  // kConflict, a certificate whose node is banned with kForbidden and one
+  // whose caller_serial is revoked with kUnauthenticated (a ban or revocation
   // committed while its request was in flight), and records none of it. An
   // empty batch is a no-op.
   [[nodiscard]] Result<void> InsertCertificates(std::span<const CertRecord> certs);
