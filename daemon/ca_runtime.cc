@@ -155,6 +155,16 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   return rt;
 }
 
+std::string CaRuntime::MetricsText() const {
+  std::string text = metrics_.PrometheusText();
+  AppendMetric(text, "mayfly_store_wal_checkpoints_total", "counter",
+               "WAL checkpoints run (on the store's own thread).", store_->WalCheckpoints());
+  AppendMetric(text, "mayfly_store_wal_checkpoint_failures_total", "counter",
+               "WAL checkpoints that failed; while they fail the WAL file grows.",
+               store_->WalCheckpointFailures());
+  return text;
+}
+
 std::shared_ptr<const CaView> CaRuntime::ca() const {
   std::lock_guard lock(view_mu_);
   return view_;

@@ -117,6 +117,8 @@ class CaRuntime {
   EntryCache& entries() { return entries_; }
   AuditLog& audit() { return *audit_; }
   Metrics& metrics() { return metrics_; }
+  // The /metrics text: the counters, and the store's WAL checkpoints.
+  std::string MetricsText() const;
   RateLimiter& sign_limiter() { return sign_limiter_; }
   RateLimiter& enroll_limiter() { return enroll_limiter_; }
 

@@ -43,6 +43,12 @@ void Header(std::string& out, std::string_view name, std::string_view type, std:
 
 }  // namespace
 
+void AppendMetric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                  uint64_t value) {
+  Header(out, name, type, help);
+  out += fmt::format("{} {}\n", name, value);
+}
+
 std::string Metrics::PrometheusText() const {
   std::string out;
   Header(out, "mayfly_issuances_total", "counter", "Certificates issued, by route and result.");

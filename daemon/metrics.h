@@ -51,4 +51,8 @@ struct Metrics {
   std::string PrometheusText() const;
 };
 
+// Appends one unlabelled series, with its HELP and TYPE lines, to `out`.
+void AppendMetric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                  uint64_t value);
+
 }  // namespace mayfly

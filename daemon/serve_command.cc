@@ -125,17 +125,16 @@ class Daemon {
  private:
   std::string MetricsText() const {
     net::ServerStats s = server_->stats();
-    std::string text = runtime_->metrics().PrometheusText();
-    auto add = [&](const char* name, const char* help, uint64_t value) {
-      text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " +
-              std::to_string(value) + "\n";
-    };
-    add("mayfly_connections_active", "Open client connections.", server_->active_connections());
-    add("mayfly_connections_accepted_total", "Connections accepted.", s.accepted);
-    add("mayfly_connections_refused_not_allowed_total", "Connections from outside allow_cidrs.",
-        s.refused_not_allowed);
-    add("mayfly_connections_refused_over_limit_total", "Connections beyond max_connections.", s.refused_over_limit);
-    add("mayfly_tls_handshake_failures_total", "Failed or timed-out TLS handshakes.", s.handshake_failures);
+    std::string text = runtime_->MetricsText();
+    AppendMetric(text, "mayfly_connections_active", "gauge", "Open client connections.",
+                 server_->active_connections());
+    AppendMetric(text, "mayfly_connections_accepted_total", "counter", "Connections accepted.", s.accepted);
+    AppendMetric(text, "mayfly_connections_refused_not_allowed_total", "counter",
+                 "Connections from outside allow_cidrs.", s.refused_not_allowed);
+    AppendMetric(text, "mayfly_connections_refused_over_limit_total", "counter",
+                 "Connections beyond max_connections.", s.refused_over_limit);
+    AppendMetric(text, "mayfly_tls_handshake_failures_total", "counter", "Failed or timed-out TLS handshakes.",
+                 s.handshake_failures);
     return text;
   }
 

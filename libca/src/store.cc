@@ -100,6 +100,8 @@ int Store::SchemaVersion() const { return impl_->schema_version; }
 
 uint64_t Store::WalCheckpoints() const { return impl_->checkpointer->checkpoints(); }
 
+uint64_t Store::WalCheckpointFailures() const { return impl_->checkpointer->failures(); }
+
 Result<std::optional<std::string>> Store::GetMeta(const std::string& key) {
   return impl_->Read([&](Connection& conn) -> Result<std::optional<std::string>> {
     auto stmt = conn.Prepare("SELECT value FROM meta WHERE key = ?1");

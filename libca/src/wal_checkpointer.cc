@@ -33,13 +33,23 @@ uint64_t WalCheckpointer::checkpoints() const {
   return checkpoints_;
 }
 
+uint64_t WalCheckpointer::failures() const {
+  std::lock_guard lock(mu_);
+  return failures_;
+}
+
+void WalCheckpointer::Count(int rc) {
+  ++checkpoints_;
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) ++failures_;
+}
+
 // Runs on the writer's thread, after each commit, outside any transaction.
 int WalCheckpointer::OnCommit(void* self, sqlite3* db, const char* schema, int wal_pages) {
   auto* checkpointer = static_cast<WalCheckpointer*>(self);
   if (wal_pages >= kInlinePages) {
-    sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    const int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     std::lock_guard lock(checkpointer->mu_);
-    ++checkpointer->checkpoints_;
+    checkpointer->Count(rc);
     return SQLITE_OK;
   }
   if (wal_pages < kCheckpointPages) return SQLITE_OK;
@@ -62,13 +72,13 @@ void WalCheckpointer::Run() {
     lock.unlock();
     // Passive: copies what no reader still needs, waits for no one. A
     // failure (busy, I/O) is retried at the next commit past the mark.
-    sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    {
+    int rc = sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc == SQLITE_OK) {
       std::lock_guard writer_lock(writer_mu_);
-      sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      rc = sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     }
     lock.lock();
-    ++checkpoints_;
+    Count(rc);
   }
 }
 

@@ -44,13 +44,16 @@ class WalCheckpointer {
   WalCheckpointer(const WalCheckpointer&) = delete;
   WalCheckpointer& operator=(const WalCheckpointer&) = delete;
 
-  // Checkpoints run so far, on the thread or inline.
+  // Checkpoints run so far, on the thread or inline, and how many of them
+  // failed (SQLITE_BUSY, another checkpointer at work, is not a failure).
   uint64_t checkpoints() const;
+  uint64_t failures() const;
 
  private:
   WalCheckpointer(std::unique_ptr<Connection> conn, sqlite3* writer, std::mutex& writer_mu);
   static int OnCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
   void Run();
+  void Count(int rc);  // with mu_ held
 
   const std::unique_ptr<Connection> conn_;  // used by the thread only
   sqlite3* const writer_;
@@ -60,6 +63,7 @@ class WalCheckpointer {
   bool pending_ = false;
   bool stopping_ = false;
   uint64_t checkpoints_ = 0;
+  uint64_t failures_ = 0;
   std::thread thread_;
 };
 

@@ -49,13 +49,15 @@ TEST_F(ApiLimitsTest, SignAndRenewShareThePerNodeBucket) {
   clock_.Advance(std::chrono::seconds(30));
   EXPECT_EQ(Sign(node, csr).status, 200);
 
-  const std::string text = rt_->metrics().PrometheusText();
+  const std::string text = rt_->MetricsText();
   EXPECT_NE(text.find("mayfly_rate_limited_total{route=\"sign\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("mayfly_rate_limited_total{route=\"renew\"} 1"), std::string::npos);
   EXPECT_NE(text.find("mayfly_issuances_total{route=\"sign\",result=\"ok\"} 3"), std::string::npos);
   EXPECT_NE(text.find("mayfly_issuances_total{route=\"enroll\",result=\"ok\"} 2"), std::string::npos);
   EXPECT_NE(text.find("mayfly_refused_total{code=\"rate_limited\"} 2"), std::string::npos);
   EXPECT_NE(text.find("mayfly_request_duration_seconds_count"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE mayfly_store_wal_checkpoints_total counter"), std::string::npos) << text;
+  EXPECT_NE(text.find("mayfly_store_wal_checkpoint_failures_total 0\n"), std::string::npos) << text;
   EXPECT_NE(text.find("mayfly_request_duration_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
 }
 

@@ -218,6 +218,7 @@ TEST(StoreTest, WalIsCheckpointedOnItsOwnThreadAndStaysBounded) {
     largest_wal = std::max(largest_wal, std::filesystem::file_size(path + "-wal"));
   }
   ASSERT_TRUE(testing::WaitUntil([&] { return (*store)->WalCheckpoints() >= 1; }));
+  EXPECT_EQ((*store)->WalCheckpointFailures(), 0u);
   EXPECT_GT(std::filesystem::file_size(path), 16u << 20) << "rows copied into the database file";
   EXPECT_LT(largest_wal, 12u << 20) << "the WAL is reused once checkpointed";
   EXPECT_EQ((*store)->CountCertificates(std::nullopt, 0).value(), kBatches * kPerBatch);

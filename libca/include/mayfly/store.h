@@ -182,6 +182,9 @@ class Store {
   // WAL checkpoints run so far. They run on a thread of the store's own, not
   // inside the commit that fills the WAL (see wal_checkpointer.h).
   uint64_t WalCheckpoints() const;
+  // Of those, the ones that failed (I/O errors; a checkpoint that only could
+  // not copy what a reader still needs is not a failure).
+  uint64_t WalCheckpointFailures() const;
 
   // Certificates. InsertCertificates commits all records in one transaction
   // (the group-commit path); a duplicate serial fails the whole batch with
