@@ -99,7 +99,8 @@ inline constexpr int64_t kSortThreshold = 20000;
                                         const std::function<void(Statement&)>& bind);
 
 // Inserts one certificate row (within the caller's transaction); kConflict
-// when the serial is already recorded, kForbidden when its node is banned.
+// when the serial is already recorded, kForbidden when its node is banned,
+// kUnauthenticated when its caller_serial is revoked.
 [[nodiscard]] Result<void> InsertCertificateRow(Connection& conn, const CertRecord& cert);
 
 // Appends `event` to the audit chain (within the caller's transaction),
