@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <mutex>
 #include <thread>
 
@@ -20,6 +19,7 @@
 #include "mayfly/keys.h"
 #include "mayfly/store.h"
 #include "mayfly/x509_util.h"
+#include "rate_reporter.h"
 
 namespace mayfly {
 namespace {
@@ -243,25 +243,6 @@ double InterleavedCommitRatio(int rounds, std::chrono::milliseconds each) {
   return ratios[ratios.size() / 2];
 }
 
-// Keeps each run's items/s so the summary can print ratios.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& run : runs) {
-      auto it = run.counters.find("items_per_second");
-      if (it != run.counters.end()) rates_[run.benchmark_name()] = it->second.value;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  double Rate(const std::string& name) const {
-    auto it = rates_.find(name);
-    return it == rates_.end() ? 0 : it->second;
-  }
-
- private:
-  std::map<std::string, double> rates_;
-};
-
 void PrintRow(const char* figure, double value, const char* limit_name, double limit) {
   std::printf("%-44s %10.0f certs/s  %-30s %10.0f/s  %6.1f%%\n", figure, value, limit_name, limit,
               limit > 0 ? 100.0 * value / limit : 0.0);
@@ -272,7 +253,7 @@ void PrintRow(const char* figure, double value, const char* limit_name, double l
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  mayfly::RatioReporter reporter;
+  mayfly::RateReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   using mayfly::PrintRow;
   double bare1 = reporter.Rate("BM_BareSignVerify/min_time:2.000/real_time");

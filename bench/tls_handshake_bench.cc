@@ -8,12 +8,14 @@
 
 #include <cstdio>
 #include <memory>
+#include <string>
 
 #include "mayfly/ca_certs.h"
 #include "mayfly/issuer.h"
 #include "mayfly/keys.h"
 #include "mayfly/public_key.h"
 #include "mayfly/x509_util.h"
+#include "rate_reporter.h"
 
 namespace mayfly {
 namespace {
@@ -122,21 +124,6 @@ void BM_TlsMutualHandshake(benchmark::State& state) {
 BENCHMARK(BM_TlsMutualHandshake)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_TlsMutualHandshake)->UseRealTime()->MinTime(2.0)->Threads(2);
 
-class RateReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& run : runs) {
-      auto it = run.counters.find("items_per_second");
-      if (it != run.counters.end()) last_[run.threads] = it->second.value;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  double last(int threads) const { return last_[threads]; }
-
- private:
-  double last_[3] = {0, 0, 0};
-};
-
 }  // namespace
 }  // namespace mayfly
 
@@ -145,8 +132,9 @@ int main(int argc, char** argv) {
   mayfly::RateReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   // Machine-readable lines for bench/run.sh.
-  std::printf("\nbare TLS 1.3 mutual handshakes, 1 thread %12.0f handshakes/s\n", reporter.last(1));
-  std::printf("bare TLS 1.3 mutual handshakes, 2 threads %11.0f handshakes/s\n", reporter.last(2));
+  const std::string name = "BM_TlsMutualHandshake/min_time:2.000/real_time";
+  std::printf("\nbare TLS 1.3 mutual handshakes, 1 thread %12.0f handshakes/s\n", reporter.Rate(name));
+  std::printf("bare TLS 1.3 mutual handshakes, 2 threads %11.0f handshakes/s\n", reporter.Rate(name + "/threads:2"));
   benchmark::Shutdown();
   return 0;
 }
