@@ -76,10 +76,18 @@ hwm=$(awk '/VmHWM/ {print $2}' "/proc/$agent_pid/status")
 anon=$(awk '/RssAnon/ {print $2}' "/proc/$agent_pid/status")
 file=$(awk '/RssFile/ {print $2}' "/proc/$agent_pid/status")
 threads=$(ls /proc/$agent_pid/task | wc -l)
+# PSS divides each shared page among the processes mapping it (here the CA
+# daemon maps the same libraries); the biggest file mappings say which.
+pss=$(awk '/^Pss:/ {print $2}' "/proc/$agent_pid/smaps_rollup")
+biggest=$(awk '/^[0-9a-f]+-[0-9a-f]+ / {file = $6} /^Rss:/ {if (file != "") rss[file] += $2}
+  END {for (f in rss) printf "%d %s\n", rss[f], f}' "/proc/$agent_pid/smaps" | sort -rn | head -4 |
+  awk '{n = split($2, p, "/"); printf "%s%s %.1f", (NR > 1 ? ", " : ""), p[n], $1 / 1024}')
 printf '%-34s %10s %-8s %s\n' figure value unit limit
 printf '%-34s %10.1f %-8s %s\n' "agent RSS (10 workloads, idle)" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" MiB "8 MiB (issue 6)"
 printf '%-34s %10.1f %-8s %s\n' "  of which heap and stacks" "$(awk -v k="$anon" 'BEGIN {print k / 1024}')" MiB "RssAnon"
 printf '%-34s %10.1f %-8s %s\n' "  of which mapped files" "$(awk -v k="$file" 'BEGIN {print k / 1024}')" MiB "RssFile: shared libraries, shared with other processes"
+printf '%-34s %10s %-8s %s\n' "  largest file mappings (MiB)" "" "" "$biggest"
+printf '%-34s %10.1f %-8s %s\n' "agent PSS" "$(awk -v k="$pss" 'BEGIN {print k / 1024}')" MiB "shared pages divided among the processes mapping them"
 printf '%-34s %10.1f %-8s\n' "agent peak RSS" "$(awk -v k="$hwm" 'BEGIN {print k / 1024}')" MiB
 printf '%-34s %10.3f %-8s %s\n' "agent CPU over ${WINDOW}s idle" "$(awk -v t="$((t1 - t0))" -v hz="$hz" 'BEGIN {print t / hz}')" s "~0"
 printf '%-34s %10d %-8s %s\n' "agent wake-ups over ${WINDOW}s" "$((s1 - s0))" switches "refresh every $REFRESH, $threads thread(s)"
