@@ -202,18 +202,18 @@ void BM_BareSignVerify(benchmark::State& state) {
 BENCHMARK(BM_BareSignVerify)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_BareSignVerify)->UseRealTime()->MinTime(2.0)->Threads(2);
 
-// Operations per second of `op` over about `span`.
-template <typename Op>
-double RateOver(std::chrono::milliseconds span, Op&& op) {
+// Operations per second of `op` run for about `span`; `settle` (waiting for
+// what the operations left in flight) runs before the clock stops.
+template <typename Op, typename Settle>
+double RateOver(std::chrono::milliseconds span, Op&& op, Settle&& settle) {
   const auto start = std::chrono::steady_clock::now();
   int64_t n = 0;
-  std::chrono::duration<double> elapsed{};
   do {
     for (int k = 0; k < 64; ++k) op();
     n += 64;
-    elapsed = std::chrono::steady_clock::now() - start;
-  } while (elapsed < span);
-  return static_cast<double>(n) / elapsed.count();
+  } while (std::chrono::steady_clock::now() - start < span);
+  settle();
+  return static_cast<double>(n) / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 // The machine drifts 20-30 % over minutes (BASELINES.md), so a ratio of two
@@ -224,17 +224,12 @@ double InterleavedCommitRatio(int rounds, std::chrono::milliseconds each) {
   BareSignVerify bare;
   std::vector<double> ratios;
   for (int r = 0; r < rounds; ++r) {
-    const double bare_rate = RateOver(each, [&] { bare.Once(); });
+    const double bare_rate = RateOver(each, [&] { bare.Once(); }, [] {});
     CommittingIssuer issuer;
-    const auto start = std::chrono::steady_clock::now();
-    int64_t n = 0;
-    while (std::chrono::steady_clock::now() - start < each) {
-      issuer.IssueNext();
-      ++n;
-    }
-    if (!issuer.Drain()) std::abort();  // the rate counts committed rows
-    const double issue_rate =
-        static_cast<double>(n) / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // The rate counts committed rows: the clock stops once all are durable.
+    const double issue_rate = RateOver(each, [&] { issuer.IssueNext(); }, [&] {
+      if (!issuer.Drain()) std::abort();
+    });
     std::printf("round %d: bare verify+sign %.0f/s, issuance + commit %.0f certs/s, ratio %.1f%%\n", r + 1,
                 bare_rate, issue_rate, 100.0 * issue_rate / bare_rate);
     ratios.push_back(issue_rate / bare_rate);

@@ -2,8 +2,9 @@
 # Every Mayfly benchmark, and one table: figure, value, unit, the limit it is
 # compared with (measured in this same run on this machine), the ratio, the
 # target (issue 3 and 6) and whether it is met. Builds Release into BUILD
-# (default build-rel). Runs for about five minutes; nothing listens beyond
-# 127.0.0.1 and every process it starts is stopped on exit.
+# (default build-rel). Runs for about ten minutes (9 min on 2026-11-27);
+# nothing listens beyond 127.0.0.1 and every process it starts is stopped on
+# exit.
 #   CONNECTIONS (64) and DURATION (10 s) tune the load cases; IDLE (1000) the
 #   idle-connection case; STORM (10000) the renewal storm's nodes;
 #   SKIP_SCALE=1 skips bench/scale.sh (1M rows).

@@ -19,12 +19,6 @@ constexpr const char* kAutomaticActor = "mayfly-ca (rotate_before)";
 
 Error Conflict(std::string message) { return Error{ErrorCode::kConflict, std::move(message)}; }
 
-Result<Passphrase> ReadCaPassphrase(const std::string& path) {
-  auto passphrase = Passphrase::Read(path);
-  if (!passphrase) return WithContext(passphrase.error(), "reading the CA key passphrase");
-  return passphrase;
-}
-
 // A CA certificate and its private key, loaded for signing.
 struct SigningCa {
   OsslPtr<X509> cert;
@@ -166,7 +160,7 @@ Result<std::string> CaRuntime::PrepareLocked(bool root, const std::string& actor
   const auto config = this->config();
   auto key_type = ParseKeyType(config->ca.key_type);
   if (!key_type) return WithContext(key_type.error(), "[ca] key_type");
-  auto passphrase = ReadCaPassphrase(passphrase_file_);
+  auto passphrase = Passphrase::Read(passphrase_file_);
   if (!passphrase) return std::unexpected(passphrase.error());
   auto active_root = LoadSigningCa(*view->Active(CaRole::kRoot), state_dir_, *passphrase);
   if (!active_root) return std::unexpected(active_root.error());
@@ -310,7 +304,7 @@ Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& a
   const auto config = this->config();
   auto key_type = ParseKeyType(config->ca.key_type);
   if (!key_type) return WithContext(key_type.error(), "[ca] key_type");
-  auto passphrase = ReadCaPassphrase(passphrase_file_);
+  auto passphrase = Passphrase::Read(passphrase_file_);
   if (!passphrase) return std::unexpected(passphrase.error());
   const CaCertRecord& root_record = *view->Active(CaRole::kRoot);
   auto root = LoadSigningCa(root_record, state_dir_, *passphrase);

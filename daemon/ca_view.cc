@@ -34,7 +34,7 @@ Result<std::shared_ptr<const Issuer>> LoadIssuer(const CaCertRecord& record, con
   }
   if (!passphrase) {
     auto read = Passphrase::Read(passphrase_file);
-    if (!read) return WithContext(read.error(), "reading the CA key passphrase");
+    if (!read) return std::unexpected(read.error());
     passphrase.emplace(std::move(*read));
   }
   auto cert = CertFromDer(record.der);

@@ -70,18 +70,14 @@ std::string Metrics::PrometheusText() const {
     out += fmt::format("mayfly_rate_limited_total{{route=\"{}\"}} {}\n", IssueRouteName(static_cast<IssueRoute>(i)),
                        rate_limited[i].load());
   }
-  Header(out, "mayfly_revocations_total", "counter", "Certificates revoked.");
-  out += fmt::format("mayfly_revocations_total {}\n", revocations.load());
-  Header(out, "mayfly_join_tokens_created_total", "counter", "Join tokens created.");
-  out += fmt::format("mayfly_join_tokens_created_total {}\n", tokens_created.load());
-  Header(out, "mayfly_crl_number", "gauge", "CRL number of the CRL being served.");
-  out += fmt::format("mayfly_crl_number {}\n", crl_number.load());
-  Header(out, "mayfly_crl_regenerations_total", "counter", "CRLs signed.");
-  out += fmt::format("mayfly_crl_regenerations_total {}\n", crl_regenerations.load());
-  Header(out, "mayfly_crl_failures_total", "counter", "CRL regenerations that failed.");
-  out += fmt::format("mayfly_crl_failures_total {}\n", crl_failures.load());
-  Header(out, "mayfly_audit_write_failures_total", "counter", "Audit events that could not be stored.");
-  out += fmt::format("mayfly_audit_write_failures_total {}\n", audit_write_failures.load());
+  AppendMetric(out, "mayfly_revocations_total", "counter", "Certificates revoked.", revocations.load());
+  AppendMetric(out, "mayfly_join_tokens_created_total", "counter", "Join tokens created.", tokens_created.load());
+  AppendMetric(out, "mayfly_crl_number", "gauge", "CRL number of the CRL being served.",
+               static_cast<uint64_t>(crl_number.load()));
+  AppendMetric(out, "mayfly_crl_regenerations_total", "counter", "CRLs signed.", crl_regenerations.load());
+  AppendMetric(out, "mayfly_crl_failures_total", "counter", "CRL regenerations that failed.", crl_failures.load());
+  AppendMetric(out, "mayfly_audit_write_failures_total", "counter", "Audit events that could not be stored.",
+               audit_write_failures.load());
 
   Header(out, "mayfly_request_duration_seconds", "histogram", "API request latency.");
   uint64_t cumulative = 0;

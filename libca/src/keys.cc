@@ -183,7 +183,7 @@ Result<std::string> ReadPassphraseFile(const std::string& path) {
 
 Result<Passphrase> Passphrase::Read(const std::string& path) {
   auto text = ReadPassphraseFile(path);
-  if (!text) return std::unexpected(text.error());
+  if (!text) return WithContext(text.error(), "reading the CA key passphrase");
   return Passphrase(std::move(*text));
 }
 

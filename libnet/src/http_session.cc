@@ -31,7 +31,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using beast::error_code;
 
-using ServerTlsStream = LeanTlsStream;
 using UnixStream = beast::basic_stream<asio::local::stream_protocol>;
 
 // How long a closing connection may take to flush our close_notify, and to
@@ -42,7 +41,7 @@ constexpr size_t kLingerBytes = 256 * 1024;
 constexpr size_t kReadChunk = 4096;
 
 template <class Stream>
-constexpr bool kIsTls = std::is_same_v<Stream, ServerTlsStream>;
+constexpr bool kIsTls = std::is_same_v<Stream, LeanTlsStream>;
 
 // End-of-connection conditions that need no reply and no log.
 bool IsPeerGone(const error_code& ec) {
@@ -399,7 +398,7 @@ class HttpSession final : public SessionBase,
 void StartTlsSession(std::shared_ptr<Server::Core> core, asio::ip::tcp::socket socket,
                      std::shared_ptr<ssl::context> tls, std::string peer_ip) {
   ssl::context& ctx = *tls;
-  auto session = std::make_shared<HttpSession<ServerTlsStream>>(std::move(core), Listener::kApi,
+  auto session = std::make_shared<HttpSession<LeanTlsStream>>(std::move(core), Listener::kApi,
                                                           std::move(peer_ip), std::move(tls),
                                                           std::move(socket), ctx);
   session->Start();

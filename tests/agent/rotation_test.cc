@@ -26,7 +26,7 @@ using testing::kAgentBinary;
 using testing::RunCommand;
 
 using testing::WaitUntil;
-constexpr auto Count = testing::CountOf;
+using testing::CountOf;
 
 class RotationTest : public ::testing::Test {
  protected:
@@ -189,7 +189,7 @@ TEST_F(RotationTest, IntermediateAndRootRotationsCostNoHandshake) {
   // leaf needs it.
   const std::string second = SerialOf(CaStep("prepare"), "intermediate", "prepared");
   ASSERT_FALSE(second.empty());
-  ASSERT_TRUE(WaitUntil([&] { return Count(File("out/crl.pem"), "BEGIN X509 CRL") == 3; }, std::chrono::seconds(10)))
+  ASSERT_TRUE(WaitUntil([&] { return CountOf(File("out/crl.pem"), "BEGIN X509 CRL") == 3; }, std::chrono::seconds(10)))
       << File("out/crl.pem");
   ASSERT_TRUE(probe_->AwaitMore(10));
   auto activated = CaStep("activate");
@@ -199,7 +199,7 @@ TEST_F(RotationTest, IntermediateAndRootRotationsCostNoHandshake) {
   EXPECT_TRUE(Verifies(Path("old-root.pem")));
   RevokeInitialAdmin();
   EXPECT_NE(RetireWhenPossible().find("intermediate " + first), std::string::npos);
-  ASSERT_TRUE(WaitUntil([&] { return Count(File("out/crl.pem"), "BEGIN X509 CRL") == 2; }, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitUntil([&] { return CountOf(File("out/crl.pem"), "BEGIN X509 CRL") == 2; }, std::chrono::seconds(10)));
   ASSERT_TRUE(probe_->AwaitMore(10));
   EXPECT_EQ(probe_->failures(), 0) << Reasons();
   Report("intermediate_rotation");
@@ -211,12 +211,13 @@ TEST_F(RotationTest, IntermediateAndRootRotationsCostNoHandshake) {
   const std::string third = SerialOf(prepared, "intermediate", "prepared");
   ASSERT_FALSE(new_root.empty());
   ASSERT_TRUE(WaitUntil([&] {
-    return Count(File("out/bundle.pem"), "BEGIN CERTIFICATE") == 2 && Count(File("out/crl.pem"), "BEGIN X509 CRL") == 4;
+    return CountOf(File("out/bundle.pem"), "BEGIN CERTIFICATE") == 2 &&
+           CountOf(File("out/crl.pem"), "BEGIN X509 CRL") == 4;
   }, std::chrono::seconds(10))) << File("out/bundle.pem");
   ASSERT_TRUE(probe_->AwaitMore(10));
   CaStep("activate");
   ASSERT_TRUE(AwaitIssuedBy(third, std::chrono::seconds(40))) << agent_->output();
-  EXPECT_EQ(Count(File("out/web.pem"), "BEGIN CERTIFICATE"), 3) << "leaf, intermediate, cross certificate";
+  EXPECT_EQ(CountOf(File("out/web.pem"), "BEGIN CERTIFICATE"), 3) << "leaf, intermediate, cross certificate";
   testing::WriteTextFile(Path("new-root.pem"), File("out/bundle.pem").substr(old_root.size()));
   EXPECT_TRUE(Verifies(Path("old-root.pem")));
   EXPECT_TRUE(Verifies(Path("new-root.pem")));
@@ -225,7 +226,8 @@ TEST_F(RotationTest, IntermediateAndRootRotationsCostNoHandshake) {
   EXPECT_NE(retired.find("intermediate " + second), std::string::npos) << retired;
   EXPECT_NE(retired.find("root "), std::string::npos) << retired;
   ASSERT_TRUE(WaitUntil([&] {
-    return Count(File("out/bundle.pem"), "BEGIN CERTIFICATE") == 1 && Count(File("out/crl.pem"), "BEGIN X509 CRL") == 2;
+    return CountOf(File("out/bundle.pem"), "BEGIN CERTIFICATE") == 1 &&
+           CountOf(File("out/crl.pem"), "BEGIN X509 CRL") == 2;
   }, std::chrono::seconds(10))) << File("out/bundle.pem");
   EXPECT_EQ(File("out/bundle.pem"), File("new-root.pem"));
   EXPECT_TRUE(Verifies(Path("new-root.pem")));

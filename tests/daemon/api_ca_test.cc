@@ -11,8 +11,6 @@
 namespace mayfly::testing {
 namespace api_ca_test {
 
-constexpr auto Count = CountOf;
-
 class ApiCaTest : public ApiTest {
  protected:
   void Customize(CaConfig& config) override { config.ca.auto_rotate = false; }
@@ -82,10 +80,10 @@ TEST_F(ApiCaTest, PrepareActivateRetireMoveIssuanceAndPublication) {
   EXPECT_NE(Str(prepared, "result").find("prepared intermediate " + second), std::string::npos);
   // Published, not used: its certificate and CRL are out, leaves still come
   // from the first one.
-  EXPECT_EQ(Count(Get("/v1/intermediates"), "BEGIN CERTIFICATE"), 2);
-  EXPECT_EQ(Count(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 3);
+  EXPECT_EQ(CountOf(Get("/v1/intermediates"), "BEGIN CERTIFICATE"), 2);
+  EXPECT_EQ(CountOf(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 3);
   EXPECT_EQ(IssuerSerial(SignedChain(node)), first);
-  EXPECT_EQ(Count(rt_->ClientTrustPem(), "BEGIN CERTIFICATE"), 3);
+  EXPECT_EQ(CountOf(rt_->ClientTrustPem(), "BEGIN CERTIFICATE"), 3);
   EXPECT_EQ(ErrorCodeOf(Post("/v1/admin/ca/prepare", boost::json::object{}, AdminSocket())), "conflict");
 
   auto activated = Step("activate");
@@ -96,7 +94,7 @@ TEST_F(ApiCaTest, PrepareActivateRetireMoveIssuanceAndPublication) {
   EXPECT_EQ(VerifyAt(chain, rt_->BundlePem(), clock_.Now()), "");
   // The DER CRL is now the new intermediate's; the old one's is still served.
   EXPECT_NE(Get("/v1/crl"), crl_der_before);
-  EXPECT_EQ(Count(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 3);
+  EXPECT_EQ(CountOf(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 3);
   EXPECT_EQ(ErrorCodeOf(Post("/v1/admin/ca/activate", boost::json::object{}, AdminSocket())), "conflict");
 
   // The old intermediate still has live leaves: the admin's, the node's and
@@ -108,9 +106,9 @@ TEST_F(ApiCaTest, PrepareActivateRetireMoveIssuanceAndPublication) {
   OutliveLeaves();
   auto retired = Step("retire");
   EXPECT_EQ(SerialOf(retired, "intermediate", "retired"), first);
-  EXPECT_EQ(Count(Get("/v1/intermediates"), "BEGIN CERTIFICATE"), 1);
-  EXPECT_EQ(Count(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 2);
-  EXPECT_EQ(Count(rt_->ClientTrustPem(), "BEGIN CERTIFICATE"), 2);
+  EXPECT_EQ(CountOf(Get("/v1/intermediates"), "BEGIN CERTIFICATE"), 1);
+  EXPECT_EQ(CountOf(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 2);
+  EXPECT_EQ(CountOf(rt_->ClientTrustPem(), "BEGIN CERTIFICATE"), 2);
   EXPECT_EQ(ErrorCodeOf(Post("/v1/admin/ca/retire", boost::json::object{}, AdminSocket())), "conflict");
 }
 
@@ -135,14 +133,14 @@ TEST_F(ApiCaTest, ARootRotationPublishesTheRootFirstAndCrossCertifiesIt) {
   auto prepared = Step("prepare", {{"root", true}});
   ASSERT_FALSE(SerialOf(prepared, "root", "prepared").empty());
   ASSERT_FALSE(SerialOf(prepared, "cross", "prepared").empty());
-  EXPECT_EQ(Count(Get("/v1/bundle"), "BEGIN CERTIFICATE"), 2);
-  EXPECT_EQ(Count(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 4);
-  EXPECT_EQ(Count(SignedChain(node), "BEGIN CERTIFICATE"), 2) << "nothing chains to the new root yet";
+  EXPECT_EQ(CountOf(Get("/v1/bundle"), "BEGIN CERTIFICATE"), 2);
+  EXPECT_EQ(CountOf(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 4);
+  EXPECT_EQ(CountOf(SignedChain(node), "BEGIN CERTIFICATE"), 2) << "nothing chains to the new root yet";
   const std::string new_root = Get("/v1/bundle").substr(old_root.size());
 
   Step("activate");
   const std::string chain = SignedChain(node);
-  ASSERT_EQ(Count(chain, "BEGIN CERTIFICATE"), 3) << "leaf, intermediate, cross certificate";
+  ASSERT_EQ(CountOf(chain, "BEGIN CERTIFICATE"), 3) << "leaf, intermediate, cross certificate";
   EXPECT_EQ(VerifyAt(chain, old_root, clock_.Now()), "") << "a store with only the old root";
   EXPECT_EQ(VerifyAt(chain, new_root, clock_.Now()), "") << "a store with only the new root";
   EXPECT_EQ(Str(Status(), "root_fingerprint"), CertFingerprint(CertFromPem(new_root)->get()).value());
@@ -153,7 +151,7 @@ TEST_F(ApiCaTest, ARootRotationPublishesTheRootFirstAndCrossCertifiesIt) {
   EXPECT_FALSE(SerialOf(retired, "root", "retired").empty());
   EXPECT_EQ(Get("/v1/bundle"), new_root);
   const std::string after = SignedChain(Enroll("db-1"));
-  EXPECT_EQ(Count(after, "BEGIN CERTIFICATE"), 2) << "the cross certificate left with the old root";
+  EXPECT_EQ(CountOf(after, "BEGIN CERTIFICATE"), 2) << "the cross certificate left with the old root";
   EXPECT_EQ(VerifyAt(after, new_root, clock_.Now()), "");
   // The daemon keeps root.pem as the bundle operators read.
   EXPECT_EQ(ReadFile(CaPaths::For(config_.state_dir).root_cert).value_or(""), new_root);

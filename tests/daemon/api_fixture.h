@@ -218,12 +218,17 @@ class ApiTest : public ::testing::Test {
     EXPECT_TRUE(n && ASN1_INTEGER_get_int64(&v, n.get()) == 1);
     return v;
   }
-  static bool CrlLists(X509_CRL* crl, const std::string& serial) {
+  // The serials `crl` lists, added to `into`.
+  static void AddRevokedSerials(X509_CRL* crl, std::set<std::string>& into) {
     STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
     for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
-      if (SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))) == serial) return true;
+      into.insert(SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
     }
-    return false;
+  }
+  static bool CrlLists(X509_CRL* crl, const std::string& serial) {
+    std::set<std::string> serials;
+    AddRevokedSerials(crl, serials);
+    return serials.contains(serial);
   }
   // Every serial listed by any CRL the CA publishes (`?format=pem`: each
   // intermediate's, then each root's).
@@ -233,10 +238,7 @@ class ApiTest : public ::testing::Test {
     std::set<std::string> serials;
     OsslPtr<BIO> bio(BIO_new_mem_buf(r.body.data(), static_cast<int>(r.body.size())));
     while (OsslPtr<X509_CRL> crl{PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)}) {
-      STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
-      for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
-        serials.insert(SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
-      }
+      AddRevokedSerials(crl.get(), serials);
     }
     ERR_clear_error();  // the end of the PEM stream
     return serials;

@@ -63,10 +63,11 @@ TEST_F(RealClientTest, PipelinedRequestsAndLargeBodiesCrossTlsRecords) {
                 "POST /v1/echo HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(big.size()) +
                     "\r\n\r\n" + big + "GET /v1/echo?second=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
   auto r = RunCommand("openssl s_client -quiet -connect 127.0.0.1:" + std::to_string(port) + " -CAfile " + root_ +
-                      " -cert " + cert_ + " -cert_chain " + cert_ + " -key " + key_ + " < " + dir_.File("requests.txt") +
-                      " 2>/dev/null");
+                      " -cert " + cert_ + " -cert_chain " + cert_ + " -key " + key_ + " < " +
+                      dir_.File("requests.txt") + " 2>/dev/null");
   size_t first = r.output.find("HTTP/1.1 200");
-  ASSERT_NE(first, std::string::npos) << r.output.substr(0, 300) << "..." << r.output.substr(r.output.size() > 600 ? r.output.size() - 600 : 0);
+  ASSERT_NE(first, std::string::npos) << r.output.substr(0, 300) << "..."
+                                      << r.output.substr(r.output.size() > 600 ? r.output.size() - 600 : 0);
   EXPECT_NE(r.output.find("HTTP/1.1 200", first + 1), std::string::npos) << "the pipelined second request";
   EXPECT_NE(r.output.find(big), std::string::npos) << "the 60 KiB body echoed whole";
   EXPECT_NE(r.output.find("\"second\":\"1\""), std::string::npos);

@@ -1,5 +1,6 @@
-// Waiting in tests for what another process does to files, where there is
-// no event to wait on: poll a condition until it holds or time runs out.
+// Waiting in tests for what another process or thread does, where there is
+// no event to wait on (files written, a counter moved): poll a condition
+// until it holds or time runs out.
 #pragma once
 
 #include <chrono>

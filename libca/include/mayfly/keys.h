@@ -51,7 +51,8 @@ inline constexpr int kMaxRsaBits = 8192;
 // empty passphrase.
 [[nodiscard]] Result<std::string> ReadPassphraseFile(const std::string& path);
 
-// A passphrase read with ReadPassphraseFile, wiped from memory when it goes.
+// The CA key passphrase, read with ReadPassphraseFile (errors say so) and
+// wiped from memory when it goes.
 class Passphrase {
  public:
   [[nodiscard]] static Result<Passphrase> Read(const std::string& path);
