@@ -39,6 +39,16 @@ class Agent {
   // A new configuration (SIGHUP); takes effect at the next pass.
   void Reload(AgentConfig config);
 
+  // `run` makes each pass in a child process (agent_pass_child.h), so the
+  // long-lived agent never holds keys, TLS state or OpenSSL's memory between
+  // passes. The child sends CarryOver() back; the agent takes it in.
+  std::string CarryOver(const PassResult& result) const;
+  [[nodiscard]] Result<PassResult> TakeCarryOver(std::string_view text);
+  // A child that died without sending its state: when to try again.
+  TimePoint PassDied();
+  // A forked child must not repeat its parent's (and its siblings') jitter.
+  void ReseedJitter();
+
  private:
   // agent_node.cc
   Result<void> EnsureNode(const std::set<std::string>& revoked);

@@ -1,4 +1,5 @@
-// once, run (timers and signals on one io_context) and status.
+// once, run (timers and signals on one io_context, each pass in a child
+// process) and status.
 #include "agent_commands.h"
 
 #include <spdlog/spdlog.h>
@@ -12,8 +13,10 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include "agent.h"
+#include "agent_pass_child.h"
 #include "agent_state.h"
 #include "mayfly/x509_util.h"
 
@@ -59,13 +62,23 @@ int RunCommand(const std::string& config_path) {
   asio::signal_set stop(ioc, SIGTERM, SIGINT);
   asio::signal_set reload(ioc, SIGHUP);
 
+  // Each pass runs in a child process (agent_pass_child.h); a SIGHUP during
+  // a pass takes effect when it ends, with a fresh pass right away.
+  PassChild child(ioc, agent);
+  std::optional<AgentConfig> pending;
   std::function<void()> pass = [&] {
-    PassResult result = agent.RunPass();
-    if (!result.errors.empty()) spdlog::warn("{} problem(s) this pass; retrying at {}", result.errors.size(),
-                                             FormatRfc3339(result.next_wake));
-    ArmAt(timer, result.next_wake);
-    timer.async_wait([&](boost::system::error_code ec) {
-      if (!ec) pass();
+    child.Start([&](const PassResult& result) {
+      if (pending) {
+        agent.Reload(std::move(*pending));
+        pending.reset();
+        return pass();
+      }
+      if (!result.errors.empty()) spdlog::warn("{} problem(s) this pass; retrying at {}", result.errors.size(),
+                                               FormatRfc3339(result.next_wake));
+      ArmAt(timer, result.next_wake);
+      timer.async_wait([&](boost::system::error_code ec) {
+        if (!ec) pass();
+      });
     });
   };
   std::function<void()> wait_reload = [&] {
@@ -76,9 +89,13 @@ int RunCommand(const std::string& config_path) {
         spdlog::error("SIGHUP: keeping the running configuration: {}", fresh.error().message);
       } else {
         spdlog::info("SIGHUP: reloaded {}", config_path);
-        agent.Reload(std::move(*fresh));
-        timer.cancel();
-        pass();
+        if (child.running()) {
+          pending = std::move(*fresh);
+        } else {
+          agent.Reload(std::move(*fresh));
+          timer.cancel();
+          pass();
+        }
       }
       wait_reload();
     });
@@ -86,6 +103,7 @@ int RunCommand(const std::string& config_path) {
   stop.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: exiting", signo);
+    child.Stop();
     ioc.stop();
   });
   wait_reload();

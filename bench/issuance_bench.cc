@@ -14,6 +14,7 @@
 #include "mayfly/ca_certs.h"
 #include "mayfly/commit_queue.h"
 #include "mayfly/csr.h"
+#include "mayfly/heap_tuning.h"
 #include "mayfly/identity.h"
 #include "mayfly/issuer.h"
 #include "mayfly/keys.h"
@@ -247,6 +248,7 @@ void PrintRow(const char* figure, double value, const char* limit_name, double l
 }  // namespace mayfly
 
 int main(int argc, char** argv) {
+  mayfly::RetainFreedHeapMemory();  // as `mayfly-ca serve` does
   benchmark::Initialize(&argc, argv);
   mayfly::RateReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

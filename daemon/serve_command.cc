@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "mayfly/config.h"
 #include "mayfly/file_util.h"
+#include "mayfly/heap_tuning.h"
 #include "mayfly/identity.h"
 #include "mayfly/net/server.h"
 #include "mayfly/net/tls_context.h"
@@ -238,6 +239,7 @@ class Daemon {
 };
 
 int RunServe(const GlobalOptions& global) {
+  RetainFreedHeapMemory();
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   auto config = LoadCaConfig(global.config);
   if (!config) return Fail(config.error().message);

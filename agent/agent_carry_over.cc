@@ -1,0 +1,78 @@
+// What a pass run in a child process hands back to the long-lived agent:
+// the state that must outlive the pass (jittered due times, pending hooks,
+// the refresh and backoff clocks) and when to come back. JSON over a pipe.
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include "agent.h"
+
+namespace mayfly::agent {
+
+namespace json = boost::json;
+
+namespace {
+
+int64_t Micros(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+TimePoint FromMicros(int64_t us) {
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(us)));
+}
+
+std::unexpected<Error> Malformed(const std::string& why) {
+  return MakeError(ErrorCode::kInternal, "the pass process sent malformed state: " + why);
+}
+
+}  // namespace
+
+std::string Agent::CarryOver(const PassResult& result) const {
+  json::object due;
+  for (const auto& [serial, when] : due_) due[serial] = Micros(when);
+  json::array hooks;
+  for (const std::string& cert : hooks_pending_) hooks.push_back(json::string(cert));
+  return json::serialize(json::object{{"next_wake", Micros(result.next_wake)},
+                                      {"problems", result.errors.size()},
+                                      {"due", std::move(due)},
+                                      {"hooks_pending", std::move(hooks)},
+                                      {"crl_hook_pending", crl_hook_pending_},
+                                      {"bundle_hook_pending", bundle_hook_pending_},
+                                      {"next_refresh", Micros(next_refresh_)},
+                                      {"failures", failures_}});
+}
+
+Result<PassResult> Agent::TakeCarryOver(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return Malformed(ec ? ec.message() : "not a JSON object");
+  const json::object& o = v.as_object();
+  try {
+    std::map<std::string, TimePoint> due;
+    for (const auto& [serial, when] : o.at("due").as_object()) due.emplace(serial, FromMicros(when.as_int64()));
+    std::set<std::string> hooks;
+    for (const json::value& cert : o.at("hooks_pending").as_array()) hooks.emplace(cert.as_string());
+    PassResult result;
+    result.next_wake = FromMicros(o.at("next_wake").as_int64());
+    // The child logged each problem; the count says whether the pass failed.
+    result.errors.resize(static_cast<size_t>(o.at("problems").to_number<int64_t>()), "see the log above");
+    due_ = std::move(due);
+    hooks_pending_ = std::move(hooks);
+    crl_hook_pending_ = o.at("crl_hook_pending").as_bool();
+    bundle_hook_pending_ = o.at("bundle_hook_pending").as_bool();
+    next_refresh_ = FromMicros(o.at("next_refresh").as_int64());
+    failures_ = static_cast<int>(o.at("failures").as_int64());
+    return result;
+  } catch (const std::exception& e) {
+    return Malformed(e.what());
+  }
+}
+
+TimePoint Agent::PassDied() {
+  // Nothing of the pass is known: back off as after any failed pass.
+  return NextWake(true, clock_.Now());
+}
+
+void Agent::ReseedJitter() { rng_.seed(std::random_device{}()); }
+
+}  // namespace mayfly::agent
