@@ -65,7 +65,7 @@ done
 # The status file is written at the end of a pass: the first pass is over.
 for _ in $(seq 1 400); do [ -f "$dir/agent/status.json" ] && break; sleep 0.05; done
 
-ticks() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
+ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$agent_pid/stat"; }  # its own CPU and its reaped pass processes
 switches() { awk '/ctxt_switches/ {s += $2} END {print s}' /proc/$agent_pid/task/*/status; }
 hz=$(getconf CLK_TCK)
 t0=$(ticks) s0=$(switches)
