@@ -106,10 +106,11 @@ struct CommittingIssuer {
   void IssueNext() {
     while (in_flight.load(std::memory_order_acquire) >= kMaxInFlight) std::this_thread::yield();
     in_flight.fetch_add(1, std::memory_order_relaxed);
+    auto announced = f.queue->Announce();  // as the daemon does when a request starts
     CertRecord record = IssueOne(f, f.csrs[next++ % f.csrs.size()]);
     AuditEvent event{.time = record.issued_at, .type = "issue", .actor = "spiffe://bench.test/mayfly/node/n1",
                      .subject = record.spiffe_id, .result = "ok", .detail = "{\"serial\":\"" + record.serial + "\"}"};
-    f.queue->Submit(std::move(record), std::move(event), [this](Result<void> r) {
+    f.queue->Submit(std::move(announced), std::move(record), std::move(event), [this](Result<void> r) {
       if (!r) failed = true;
       in_flight.fetch_sub(1, std::memory_order_release);
     });

@@ -73,7 +73,8 @@ void IssueFailed(const CallPtr& call, IssueRoute route, const Error& error) {
 
 // Signs, then commits the certificate and its audit event through the
 // group-commit queue and answers only once both are durable.
-void IssueAndCommit(const CallPtr& call, IssueRoute route, const LeafSpec& spec, std::string node, CertKind kind) {
+void IssueAndCommit(const CallPtr& call, CommitQueue::Announcement announced, IssueRoute route, const LeafSpec& spec,
+                    std::string node, CertKind kind) {
   // One view for the whole request: the answer's chain is the signer's.
   auto ca = call->rt.ca();
   auto issued = ca->active->Issue(spec);
@@ -85,7 +86,7 @@ void IssueAndCommit(const CallPtr& call, IssueRoute route, const LeafSpec& spec,
   // issued certificate, which holds the same DER, and the event to log.
   AuditEvent logged = event;
   call->rt.commit_queue().Submit(
-      std::move(record), std::move(event),
+      std::move(announced), std::move(record), std::move(event),
       [call, route, ca = std::move(ca), cert = std::move(*issued), logged = std::move(logged)](Result<void> r) {
         if (!r) return IssueFailed(call, route, r.error());
         call->rt.metrics().CountIssue(route, true);
@@ -152,6 +153,8 @@ void HandleEnroll(const CallPtr& call) {
 void HandleRenew(const CallPtr& call) {
   CaRuntime& rt = call->rt;
   if (!Admit(call, rt.sign_limiter(), call->caller_name, IssueRoute::kRenew)) return;
+  // From here a certificate is likely: the batch being committed may wait for it.
+  auto announced = rt.commit_queue().Announce();
   auto body = JsonBody::Parse(call->request.body, {"csr"});
   if (!body) return call->Refuse(body.error());
   auto csr_text = body->String("csr");
@@ -168,12 +171,14 @@ void HandleRenew(const CallPtr& call) {
   }
   LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = id,
                 .ttl = rt.node_ttl()};
-  IssueAndCommit(call, IssueRoute::kRenew, spec, call->caller_name, CertKind::kNode);
+  IssueAndCommit(call, std::move(announced), IssueRoute::kRenew, spec, call->caller_name, CertKind::kNode);
 }
 
 void HandleSign(const CallPtr& call) {
   CaRuntime& rt = call->rt;
   if (!Admit(call, rt.sign_limiter(), call->caller_name, IssueRoute::kSign)) return;
+  // From here a certificate is likely: the batch being committed may wait for it.
+  auto announced = rt.commit_queue().Announce();
   auto body = JsonBody::Parse(call->request.body, {"csr", "ttl"});
   if (!body) return call->Refuse(body.error());
   auto csr_text = body->String("csr");
@@ -205,7 +210,7 @@ void HandleSign(const CallPtr& call) {
   if (!decision) return call->Refuse(decision.error(), id->ToString());
   LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = id->ToString(),
                 .dns = std::move(request.dns), .ips = std::move(request.ips), .ttl = decision->ttl};
-  IssueAndCommit(call, IssueRoute::kSign, spec, call->caller_name, CertKind::kWorkload);
+  IssueAndCommit(call, std::move(announced), IssueRoute::kSign, spec, call->caller_name, CertKind::kWorkload);
 }
 
 }  // namespace mayfly

@@ -19,15 +19,57 @@ CommitQueue::~CommitQueue() {
   thread_.join();
 }
 
+CommitQueue::Announcement::~Announcement() {
+  if (queue_ != nullptr) queue_->Withdraw();
+}
+
+CommitQueue::Announcement CommitQueue::Announce() {
+  std::lock_guard lock(mu_);
+  ++announced_;
+  return Announcement(this);
+}
+
 void CommitQueue::Submit(CertRecord record, AuditEvent event, Done done) {
+  Enqueue(false, {std::move(record), std::move(event), std::move(done)});
+}
+
+void CommitQueue::Submit(Announcement announced, CertRecord record, AuditEvent event, Done done) {
+  announced.queue_ = nullptr;  // submitted, not withdrawn
+  Enqueue(true, {std::move(record), std::move(event), std::move(done)});
+}
+
+// Waking a sleeping thread costs a system call and, on another CPU, an
+// interrupt: only when the committer waits for exactly this.
+bool CommitQueue::WakeCommitter() const {
+  switch (waiting_) {
+    case Waiting::kNo:
+      return false;
+    case Waiting::kForWork:
+      return !queue_.empty();
+    case Waiting::kForAnnounced:
+      return announced_ == 0 || queue_.size() >= max_batch_;
+  }
+  return false;
+}
+
+void CommitQueue::Enqueue(bool announced, Item item) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    queue_.push_back({std::move(record), std::move(event), std::move(done)});
+    queue_.push_back(std::move(item));
     ++submitted_;
-    // Waking a sleeping thread costs a system call and, on another CPU, an
-    // interrupt: only when the committer waits for exactly this.
-    wake = wake_at_ != 0 && queue_.size() >= wake_at_;
+    if (announced) --announced_;
+    wake = WakeCommitter();
+  }
+  if (wake) work_cv_.notify_one();
+}
+
+void CommitQueue::Withdraw() {
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    --announced_;
+    wake = WakeCommitter();
   }
   if (wake) work_cv_.notify_one();
 }
@@ -48,20 +90,19 @@ void CommitQueue::Run() {
   pthread_setname_np(pthread_self(), "mayfly-commit");
   std::unique_lock lock(mu_);
   for (;;) {
-    wake_at_ = 1;
+    waiting_ = Waiting::kForWork;
     work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything is committed
-    if (last_batch_ > 1 && !stopping_ && queue_.size() < max_batch_) {
-      wake_at_ = max_batch_;
-      work_cv_.wait_for(lock, linger_, [&] { return stopping_ || queue_.size() >= max_batch_; });
+    if (announced_ > 0 && !stopping_ && queue_.size() < max_batch_) {
+      waiting_ = Waiting::kForAnnounced;
+      work_cv_.wait_for(lock, linger_, [&] { return stopping_ || WakeCommitter(); });
     }
-    wake_at_ = 0;
+    waiting_ = Waiting::kNo;
     std::deque<Item> batch;
     while (!queue_.empty() && batch.size() < max_batch_) {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    last_batch_ = batch.size();
     lock.unlock();
     CommitBatch(batch);
     lock.lock();

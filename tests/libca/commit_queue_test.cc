@@ -9,6 +9,7 @@
 #include <barrier>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -99,6 +100,51 @@ TEST_F(CommitQueueTest, DestroyingTheQueueCommitsWhatIsQueued) {
   auto count = store_->CountCertificates(std::nullopt, 0);
   ASSERT_TRUE(count);
   EXPECT_EQ(*count, 100);
+}
+
+
+// A linger far longer than any test: a batch that waited it out would fail
+// the time bounds below.
+constexpr auto kLongLinger = std::chrono::seconds(30);
+constexpr auto kWellUnderLinger = std::chrono::seconds(10);
+
+TEST_F(CommitQueueTest, ALoneRecordWithNothingAnnouncedCommitsAtOnce) {
+  CommitQueue queue(*store_, 64, kLongLinger);
+  const auto start = std::chrono::steady_clock::now();
+  queue.Submit(Cert("a1"), Event("a1"), [](Result<void> r) { EXPECT_TRUE(r); });
+  queue.Flush();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kWellUnderLinger);
+  EXPECT_EQ(queue.batches_committed(), 1u);
+}
+
+TEST_F(CommitQueueTest, ABatchWaitsForAnAnnouncedRecordAndNoLonger) {
+  CommitQueue queue(*store_, 64, kLongLinger);
+  std::atomic<int> ok{0};
+  auto announced = queue.Announce();  // a request has started signing
+  queue.Submit(Cert("b1"), Event("b1"), [&](Result<void> r) { ok += r ? 1 : 0; });
+  // The first record waits for the announced one, which arrives later.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(ok, 0) << "committed without the announced record";
+  const auto start = std::chrono::steady_clock::now();
+  queue.Submit(std::move(announced), Cert("b2"), Event("b2"), [&](Result<void> r) { ok += r ? 1 : 0; });
+  queue.Flush();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kWellUnderLinger) << "waited out the linger";
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(queue.batches_committed(), 1u) << "both records in one transaction";
+}
+
+TEST_F(CommitQueueTest, AWithdrawnAnnouncementEndsTheWait) {
+  CommitQueue queue(*store_, 64, kLongLinger);
+  std::atomic<int> ok{0};
+  std::optional<CommitQueue::Announcement> announced(queue.Announce());
+  queue.Submit(Cert("c1"), Event("c1"), [&](Result<void> r) { ok += r ? 1 : 0; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(ok, 0);
+  const auto start = std::chrono::steady_clock::now();
+  announced.reset();  // the request failed before signing: nothing to wait for
+  queue.Flush();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kWellUnderLinger) << "waited out the linger";
+  EXPECT_EQ(ok, 1);
 }
 
 }  // namespace commit_queue_test

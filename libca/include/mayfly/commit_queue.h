@@ -10,6 +10,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "mayfly/error.h"
 #include "mayfly/store.h"
@@ -26,10 +27,11 @@ class CommitQueue {
  public:
   using Done = std::function<void(Result<void>)>;
 
-  // Under load (the previous batch held more than one record) a batch waits
-  // up to `linger` for more records before it commits: fewer, larger
-  // transactions, so the disk flushes and their interrupts stop eating the
-  // CPU that issuance needs. An idle queue commits a lone record at once.
+  // A batch waits up to `linger` for the records announced (Announce) but not
+  // yet submitted, then commits: under load fewer, larger transactions, so
+  // the disk flushes and their interrupts stop eating the CPU that issuance
+  // needs; at light load no wait beyond the signatures already under way. A
+  // lone record with nothing announced commits at once.
   explicit CommitQueue(Store& store, size_t max_batch = 1024,
                        std::chrono::microseconds linger = std::chrono::microseconds(2000));
   // Commits everything still queued, then stops the thread.
@@ -37,9 +39,27 @@ class CommitQueue {
   CommitQueue(const CommitQueue&) = delete;
   CommitQueue& operator=(const CommitQueue&) = delete;
 
+  // A record on its way: a request has started the work (CSR check,
+  // signature) that ends in Submit. Dropped without being submitted, it is
+  // withdrawn, and no batch waits for it any longer.
+  class Announcement {
+   public:
+    Announcement(Announcement&& other) noexcept : queue_(std::exchange(other.queue_, nullptr)) {}
+    Announcement& operator=(Announcement&&) = delete;
+    ~Announcement();
+
+   private:
+    friend class CommitQueue;
+    explicit Announcement(CommitQueue* queue) : queue_(queue) {}
+    CommitQueue* queue_;
+  };
+  [[nodiscard]] Announcement Announce();
+
   // The certificate and its audit event commit in the same transaction: no
   // issued certificate is ever missing from the audit chain.
   void Submit(CertRecord record, AuditEvent event, Done done);
+  // The same for an announced record.
+  void Submit(Announcement announced, CertRecord record, AuditEvent event, Done done);
   // Blocks until every record submitted before the call has been handled.
   void Flush();
 
@@ -51,14 +71,18 @@ class CommitQueue {
     AuditEvent event;
     Done done;
   };
+  enum class Waiting { kNo, kForWork, kForAnnounced };
   void Run();
   void CommitBatch(std::deque<Item>& batch);
+  void Enqueue(bool announced, Item item);
+  void Withdraw();
+  bool WakeCommitter() const;  // with mu_ held
 
   Store& store_;
   const size_t max_batch_;
   const std::chrono::microseconds linger_;
-  size_t last_batch_ = 0;
-  size_t wake_at_ = 0;  // queue size the waiting committer wants; 0: not waiting
+  Waiting waiting_ = Waiting::kNo;
+  size_t announced_ = 0;  // announced records not yet submitted
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable idle_cv_;
