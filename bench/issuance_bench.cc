@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "mayfly/ca_certs.h"
@@ -102,12 +103,17 @@ struct CommittingIssuer {
   std::atomic<int> in_flight{0};
   std::atomic<bool> failed{false};
   size_t next = 0;
+  // The request after this one: a steady stream of requests always has one
+  // being signed, which the daemon announces to the queue (api_issue.cc).
+  std::optional<CommitQueue::Announcement> coming;
 
   void IssueNext() {
     while (in_flight.load(std::memory_order_acquire) >= kMaxInFlight) std::this_thread::yield();
     in_flight.fetch_add(1, std::memory_order_relaxed);
-    auto announced = f.queue->Announce();  // as the daemon does when a request starts
+    if (!coming) coming.emplace(f.queue->Announce());
+    CommitQueue::Announcement announced = std::move(*coming);
     CertRecord record = IssueOne(f, f.csrs[next++ % f.csrs.size()]);
+    coming.emplace(f.queue->Announce());
     AuditEvent event{.time = record.issued_at, .type = "issue", .actor = "spiffe://bench.test/mayfly/node/n1",
                      .subject = record.spiffe_id, .result = "ok", .detail = "{\"serial\":\"" + record.serial + "\"}"};
     f.queue->Submit(std::move(announced), std::move(record), std::move(event), [this](Result<void> r) {
@@ -117,6 +123,7 @@ struct CommittingIssuer {
   }
   // Waits until every queued row is committed; false if one failed.
   bool Drain() {
+    coming.reset();  // the stream ends: nothing more is coming
     while (in_flight.load(std::memory_order_acquire) > 0) std::this_thread::yield();
     return !failed;
   }
