@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,9 +16,15 @@ namespace mayfly::testing {
 std::unique_ptr<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv, const std::string& cwd) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return nullptr;
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return nullptr;
   if (pid == 0) {
+    // Dies with the test binary even when it aborts (a sanitizer report, a
+    // crash) before its fixtures' destructors run. Tests start processes
+    // from gtest's main thread, whose exit is the binary's.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(125);
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
