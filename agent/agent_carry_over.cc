@@ -32,8 +32,10 @@ std::string Agent::CarryOver(const PassResult& result) const {
   for (const auto& [serial, when] : due_) due[serial] = Micros(when);
   json::array hooks;
   for (const std::string& cert : hooks_pending_) hooks.push_back(json::string(cert));
+  json::array problems;
+  for (const std::string& error : result.errors) problems.push_back(json::string(error));
   return json::serialize(json::object{{"next_wake", Micros(result.next_wake)},
-                                      {"problems", result.errors.size()},
+                                      {"problems", std::move(problems)},
                                       {"due", std::move(due)},
                                       {"hooks_pending", std::move(hooks)},
                                       {"crl_hook_pending", crl_hook_pending_},
@@ -54,8 +56,7 @@ Result<PassResult> Agent::TakeCarryOver(std::string_view text) {
     for (const json::value& cert : o.at("hooks_pending").as_array()) hooks.emplace(cert.as_string());
     PassResult result;
     result.next_wake = FromMicros(o.at("next_wake").as_int64());
-    // The child logged each problem; the count says whether the pass failed.
-    result.errors.resize(static_cast<size_t>(o.at("problems").to_number<int64_t>()), "see the log above");
+    for (const json::value& error : o.at("problems").as_array()) result.errors.emplace_back(error.as_string());
     due_ = std::move(due);
     hooks_pending_ = std::move(hooks);
     crl_hook_pending_ = o.at("crl_hook_pending").as_bool();

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <cerrno>
 #include <csignal>
 
+#include "agent_publish.h"
 #include "mayfly/file_util.h"
 
 namespace mayfly::agent {
@@ -26,12 +28,6 @@ int Reap(pid_t pid) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return status;
-}
-
-std::string HowItEnded(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
-  return "ended with wait status " + std::to_string(status);
 }
 
 }  // namespace
@@ -63,7 +59,10 @@ void PassChild::Start(Done done) {
   close(fds[1]);
   pid_ = pid;
   pipe_.emplace(ioc_, fds[0]);
-  ReadMore();
+  // Everything up to end of file: the child has written its state and is exiting.
+  asio::async_read(*pipe_, asio::dynamic_buffer(received_), [this](boost::system::error_code, size_t) {
+    if (pid_ > 0) Finish();  // not stopped meanwhile
+  });
 }
 
 void PassChild::RunInChild(int out_fd, pid_t parent) {
@@ -74,28 +73,9 @@ void PassChild::RunInChild(int out_fd, pid_t parent) {
   // The parent's handlers would only poke the parent's signal pipe.
   for (int signo : {SIGTERM, SIGINT, SIGHUP}) std::signal(signo, SIG_DFL);
   agent_.ReseedJitter();
-  const std::string state = agent_.CarryOver(agent_.RunPass());
-  bool sent = true;
-  for (size_t off = 0; off < state.size();) {
-    ssize_t n = write(out_fd, state.data() + off, state.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      sent = false;
-      break;
-    }
-    off += static_cast<size_t>(n);
-  }
+  const bool sent = WriteAll(out_fd, agent_.CarryOver(agent_.RunPass()), "the pass's state pipe").has_value();
   spdlog::default_logger()->flush();
   _exit(sent ? 0 : 1);
-}
-
-void PassChild::ReadMore() {
-  pipe_->async_read_some(asio::buffer(chunk_), [this](boost::system::error_code ec, size_t n) {
-    if (pid_ <= 0) return;  // stopped meanwhile
-    received_.append(chunk_, n);
-    if (!ec) return ReadMore();
-    Finish();  // end of file: the child has written everything and is exiting
-  });
 }
 
 void PassChild::Finish() {
@@ -112,7 +92,7 @@ void PassChild::Finish() {
       result = PassResult{.errors = {taken.error().message}, .next_wake = agent_.PassDied()};
     }
   } else {
-    const std::string what = "the pass process " + HowItEnded(status);
+    const std::string what = "the pass process " + DescribeExit(status);
     spdlog::error("{}; retrying with backoff", what);
     result = PassResult{.errors = {what}, .next_wake = agent_.PassDied()};
   }

@@ -39,15 +39,13 @@ class PassChild {
 
  private:
   [[noreturn]] void RunInChild(int out_fd, pid_t parent);
-  void ReadMore();
   void Finish();
 
   boost::asio::io_context& ioc_;
   Agent& agent_;
   pid_t pid_ = -1;
   std::optional<boost::asio::posix::stream_descriptor> pipe_;
-  std::string received_;
-  char chunk_[4096];
+  std::string received_;  // the child's state, read to end of file
   Done done_;
 };
 

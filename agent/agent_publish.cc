@@ -105,9 +105,13 @@ Result<void> RunHook(const std::string& command, const std::vector<std::pair<std
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Ok();
-  std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                      : "was killed by signal " + std::to_string(WTERMSIG(status));
-  return MakeError(ErrorCode::kUnavailable, "hook `" + command + "` " + how);
+  return MakeError(ErrorCode::kUnavailable, "hook `" + command + "` " + DescribeExit(status));
+}
+
+std::string DescribeExit(int wait_status) {
+  if (WIFEXITED(wait_status)) return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) return "was killed by signal " + std::to_string(WTERMSIG(wait_status));
+  return "ended with wait status " + std::to_string(wait_status);
 }
 
 Result<void> SignalPidFile(const std::string& pid_file, int signo) {

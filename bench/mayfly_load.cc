@@ -330,12 +330,14 @@ int Run(const Options& options) {
   for (int i = 0; i < options.connections; ++i) nodes.push_back(Enroll(options, *admin, *root, i));
 
   // The server's address, from the URL "https://host:port".
-  const std::string authority = options.server.substr(options.server.find("//") + 2);
-  const std::string host = authority.substr(0, authority.rfind(':'));
+  constexpr std::string_view kScheme = "https://";
+  const std::string_view url = options.server;
+  const auto hp = net::ParseHostPort(url.substr(url.starts_with(kScheme) ? kScheme.size() : 0), false);
   boost::system::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (ec) Die("--server must be https://<IP address>:<port>, got " + options.server);
-  const tcp::endpoint server(address, static_cast<uint16_t>(std::stoi(authority.substr(authority.rfind(':') + 1))));
+  const auto address = asio::ip::make_address(hp ? hp->host : "", ec);
+  if (!url.starts_with(kScheme) || !hp || ec) Die("--server must be https://<IP address>:<port>, got " + options.server);
+  const std::string host = hp->host;
+  const tcp::endpoint server(address, hp->port);
   std::vector<std::shared_ptr<ssl::context>> contexts;
   for (const Node& node : nodes) {
     auto tls = net::MakeClientTlsContext({.trust_pem = *root, .cert_chain_pem = node.chain_pem, .key = node.key.get()});

@@ -91,7 +91,7 @@ void CommitQueue::Run() {
   std::unique_lock lock(mu_);
   for (;;) {
     waiting_ = Waiting::kForWork;
-    work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    work_cv_.wait(lock, [&] { return stopping_ || WakeCommitter(); });
     if (queue_.empty()) return;  // stopping, and everything is committed
     if (announced_ > 0 && !stopping_ && queue_.size() < max_batch_) {
       waiting_ = Waiting::kForAnnounced;

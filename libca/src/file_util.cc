@@ -28,6 +28,8 @@ class Fd {
   int fd_;
 };
 
+}  // namespace
+
 Result<void> WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -39,6 +41,8 @@ Result<void> WriteAll(int fd, std::string_view data, const std::string& path) {
   }
   return Ok();
 }
+
+namespace {
 
 Result<void> FsyncDirectoryOf(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();

@@ -102,7 +102,6 @@ TEST_F(CommitQueueTest, DestroyingTheQueueCommitsWhatIsQueued) {
   EXPECT_EQ(*count, 100);
 }
 
-
 // A linger far longer than any test: a batch that waited it out would fail
 // the time bounds below.
 constexpr auto kLongLinger = std::chrono::seconds(30);

@@ -30,4 +30,8 @@ namespace mayfly {
 // A string with errno's description, for messages.
 std::string ErrnoString(int err);
 
+// Writes all of `data` to `fd`, retrying short writes and EINTR; kIo naming
+// `path` (or what the descriptor is) on failure.
+[[nodiscard]] Result<void> WriteAll(int fd, std::string_view data, const std::string& path);
+
 }  // namespace mayfly
