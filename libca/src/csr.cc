@@ -14,6 +14,7 @@
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 
+#include "mayfly/keys.h"
 #include "mayfly/x509_util.h"
 
 // CertificationRequest (RFC 2986) with the key left undecoded.
@@ -87,6 +88,34 @@ const EVP_PKEY* EcTemplate(int curve_nid) {
   return curve_nid == NID_X9_62_prime256v1 ? p256 : p384;
 }
 
+// This thread's EC key for one curve, whose point each request replaces,
+// and a verification context over it. Per request, duplicating the template
+// copied the whole curve group (a tenth of an issuance) and a new context
+// walked OpenSSL's whole algorithm-name table. Safe to reuse: neither leaves
+// this file (a Csr keeps the encoded SubjectPublicKeyInfo, not the
+// EVP_PKEY); each request sets the point, then initialises the context
+// again, which binds it to the key as it is now, before its one
+// verification; a request whose point is refused never verifies.
+struct EcVerifier {
+  OsslPtr<EVP_PKEY> key;
+  OsslPtr<EVP_PKEY_CTX> ctx;
+};
+
+EcVerifier* ThreadEcVerifier(int curve_nid) {
+  thread_local EcVerifier p256;
+  thread_local EcVerifier p384;
+  EcVerifier& v = curve_nid == NID_X9_62_prime256v1 ? p256 : p384;
+  if (!v.ctx) {
+    const EVP_PKEY* tmpl = EcTemplate(curve_nid);
+    OsslPtr<EVP_PKEY> key(tmpl != nullptr ? EVP_PKEY_dup(const_cast<EVP_PKEY*>(tmpl)) : nullptr);
+    if (!key) return nullptr;
+    v.ctx.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+    if (!v.ctx) return nullptr;
+    v.key = std::move(key);
+  }
+  return &v;
+}
+
 std::unexpected<Error> Bad(std::string msg) { return MakeError(ErrorCode::kInvalidCsr, std::move(msg)); }
 
 // PEM armour off, or the input itself when it is not PEM.
@@ -126,6 +155,7 @@ Result<std::string> ToDer(std::string_view input) {
 struct VerifiedKey {
   KeyType type;
   OsslPtr<EVP_PKEY> pkey;
+  EVP_PKEY_CTX* ec_ctx = nullptr;  // EC keys: this thread's context over pkey
 };
 
 // Builds the request's public key and checks it against the policy.
@@ -145,15 +175,17 @@ Result<VerifiedKey> BuildKey(const MAYFLY_SPKI* spki, const SubjectPublicKey& pu
         return MakeError(ErrorCode::kWeakKey,
                          "EC key on a curve other than P-256 or P-384 (or explicit parameters)");
       }
-      const EVP_PKEY* tmpl = EcTemplate(curve);
-      OsslPtr<EVP_PKEY> key(tmpl ? EVP_PKEY_dup(const_cast<EVP_PKEY*>(tmpl)) : nullptr);
-      if (!key) return OpensslError("preparing an EC key");
+      EcVerifier* verifier = ThreadEcVerifier(curve);
+      if (verifier == nullptr || EVP_PKEY_up_ref(verifier->key.get()) != 1) {
+        return OpensslError("preparing an EC key");
+      }
+      OsslPtr<EVP_PKEY> key(verifier->key.get());
       if (EVP_PKEY_set1_encoded_public_key(key.get(), pk, pklen) != 1) {
         ClearOpensslErrors();
         return MakeError(ErrorCode::kWeakKey, "EC public key is not a point on its curve");
       }
       return VerifiedKey{curve == NID_X9_62_prime256v1 ? KeyType::kEcdsaP256 : KeyType::kEcdsaP384,
-                         std::move(key)};
+                         std::move(key), verifier->ctx.get()};
     }
     case NID_ED25519: {
       if (ptype != V_ASN1_UNDEF || pklen != 32) return MakeError(ErrorCode::kWeakKey, "malformed Ed25519 key");
@@ -222,31 +254,18 @@ Result<std::string_view> SignedPart(std::string_view der) {
   return std::string_view(reinterpret_cast<const char*>(info_start), total);
 }
 
-// The digests an ECDSA CSR may be signed with, fetched once: a fetch by name
-// per request takes the provider store's locks.
-const EVP_MD* FetchedDigest(const std::string& name) {
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  static EVP_MD* const sha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
-  static EVP_MD* const sha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
-  if (name == "SHA256") return sha256;
-  if (name == "SHA384") return sha384;
-  if (name == "SHA512") return sha512;
-  return nullptr;
-}
-
 Result<void> VerifySignature(const VerifiedKey& key, const std::string& digest, std::string_view signed_part,
                              const ASN1_BIT_STRING* signature) {
   // ECDSA: hash with a pre-fetched digest, then verify the hash.
-  if (const EVP_MD* md = FetchedDigest(digest); md != nullptr && FamilyOf(key.type) == KeyFamily::kEc) {
+  if (const EVP_MD* md = FetchedDigest(digest); md != nullptr && key.ec_ctx != nullptr) {
     unsigned char hash[EVP_MAX_MD_SIZE];
     unsigned int hash_len = 0;
     ClearOpensslErrors();
-    OsslPtr<EVP_PKEY_CTX> pctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.pkey.get(), nullptr));
-    if (EVP_Digest(signed_part.data(), signed_part.size(), hash, &hash_len, md, nullptr) != 1 || !pctx ||
-        EVP_PKEY_verify_init(pctx.get()) != 1 || EVP_PKEY_CTX_set_signature_md(pctx.get(), md) != 1) {
+    if (EVP_Digest(signed_part.data(), signed_part.size(), hash, &hash_len, md, nullptr) != 1 ||
+        EVP_PKEY_verify_init(key.ec_ctx) != 1 || EVP_PKEY_CTX_set_signature_md(key.ec_ctx, md) != 1) {
       return OpensslError("preparing the CSR signature check");
     }
-    const int ok = EVP_PKEY_verify(pctx.get(), ASN1_STRING_get0_data(signature),
+    const int ok = EVP_PKEY_verify(key.ec_ctx, ASN1_STRING_get0_data(signature),
                                    static_cast<size_t>(ASN1_STRING_length(signature)), hash, hash_len);
     ClearOpensslErrors();
     if (ok != 1) return Bad("CSR signature does not verify with its own public key");

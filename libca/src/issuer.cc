@@ -8,9 +8,11 @@
 #include "mayfly/issuer.h"
 
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <cstring>
 
+#include "mayfly/keys.h"
 #include "mayfly/x509_util.h"
 #include "der_signer.h"
 #include "der_writer.h"
@@ -19,6 +21,28 @@
 
 namespace mayfly {
 namespace {
+
+// 16 random bytes for a serial, drawn from a per-thread pool filled 64
+// serials at a time: a RAND_bytes call per certificate was 2 % of an
+// issuance. The pool is refilled in a forked child, so no two processes (or
+// threads) ever hand out the same bytes.
+bool RandomSerialBytes(unsigned char (&out)[16]) {
+  struct Pool {
+    unsigned char bytes[16 * 64];
+    size_t used = sizeof bytes;
+    pid_t pid = 0;
+  };
+  thread_local Pool pool;
+  const pid_t pid = ::getpid();
+  if (pool.used == sizeof pool.bytes || pool.pid != pid) {
+    if (RAND_bytes(pool.bytes, sizeof pool.bytes) != 1) return false;
+    pool.used = 0;
+    pool.pid = pid;
+  }
+  std::memcpy(out, pool.bytes + pool.used, sizeof out);
+  pool.used += sizeof out;
+  return true;
+}
 
 Result<OsslPtr<X509_EXTENSION>> MakeExt(int nid, bool critical, void* value) {
   X509_EXTENSION* ext = X509V3_EXT_i2d(nid, critical ? 1 : 0, value);
@@ -193,7 +217,7 @@ Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
 
   unsigned char serial[16];
   do {
-    if (RAND_bytes(serial, sizeof serial) != 1) return OpensslError("generating a serial");
+    if (!RandomSerialBytes(serial)) return OpensslError("generating a serial");
   } while (serial[0] == 0);  // keep the full 128 bits significant
 
   IssuedCert out;
@@ -210,7 +234,7 @@ Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
   }
   unsigned char ski[EVP_MAX_MD_SIZE];
   unsigned int ski_len = 0;
-  if (EVP_Digest(key.key_bits.data(), key.key_bits.size(), ski, &ski_len, EVP_sha1(), nullptr) != 1) {
+  if (EVP_Digest(key.key_bits.data(), key.key_bits.size(), ski, &ski_len, FetchedDigest("SHA1"), nullptr) != 1) {
     return OpensslError("hashing the public key");
   }
 

@@ -195,6 +195,18 @@ const EVP_MD* SigningDigest(const EVP_PKEY* key) {
   return EVP_sha256();
 }
 
+const EVP_MD* FetchedDigest(std::string_view name) {
+  static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static EVP_MD* const sha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
+  static EVP_MD* const sha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
+  if (name == "SHA1") return sha1;
+  if (name == "SHA256") return sha256;
+  if (name == "SHA384") return sha384;
+  if (name == "SHA512") return sha512;
+  return nullptr;
+}
+
 bool KeysMatch(const EVP_PKEY* a, const EVP_PKEY* b) {
   ClearOpensslErrors();
   bool match = a != nullptr && b != nullptr && EVP_PKEY_eq(a, b) == 1;

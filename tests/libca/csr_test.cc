@@ -89,6 +89,46 @@ TEST(CsrTest, BadCsrsAreRefusedWithClearErrors) {
   }
 }
 
+// A request for key B signed with key A.
+std::string CsrForKeySignedBy(EVP_PKEY* subject_key, EVP_PKEY* signer) {
+  OsslPtr<X509_REQ> req(X509_REQ_new());
+  X509_REQ_set_pubkey(req.get(), subject_key);
+  X509_REQ_sign(req.get(), signer, nullptr);
+  OsslPtr<BIO> bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509_REQ(bio.get(), req.get());
+  return BioToString(bio.get());
+}
+
+// Csr::Parse reuses one EC key and context per thread and curve: each request
+// must be checked against its own key, never the one before it.
+TEST(CsrTest, EachRequestIsVerifiedWithItsOwnKeyNotThePreviousOne) {
+  for (KeyType type : {KeyType::kEcdsaP256, KeyType::kEcdsaP384}) {
+    SCOPED_TRACE(std::string(KeyTypeName(type)));
+    auto a = GenerateKey(type).value();
+    auto b = GenerateKey(type).value();
+    ASSERT_TRUE(Csr::Parse(CsrForKeySignedBy(a.get(), a.get())).has_value());
+    auto forged = Csr::Parse(CsrForKeySignedBy(b.get(), a.get()));
+    ASSERT_FALSE(forged.has_value()) << "a request for B signed by the previous request's key A was accepted";
+    EXPECT_NE(forged.error().message.find("does not verify"), std::string::npos) << forged.error().message;
+
+    // A point off the curve is refused, and leaves nothing behind.
+    std::string off_curve = PemToDer(CsrForKeySignedBy(a.get(), a.get()));
+    std::string point;
+    unsigned char* raw = nullptr;
+    size_t raw_len = EVP_PKEY_get1_encoded_public_key(a.get(), &raw);
+    point.assign(reinterpret_cast<char*>(raw), raw_len);
+    OPENSSL_free(raw);
+    size_t at = off_curve.find(point);
+    ASSERT_NE(at, std::string::npos);
+    off_curve[at + raw_len - 1] ^= 0x01;  // the last byte of y
+    auto refused = Csr::Parse(off_curve);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code, ErrorCode::kWeakKey) << refused.error().ToString();
+    EXPECT_TRUE(Csr::Parse(CsrForKeySignedBy(b.get(), b.get())).has_value());
+    EXPECT_FALSE(Csr::Parse(CsrForKeySignedBy(a.get(), b.get())).has_value());
+  }
+}
+
 TEST(CsrTest, TooManyNamesInASmallCsrAreRefused) {
   auto key = GenerateKey(KeyType::kEcdsaP256).value();
   std::vector<std::string> dns;

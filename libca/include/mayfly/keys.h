@@ -71,6 +71,12 @@ class Passphrase {
 // Ed25519, SHA-256 otherwise.
 const EVP_MD* SigningDigest(const EVP_PKEY* key);
 
+// "SHA1", "SHA256", "SHA384" or "SHA512" fetched once per process (nullptr
+// for any other name). Passing EVP_sha256() and the like to EVP_Digest
+// fetches the implementation again on every call, under the provider
+// store's locks.
+const EVP_MD* FetchedDigest(std::string_view name);
+
 // True when the two keys form a pair (a certificate's public key and a
 // private key).
 bool KeysMatch(const EVP_PKEY* a, const EVP_PKEY* b);
