@@ -46,8 +46,11 @@ Result<std::string> DerSigner::Sign(std::string tbs, std::string_view what) cons
   OsslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   std::string sig(max_signature_ + 1, '\0');  // leading 0: no unused bits
   size_t sig_len = max_signature_;
-  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), template_.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data() + 1), &sig_len,
+  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), template_.get()) != 1) return OpensslError("signing " + std::string(what));
+  // The copy is used once: without this flag OpenSSL duplicates the whole
+  // signing context again to keep this one reusable.
+  EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data() + 1), &sig_len,
                      reinterpret_cast<const unsigned char*>(tbs.data()), tbs.size()) != 1) {
     return OpensslError("signing " + std::string(what));
   }
