@@ -28,7 +28,10 @@ TEST_F(TlsContextTest, TheServerContextIsStrict) {
   const uint64_t options = SSL_CTX_get_options(native);
   EXPECT_TRUE(options & SSL_OP_NO_COMPRESSION);
   EXPECT_TRUE(options & SSL_OP_NO_RENEGOTIATION);
-  EXPECT_FALSE(options & SSL_OP_NO_TICKET);
+  // Stateful TLS 1.3 tickets: one per handshake, sessions in a bounded cache.
+  EXPECT_TRUE(options & SSL_OP_NO_TICKET);
+  EXPECT_EQ(SSL_CTX_get_num_tickets(native), 1u);
+  EXPECT_EQ(SSL_CTX_sess_get_cache_size(native), 1024);
   STACK_OF(X509_NAME)* cas = SSL_CTX_get_client_CA_list(native);
   ASSERT_NE(cas, nullptr);
   EXPECT_EQ(sk_X509_NAME_num(cas), 1);
