@@ -32,7 +32,12 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bo
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   // synchronous=FULL: with WAL, NORMAL could lose the last commits on power
   // loss, and a certificate must be durable before it is handed out.
-  std::string pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;";
+  // temp_store=MEMORY: a statement journal (an INSERT into a table with
+  // UNIQUE indexes keeps one, to undo half a statement) otherwise spills to a
+  // temporary file, and those writes stalled the committing thread for
+  // milliseconds while a checkpoint flushed the database file.
+  std::string pragmas =
+      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; PRAGMA temp_store=MEMORY;";
   if (read_only) pragmas += " PRAGMA query_only=ON;";
   if (auto r = conn->Exec(pragmas, "configuring database " + path); !r) {
     return std::unexpected(r.error());
