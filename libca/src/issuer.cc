@@ -8,8 +8,9 @@
 #include "mayfly/issuer.h"
 
 #include <openssl/rand.h>
-#include <unistd.h>
+#include <pthread.h>
 
+#include <atomic>
 #include <cstring>
 
 #include "mayfly/keys.h"
@@ -22,22 +23,27 @@
 namespace mayfly {
 namespace {
 
+// Forks so far in this process's line: a forked child sees a new value.
+std::atomic<unsigned> fork_generation{0};
+
 // 16 random bytes for a serial, drawn from a per-thread pool filled 64
 // serials at a time: a RAND_bytes call per certificate was 2 % of an
-// issuance. The pool is refilled in a forked child, so no two processes (or
-// threads) ever hand out the same bytes.
+// issuance. The pool is refilled in a forked child (the generation changes
+// there), so no two processes (or threads) ever hand out the same bytes.
 bool RandomSerialBytes(unsigned char (&out)[16]) {
+  static const bool watching_forks =
+      pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); }) == 0;
   struct Pool {
     unsigned char bytes[16 * 64];
     size_t used = sizeof bytes;
-    pid_t pid = 0;
+    unsigned generation = 0;
   };
   thread_local Pool pool;
-  const pid_t pid = ::getpid();
-  if (pool.used == sizeof pool.bytes || pool.pid != pid) {
+  const unsigned generation = fork_generation.load(std::memory_order_relaxed);
+  if (pool.used == sizeof pool.bytes || pool.generation != generation || !watching_forks) {
     if (RAND_bytes(pool.bytes, sizeof pool.bytes) != 1) return false;
     pool.used = 0;
-    pool.pid = pid;
+    pool.generation = generation;
   }
   std::memcpy(out, pool.bytes + pool.used, sizeof out);
   pool.used += sizeof out;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "mayfly/keys.h"
 #include "mayfly/ossl_ptr.h"
 #include "store_internal.h"
 
@@ -36,7 +37,7 @@ Result<std::string> AuditHash(const AuditEvent& event) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   ClearOpensslErrors();
-  if (EVP_Digest(encoded.data(), encoded.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+  if (EVP_Digest(encoded.data(), encoded.size(), digest, &size, FetchedDigest("SHA256"), nullptr) != 1) {
     return OpensslError("hashing an audit event");
   }
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <set>
 
@@ -104,6 +106,33 @@ TEST(IssuerTest, SerialsAreRandom128BitPositiveAndUnique) {
     serials.insert(issued.serial);
   }
   EXPECT_EQ(serials.size(), 500u);
+}
+
+// Serials come from a per-thread random pool: a forked process must not hand
+// out the serials its parent will.
+TEST(IssuerTest, AForkedProcessDoesNotRepeatItsParentsSerials) {
+  auto pki = TestPki::Make();
+  auto key = GenerateKey(KeyType::kEcdsaP256).value();
+  pki->IssueFor(key.get(), "spiffe://example.org/s");  // fills this thread's pool
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string serial = pki->IssueFor(key.get(), "spiffe://example.org/s").serial;
+    const bool written = write(fds[1], serial.data(), serial.size()) == static_cast<ssize_t>(serial.size());
+    _exit(written ? 0 : 1);
+  }
+  close(fds[1]);
+  const std::string parent_serial = pki->IssueFor(key.get(), "spiffe://example.org/s").serial;
+  char buf[64];
+  const ssize_t n = read(fds[0], buf, sizeof buf);
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_GT(n, 30);
+  EXPECT_NE(std::string(buf, static_cast<size_t>(n)), parent_serial);
 }
 
 TEST(IssuerTest, ValidityIsBackdatedAndCutAtTheIssuersNotAfter) {
