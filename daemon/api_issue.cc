@@ -82,16 +82,20 @@ void IssueAndCommit(const CallPtr& call, CommitQueue::Announcement announced, Is
   CertRecord record = RecordOf(call->rt, *ca->active, *issued, spec.spiffe_id, std::move(node), kind);
   record.caller_serial = call->caller_serial;
   AuditEvent event = IssueEvent(call, route, record, *issued);
-  // The record (with its DER) goes to the queue; the answer needs only the
-  // issued certificate, which holds the same DER, and the event to log.
+  // The answer is built here, while the commit is pending, not in the
+  // callback: callbacks run on the committing thread, one after another,
+  // before it starts the next batch. It is sent only once the certificate
+  // and its event are durable.
   AuditEvent logged = event;
+  net::HttpResponse answer =
+      JsonResponse(200, CertificateJson(*issued, logged.subject, ca->chain_pem, ca->bundle_pem));
   call->rt.commit_queue().Submit(
       std::move(announced), std::move(record), std::move(event),
-      [call, route, ca = std::move(ca), cert = std::move(*issued), logged = std::move(logged)](Result<void> r) {
+      [call, route, answer = std::move(answer), logged = std::move(logged)](Result<void> r) mutable {
         if (!r) return IssueFailed(call, route, r.error());
         call->rt.metrics().CountIssue(route, true);
         AuditLog::LogLine(logged);
-        call->ReplyJson(200, CertificateJson(cert, logged.subject, ca->chain_pem, ca->bundle_pem));
+        call->Reply(std::move(answer));
       });
 }
 
