@@ -26,14 +26,14 @@ namespace mayfly::agent {
 // chown to "user" or "user:group" (names or numbers); "" does nothing.
 [[nodiscard]] Result<void> ApplyOwner(const std::string& path, const std::string& owner);
 
-// Runs `command` with /bin/sh -c, these extra environment variables, stdin
-// from /dev/null and output to the agent's stderr. Killed (with its process
-// group) after `timeout`. Fails when it exits non-zero, is killed or cannot
-// start.
 // How a child process ended, from its waitpid status: "exited with status 2",
 // "was killed by signal 9".
 std::string DescribeExit(int wait_status);
 
+// Runs `command` with /bin/sh -c, these extra environment variables, stdin
+// from /dev/null and output to the agent's stderr. Killed (with its process
+// group) after `timeout`. Fails when it exits non-zero, is killed or cannot
+// start.
 [[nodiscard]] Result<void> RunHook(const std::string& command,
                                    const std::vector<std::pair<std::string, std::string>>& env,
                                    std::chrono::seconds timeout = std::chrono::seconds(60));

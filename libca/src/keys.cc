@@ -191,8 +191,8 @@ Passphrase::~Passphrase() { OPENSSL_cleanse(text_.data(), text_.size()); }
 
 const EVP_MD* SigningDigest(const EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "ED25519")) return nullptr;
-  if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) > 256) return EVP_sha384();
-  return EVP_sha256();
+  if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) > 256) return FetchedDigest("SHA384");
+  return FetchedDigest("SHA256");
 }
 
 const EVP_MD* FetchedDigest(std::string_view name) {

@@ -106,6 +106,10 @@ TEST_F(CommitQueueTest, DestroyingTheQueueCommitsWhatIsQueued) {
 // the time bounds below.
 constexpr auto kLongLinger = std::chrono::seconds(30);
 constexpr auto kWellUnderLinger = std::chrono::seconds(10);
+// How long a committer that did not wait would have had to commit the first
+// record alone. A commit that must *not* happen has no event to await, so
+// this is a window, not a wait for a condition.
+constexpr auto kWindowToMisbehave = std::chrono::milliseconds(50);
 
 TEST_F(CommitQueueTest, ALoneRecordWithNothingAnnouncedCommitsAtOnce) {
   CommitQueue queue(*store_, 64, kLongLinger);
@@ -122,7 +126,7 @@ TEST_F(CommitQueueTest, ABatchWaitsForAnAnnouncedRecordAndNoLonger) {
   auto announced = queue.Announce();  // a request has started signing
   queue.Submit(Cert("b1"), Event("b1"), [&](Result<void> r) { ok += r ? 1 : 0; });
   // The first record waits for the announced one, which arrives later.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(kWindowToMisbehave);
   EXPECT_EQ(ok, 0) << "committed without the announced record";
   const auto start = std::chrono::steady_clock::now();
   queue.Submit(std::move(announced), Cert("b2"), Event("b2"), [&](Result<void> r) { ok += r ? 1 : 0; });
@@ -137,7 +141,7 @@ TEST_F(CommitQueueTest, AWithdrawnAnnouncementEndsTheWait) {
   std::atomic<int> ok{0};
   std::optional<CommitQueue::Announcement> announced(queue.Announce());
   queue.Submit(Cert("c1"), Event("c1"), [&](Result<void> r) { ok += r ? 1 : 0; });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(kWindowToMisbehave);
   EXPECT_EQ(ok, 0);
   const auto start = std::chrono::steady_clock::now();
   announced.reset();  // the request failed before signing: nothing to wait for

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
 
+#include "mayfly/public_key.h"
 #include "mayfly/x509_util.h"
 
 namespace mayfly {
@@ -113,14 +114,10 @@ TEST(CsrTest, EachRequestIsVerifiedWithItsOwnKeyNotThePreviousOne) {
 
     // A point off the curve is refused, and leaves nothing behind.
     std::string off_curve = PemToDer(CsrForKeySignedBy(a.get(), a.get()));
-    std::string point;
-    unsigned char* raw = nullptr;
-    size_t raw_len = EVP_PKEY_get1_encoded_public_key(a.get(), &raw);
-    point.assign(reinterpret_cast<char*>(raw), raw_len);
-    OPENSSL_free(raw);
-    size_t at = off_curve.find(point);
+    const std::string point = PublicKeyOf(a.get()).value().key_bits;
+    const size_t at = off_curve.find(point);
     ASSERT_NE(at, std::string::npos);
-    off_curve[at + raw_len - 1] ^= 0x01;  // the last byte of y
+    off_curve[at + point.size() - 1] ^= 0x01;  // the last byte of y
     auto refused = Csr::Parse(off_curve);
     ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(refused.error().code, ErrorCode::kWeakKey) << refused.error().ToString();
