@@ -55,6 +55,10 @@ class Connection {
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() const { return sqlite3_changes64(db()); }
 
+  // The rowid of the last row this connection inserted. Cheaper than
+  // RETURNING, which SQLite buffers through a temporary table.
+  int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db()); }
+
  private:
   struct DbCloser {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }

@@ -83,14 +83,12 @@ Result<AuditEvent> AppendAuditRow(Connection& conn, AuditEvent event) {
   event.hash = std::move(*hash);
   auto insert = conn.Prepare(
       "INSERT INTO audit_events (time, type, actor, subject, result, detail, prev_hash, hash) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id");
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!insert) return std::unexpected(insert.error());
   insert->BindAll(event.time, event.type, event.actor, event.subject, event.result, event.detail,
                   event.prev_hash, event.hash);
-  auto inserted = insert->Step();
-  if (!inserted) return WithContext(inserted.error(), "recording audit event " + event.type);
-  event.id = insert->Int(0);
-  if (auto r = insert->Run(); !r) return std::unexpected(r.error());
+  if (auto r = insert->Run(); !r) return WithContext(r.error(), "recording audit event " + event.type);
+  event.id = conn.LastInsertRowid();
   return event;
 }
 

@@ -52,20 +52,28 @@ Result<bool> CertificateExists(Connection& conn, const std::string& serial) {
   return *row;
 }
 
-// Why InsertCertificateRow's guarded insert added no row: the node's ban or
-// the caller's revocation, whichever holds.
+// A ban of the caller's node or a revocation of the caller's certificate
+// committed while its request was in flight (revoke --node or --serial while
+// it was signing) must still stop it, or the caller would walk away with a
+// valid, unrevoked certificate. Run in the write transaction that inserts,
+// so nothing can commit in between.
 Result<void> RefusedInFlight(Connection& conn, const CertRecord& cert) {
-  auto stmt = conn.Prepare("SELECT 1 FROM nodes WHERE name = ?1 AND banned");
+  auto stmt = conn.Prepare(
+      "SELECT EXISTS (SELECT 1 FROM nodes WHERE name = ?1 AND banned), "
+      "EXISTS (SELECT 1 FROM certificates WHERE serial = ?2 AND revoked_at IS NOT NULL)");
   if (!stmt) return std::unexpected(stmt.error());
-  auto banned = stmt->Bind(1, cert.node).Step();
-  if (!banned) return WithContext(banned.error(), "checking node " + cert.node);
-  if (*banned) {
+  auto row = stmt->Bind(1, cert.node).Bind(2, cert.caller_serial).Step();
+  if (!row) return WithContext(row.error(), "checking node " + cert.node + " and its certificate");
+  if (stmt->Int(0) != 0) {
     return MakeError(ErrorCode::kForbidden, "node " + cert.node +
                                                 " was banned while this request was in flight; it must be "
                                                 "re-enrolled with a new join token");
   }
-  return MakeError(ErrorCode::kUnauthenticated, "certificate " + cert.caller_serial +
-                                                    " was revoked while this request was in flight");
+  if (stmt->Int(1) != 0) {
+    return MakeError(ErrorCode::kUnauthenticated, "certificate " + cert.caller_serial +
+                                                      " was revoked while this request was in flight");
+  }
+  return Ok();
 }
 
 }  // namespace
@@ -74,23 +82,21 @@ Result<void> InsertCertificateRow(Connection& conn, const CertRecord& cert) {
   if (cert.serial.empty() || cert.spiffe_id.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "a certificate record needs a serial and a SPIFFE ID");
   }
-  // The caller was checked when its request arrived; a ban or revocation
-  // committed since (revoke --node or --serial while the request was
-  // signing) must still stop it, or the caller would walk away with a valid,
-  // unrevoked certificate.
+  // The caller was checked when its request arrived; check again what may
+  // have changed since. Two statements, not one INSERT ... SELECT guarded by
+  // NOT EXISTS: an INSERT whose SELECT reads its own table makes SQLite copy
+  // the row through a temporary table, a whole in-memory database opened and
+  // closed per certificate.
+  if (auto r = RefusedInFlight(conn, cert); !r) return r;
   auto stmt = conn.Prepare(
       "INSERT INTO certificates (serial, spiffe_id, node, kind, issuer, not_before, not_after, "
-      "issued_at, revoked_at, reason, der) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 "
-      "WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE name = ?3 AND banned) "
-      "AND NOT EXISTS (SELECT 1 FROM certificates WHERE serial = ?12 AND revoked_at IS NOT NULL)");
+      "issued_at, revoked_at, reason, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!stmt) return std::unexpected(stmt.error());
   stmt->BindAll(cert.serial, cert.spiffe_id, cert.node, CertKindName(cert.kind), cert.issuer,
                 cert.not_before, cert.not_after, cert.issued_at, cert.revoked_at,
                 static_cast<int64_t>(cert.reason))
-      .BindBlob(11, cert.der)
-      .Bind(12, cert.caller_serial);
+      .BindBlob(11, cert.der);
   if (auto r = stmt->Run(); !r) return WithContext(r.error(), "recording certificate " + cert.serial);
-  if (conn.Changes() == 0) return RefusedInFlight(conn, cert);
   return Ok();
 }
 
