@@ -1,75 +1,29 @@
 // CSR parsing with a fast path for the key types agents use.
 //
-// d2i_X509_REQ in OpenSSL 3.0 builds an EVP_PKEY for the request's key through
+// OpenSSL 3.0's d2i_X509_REQ builds an EVP_PKEY for the request's key through
 // the provider decoder machinery, which walks every registered algorithm name
-// and costs more than the signature check itself (see BASELINES.md). So the
-// request is decoded with Mayfly's own ASN.1 templates, declared with
-// OpenSSL's template macros: the same DER engine, but the key stays raw
-// SubjectPublicKeyInfo. The one EVP_PKEY the verification needs is then built
-// directly from the encoded point (checked to be on its curve) or the raw
-// Ed25519 bytes. The key policy is enforced here, on the algorithm OIDs.
+// and costs more than the signature check itself (see BASELINES.md), and its
+// template decoder allocates an object per field. So the request is read with
+// Mayfly's own strict DER reader (der_reader.h): it only slices the input,
+// the SubjectPublicKeyInfo is kept exactly as received, and the one EVP_PKEY
+// the verification needs is built directly from the encoded point (checked to
+// be on its curve) or the raw Ed25519 bytes. The key policy is enforced here,
+// on the algorithm OIDs.
 #include "mayfly/csr.h"
 
-#include <openssl/asn1t.h>
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 
+#include <array>
+#include <optional>
+
+#include "der_reader.h"
+#include "der_writer.h"
 #include "mayfly/keys.h"
 #include "mayfly/x509_util.h"
 
-// CertificationRequest (RFC 2986) with the key left undecoded.
-extern "C" {
-typedef struct {
-  X509_ALGOR* algor;
-  ASN1_BIT_STRING* public_key;
-} MAYFLY_SPKI;
-typedef struct {
-  ASN1_INTEGER* version;
-  ASN1_TYPE* subject;  // ignored: kept undecoded to save the Name parsing
-  MAYFLY_SPKI* spki;
-  STACK_OF(X509_ATTRIBUTE) * attributes;
-} MAYFLY_REQ_INFO;
-typedef struct {
-  MAYFLY_REQ_INFO* info;
-  X509_ALGOR* sig_alg;
-  ASN1_BIT_STRING* signature;
-} MAYFLY_REQ;
-DECLARE_ASN1_FUNCTIONS(MAYFLY_REQ)
-DECLARE_ASN1_ITEM(MAYFLY_SPKI)
-
-ASN1_SEQUENCE(MAYFLY_SPKI) = {
-    ASN1_SIMPLE(MAYFLY_SPKI, algor, X509_ALGOR),
-    ASN1_SIMPLE(MAYFLY_SPKI, public_key, ASN1_BIT_STRING),
-} ASN1_SEQUENCE_END(MAYFLY_SPKI)
-
-ASN1_SEQUENCE(MAYFLY_REQ_INFO) = {
-    ASN1_SIMPLE(MAYFLY_REQ_INFO, version, ASN1_INTEGER),
-    ASN1_SIMPLE(MAYFLY_REQ_INFO, subject, ASN1_ANY),
-    ASN1_SIMPLE(MAYFLY_REQ_INFO, spki, MAYFLY_SPKI),
-    ASN1_IMP_SET_OF_OPT(MAYFLY_REQ_INFO, attributes, X509_ATTRIBUTE, 0),
-} ASN1_SEQUENCE_END(MAYFLY_REQ_INFO)
-
-ASN1_SEQUENCE(MAYFLY_REQ) = {
-    ASN1_SIMPLE(MAYFLY_REQ, info, MAYFLY_REQ_INFO),
-    ASN1_SIMPLE(MAYFLY_REQ, sig_alg, X509_ALGOR),
-    ASN1_SIMPLE(MAYFLY_REQ, signature, ASN1_BIT_STRING),
-} ASN1_SEQUENCE_END(MAYFLY_REQ)
-
-IMPLEMENT_ASN1_FUNCTIONS(MAYFLY_REQ)
-}  // extern "C"
-
 namespace mayfly {
 namespace {
-
-struct ReqDeleter {
-  void operator()(MAYFLY_REQ* r) const { MAYFLY_REQ_free(r); }
-};
-using ReqPtr = std::unique_ptr<MAYFLY_REQ, ReqDeleter>;
-
-struct ExtensionsDeleter {
-  void operator()(STACK_OF(X509_EXTENSION) * s) const { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
-};
-using ExtensionsPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionsDeleter>;
 
 // Parameters-only EC keys, duplicated per request and given its point.
 const EVP_PKEY* EcTemplate(int curve_nid) {
@@ -152,6 +106,120 @@ Result<std::string> ToDer(std::string_view input) {
   return der;
 }
 
+// The object identifiers a CSR is checked against, by NID, their content
+// bytes taken from OpenSSL's own table once.
+int OidNid(std::string_view content) {
+  struct Known {
+    int nid;
+    std::string_view content;
+  };
+  static const std::vector<Known> known = [] {
+    std::vector<Known> table;
+    for (int nid : {NID_X9_62_id_ecPublicKey, NID_X9_62_prime256v1, NID_secp384r1, NID_ED25519, NID_rsaEncryption,
+                    NID_ecdsa_with_SHA256, NID_ecdsa_with_SHA384, NID_ecdsa_with_SHA512, NID_sha256WithRSAEncryption,
+                    NID_sha384WithRSAEncryption, NID_sha512WithRSAEncryption, NID_ext_req, NID_ms_ext_req,
+                    NID_subject_alt_name}) {
+      const ASN1_OBJECT* obj = OBJ_nid2obj(nid);
+      table.push_back({nid, std::string_view(reinterpret_cast<const char*>(OBJ_get0_data(obj)),
+                                             OBJ_length(obj))});
+    }
+    return table;
+  }();
+  for (const Known& k : known) {
+    if (k.content == content) return k.nid;
+  }
+  return NID_undef;
+}
+
+// An OID in dotted form, for error messages.
+std::string OidText(std::string_view content) {
+  const std::string encoded = der::Tlv(der::kObjectIdentifier, content);
+  const auto* p = reinterpret_cast<const unsigned char*>(encoded.data());
+  OsslPtr<ASN1_OBJECT> obj(d2i_ASN1_OBJECT(nullptr, &p, static_cast<long>(encoded.size())));
+  ClearOpensslErrors();
+  char text[80] = "(malformed OID)";
+  if (obj) OBJ_obj2txt(text, sizeof text, obj.get(), 1);
+  return text;
+}
+
+std::unexpected<Error> Malformed(std::string_view part) {
+  return Bad("CSR is not valid DER: its " + std::string(part) + " is malformed");
+}
+
+// AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }
+struct Algorithm {
+  int nid = NID_undef;
+  std::string_view oid;                 // content bytes, for messages
+  std::optional<der::Element> params;  // absent when not encoded
+};
+
+std::optional<Algorithm> ReadAlgorithm(der::Reader& in) {
+  auto seq = in.Next(der::kSequence);
+  if (!seq) return std::nullopt;
+  der::Reader fields(seq->content);
+  auto oid = fields.Next(der::kObjectIdentifier);
+  if (!oid) return std::nullopt;
+  Algorithm alg{OidNid(oid->content), oid->content, std::nullopt};
+  if (!fields.AtEnd()) alg.params = fields.NextAny();
+  if (!fields.Done()) return std::nullopt;
+  return alg;
+}
+
+// A BIT STRING holding whole bytes (keys and signatures always do).
+std::optional<std::string_view> ReadWholeBytes(der::Reader& in) {
+  auto bits = in.Next(der::kBitString);
+  if (!bits || bits->content.empty() || bits->content[0] != 0) return std::nullopt;
+  return bits->content.substr(1);
+}
+
+// CertificationRequest (RFC 2986), sliced out of the input.
+struct RawRequest {
+  std::string_view signed_part;  // the CertificationRequestInfo as received
+  std::string_view spki;         // SubjectPublicKeyInfo as received
+  Algorithm key_algorithm;
+  std::string_view key_bits;
+  std::optional<der::Element> attributes;  // [0] IMPLICIT SET OF Attribute
+  Algorithm signature_algorithm;
+  std::string_view signature;
+};
+
+Result<RawRequest> ReadRequest(std::string_view der) {
+  der::Reader top(der);
+  auto request = top.Next(der::kSequence);
+  if (!request) return Bad("CSR is not valid DER (garbage or truncated)");
+  if (!top.AtEnd()) return Bad("CSR has trailing bytes after its DER");
+
+  RawRequest raw;
+  der::Reader outer(request->content);
+  auto info = outer.Next(der::kSequence);
+  if (!info) return Malformed("CertificationRequestInfo");
+  raw.signed_part = info->encoded;
+  auto signature_algorithm = ReadAlgorithm(outer);
+  if (!signature_algorithm) return Malformed("signature algorithm");
+  raw.signature_algorithm = *signature_algorithm;
+  auto signature = ReadWholeBytes(outer);
+  if (!signature || !outer.Done()) return Malformed("signature");
+  raw.signature = *signature;
+
+  der::Reader fields(info->content);
+  auto version = fields.Next(der::kInteger);
+  if (!version) return Malformed("version");
+  if (version->content != std::string_view("\0", 1)) return Bad("CSR version is not v1 (encoded as 0)");
+  if (!fields.Next(der::kSequence)) return Malformed("subject name");
+  auto spki = fields.Next(der::kSequence);
+  if (!spki) return Malformed("public key (SubjectPublicKeyInfo)");
+  raw.spki = spki->encoded;
+  der::Reader key(spki->content);
+  auto key_algorithm = ReadAlgorithm(key);
+  auto key_bits = key_algorithm ? ReadWholeBytes(key) : std::nullopt;
+  if (!key_bits || !key.Done()) return Malformed("public key (SubjectPublicKeyInfo)");
+  raw.key_algorithm = *key_algorithm;
+  raw.key_bits = *key_bits;
+  raw.attributes = fields.NextIf(der::kContext0);
+  if (!fields.Done()) return Malformed("attributes");
+  return raw;
+}
+
 struct VerifiedKey {
   KeyType type;
   OsslPtr<EVP_PKEY> pkey;
@@ -159,18 +227,16 @@ struct VerifiedKey {
 };
 
 // Builds the request's public key and checks it against the policy.
-Result<VerifiedKey> BuildKey(const MAYFLY_SPKI* spki, const SubjectPublicKey& pub) {
-  const ASN1_OBJECT* alg = nullptr;
-  int ptype = V_ASN1_UNDEF;
-  const void* pval = nullptr;
-  X509_ALGOR_get0(&alg, &ptype, &pval, spki->algor);
-  const auto* pk = reinterpret_cast<const unsigned char*>(pub.key_bits.data());
-  const size_t pklen = pub.key_bits.size();
+Result<VerifiedKey> BuildKey(const RawRequest& raw) {
+  const Algorithm& alg = raw.key_algorithm;
+  const auto* pk = reinterpret_cast<const unsigned char*>(raw.key_bits.data());
+  const size_t pklen = raw.key_bits.size();
   if (pklen == 0) return MakeError(ErrorCode::kWeakKey, "CSR public key is empty");
   ClearOpensslErrors();
-  switch (OBJ_obj2nid(alg)) {
+  switch (alg.nid) {
     case NID_X9_62_id_ecPublicKey: {
-      int curve = ptype == V_ASN1_OBJECT ? OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(pval)) : NID_undef;
+      const int curve = alg.params && alg.params->tag == der::kObjectIdentifier ? OidNid(alg.params->content)
+                                                                                 : NID_undef;
       if (curve != NID_X9_62_prime256v1 && curve != NID_secp384r1) {
         return MakeError(ErrorCode::kWeakKey,
                          "EC key on a curve other than P-256 or P-384 (or explicit parameters)");
@@ -188,213 +254,207 @@ Result<VerifiedKey> BuildKey(const MAYFLY_SPKI* spki, const SubjectPublicKey& pu
                          std::move(key), verifier->ctx.get()};
     }
     case NID_ED25519: {
-      if (ptype != V_ASN1_UNDEF || pklen != 32) return MakeError(ErrorCode::kWeakKey, "malformed Ed25519 key");
+      if (alg.params || pklen != 32) return MakeError(ErrorCode::kWeakKey, "malformed Ed25519 key");
       OsslPtr<EVP_PKEY> key(EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, pk, 32));
       if (!key) return OpensslError("reading an Ed25519 key", ErrorCode::kWeakKey);
       return VerifiedKey{KeyType::kEd25519, std::move(key)};
     }
     case NID_rsaEncryption: {
       // Rare and slow anyway: let the default decoders read it.
-      const auto* p = reinterpret_cast<const unsigned char*>(pub.spki_der.data());
-      OsslPtr<EVP_PKEY> key(d2i_PUBKEY(nullptr, &p, static_cast<long>(pub.spki_der.size())));
+      const auto* p = reinterpret_cast<const unsigned char*>(raw.spki.data());
+      OsslPtr<EVP_PKEY> key(d2i_PUBKEY(nullptr, &p, static_cast<long>(raw.spki.size())));
       if (!key) return OpensslError("reading an RSA key", ErrorCode::kWeakKey);
       auto type = ClassifyKey(key.get());
       if (!type) return std::unexpected(type.error());
       return VerifiedKey{*type, std::move(key)};
     }
-    default: {
-      char name[80];
-      OBJ_obj2txt(name, sizeof name, alg, 0);
-      return MakeError(ErrorCode::kWeakKey, std::string("key algorithm ") + name +
+    default:
+      return MakeError(ErrorCode::kWeakKey, "key algorithm " + OidText(alg.oid) +
                                                 " is not accepted (use ECDSA P-256/P-384, Ed25519 or RSA >= 2048)");
-    }
   }
 }
 
 // The signature algorithm must be a strong one and fit the key's family.
 // Returns the digest to verify with ("" for Ed25519).
-Result<std::string> SignatureDigest(const X509_ALGOR* sig_alg, KeyType key_type) {
-  const ASN1_OBJECT* obj = nullptr;
-  X509_ALGOR_get0(&obj, nullptr, nullptr, sig_alg);
-  int nid = OBJ_obj2nid(obj);
+Result<std::string_view> SignatureDigest(const Algorithm& alg, KeyType key_type) {
+  // No algorithm Mayfly accepts has parameters; RSA's are an explicit NULL.
+  const bool no_params = !alg.params || (alg.params->tag == der::kNull && alg.params->content.empty());
+  if (!no_params) return Bad("CSR signature algorithm " + OidText(alg.oid) + " has unexpected parameters");
   switch (FamilyOf(key_type)) {
     case KeyFamily::kEc:
-      if (nid == NID_ecdsa_with_SHA256) return "SHA256";
-      if (nid == NID_ecdsa_with_SHA384) return "SHA384";
-      if (nid == NID_ecdsa_with_SHA512) return "SHA512";
+      if (alg.nid == NID_ecdsa_with_SHA256) return "SHA256";
+      if (alg.nid == NID_ecdsa_with_SHA384) return "SHA384";
+      if (alg.nid == NID_ecdsa_with_SHA512) return "SHA512";
       break;
     case KeyFamily::kEd25519:
-      if (nid == NID_ED25519) return "";
+      if (alg.nid == NID_ED25519) return "";
       break;
     case KeyFamily::kRsa:
-      if (nid == NID_sha256WithRSAEncryption) return "SHA256";
-      if (nid == NID_sha384WithRSAEncryption) return "SHA384";
-      if (nid == NID_sha512WithRSAEncryption) return "SHA512";
+      if (alg.nid == NID_sha256WithRSAEncryption) return "SHA256";
+      if (alg.nid == NID_sha384WithRSAEncryption) return "SHA384";
+      if (alg.nid == NID_sha512WithRSAEncryption) return "SHA512";
       break;
   }
-  char name[80];
-  OBJ_obj2txt(name, sizeof name, obj, 0);
-  return Bad(std::string("CSR signature algorithm ") + name + " is not accepted for a " +
+  return Bad("CSR signature algorithm " + OidText(alg.oid) + " is not accepted for a " +
              std::string(KeyTypeName(key_type)) + " key");
 }
 
-// The DER of the CertificationRequestInfo: the bytes the signature covers,
-// exactly as received.
-Result<std::string_view> SignedPart(std::string_view der) {
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  long len = 0;
-  int tag = 0, cls = 0;
-  if (ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(der.size())) & 0x80) {
-    return Bad("CSR is not valid DER");
-  }
-  const unsigned char* info_start = p;
-  long remaining = static_cast<long>(der.size()) - (p - reinterpret_cast<const unsigned char*>(der.data()));
-  if (ASN1_get_object(&p, &len, &tag, &cls, remaining) & 0x80) return Bad("CSR is not valid DER");
-  size_t total = static_cast<size_t>(p - info_start) + static_cast<size_t>(len);
-  return std::string_view(reinterpret_cast<const char*>(info_start), total);
-}
-
-Result<void> VerifySignature(const VerifiedKey& key, const std::string& digest, std::string_view signed_part,
-                             const ASN1_BIT_STRING* signature) {
-  // ECDSA: hash with a pre-fetched digest, then verify the hash.
+Result<void> VerifySignature(const VerifiedKey& key, std::string_view digest, std::string_view signed_part,
+                             std::string_view signature) {
+  const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
+  // ECDSA: hash with a pre-fetched digest, then verify the hash. The
+  // context is never told the digest (it would only check the hash's length,
+  // and a digest set once would stay for the next request on this thread,
+  // which may use another).
   if (const EVP_MD* md = FetchedDigest(digest); md != nullptr && key.ec_ctx != nullptr) {
     unsigned char hash[EVP_MAX_MD_SIZE];
     unsigned int hash_len = 0;
     ClearOpensslErrors();
     if (EVP_Digest(signed_part.data(), signed_part.size(), hash, &hash_len, md, nullptr) != 1 ||
-        EVP_PKEY_verify_init(key.ec_ctx) != 1 || EVP_PKEY_CTX_set_signature_md(key.ec_ctx, md) != 1) {
+        EVP_PKEY_verify_init(key.ec_ctx) != 1) {
       return OpensslError("preparing the CSR signature check");
     }
-    const int ok = EVP_PKEY_verify(key.ec_ctx, ASN1_STRING_get0_data(signature),
-                                   static_cast<size_t>(ASN1_STRING_length(signature)), hash, hash_len);
+    const int ok = EVP_PKEY_verify(key.ec_ctx, sig, signature.size(), hash, hash_len);
     ClearOpensslErrors();
     if (ok != 1) return Bad("CSR signature does not verify with its own public key");
     return Ok();
   }
   OsslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   ClearOpensslErrors();
-  if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, digest.empty() ? nullptr : digest.c_str(), nullptr,
+  const std::string digest_name(digest);
+  if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, digest.empty() ? nullptr : digest_name.c_str(), nullptr,
                                       nullptr, key.pkey.get(), nullptr) != 1) {
     return OpensslError("preparing the CSR signature check");
   }
-  int ok = EVP_DigestVerify(ctx.get(), ASN1_STRING_get0_data(signature),
-                            static_cast<size_t>(ASN1_STRING_length(signature)),
+  int ok = EVP_DigestVerify(ctx.get(), sig, signature.size(),
                             reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size());
   ClearOpensslErrors();
   if (ok != 1) return Bad("CSR signature does not verify with its own public key");
   return Ok();
 }
 
-// The requested extensions, from the PKCS#9 extensionRequest attribute.
-Result<ExtensionsPtr> RequestedExtensions(const STACK_OF(X509_ATTRIBUTE) * attributes) {
-  ExtensionsPtr found;
-  for (int i = 0; i < sk_X509_ATTRIBUTE_num(attributes); ++i) {
-    X509_ATTRIBUTE* attr = sk_X509_ATTRIBUTE_value(attributes, i);
-    int nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attr));
+// The requested extensions (the content of the PKCS#9 extensionRequest
+// attribute), if any. Other attributes are skipped.
+Result<std::optional<std::string_view>> RequestedExtensions(const std::optional<der::Element>& attributes) {
+  if (!attributes) return std::nullopt;
+  std::optional<std::string_view> extensions;
+  der::Reader list(attributes->content);
+  while (!list.AtEnd()) {
+    auto attribute = list.Next(der::kSequence);
+    if (!attribute) return Malformed("attributes");
+    der::Reader fields(attribute->content);
+    auto type = fields.Next(der::kObjectIdentifier);
+    auto values = type ? fields.Next(der::kSet) : std::nullopt;
+    if (!values || !fields.Done()) return Malformed("attributes");
+    const int nid = OidNid(type->content);
     if (nid != NID_ext_req && nid != NID_ms_ext_req) continue;
-    if (found) return Bad("CSR has more than one extension request");
-    ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, 0);
-    if (X509_ATTRIBUTE_count(attr) != 1 || value == nullptr || value->type != V_ASN1_SEQUENCE) {
-      return Bad("CSR extension request is malformed");
-    }
-    const unsigned char* p = value->value.sequence->data;
-    found.reset(d2i_X509_EXTENSIONS(nullptr, &p, value->value.sequence->length));
-    if (!found) return OpensslError("CSR extension request is malformed", ErrorCode::kInvalidCsr);
+    if (extensions) return Bad("CSR has more than one extension request");
+    der::Reader value(values->content);
+    auto sequence = value.Next(der::kSequence);
+    if (!sequence || !value.Done()) return Bad("CSR extension request is malformed");
+    extensions = sequence->content;
   }
-  return found;
+  return extensions;
 }
 
-std::string Asn1Text(const ASN1_STRING* s) {
-  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                     static_cast<size_t>(ASN1_STRING_length(s)));
+// The content of the requested subjectAltName extension, if any. Other
+// extensions are skipped: the CA builds every extension itself.
+Result<std::optional<std::string_view>> RequestedSan(const std::optional<der::Element>& attributes) {
+  auto extensions = RequestedExtensions(attributes);
+  if (!extensions || !*extensions) return extensions;
+  std::optional<std::string_view> san;
+  der::Reader exts(**extensions);
+  while (!exts.AtEnd()) {
+    auto extension = exts.Next(der::kSequence);
+    if (!extension) return Bad("CSR extension request is malformed");
+    der::Reader fields(extension->content);
+    auto id = fields.Next(der::kObjectIdentifier);
+    auto critical = id ? fields.NextIf(der::kBoolean) : std::nullopt;
+    auto value = id ? fields.Next(der::kOctetString) : std::nullopt;
+    if (!value || !fields.Done() || (critical && critical->content.size() != 1)) {
+      return Bad("CSR extension request is malformed");
+    }
+    if (OidNid(id->content) != NID_subject_alt_name) continue;
+    if (san) return Bad("CSR has more than one subjectAltName extension");
+    san = value->content;
+  }
+  return san;
 }
 
 // A URI or DNS name as requested, bounded and without embedded NULs.
-Result<std::string> TextName(const ASN1_STRING* s, const char* kind, size_t max_bytes) {
-  std::string text = Asn1Text(s);
+Result<std::string> TextName(std::string_view text, const char* kind, size_t max_bytes) {
   if (text.size() > max_bytes) {
     return Bad(std::string("CSR ") + kind + " name is longer than " + std::to_string(max_bytes) + " bytes");
   }
-  if (text.find('\0') != std::string::npos) return Bad(std::string("CSR ") + kind + " name contains a NUL byte");
-  return text;
+  if (text.find('\0') != std::string_view::npos) return Bad(std::string("CSR ") + kind + " name contains a NUL byte");
+  return std::string(text);
 }
 
 }  // namespace
+
+Result<void> Csr::ReadNames(std::string_view san) {
+  der::Reader outer(san);
+  auto names = outer.Next(der::kSequence);
+  if (!names || !outer.Done()) return Bad("CSR subjectAltName is malformed");
+  size_t count = 0;
+  for (der::Reader counting(names->content); !counting.AtEnd(); ++count) {
+    if (!counting.NextAny()) return Bad("CSR subjectAltName is malformed");
+  }
+  if (count > kMaxCsrNames) {
+    return Bad("CSR requests " + std::to_string(count) + " names; at most " + std::to_string(kMaxCsrNames) +
+               " are accepted");
+  }
+  der::Reader reader(names->content);
+  while (auto name = reader.NextAny()) {
+    switch (name->tag) {
+      case der::kGeneralNameUri: {
+        auto uri = TextName(name->content, "URI", kMaxUriNameBytes);
+        if (!uri) return std::unexpected(uri.error());
+        uris_.push_back(std::move(*uri));
+        break;
+      }
+      case der::kGeneralNameDns: {
+        auto dns = TextName(name->content, "DNS", kMaxDnsNameBytes);
+        if (!dns) return std::unexpected(dns.error());
+        dns_.push_back(std::move(*dns));
+        break;
+      }
+      case der::kGeneralNameIp: {
+        if (name->content.size() != 4 && name->content.size() != 16) {
+          return Bad("CSR IP address is neither 4 nor 16 bytes");
+        }
+        ips_.push_back(IpAddress{std::vector<uint8_t>(name->content.begin(), name->content.end())});
+        break;
+      }
+      default:
+        return Bad("CSR requests a name type Mayfly does not issue (only URI, DNS and IP names)");
+    }
+  }
+  return Ok();
+}
 
 Result<Csr> Csr::Parse(std::string_view input) {
   auto der = ToDer(input);
   if (!der) return std::unexpected(der.error());
   if (der->empty()) return Bad("CSR is empty");
   if (der->size() > kMaxCsrDerBytes) return Bad("CSR is larger than 16 KiB");
+  auto raw = ReadRequest(*der);
+  if (!raw) return std::unexpected(raw.error());
 
-  ClearOpensslErrors();
-  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
-  const auto* end = p + der->size();
-  ReqPtr req(d2i_MAYFLY_REQ(nullptr, &p, static_cast<long>(der->size())));
-  if (!req) return OpensslError("CSR is not valid DER (garbage or truncated)", ErrorCode::kInvalidCsr);
-  if (p != end) return Bad("CSR has trailing bytes after its DER");
-  auto signed_part = SignedPart(*der);
-  if (!signed_part) return std::unexpected(signed_part.error());
+  auto key = BuildKey(*raw);
+  if (!key) return std::unexpected(key.error());
+  auto digest = SignatureDigest(raw->signature_algorithm, key->type);
+  if (!digest) return std::unexpected(digest.error());
+  if (auto r = VerifySignature(*key, *digest, raw->signed_part, raw->signature); !r) return std::unexpected(r.error());
 
   Csr csr;
-  unsigned char* spki_der = nullptr;
-  int spki_len = ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(req->info->spki), &spki_der,
-                               ASN1_ITEM_rptr(MAYFLY_SPKI));
-  if (spki_len <= 0) return OpensslError("CSR public key is malformed", ErrorCode::kInvalidCsr);
-  csr.public_key_.spki_der.assign(reinterpret_cast<char*>(spki_der), static_cast<size_t>(spki_len));
-  OPENSSL_free(spki_der);
-  csr.public_key_.key_bits = Asn1Text(req->info->spki->public_key);
-
-  auto key = BuildKey(req->info->spki, csr.public_key_);
-  if (!key) return std::unexpected(key.error());
   csr.key_type_ = key->type;
-  auto digest = SignatureDigest(req->sig_alg, key->type);
-  if (!digest) return std::unexpected(digest.error());
-  if (auto r = VerifySignature(*key, *digest, *signed_part, req->signature); !r) return std::unexpected(r.error());
-
-  auto exts = RequestedExtensions(req->info->attributes);
-  if (!exts) return std::unexpected(exts.error());
-  if (!*exts) return csr;
-  bool seen_san = false;
-  for (int i = 0; i < sk_X509_EXTENSION_num(exts->get()); ++i) {
-    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts->get(), i);
-    if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
-    if (seen_san) return Bad("CSR has more than one subjectAltName extension");
-    seen_san = true;
-    const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(ext);
-    const unsigned char* vp = ASN1_STRING_get0_data(value);
-    OsslPtr<GENERAL_NAMES> names(d2i_GENERAL_NAMES(nullptr, &vp, ASN1_STRING_length(value)));
-    if (!names) return OpensslError("CSR subjectAltName is malformed", ErrorCode::kInvalidCsr);
-    size_t count = static_cast<size_t>(sk_GENERAL_NAME_num(names.get()));
-    if (count > kMaxCsrNames) {
-      return Bad("CSR requests " + std::to_string(count) + " names; at most " +
-                 std::to_string(kMaxCsrNames) + " are accepted");
-    }
-    for (size_t j = 0; j < count; ++j) {
-      const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), static_cast<int>(j));
-      switch (gn->type) {
-        case GEN_URI: {
-          auto uri = TextName(gn->d.uniformResourceIdentifier, "URI", kMaxUriNameBytes);
-          if (!uri) return std::unexpected(uri.error());
-          csr.uris_.push_back(std::move(*uri));
-          break;
-        }
-        case GEN_DNS: {
-          auto dns = TextName(gn->d.dNSName, "DNS", kMaxDnsNameBytes);
-          if (!dns) return std::unexpected(dns.error());
-          csr.dns_.push_back(std::move(*dns));
-          break;
-        }
-        case GEN_IPADD: {
-          std::string raw = Asn1Text(gn->d.iPAddress);
-          if (raw.size() != 4 && raw.size() != 16) return Bad("CSR IP address is neither 4 nor 16 bytes");
-          csr.ips_.push_back(IpAddress{std::vector<uint8_t>(raw.begin(), raw.end())});
-          break;
-        }
-        default:
-          return Bad("CSR requests a name type Mayfly does not issue (only URI, DNS and IP names)");
-      }
-    }
+  csr.public_key_.spki_der = std::string(raw->spki);
+  csr.public_key_.key_bits = std::string(raw->key_bits);
+  auto san = RequestedSan(raw->attributes);
+  if (!san) return std::unexpected(san.error());
+  if (*san) {
+    if (auto r = csr.ReadNames(**san); !r) return std::unexpected(r.error());
   }
   return csr;
 }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
 
+#include <functional>
+
 #include "mayfly/public_key.h"
 #include "mayfly/x509_util.h"
 
@@ -161,6 +163,142 @@ TEST(CsrTest, WeakSignatureDigestIsRefused) {
   auto csr = Csr::Parse(BioToString(bio.get()));
   ASSERT_FALSE(csr.has_value());
   EXPECT_NE(csr.error().message.find("signature algorithm"), std::string::npos);
+}
+
+// Hand-assembled requests, to reach the encodings OpenSSL will not produce.
+std::string Tlv(uint8_t tag, const std::string& content) {
+  std::string out(1, static_cast<char>(tag));
+  if (content.size() < 0x80) {
+    out.push_back(static_cast<char>(content.size()));
+  } else if (content.size() <= 0xff) {
+    out += {static_cast<char>(0x81), static_cast<char>(content.size())};
+  } else {
+    out += {static_cast<char>(0x82), static_cast<char>(content.size() >> 8), static_cast<char>(content.size() & 0xff)};
+  }
+  return out + content;
+}
+
+std::string OidTlv(int nid) {
+  unsigned char* der = nullptr;
+  const int len = i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &der);
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+// extensionRequest attribute ([0] IMPLICIT SET OF) holding these extensions.
+std::string ExtensionRequest(const std::string& extensions) {
+  return Tlv(0xa0, Tlv(0x30, OidTlv(NID_ext_req) + Tlv(0x31, Tlv(0x30, extensions))));
+}
+
+std::string SanExtension(const std::string& general_names_value) {
+  return Tlv(0x30, OidTlv(NID_subject_alt_name) + Tlv(0x04, general_names_value));
+}
+
+// CertificationRequest around `info`, signed by `key` (ECDSA) with `md`.
+std::string SignedRequest(const std::string& info, EVP_PKEY* key, const EVP_MD* md, int sig_nid) {
+  OsslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  size_t len = 0;
+  EXPECT_EQ(EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key), 1);
+  const auto* tbs = reinterpret_cast<const unsigned char*>(info.data());
+  EXPECT_EQ(EVP_DigestSign(ctx.get(), nullptr, &len, tbs, info.size()), 1);
+  std::string sig(len, '\0');
+  EXPECT_EQ(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, tbs, info.size()), 1);
+  sig.resize(len);
+  return Tlv(0x30, info + Tlv(0x30, OidTlv(sig_nid)) + Tlv(0x03, std::string(1, '\0') + sig));
+}
+
+struct HandBuilt {
+  OsslPtr<EVP_PKEY> key = GenerateKey(KeyType::kEcdsaP256).value();
+  std::string spki = PublicKeyOf(key.get()).value().spki_der;
+  std::string version = Tlv(0x02, std::string(1, '\0'));
+  std::string subject = Tlv(0x30, "");
+  std::string attributes = ExtensionRequest(SanExtension(Tlv(0x30, Tlv(0x86, "spiffe://example.org/web"))));
+
+  std::string Info() const { return Tlv(0x30, version + subject + spki + attributes); }
+  std::string Der() { return SignedRequest(Info(), key.get(), EVP_sha256(), NID_ecdsa_with_SHA256); }
+};
+
+TEST(CsrTest, AHandBuiltRequestIsAcceptedAndItsKeyKeptAsReceived) {
+  HandBuilt request;
+  auto csr = Csr::Parse(request.Der());
+  ASSERT_TRUE(csr.has_value()) << csr.error().ToString();
+  EXPECT_EQ(csr->public_key().spki_der, request.spki);
+  EXPECT_EQ(csr->uri_names(), std::vector<std::string>{"spiffe://example.org/web"});
+  request.attributes.clear();  // the attributes field is optional here
+  ASSERT_TRUE(Csr::Parse(request.Der()).has_value());
+}
+
+TEST(CsrTest, EncodingsThatAreNotStrictDerAreRefused) {
+  struct Case {
+    std::string name;
+    std::function<void(HandBuilt&)> change;
+    std::string message_part;
+  };
+  const std::vector<Case> cases = {
+      {"version 2", [](HandBuilt& r) { r.version = Tlv(0x02, "\x01"); }, "version"},
+      {"length in a longer form than needed",
+       [](HandBuilt& r) { r.subject = std::string("\x30\x81\x05\x31\x03\x02\x01\x00", 8); }, "not valid DER"},
+      {"length with a leading zero byte",
+       [](HandBuilt& r) { r.subject = std::string("\x30\x82\x00\x80", 4) + std::string(0x80, '\x05'); },
+       "not valid DER"},
+      {"indefinite length", [](HandBuilt& r) { r.subject = std::string("\x30\x80\x00\x00", 4); },
+       "not valid DER"},
+      {"key bits with unused bits",
+       [](HandBuilt& r) {
+         const size_t at = r.spki.find(std::string("\x03\x42\x00", 3));
+         ASSERT_NE(at, std::string::npos);
+         r.spki[at + 2] = 0x01;
+       },
+       "public key"},
+      {"bytes after the names in the subjectAltName",
+       [](HandBuilt& r) {
+         r.attributes = ExtensionRequest(SanExtension(Tlv(0x30, Tlv(0x86, "spiffe://example.org/web")) + "\x05\x00"));
+       },
+       "subjectAltName is malformed"},
+      {"two subjectAltNames",
+       [](HandBuilt& r) {
+         const std::string san = SanExtension(Tlv(0x30, Tlv(0x82, "a.internal")));
+         r.attributes = ExtensionRequest(san + san);
+       },
+       "more than one subjectAltName"},
+      {"a name running past its list",
+       [](HandBuilt& r) { r.attributes = ExtensionRequest(SanExtension(Tlv(0x30, std::string("\x82\x09") + "abc"))); },
+       "subjectAltName is malformed"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    HandBuilt request;
+    c.change(request);
+    auto csr = Csr::Parse(request.Der());
+    ASSERT_FALSE(csr.has_value()) << "accepted";
+    EXPECT_EQ(csr.error().code, ErrorCode::kInvalidCsr) << csr.error().ToString();
+    EXPECT_NE(csr.error().message.find(c.message_part), std::string::npos) << csr.error().message;
+  }
+}
+
+// The thread's verification context is reused: a request hashed with one
+// digest must not change how the next one, hashed with another, is checked.
+TEST(CsrTest, EachRequestIsCheckedWithItsOwnDigest) {
+  HandBuilt request;
+  const std::string info = request.Info();
+  for (int round = 0; round < 2; ++round) {
+    for (auto [md, nid] : {std::pair{EVP_sha384(), NID_ecdsa_with_SHA384}, std::pair{EVP_sha256(), NID_ecdsa_with_SHA256},
+                           std::pair{EVP_sha512(), NID_ecdsa_with_SHA512}}) {
+      SCOPED_TRACE(OBJ_nid2sn(nid));
+      std::string der = SignedRequest(info, request.key.get(), md, nid);
+      ASSERT_TRUE(Csr::Parse(der).has_value());
+      // The same signature under another algorithm's name does not verify.
+      const int other = nid == NID_ecdsa_with_SHA256 ? NID_ecdsa_with_SHA384 : NID_ecdsa_with_SHA256;
+      std::string renamed = der;
+      const std::string from = OidTlv(nid), to = OidTlv(other);
+      ASSERT_EQ(from.size(), to.size());
+      renamed.replace(renamed.rfind(from), from.size(), to);
+      auto refused = Csr::Parse(renamed);
+      ASSERT_FALSE(refused.has_value());
+      EXPECT_NE(refused.error().message.find("does not verify"), std::string::npos) << refused.error().message;
+    }
+  }
 }
 
 }  // namespace csr_test

@@ -42,6 +42,8 @@ class Csr {
 
  private:
   Csr() = default;
+  // Reads the GeneralNames of a requested subjectAltName into the lists.
+  Result<void> ReadNames(std::string_view san);
 
   SubjectPublicKey public_key_;
   KeyType key_type_ = KeyType::kEcdsaP256;
