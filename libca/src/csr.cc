@@ -14,8 +14,8 @@
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 
-#include <array>
 #include <optional>
+#include <vector>
 
 #include "der_reader.h"
 #include "der_writer.h"
@@ -25,7 +25,7 @@
 namespace mayfly {
 namespace {
 
-// Parameters-only EC keys, duplicated per request and given its point.
+// Parameters-only EC keys, duplicated once per thread (ThreadEcVerifier).
 const EVP_PKEY* EcTemplate(int curve_nid) {
   auto make = [](const char* group) -> EVP_PKEY* {
     OsslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
