@@ -94,7 +94,7 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
   if (!peer.client_cert) {
     return MakeError(ErrorCode::kUnauthenticated, "this route needs " + std::string(CallerNoun(need)));
   }
-  auto id = SpiffeId::Parse(CertSpiffeId(peer.client_cert.get()));
+  auto id = SpiffeId::Parse(peer.client_spiffe_id);
   if (!id || id->trust_domain() != call.rt.trust_domain()) {
     return MakeError(ErrorCode::kUnauthenticated, "the client certificate has no SPIFFE ID of this trust domain");
   }
@@ -127,7 +127,7 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
 std::string ActorOf(const net::HttpRequest& request) {
   if (request.peer.listener == net::Listener::kAdminSocket) return "admin-socket";
   if (request.peer.client_cert) {
-    std::string id = CertSpiffeId(request.peer.client_cert.get());
+    const std::string& id = request.peer.client_spiffe_id;
     return id.empty() ? "serial:" + CertSerialHex(request.peer.client_cert.get()) : id;
   }
   return request.peer.ip;

@@ -22,6 +22,7 @@
 #include "http_message.h"
 #include "lean_tls_stream.h"
 #include "mayfly/net/query.h"
+#include "mayfly/x509_util.h"
 
 namespace mayfly::net {
 namespace {
@@ -138,6 +139,7 @@ class HttpSession final : public SessionBase,
     // Only a chain OpenSSL verified against the client trust store counts;
     // X509_V_OK also means "no certificate", then get1 returns null.
     if (SSL_get_verify_result(ssl) == X509_V_OK) client_cert_.reset(SSL_get1_peer_certificate(ssl));
+    if (client_cert_) client_spiffe_id_ = CertSpiffeId(client_cert_.get());
     WaitForRequest();
   }
 
@@ -266,6 +268,7 @@ class HttpSession final : public SessionBase,
     request.peer.ip = peer_ip_;
     if (client_cert_ && X509_up_ref(client_cert_.get()) == 1) {
       request.peer.client_cert.reset(client_cert_.get());
+      request.peer.client_spiffe_id = client_spiffe_id_;
     }
     state_ = State::kHandling;
     core_->counters().requests++;
@@ -376,6 +379,7 @@ class HttpSession final : public SessionBase,
   const Listener listener_;
   const std::string peer_ip_;
   OsslPtr<X509> client_cert_;
+  std::string client_spiffe_id_;
   ServerOptions options_;
   State state_ = State::kStarting;
   beast::flat_buffer buffer_;

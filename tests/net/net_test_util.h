@@ -95,7 +95,7 @@ inline void EchoHandler(HttpRequest request, Respond respond) {
   o["body"] = request.body;
   o["listener"] = static_cast<int>(request.peer.listener);
   o["ip"] = request.peer.ip;
-  o["client_id"] = request.peer.client_cert ? CertSpiffeId(request.peer.client_cert.get()) : "";
+  o["client_id"] = request.peer.client_spiffe_id;
   o["has_cert"] = request.peer.client_cert != nullptr;
   HttpResponse response;
   response.body = boost::json::serialize(o);

@@ -21,6 +21,9 @@ struct PeerInfo {
   // The client certificate, present only when the TLS handshake verified it
   // against Mayfly's trust chain. Revocation and bans are not checked yet.
   OsslPtr<X509> client_cert;
+  // CertSpiffeId(client_cert) (its one URI name, not yet validated), read
+  // once per connection rather than decoded again for every request.
+  std::string client_spiffe_id;
 };
 
 struct HttpRequest {
