@@ -275,38 +275,47 @@ Result<VerifiedKey> BuildKey(const RawRequest& raw) {
 }
 
 // The signature algorithm must be a strong one and fit the key's family.
-// Returns the digest to verify with ("" for Ed25519).
-Result<std::string_view> SignatureDigest(const Algorithm& alg, KeyType key_type) {
+// Returns the digest to verify with, fetched once (nullptr for Ed25519,
+// which hashes internally).
+Result<const EVP_MD*> SignatureDigest(const Algorithm& alg, KeyType key_type) {
   // No algorithm Mayfly accepts has parameters; RSA's are an explicit NULL.
   const bool no_params = !alg.params || (alg.params->tag == der::kNull && alg.params->content.empty());
   if (!no_params) return Bad("CSR signature algorithm " + OidText(alg.oid) + " has unexpected parameters");
+  std::string_view name;
   switch (FamilyOf(key_type)) {
     case KeyFamily::kEc:
-      if (alg.nid == NID_ecdsa_with_SHA256) return "SHA256";
-      if (alg.nid == NID_ecdsa_with_SHA384) return "SHA384";
-      if (alg.nid == NID_ecdsa_with_SHA512) return "SHA512";
+      name = alg.nid == NID_ecdsa_with_SHA256   ? "SHA256"
+             : alg.nid == NID_ecdsa_with_SHA384 ? "SHA384"
+             : alg.nid == NID_ecdsa_with_SHA512 ? "SHA512"
+                                                : "";
       break;
     case KeyFamily::kEd25519:
-      if (alg.nid == NID_ED25519) return "";
+      if (alg.nid == NID_ED25519) return nullptr;
       break;
     case KeyFamily::kRsa:
-      if (alg.nid == NID_sha256WithRSAEncryption) return "SHA256";
-      if (alg.nid == NID_sha384WithRSAEncryption) return "SHA384";
-      if (alg.nid == NID_sha512WithRSAEncryption) return "SHA512";
+      name = alg.nid == NID_sha256WithRSAEncryption   ? "SHA256"
+             : alg.nid == NID_sha384WithRSAEncryption ? "SHA384"
+             : alg.nid == NID_sha512WithRSAEncryption ? "SHA512"
+                                                      : "";
       break;
   }
-  return Bad("CSR signature algorithm " + OidText(alg.oid) + " is not accepted for a " +
-             std::string(KeyTypeName(key_type)) + " key");
+  if (name.empty()) {
+    return Bad("CSR signature algorithm " + OidText(alg.oid) + " is not accepted for a " +
+               std::string(KeyTypeName(key_type)) + " key");
+  }
+  const EVP_MD* md = FetchedDigest(name);
+  if (md == nullptr) return OpensslError("fetching " + std::string(name));
+  return md;
 }
 
-Result<void> VerifySignature(const VerifiedKey& key, std::string_view digest, std::string_view signed_part,
+Result<void> VerifySignature(const VerifiedKey& key, const EVP_MD* md, std::string_view signed_part,
                              std::string_view signature) {
   const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
-  // ECDSA: hash with a pre-fetched digest, then verify the hash. The
-  // context is never told the digest (it would only check the hash's length,
-  // and a digest set once would stay for the next request on this thread,
-  // which may use another).
-  if (const EVP_MD* md = FetchedDigest(digest); md != nullptr && key.ec_ctx != nullptr) {
+  // ECDSA: hash, then verify the hash on this thread's context. The context
+  // is never told the digest (it would only check the hash's length, and a
+  // digest set once would stay for the next request on this thread, which
+  // may use another).
+  if (key.ec_ctx != nullptr) {
     unsigned char hash[EVP_MAX_MD_SIZE];
     unsigned int hash_len = 0;
     ClearOpensslErrors();
@@ -321,9 +330,7 @@ Result<void> VerifySignature(const VerifiedKey& key, std::string_view digest, st
   }
   OsslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   ClearOpensslErrors();
-  const std::string digest_name(digest);
-  if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, digest.empty() ? nullptr : digest_name.c_str(), nullptr,
-                                      nullptr, key.pkey.get(), nullptr) != 1) {
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.pkey.get()) != 1) {
     return OpensslError("preparing the CSR signature check");
   }
   int ok = EVP_DigestVerify(ctx.get(), sig, signature.size(),

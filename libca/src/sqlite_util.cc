@@ -15,11 +15,7 @@ constexpr int kBusyTimeoutMs = 5000;
 // initialises: if something else in the process initialised it first, the
 // call fails and the counters simply stay on.
 void TurnOffSqliteMemoryStatistics() {
-  static const bool done = [] {
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    return true;
-  }();
-  (void)done;
+  [[maybe_unused]] static const int once = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
 }  // namespace
