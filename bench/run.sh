@@ -58,12 +58,24 @@ rss_idle=$(rss_kib)
 wait "$idle_pid"
 echo "daemon RSS before ${rss_before} KiB, holding $IDLE connections ${rss_idle} KiB"
 
+# The machine's CPU time counters (/proc/stat): user nice system idle iowait
+# irq softirq steal.
+cpu_ticks() { awk '/^cpu / {print $2, $3, $4, $5, $6, $7, $8, $9}' /proc/stat; }
+# The share of the CPU time between two cpu_ticks that the hypervisor gave
+# to other guests (steal): time in which neither the daemon nor the load
+# generator could run, whatever they were waiting for. Latency tails follow it.
+steal_percent() {  # steal_percent "BEFORE" "AFTER"
+  awk -v a="$1" -v b="$2" 'BEGIN {split(a, x); split(b, y); t = 0; for (i = 1; i <= 8; i++) t += y[i] - x[i];
+    printf "%.1f", (t > 0 ? 100 * (y[8] - x[8]) / t : 0)}'
+}
 load() {  # load NAME ARGS...: mayfly-load against the daemon, output in $dir/NAME.out
-  local name=$1
+  local name=$1 before
   shift
   echo "== $name"
+  before=$(cpu_ticks)
   "$BUILD/bench/mayfly-load" --server "https://$api" --admin-socket "$dir/admin.sock" --ca-bundle "$dir/ca/root.pem" \
     --duration "$DURATION" --node-prefix "load-$name-" "$@" | tee "$dir/$name.out"
+  echo "cpu time stolen by the hypervisor $(steal_percent "$before" "$(cpu_ticks)") %" | tee -a "$dir/$name.out"
 }
 load keepalive --connections "$CONNECTIONS" --mode keepalive --route sign
 full=$(awk '/^throughput/ {print $2}' "$dir/keepalive.out")
@@ -105,6 +117,7 @@ ka=$(awk '/^throughput/ {print $2}' "$dir/keepalive.out")
 half_rate=$(awk '/^throughput/ {print $2}' "$dir/half.out")
 half_p99=$(awk '/^latency p99 / {print $3}' "$dir/half.out")
 ka_p99=$(awk '/^latency p99 / {print $3}' "$dir/keepalive.out")
+steal() { awk '/^cpu time stolen/ {print $(NF - 1)}' "$dir/$1.out"; }
 nc=$(awk '/^throughput/ {print $2}' "$dir/new-connection.out")
 rn=$(awk '/^throughput/ {print $2}' "$dir/renew.out")
 storm_s=$(awk '/^renewal storm/ {print $(NF - 1)}' "$dir/storm.out")
@@ -126,6 +139,7 @@ row "bare TLS 1.3 mutual handshakes, 2 threads" "$hs2" hs/s "" "" ""
 row "/v1/sign keep-alive, $CONNECTIONS conns" "$ka" req/s "in-process issuance, 2 threads" "$nostore2" ">=50"
 row "  p99 at full load" "$ka_p99" ms "" "" ""
 row "  p99 at half load ($half_rate req/s)" "$half_p99" ms "" "" "<10"
+row "  CPU time stolen (full / half load)" "$(steal keepalive) / $(steal half)" "%" "" "" ""
 row "/v1/sign new connection per request" "$nc" req/s "bare TLS handshakes, 2 threads" "$hs2" ">=60"
 row "/v1/renew keep-alive, $CONNECTIONS conns" "$rn" req/s "in-process issuance, 2 threads" "$nostore2" ""
 row "renewal storm: $STORM nodes renew, new conns" "$storm_s" s "" "" "<60"
