@@ -281,31 +281,29 @@ Result<const EVP_MD*> SignatureDigest(const Algorithm& alg, KeyType key_type) {
   // No algorithm Mayfly accepts has parameters; RSA's are an explicit NULL.
   const bool no_params = !alg.params || (alg.params->tag == der::kNull && alg.params->content.empty());
   if (!no_params) return Bad("CSR signature algorithm " + OidText(alg.oid) + " has unexpected parameters");
-  std::string_view name;
-  switch (FamilyOf(key_type)) {
-    case KeyFamily::kEc:
-      name = alg.nid == NID_ecdsa_with_SHA256   ? "SHA256"
-             : alg.nid == NID_ecdsa_with_SHA384 ? "SHA384"
-             : alg.nid == NID_ecdsa_with_SHA512 ? "SHA512"
-                                                : "";
-      break;
-    case KeyFamily::kEd25519:
-      if (alg.nid == NID_ED25519) return nullptr;
-      break;
-    case KeyFamily::kRsa:
-      name = alg.nid == NID_sha256WithRSAEncryption   ? "SHA256"
-             : alg.nid == NID_sha384WithRSAEncryption ? "SHA384"
-             : alg.nid == NID_sha512WithRSAEncryption ? "SHA512"
-                                                      : "";
-      break;
+  struct Accepted {
+    int nid;
+    KeyFamily family;
+    std::string_view digest;  // empty: the algorithm hashes internally
+  };
+  static constexpr Accepted kAccepted[] = {
+      {NID_ecdsa_with_SHA256, KeyFamily::kEc, "SHA256"},
+      {NID_ecdsa_with_SHA384, KeyFamily::kEc, "SHA384"},
+      {NID_ecdsa_with_SHA512, KeyFamily::kEc, "SHA512"},
+      {NID_ED25519, KeyFamily::kEd25519, ""},
+      {NID_sha256WithRSAEncryption, KeyFamily::kRsa, "SHA256"},
+      {NID_sha384WithRSAEncryption, KeyFamily::kRsa, "SHA384"},
+      {NID_sha512WithRSAEncryption, KeyFamily::kRsa, "SHA512"},
+  };
+  for (const Accepted& a : kAccepted) {
+    if (a.nid != alg.nid || a.family != FamilyOf(key_type)) continue;
+    if (a.digest.empty()) return nullptr;
+    const EVP_MD* md = FetchedDigest(a.digest);
+    if (md == nullptr) return OpensslError("fetching " + std::string(a.digest));
+    return md;
   }
-  if (name.empty()) {
-    return Bad("CSR signature algorithm " + OidText(alg.oid) + " is not accepted for a " +
-               std::string(KeyTypeName(key_type)) + " key");
-  }
-  const EVP_MD* md = FetchedDigest(name);
-  if (md == nullptr) return OpensslError("fetching " + std::string(name));
-  return md;
+  return Bad("CSR signature algorithm " + OidText(alg.oid) + " is not accepted for a " +
+             std::string(KeyTypeName(key_type)) + " key");
 }
 
 Result<void> VerifySignature(const VerifiedKey& key, const EVP_MD* md, std::string_view signed_part,
@@ -388,13 +386,15 @@ Result<std::optional<std::string_view>> RequestedSan(const std::optional<der::El
   return san;
 }
 
-// A URI or DNS name as requested, bounded and without embedded NULs.
-Result<std::string> TextName(std::string_view text, const char* kind, size_t max_bytes) {
+// Adds a URI or DNS name as requested, bounded and without embedded NULs.
+Result<void> AddTextName(std::vector<std::string>& to, std::string_view text, const char* kind,
+                         size_t max_bytes) {
   if (text.size() > max_bytes) {
     return Bad(std::string("CSR ") + kind + " name is longer than " + std::to_string(max_bytes) + " bytes");
   }
   if (text.find('\0') != std::string_view::npos) return Bad(std::string("CSR ") + kind + " name contains a NUL byte");
-  return std::string(text);
+  to.emplace_back(text);
+  return Ok();
 }
 
 }  // namespace
@@ -413,19 +413,14 @@ Result<void> Csr::ReadNames(std::string_view san) {
   }
   der::Reader reader(names->content);
   while (auto name = reader.NextAny()) {
+    Result<void> added = Ok();
     switch (name->tag) {
-      case der::kGeneralNameUri: {
-        auto uri = TextName(name->content, "URI", kMaxUriNameBytes);
-        if (!uri) return std::unexpected(uri.error());
-        uris_.push_back(std::move(*uri));
+      case der::kGeneralNameUri:
+        added = AddTextName(uris_, name->content, "URI", kMaxUriNameBytes);
         break;
-      }
-      case der::kGeneralNameDns: {
-        auto dns = TextName(name->content, "DNS", kMaxDnsNameBytes);
-        if (!dns) return std::unexpected(dns.error());
-        dns_.push_back(std::move(*dns));
+      case der::kGeneralNameDns:
+        added = AddTextName(dns_, name->content, "DNS", kMaxDnsNameBytes);
         break;
-      }
       case der::kGeneralNameIp: {
         if (name->content.size() != 4 && name->content.size() != 16) {
           return Bad("CSR IP address is neither 4 nor 16 bytes");
@@ -436,6 +431,7 @@ Result<void> Csr::ReadNames(std::string_view san) {
       default:
         return Bad("CSR requests a name type Mayfly does not issue (only URI, DNS and IP names)");
     }
+    if (!added) return added;
   }
   return Ok();
 }

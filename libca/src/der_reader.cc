@@ -24,9 +24,9 @@ std::optional<Element> Reader::Peek() const {
   return Element{tag, rest_.substr(header, length), rest_.substr(0, header + length)};
 }
 
-std::optional<Element> Reader::NextAny() {
+std::optional<Element> Reader::Take(std::optional<uint8_t> tag) {
   auto element = Peek();
-  if (!element) {
+  if (!element || (tag && element->tag != *tag)) {
     failed_ = true;
     return std::nullopt;
   }
@@ -34,15 +34,9 @@ std::optional<Element> Reader::NextAny() {
   return element;
 }
 
-std::optional<Element> Reader::Next(uint8_t tag) {
-  auto element = Peek();
-  if (!element || element->tag != tag) {
-    failed_ = true;
-    return std::nullopt;
-  }
-  rest_.remove_prefix(element->encoded.size());
-  return element;
-}
+std::optional<Element> Reader::NextAny() { return Take(std::nullopt); }
+
+std::optional<Element> Reader::Next(uint8_t tag) { return Take(tag); }
 
 std::optional<Element> Reader::NextIf(uint8_t tag) {
   if (failed_ || rest_.empty() || static_cast<uint8_t>(rest_[0]) != tag) return std::nullopt;

@@ -43,6 +43,8 @@ class Reader {
 
  private:
   std::optional<Element> Peek() const;
+  // The next element (with `tag`, when given), consumed; fails the reader otherwise.
+  std::optional<Element> Take(std::optional<uint8_t> tag);
 
   std::string_view rest_;
   bool failed_ = false;

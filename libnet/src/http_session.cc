@@ -22,7 +22,6 @@
 #include "http_message.h"
 #include "lean_tls_stream.h"
 #include "mayfly/net/query.h"
-#include "mayfly/x509_util.h"
 
 namespace mayfly::net {
 namespace {
@@ -69,9 +68,10 @@ class HttpSession final : public SessionBase,
               std::shared_ptr<ssl::context> tls, StreamArgs&&... stream_args)
       : core_(std::move(core)),
         tls_(std::move(tls)),
-        stream_(std::forward<StreamArgs>(stream_args)...),
-        listener_(listener),
-        peer_ip_(std::move(peer_ip)) {}
+        stream_(std::forward<StreamArgs>(stream_args)...) {
+    peer_.listener = listener;
+    peer_.ip = std::move(peer_ip);
+  }
 
   ~HttpSession() override { core_->RemoveSession(this); }
 
@@ -138,8 +138,7 @@ class HttpSession final : public SessionBase,
     SSL* ssl = stream_.native_handle();
     // Only a chain OpenSSL verified against the client trust store counts;
     // X509_V_OK also means "no certificate", then get1 returns null.
-    if (SSL_get_verify_result(ssl) == X509_V_OK) client_cert_.reset(SSL_get1_peer_certificate(ssl));
-    if (client_cert_) client_spiffe_id_ = CertSpiffeId(client_cert_.get());
+    if (SSL_get_verify_result(ssl) == X509_V_OK) peer_.SetClientCert(OsslPtr<X509>(SSL_get1_peer_certificate(ssl)));
     WaitForRequest();
   }
 
@@ -264,12 +263,7 @@ class HttpSession final : public SessionBase,
     if (!converted) return SendError(400, "invalid_argument", converted.error().message);
     HttpRequest request = std::move(*converted);
     parser_.reset();
-    request.peer.listener = listener_;
-    request.peer.ip = peer_ip_;
-    if (client_cert_ && X509_up_ref(client_cert_.get()) == 1) {
-      request.peer.client_cert.reset(client_cert_.get());
-      request.peer.client_spiffe_id = client_spiffe_id_;
-    }
+    request.peer = peer_.Share();
     state_ = State::kHandling;
     core_->counters().requests++;
 
@@ -376,10 +370,7 @@ class HttpSession final : public SessionBase,
   std::shared_ptr<Server::Core> core_;
   std::shared_ptr<ssl::context> tls_;  // outlives stream_, which refers to it
   Stream stream_;
-  const Listener listener_;
-  const std::string peer_ip_;
-  OsslPtr<X509> client_cert_;
-  std::string client_spiffe_id_;
+  PeerInfo peer_;  // listener, address and (after the handshake) client certificate
   ServerOptions options_;
   State state_ = State::kStarting;
   beast::flat_buffer buffer_;

@@ -139,10 +139,7 @@ class ApiTest : public ::testing::Test {
     peer.ip = std::move(ip);
     auto cert = CertFromPem(pem);
     EXPECT_TRUE(cert) << cert.error().ToString();
-    if (cert) {
-      peer.client_spiffe_id = CertSpiffeId(cert->get());  // as libnet's session does
-      peer.client_cert = std::move(*cert);
-    }
+    if (cert) peer.SetClientCert(std::move(*cert));
     return peer;
   }
   net::PeerInfo Admin() {

@@ -24,6 +24,13 @@ struct PeerInfo {
   // CertSpiffeId(client_cert) (its one URI name, not yet validated), read
   // once per connection rather than decoded again for every request.
   std::string client_spiffe_id;
+
+  // Sets client_cert and the client_spiffe_id read from it: the one place
+  // that derives the ID.
+  void SetClientCert(OsslPtr<X509> cert);
+  // The same peer for another request on the connection: the certificate is
+  // shared (its reference count goes up), nothing is decoded again.
+  PeerInfo Share() const;
 };
 
 struct HttpRequest {
