@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <set>
 
 #include "support/store_fixture.h"
@@ -265,11 +263,7 @@ TEST_F(StoreCertsTest, PagingVisitsEveryCertificateOnceNewestFirst) {
     want_all.push_back(certs.back().serial);
   }
   std::reverse(want_all.begin(), want_all.end());
-  const auto start = std::chrono::steady_clock::now();
   Insert(certs);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  std::printf("InsertCertificates: %.2f us per row in a batch of %d\n",
-              std::chrono::duration<double, std::micro>(elapsed).count() / kCount, kCount);
   for (const std::string& serial : want_all) {
     if ((std::stoi(serial) - 100000) % 5 != 0) want_valid.push_back(serial);
   }
@@ -296,28 +290,6 @@ TEST_F(StoreCertsTest, PagingVisitsEveryCertificateOnceNewestFirst) {
 
 // A measurement for the log, not an assertion: the cost per row of
 // InsertCertificates at group-commit batch sizes, fsync included.
-TEST_F(StoreCertsTest, ReportsInsertCostPerRow) {
-  int serial = 0;
-  for (int batch_size : {1, 256, 1000}) {
-    constexpr int kBatches = 10;
-    std::vector<std::vector<CertRecord>> batches(kBatches);
-    for (auto& batch : batches) {
-      for (int i = 0; i < batch_size; ++i, ++serial) {
-        batch.push_back(Cert(std::to_string(serial), "spiffe://example.org/w" + std::to_string(serial % 50),
-                             "n" + std::to_string(serial % 20), 2000));
-      }
-    }
-    const auto start = std::chrono::steady_clock::now();
-    const std::clock_t cpu_start = std::clock();  // this process's CPU, apart from other load
-    for (const auto& batch : batches) Insert(batch);
-    const double rows = kBatches * batch_size;
-    const double cpu_us = 1e6 * static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC / rows;
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    std::printf("InsertCertificates, batches of %4d: %7.2f us per row (%.2f us of CPU)\n", batch_size,
-                std::chrono::duration<double, std::micro>(elapsed).count() / rows, cpu_us);
-  }
-}
-
 TEST_F(StoreCertsTest, LimitIsClampedAndCursorChecked) {
   std::vector<CertRecord> certs;
   for (int i = 0; i < 1005; ++i) certs.push_back(Cert("c" + std::to_string(i), "spiffe://example.org/a", "", 9));

@@ -291,27 +291,4 @@ class Store {
   std::unique_ptr<Impl> impl_;
 };
 
-// Lets many threads commit certificates in shared transactions: each caller
-// blocks in Commit until the transaction holding its record is durable.
-// While one batch commits, new arrivals queue and form the next batch. No
-// thread of its own: the first waiting caller commits for everyone queued
-// (up to max_batch). When a batch fails, its records are retried one by one,
-// so only a bad record (e.g. a duplicate serial) gets the error. Destroy it
-// only once no Commit is running.
-class GroupCommitter {
- public:
-  explicit GroupCommitter(Store& store, size_t max_batch = 256);
-  ~GroupCommitter();
-  [[nodiscard]] Result<void> Commit(CertRecord record);
-  // Commits the record and its audit event in one transaction (RecordIssuance).
-  [[nodiscard]] Result<void> Commit(CertRecord record, AuditEvent event);
-
-  // Transactions committed so far (batches, and single retries of a failed batch).
-  uint64_t batches_committed() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
 }  // namespace mayfly
