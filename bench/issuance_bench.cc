@@ -225,7 +225,8 @@ double RateOver(std::chrono::milliseconds span, Op&& op, Settle&& settle) {
   return static_cast<double>(n) / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// The machine drifts 20-30 % over minutes (BASELINES.md), so a ratio of two
+// The machine's speed drifts 20-30 % over tens of minutes (openssl speed
+// repeated on the development host), so a ratio of two
 // figures measured a minute apart moves with it. Here the bare crypto and the
 // issuance with its durable commit (1 issuing thread) alternate in short
 // rounds; the median of the rounds' ratios is the figure issue 3 asks for.
