@@ -52,7 +52,7 @@ struct Fixture {
     f.issuer = Issuer::Create(std::move(inter), std::move(int_key), {}, clock).value();
     char tmpl[] = "/tmp/mayfly-bench-XXXXXX";
     f.dir = mkdtemp(tmpl);
-    f.store = Store::Open(f.dir + "/bench.db").value();
+    f.store = OpenStore({.sqlite_path = f.dir + "/bench.db"}).value();
     f.queue = std::make_unique<CommitQueue>(*f.store);
     for (int i = 0; i < kCsrPool; ++i) {
       auto key = GenerateKey(KeyType::kEcdsaP256).value();

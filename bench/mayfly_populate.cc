@@ -76,7 +76,7 @@ Result<std::string> RandomSerial() {
 
 int Run(const Options& opt) {
   const CaPaths paths = CaPaths::For(opt.state_dir);
-  auto store = Store::Open(paths.database);
+  auto store = OpenStore({.sqlite_path = paths.database});
   if (!store) Die(store.error().ToString());
   auto issuer = ActiveIssuer(**store, paths);
   if (!issuer) Die(issuer.error().ToString());

@@ -29,7 +29,7 @@ void BM_InsertCertificates(benchmark::State& state) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   {
-    auto store = Store::Open((dir / "ca.db").string());
+    auto store = OpenStore({.sqlite_path = (dir / "ca.db").string()});
     if (!store) {
       state.SkipWithError(store.error().ToString().c_str());
       return;

@@ -112,11 +112,11 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   for (const auto& [path, what] : private_paths) {
     if (auto r = CheckPrivate(path, what); !r) return std::unexpected(r.error());
   }
-  // Before Store::Open, which would create an empty database: no CA here
+  // Before OpenStore, which would create an empty database: no CA here
   // is "run `mayfly-ca init` first".
   if (auto root = LoadCaCert(paths.root_cert); !root) return std::unexpected(root.error());
 
-  auto store = Store::Open(paths.database);
+  auto store = OpenStore({.sqlite_path = paths.database});
   if (!store) return WithContext(store.error(), "opening " + paths.database);
   rt->store_ = std::move(*store);
   auto records = rt->store_->ListCaCerts();
@@ -157,11 +157,7 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
 
 std::string CaRuntime::MetricsText() const {
   std::string text = metrics_.PrometheusText();
-  AppendMetric(text, "mayfly_store_wal_checkpoints_total", "counter",
-               "WAL checkpoints run (on the store's own thread).", store_->WalCheckpoints());
-  AppendMetric(text, "mayfly_store_wal_checkpoint_failures_total", "counter",
-               "WAL checkpoints that failed; while they fail the WAL file grows.",
-               store_->WalCheckpointFailures());
+  for (const StoreStat& stat : store_->Stats()) AppendMetric(text, stat.name, stat.type, stat.help, stat.value);
   return text;
 }
 

@@ -115,7 +115,7 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   }
   OPENSSL_cleanse(pass->data(), pass->size());
 
-  auto store = Store::Open(paths.database);
+  auto store = OpenStore({.sqlite_path = paths.database});
   if (!store) return std::unexpected(store.error());
   for (const char* suffix : {"", "-wal", "-shm"}) rollback.Add(paths.database + suffix);
 

@@ -127,7 +127,7 @@ TEST_F(CaRuntimeTest, ServerCertificateNamesTheCaAndServerNames) {
 TEST_F(CaRuntimeTest, RefreshSeesRevocationsMadeByAnotherDaemon) {
   TestNode node = Enroll("web-1");
   // Another daemon on the same database revokes the node.
-  auto other = Store::Open(CaPaths::For(config_.state_dir).database).value();
+  auto other = OpenStore({.sqlite_path = CaPaths::For(config_.state_dir).database}).value();
   ASSERT_TRUE(other->Revoke(RevokeSelector{.serial = node.serial}, RevocationReason::kUnspecified,
                             ToUnixSeconds(clock_.Now())));
   EXPECT_FALSE(rt_->revocations().IsRevoked(node.serial)) << "served from the cache until a refresh";

@@ -1,5 +1,5 @@
 // Opening the store: files, modes, migrations, reopening, meta, and readers beside a writer.
-#include "mayfly/store.h"
+#include "mayfly/sqlite_store.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -49,13 +49,13 @@ TEST(StoreTest, ReopenKeepsData) {
   TempDir dir;
   const std::string path = dir.File("ca.db");
   {
-    auto store = Store::Open(path);
+    auto store = SqliteStore::Open(path);
     ASSERT_TRUE(store) << store.error().ToString();
     CertRecord cert = Cert("0a");
     ASSERT_TRUE((*store)->InsertCertificates(std::span(&cert, 1)));
     ASSERT_TRUE((*store)->SetMeta("active_issuer", "abcd"));
   }
-  auto store = Store::Open(path);
+  auto store = SqliteStore::Open(path);
   ASSERT_TRUE(store) << store.error().ToString();
   auto cert = (*store)->GetCertificate("0a");
   ASSERT_TRUE(cert && cert->has_value());
@@ -69,18 +69,18 @@ TEST(StoreTest, ReopenKeepsData) {
 TEST(StoreTest, MigrationsApplyOnceAndReopeningChangesNothing) {
   TempDir dir;
   const std::string path = dir.File("ca.db");
-  auto first = Store::Open(path);
+  auto first = SqliteStore::Open(path);
   ASSERT_TRUE(first) << first.error().ToString();
   const int version = (*first)->SchemaVersion();
   EXPECT_GE(version, 1);
   EXPECT_EQ(RawUserVersion(path), version);
   // A second store on the same file (while the first is open), then a reopen.
-  auto second = Store::Open(path);
+  auto second = SqliteStore::Open(path);
   ASSERT_TRUE(second) << second.error().ToString();
   EXPECT_EQ((*second)->SchemaVersion(), version);
   second->reset();
   first->reset();
-  auto third = Store::Open(path);
+  auto third = SqliteStore::Open(path);
   ASSERT_TRUE(third) << third.error().ToString();
   EXPECT_EQ((*third)->SchemaVersion(), version);
   EXPECT_EQ(RawUserVersion(path), version);
@@ -89,9 +89,9 @@ TEST(StoreTest, MigrationsApplyOnceAndReopeningChangesNothing) {
 TEST(StoreTest, RefusesADatabaseFromANewerVersion) {
   TempDir dir;
   const std::string path = dir.File("ca.db");
-  { ASSERT_TRUE(Store::Open(path)); }
+  { ASSERT_TRUE(SqliteStore::Open(path)); }
   RawExec(path, "PRAGMA user_version = 999");
-  auto store = Store::Open(path);
+  auto store = SqliteStore::Open(path);
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code, ErrorCode::kStore);
   EXPECT_NE(store.error().message.find("999"), std::string::npos) << store.error().message;
@@ -102,7 +102,7 @@ TEST(StoreTest, RefusesAFileThatIsNotADatabase) {
   TempDir dir;
   const std::string path = dir.File("ca.db");
   std::ofstream(path) << "this is not a database, it is a text file of some length......";
-  auto store = Store::Open(path);
+  auto store = SqliteStore::Open(path);
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code, ErrorCode::kStore);
 }
@@ -111,7 +111,7 @@ TEST(StoreTest, FilesAreOwnerOnlyWhateverTheUmask) {
   TempDir dir;
   const std::string path = dir.File("ca.db");
   const mode_t old_umask = ::umask(0);
-  auto store = Store::Open(path);
+  auto store = SqliteStore::Open(path);
   ::umask(old_umask);
   ASSERT_TRUE(store) << store.error().ToString();
   CertRecord cert = Cert("01");
@@ -125,7 +125,7 @@ TEST(StoreTest, FilesAreOwnerOnlyWhateverTheUmask) {
 
 TEST(StoreTest, MetaIsSetReadAndOverwritten) {
   TempDir dir;
-  auto store = Store::Open(dir.File("ca.db"));
+  auto store = SqliteStore::Open(dir.File("ca.db"));
   ASSERT_TRUE(store);
   auto missing = (*store)->GetMeta("k");
   ASSERT_TRUE(missing);
@@ -138,7 +138,7 @@ TEST(StoreTest, MetaIsSetReadAndOverwritten) {
 TEST(StoreTest, ReadersRunWhileAnotherWriterHoldsTheLock) {
   TempDir dir;
   const std::string path = dir.File("ca.db");
-  auto store = Store::Open(path);
+  auto store = SqliteStore::Open(path);
   ASSERT_TRUE(store);
   CertRecord cert = Cert("0b");
   ASSERT_TRUE((*store)->InsertCertificates(std::span(&cert, 1)));
@@ -170,7 +170,7 @@ TEST(StoreTest, ReadersRunWhileAnotherWriterHoldsTheLock) {
 
 TEST(StoreTest, ManyThreadsReadAndWriteAtOnce) {
   TempDir dir;
-  auto store = Store::Open(dir.File("ca.db"));
+  auto store = SqliteStore::Open(dir.File("ca.db"));
   ASSERT_TRUE(store);
   constexpr int kThreads = 4;
   constexpr int kPerThread = 50;
@@ -202,7 +202,7 @@ TEST(StoreTest, ManyThreadsReadAndWriteAtOnce) {
 TEST(StoreTest, WalIsCheckpointedOnItsOwnThreadAndStaysBounded) {
   TempDir dir;
   const std::string path = dir.File("ca.db");
-  auto store = Store::Open(path);
+  auto store = SqliteStore::Open(path);
   ASSERT_TRUE(store);
   constexpr int kBatches = 200;
   constexpr int kPerBatch = 100;  // ~100 KiB of rows per transaction, ~24 MiB in all with indexes

@@ -17,7 +17,7 @@ class StoreFixture : public ::testing::Test {
   // Closes the store (when open) and opens the same file again.
   void Reopen() {
     store_.reset();
-    auto store = Store::Open(path_);
+    auto store = OpenStore({.sqlite_path = path_});
     ASSERT_TRUE(store) << store.error().ToString();
     store_ = std::move(*store);
   }

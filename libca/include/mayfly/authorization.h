@@ -10,7 +10,7 @@
 
 #include "mayfly/error.h"
 #include "mayfly/identity.h"
-#include "mayfly/store.h"
+#include "mayfly/store_records.h"
 
 namespace mayfly {
 

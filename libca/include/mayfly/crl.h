@@ -8,7 +8,7 @@
 #include "mayfly/clock.h"
 #include "mayfly/error.h"
 #include "mayfly/ossl_ptr.h"
-#include "mayfly/store.h"
+#include "mayfly/store_records.h"
 
 namespace mayfly {
 

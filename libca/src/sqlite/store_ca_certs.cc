@@ -61,7 +61,7 @@ Result<void> UpdateCaRow(Connection& conn, const CaCertRecord& r) {
 
 }  // namespace
 
-Result<std::vector<CaCertRecord>> Store::ListCaCerts() {
+Result<std::vector<CaCertRecord>> SqliteStore::ListCaCerts() {
   static const std::string kSql = "SELECT " + std::string(kCaColumns) + " FROM ca_certs ORDER BY id";
   return impl_->Read([&](Connection& conn) -> Result<std::vector<CaCertRecord>> {
     auto stmt = conn.Prepare(kSql);
@@ -79,7 +79,7 @@ Result<std::vector<CaCertRecord>> Store::ListCaCerts() {
   });
 }
 
-Result<std::vector<CaCertRecord>> Store::SaveCaCerts(std::vector<CaCertRecord> records, const AuditEvent& event) {
+Result<std::vector<CaCertRecord>> SqliteStore::SaveCaCerts(std::vector<CaCertRecord> records, const AuditEvent& event) {
   return impl_->Write([&](Connection& conn) -> Result<std::vector<CaCertRecord>> {
     for (CaCertRecord& r : records) {
       auto saved = r.id == 0 ? InsertCaRow(conn, r) : UpdateCaRow(conn, r);
@@ -90,7 +90,7 @@ Result<std::vector<CaCertRecord>> Store::SaveCaCerts(std::vector<CaCertRecord> r
   });
 }
 
-Result<std::map<std::string, int64_t>> Store::CountLiveByIssuer(int64_t now) {
+Result<std::map<std::string, int64_t>> SqliteStore::CountLiveByIssuer(int64_t now) {
   return impl_->Read([&](Connection& conn) -> Result<std::map<std::string, int64_t>> {
     auto stmt = conn.Prepare(
         "SELECT issuer, count(*) FROM certificates WHERE not_after > ?1 AND revoked_at IS NULL AND kind != 'server' "

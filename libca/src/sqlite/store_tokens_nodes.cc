@@ -31,7 +31,7 @@ Result<void> EnrollNode(Connection& conn, const std::string& node, int64_t now) 
 
 }  // namespace
 
-Result<void> Store::CreateToken(const TokenRecord& token) {
+Result<void> SqliteStore::CreateToken(const TokenRecord& token) {
   if (token.hash.empty() || token.node.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "a join token needs a hash and a node");
   }
@@ -43,7 +43,7 @@ Result<void> Store::CreateToken(const TokenRecord& token) {
   });
 }
 
-Result<std::string> Store::ConsumeTokenAndEnroll(const std::string& token_hash, int64_t now,
+Result<std::string> SqliteStore::ConsumeTokenAndEnroll(const std::string& token_hash, int64_t now,
                                                  CertRecord node_cert, std::optional<AuditEvent> event) {
   return impl_->Write([&](Connection& conn) -> Result<std::string> {
     auto consume = conn.Prepare(
@@ -70,7 +70,7 @@ Result<std::string> Store::ConsumeTokenAndEnroll(const std::string& token_hash, 
   });
 }
 
-Result<std::optional<NodeRecord>> Store::GetNode(const std::string& name) {
+Result<std::optional<NodeRecord>> SqliteStore::GetNode(const std::string& name) {
   return impl_->Read([&](Connection& conn) -> Result<std::optional<NodeRecord>> {
     auto stmt = conn.Prepare("SELECT enrolled_at, banned, banned_at FROM nodes WHERE name = ?1");
     if (!stmt) return std::unexpected(stmt.error());
@@ -84,7 +84,7 @@ Result<std::optional<NodeRecord>> Store::GetNode(const std::string& name) {
   });
 }
 
-Result<std::vector<std::string>> Store::ListBannedNodes() {
+Result<std::vector<std::string>> SqliteStore::ListBannedNodes() {
   return impl_->Read([&](Connection& conn) -> Result<std::vector<std::string>> {
     auto stmt = conn.Prepare("SELECT name FROM nodes WHERE banned ORDER BY name");
     if (!stmt) return std::unexpected(stmt.error());

@@ -1,9 +1,9 @@
-// Names of the store's enums, as they appear in the database, the API and the CLI.
+// Names of the store records' enums, as they appear in the database, the API and the CLI.
 #include <array>
 #include <string>
 #include <utility>
 
-#include "mayfly/store.h"
+#include "mayfly/store_records.h"
 
 namespace mayfly {
 namespace {

@@ -1,12 +1,10 @@
-// The audit log: a hash chain of events, appended in write transactions and verifiable.
-#include <openssl/evp.h>
-
+// The audit log in SQLite: events appended in write transactions, read back for listing and verification
+// (the chain's rules are audit_chain.h's).
 #include <algorithm>
 #include <limits>
 #include <string>
 
-#include "mayfly/keys.h"
-#include "mayfly/ossl_ptr.h"
+#include "mayfly/audit_chain.h"
 #include "store_internal.h"
 
 namespace mayfly {
@@ -14,40 +12,6 @@ namespace {
 
 constexpr std::string_view kAuditColumns =
     "id, time, type, actor, subject, result, detail, prev_hash, hash";
-
-// Each field as an 8-byte big-endian length, then its bytes: no two different
-// events encode alike, whatever their fields contain.
-void AppendField(std::string& out, std::string_view field) {
-  const uint64_t size = field.size();
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((size >> shift) & 0xff));
-  out.append(field);
-}
-
-// Hex SHA-256 over (prev_hash, time in decimal, type, actor, subject, result,
-// detail), each length-prefixed.
-Result<std::string> AuditHash(const AuditEvent& event) {
-  const std::string time = std::to_string(event.time);
-  std::string encoded;
-  for (std::string_view field : {std::string_view(event.prev_hash), std::string_view(time),
-                                 std::string_view(event.type), std::string_view(event.actor),
-                                 std::string_view(event.subject), std::string_view(event.result),
-                                 std::string_view(event.detail)}) {
-    AppendField(encoded, field);
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  ClearOpensslErrors();
-  if (EVP_Digest(encoded.data(), encoded.size(), digest, &size, FetchedDigest("SHA256"), nullptr) != 1) {
-    return OpensslError("hashing an audit event");
-  }
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex.push_back(kDigits[digest[i] >> 4]);
-    hex.push_back(kDigits[digest[i] & 0xf]);
-  }
-  return hex;
-}
 
 AuditEvent ReadAuditRow(const Statement& row) {
   return AuditEvent{.id = row.Int(0),
@@ -78,7 +42,7 @@ Result<AuditEvent> AppendAuditRow(Connection& conn, AuditEvent event) {
   auto row = last->Step();
   if (!row) return WithContext(row.error(), "reading the last audit event");
   event.prev_hash = *row ? last->Text(0) : "";
-  auto hash = AuditHash(event);
+  auto hash = AuditEventHash(event);
   if (!hash) return std::unexpected(hash.error());
   event.hash = std::move(*hash);
   auto insert = conn.Prepare(
@@ -92,11 +56,11 @@ Result<AuditEvent> AppendAuditRow(Connection& conn, AuditEvent event) {
   return event;
 }
 
-Result<AuditEvent> Store::AppendAudit(AuditEvent event) {
+Result<AuditEvent> SqliteStore::AppendAudit(AuditEvent event) {
   return impl_->Write([&](Connection& conn) { return AppendAuditRow(conn, std::move(event)); });
 }
 
-Result<std::vector<AuditEvent>> Store::ListAudit(int64_t since, int limit,
+Result<std::vector<AuditEvent>> SqliteStore::ListAudit(int64_t since, int limit,
                                                  std::optional<int64_t> before_id) {
   const int64_t before = before_id.value_or(std::numeric_limits<int64_t>::max());
   const int64_t page = std::clamp(limit, 1, kMaxStorePage);
@@ -124,7 +88,7 @@ Result<std::vector<AuditEvent>> Store::ListAudit(int64_t since, int limit,
   });
 }
 
-Result<AuditChainCheck> Store::VerifyAuditChain() {
+Result<AuditChainCheck> SqliteStore::VerifyAuditChain() {
   return impl_->Read([&](Connection& conn) -> Result<AuditChainCheck> {
     // One snapshot, so the rows and the sequence agree.
     auto snapshot = Transaction::BeginRead(conn);
@@ -133,30 +97,18 @@ Result<AuditChainCheck> Store::VerifyAuditChain() {
         "SELECT " + std::string(kAuditColumns) + " FROM audit_events ORDER BY id";
     auto stmt = conn.Prepare(kSql);
     if (!stmt) return std::unexpected(stmt.error());
-    AuditChainCheck check;
-    int64_t prev_id = 0;
-    std::string prev_hash;
+    AuditChainVerifier verifier;
     while (true) {
       auto row = stmt->Step();
       if (!row) return WithContext(row.error(), "reading the audit log");
       if (!*row) break;
-      const AuditEvent event = ReadAuditRow(*stmt);
-      ++check.events;
-      auto hash = AuditHash(event);
-      if (!hash) return std::unexpected(hash.error());
-      // A gap means deleted events; a broken link or hash, edited ones.
-      if (event.id != prev_id + 1 || event.prev_hash != prev_hash || event.hash != *hash) {
-        check.first_bad_id = event.id;
-        return check;
-      }
-      prev_id = event.id;
-      prev_hash = event.hash;
+      auto good = verifier.Add(ReadAuditRow(*stmt));
+      if (!good) return std::unexpected(good.error());
+      if (!*good) return verifier.Finish(0);
     }
-    // Events deleted from the end leave no gap, but the sequence remembers them.
     auto last = LastAssignedAuditId(conn);
     if (!last) return std::unexpected(last.error());
-    if (*last > prev_id) check.first_bad_id = prev_id + 1;
-    return check;
+    return verifier.Finish(*last);
   });
 }
 

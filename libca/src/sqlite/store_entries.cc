@@ -72,13 +72,13 @@ Result<int64_t> InsertEntry(Connection& conn, const EntryRecord& entry, std::str
 
 }  // namespace
 
-Result<int64_t> Store::AddEntry(const EntryRecord& entry) {
+Result<int64_t> SqliteStore::AddEntry(const EntryRecord& entry) {
   const std::string_view source = entry.source.empty() ? kApiSource : entry.source;
   if (auto r = CheckEntry(entry, source); !r) return std::unexpected(r.error());
   return impl_->Write([&](Connection& conn) { return InsertEntry(conn, entry, source); });
 }
 
-Result<void> Store::RemoveEntry(int64_t id) {
+Result<void> SqliteStore::RemoveEntry(int64_t id) {
   return impl_->Write([&](Connection& conn) -> Result<void> {
     if (auto r = conn.Run("DELETE FROM entries WHERE id = ?1 AND source = 'api'", "removing an entry", id);
         !r) {
@@ -98,7 +98,7 @@ Result<void> Store::RemoveEntry(int64_t id) {
   });
 }
 
-Result<std::vector<EntryRecord>> Store::ListEntries() {
+Result<std::vector<EntryRecord>> SqliteStore::ListEntries() {
   return impl_->Read([&](Connection& conn) -> Result<std::vector<EntryRecord>> {
     auto stmt = conn.Prepare(
         "SELECT id, spiffe_id, node, dns, ips, max_ttl, source FROM entries ORDER BY id");
@@ -123,7 +123,7 @@ Result<std::vector<EntryRecord>> Store::ListEntries() {
   });
 }
 
-Result<void> Store::ReplaceConfigEntries(std::span<const EntryRecord> entries) {
+Result<void> SqliteStore::ReplaceConfigEntries(std::span<const EntryRecord> entries) {
   for (const EntryRecord& entry : entries) {
     if (auto r = CheckEntry(entry, kConfigSource); !r) return r;
   }

@@ -120,11 +120,11 @@ Result<CertRecord> ReadCertificateRow(const Statement& row, bool with_der) {
   return cert;
 }
 
-Result<void> Store::InsertCertificates(std::span<const CertRecord> certs) {
+Result<void> SqliteStore::InsertCertificates(std::span<const CertRecord> certs) {
   return RecordIssuance(certs, {});
 }
 
-Result<void> Store::RecordIssuance(std::span<const CertRecord> certs,
+Result<void> SqliteStore::RecordIssuance(std::span<const CertRecord> certs,
                                    std::span<const AuditEvent> events) {
   if (certs.empty() && events.empty()) return Ok();
   return impl_->Write([&](Connection& conn) -> Result<void> {
@@ -138,7 +138,7 @@ Result<void> Store::RecordIssuance(std::span<const CertRecord> certs,
   });
 }
 
-Result<std::optional<CertRecord>> Store::GetCertificate(const std::string& serial) {
+Result<std::optional<CertRecord>> SqliteStore::GetCertificate(const std::string& serial) {
   static const std::string kSql =
       "SELECT " + std::string(kCertColumns) + ", der FROM certificates WHERE serial = ?1";
   return impl_->Read([&](Connection& conn) -> Result<std::optional<CertRecord>> {
@@ -151,7 +151,7 @@ Result<std::optional<CertRecord>> Store::GetCertificate(const std::string& seria
   });
 }
 
-Result<int64_t> Store::CountCertificates(std::optional<CertStatus> status, int64_t now) {
+Result<int64_t> SqliteStore::CountCertificates(std::optional<CertStatus> status, int64_t now) {
   std::string sql = "SELECT count(*) FROM certificates";
   if (status) sql += " WHERE " + std::string(CertStatusCondition(*status));
   return impl_->Read([&](Connection& conn) -> Result<int64_t> {
@@ -164,7 +164,7 @@ Result<int64_t> Store::CountCertificates(std::optional<CertStatus> status, int64
   });
 }
 
-Result<std::vector<std::string>> Store::Revoke(const RevokeSelector& which,
+Result<std::vector<std::string>> SqliteStore::Revoke(const RevokeSelector& which,
                                                RevocationReason reason, int64_t now) {
   auto selector = SelectorColumn(which);
   if (!selector) return std::unexpected(selector.error());
@@ -198,7 +198,7 @@ Result<std::vector<std::string>> Store::Revoke(const RevokeSelector& which,
   });
 }
 
-Result<std::vector<RevokedCert>> Store::ListRevokedUnexpired(const std::string& issuer,
+Result<std::vector<RevokedCert>> SqliteStore::ListRevokedUnexpired(const std::string& issuer,
                                                              int64_t now) {
   return impl_->Read([&](Connection& conn) -> Result<std::vector<RevokedCert>> {
     auto stmt = conn.Prepare(
@@ -226,7 +226,7 @@ Result<std::vector<RevokedCert>> Store::ListRevokedUnexpired(const std::string& 
   });
 }
 
-Result<int64_t> Store::NextCrlNumber() {
+Result<int64_t> SqliteStore::NextCrlNumber() {
   return impl_->Write([&](Connection& conn) -> Result<int64_t> {
     auto stmt = conn.Prepare("UPDATE crl_state SET number = number + 1 WHERE id = 1 RETURNING number");
     if (!stmt) return std::unexpected(stmt.error());

@@ -73,7 +73,7 @@ std::string_view CertStatusCondition(CertStatus status) {
   return "0";
 }
 
-Result<CertPage> Store::ListCertificates(const CertFilter& filter) {
+Result<CertPage> SqliteStore::ListCertificates(const CertFilter& filter) {
   auto cursor = ParseCursor(filter.cursor);
   if (!cursor) return std::unexpected(cursor.error());
   const int limit = std::clamp(filter.limit, 1, kMaxStorePage);

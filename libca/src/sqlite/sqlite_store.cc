@@ -1,4 +1,4 @@
-// Opening the store (files, pragmas, migrations), its reader pool, and meta settings.
+// Opening the SQLite store (files, pragmas, migrations), its reader pool, and meta settings.
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -76,10 +76,10 @@ void ReaderPool::Return(Connection* conn) {
   if (idle_.size() < kMaxIdle) idle_.push_back(std::move(owned));
 }
 
-Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Store::~Store() = default;
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::~SqliteStore() = default;
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
   if (path.empty()) return MakeError(ErrorCode::kInvalidArgument, "database path is empty");
   if (auto r = MakePrivateFile(path); !r) return std::unexpected(r.error());
   auto writer = Connection::Open(path, /*read_only=*/false);
@@ -93,16 +93,24 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   auto checkpointer = WalCheckpointer::Start(path, impl->writer->db(), impl->write_mu);
   if (!checkpointer) return std::unexpected(checkpointer.error());
   impl->checkpointer = std::move(*checkpointer);
-  return std::unique_ptr<Store>(new Store(std::move(impl)));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 
-int Store::SchemaVersion() const { return impl_->schema_version; }
+int SqliteStore::SchemaVersion() const { return impl_->schema_version; }
 
-uint64_t Store::WalCheckpoints() const { return impl_->checkpointer->checkpoints(); }
+uint64_t SqliteStore::WalCheckpoints() const { return impl_->checkpointer->checkpoints(); }
 
-uint64_t Store::WalCheckpointFailures() const { return impl_->checkpointer->failures(); }
+uint64_t SqliteStore::WalCheckpointFailures() const { return impl_->checkpointer->failures(); }
 
-Result<std::optional<std::string>> Store::GetMeta(const std::string& key) {
+std::vector<StoreStat> SqliteStore::Stats() const {
+  return {{"mayfly_store_wal_checkpoints_total", "counter", "WAL checkpoints run (on the store's own thread).",
+           WalCheckpoints()},
+          {"mayfly_store_wal_checkpoint_failures_total", "counter",
+           "WAL checkpoints that failed; while they fail the WAL file grows.", WalCheckpointFailures()}};
+}
+
+
+Result<std::optional<std::string>> SqliteStore::GetMeta(const std::string& key) {
   return impl_->Read([&](Connection& conn) -> Result<std::optional<std::string>> {
     auto stmt = conn.Prepare("SELECT value FROM meta WHERE key = ?1");
     if (!stmt) return std::unexpected(stmt.error());
@@ -113,7 +121,7 @@ Result<std::optional<std::string>> Store::GetMeta(const std::string& key) {
   });
 }
 
-Result<void> Store::SetMeta(const std::string& key, const std::string& value) {
+Result<void> SqliteStore::SetMeta(const std::string& key, const std::string& value) {
   return impl_->Write([&](Connection& conn) {
     return conn.Run(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) "

@@ -1,4 +1,4 @@
-// What the store's source files share: Store::Impl, the reader pool, row helpers.
+// What the store's source files share: SqliteStore::Impl, the reader pool, row helpers.
 #pragma once
 
 #include <functional>
@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "mayfly/store.h"
+#include "mayfly/sqlite_store.h"
 #include "sqlite_util.h"
 #include "wal_checkpointer.h"
 
@@ -49,7 +49,7 @@ class ReaderPool {
   std::vector<std::unique_ptr<Connection>> idle_;
 };
 
-struct Store::Impl {
+struct SqliteStore::Impl {
   Impl(std::string p, std::unique_ptr<Connection> w)
       : path(std::move(p)), writer(std::move(w)), readers(path) {}
 
