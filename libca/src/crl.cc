@@ -52,13 +52,11 @@ Result<SignedCrl> BuildCrl(const X509* issuer, const EVP_PKEY* key, const CrlSpe
   if (spec.number < 0) return MakeError(ErrorCode::kInvalidArgument, "negative CRL number");
   auto signer = DerSigner::Create(key);
   if (!signer) return std::unexpected(signer.error());
-  unsigned char* name = nullptr;
-  const int name_len = i2d_X509_NAME(X509_get_subject_name(issuer), &name);
-  if (name_len <= 0) return OpensslError("encoding the CRL issuer name");
+  auto name = EncodeDer(X509_get_subject_name(issuer), i2d_X509_NAME, "the CRL issuer name");
+  if (!name) return std::unexpected(name.error());
   std::string tbs_content(kVersion2);
   tbs_content += signer->algorithm();
-  tbs_content.append(reinterpret_cast<char*>(name), static_cast<size_t>(name_len));
-  OPENSSL_free(name);
+  tbs_content += *name;
   tbs_content += der::Time(ToUnixSeconds(spec.this_update));
   tbs_content += der::Time(ToUnixSeconds(spec.next_update));
 

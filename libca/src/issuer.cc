@@ -71,12 +71,9 @@ Result<OsslPtr<X509_EXTENSION>> KeyUsageExt(bool key_encipherment) {
 // Appends a URI, DNS or IP name; false on allocation failure.
 bool PushName(GENERAL_NAMES* names, int type, const void* data, size_t len) {
   OsslPtr<GENERAL_NAME> gn(GENERAL_NAME_new());
-  ASN1_STRING* s = type == GEN_IPADD ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
-  if (!gn || s == nullptr || ASN1_STRING_set(s, data, static_cast<int>(len)) != 1) {
-    ASN1_STRING_free(s);
-    return false;
-  }
-  GENERAL_NAME_set0_value(gn.get(), type, s);  // gn owns s now
+  OsslPtr<ASN1_STRING> s(type == GEN_IPADD ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new());
+  if (!gn || !s || ASN1_STRING_set(s.get(), data, static_cast<int>(len)) != 1) return false;
+  GENERAL_NAME_set0_value(gn.get(), type, s.release());  // gn owns it now
   if (sk_GENERAL_NAME_push(names, gn.get()) == 0) return false;
   gn.release();  // the stack owns it
   return true;
@@ -105,12 +102,7 @@ namespace {
 
 Result<std::string> ExtDer(const Result<OsslPtr<X509_EXTENSION>>& ext) {
   if (!ext) return std::unexpected(ext.error());
-  unsigned char* buf = nullptr;
-  int len = i2d_X509_EXTENSION(ext->get(), &buf);
-  if (len <= 0) return OpensslError("encoding an extension");
-  std::string out(reinterpret_cast<char*>(buf), static_cast<size_t>(len));
-  OPENSSL_free(buf);
-  return out;
+  return EncodeDer(ext->get(), i2d_X509_EXTENSION, "an extension");
 }
 
 Result<OsslPtr<X509_EXTENSION>> BasicConstraintsLeaf() {
@@ -184,11 +176,9 @@ Result<std::unique_ptr<Issuer>> Issuer::Create(OsslPtr<X509> cert, OsslPtr<EVP_P
   auto signer = DerSigner::Create(issuer->key_.get());
   if (!signer) return std::unexpected(signer.error());
   auto p = std::make_unique<Prepared>(std::move(*signer));
-  unsigned char* name_der = nullptr;
-  int name_len = i2d_X509_NAME(X509_get_subject_name(issuer->cert_.get()), &name_der);
-  if (name_len <= 0) return OpensslError("encoding the issuer name");
-  p->issuer_name.assign(reinterpret_cast<char*>(name_der), static_cast<size_t>(name_len));
-  OPENSSL_free(name_der);
+  auto issuer_name = EncodeDer(X509_get_subject_name(issuer->cert_.get()), i2d_X509_NAME, "the issuer name");
+  if (!issuer_name) return std::unexpected(issuer_name.error());
+  p->issuer_name = std::move(*issuer_name);
   p->subject_org_rdn = Rdn(kOidOrganization, "Mayfly");
 
   auto bc = ExtDer(BasicConstraintsLeaf());

@@ -11,17 +11,6 @@
 namespace mayfly {
 namespace {
 
-template <typename T, typename Fn>
-Result<std::string> ToDer(const T* obj, Fn i2d, std::string_view what) {
-  ClearOpensslErrors();
-  unsigned char* buf = nullptr;
-  int len = i2d(obj, &buf);
-  if (len <= 0) return OpensslError("encoding " + std::string(what));
-  std::string out(reinterpret_cast<char*>(buf), static_cast<size_t>(len));
-  OPENSSL_free(buf);
-  return out;
-}
-
 }  // namespace
 
 std::string DerToPem(std::string_view der, std::string_view label) {
@@ -70,7 +59,7 @@ Result<std::vector<OsslPtr<X509>>> CertsFromPem(std::string_view pem) {
   return out;
 }
 
-Result<std::string> CertToDer(const X509* cert) { return ToDer(cert, i2d_X509, "a certificate"); }
+Result<std::string> CertToDer(const X509* cert) { return EncodeDer(cert, i2d_X509, "a certificate"); }
 
 Result<std::string> CertToPem(const X509* cert) {
   auto der = CertToDer(cert);
@@ -94,7 +83,7 @@ Result<OsslPtr<X509_CRL>> CrlFromPem(std::string_view pem) {
   return crl;
 }
 
-Result<std::string> CrlToDer(const X509_CRL* crl) { return ToDer(crl, i2d_X509_CRL, "a CRL"); }
+Result<std::string> CrlToDer(const X509_CRL* crl) { return EncodeDer(crl, i2d_X509_CRL, "a CRL"); }
 
 std::string HexEncode(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";

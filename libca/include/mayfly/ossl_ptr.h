@@ -81,4 +81,18 @@ std::string DrainOpensslErrors(std::string_view what);
 // Reads everything written into a memory BIO.
 std::string BioToString(BIO* bio);
 
+// The DER encoding of `obj` by OpenSSL's i2d function for its type (i2d_X509,
+// i2d_X509_NAME, ...), in a string; the buffer OpenSSL allocates is freed
+// here. kCrypto naming `what` when encoding fails.
+template <typename T, typename I2d>
+[[nodiscard]] Result<std::string> EncodeDer(const T* obj, I2d i2d, std::string_view what) {
+  ClearOpensslErrors();
+  unsigned char* buf = nullptr;
+  const int len = i2d(obj, &buf);
+  if (len <= 0) return OpensslError("encoding " + std::string(what));
+  std::string out(reinterpret_cast<char*>(buf), static_cast<size_t>(len));
+  OPENSSL_free(buf);
+  return out;
+}
+
 }  // namespace mayfly
