@@ -67,13 +67,60 @@ TEST_F(TlsContextTest, BadServerConfigsAreRefused) {
   EXPECT_FALSE(MakeServerTlsContext(bad_trust).has_value());
 }
 
-TEST_F(TlsContextTest, ClientContexts) {
+// The number of certificates in a store.
+int CertCount(X509_STORE* store) {
+  if (store == nullptr) return 0;
+  int certs = 0;
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objects, i)) == X509_LU_X509) ++certs;
+  }
+  return certs;
+}
+
+TEST_F(TlsContextTest, ClientContextsVerifyTheServerAgainstExactlyTheGivenRoots) {
   auto plain = MakeClientTlsContext(ClientTlsConfig{pki_.root_pem});
   ASSERT_TRUE(plain.has_value()) << plain.error().ToString();
-  EXPECT_EQ(SSL_CTX_get_verify_mode((*plain)->native_handle()), SSL_VERIFY_PEER);
+  SSL_CTX* native = (*plain)->native_handle();
+  EXPECT_EQ(SSL_CTX_get_verify_mode(native), SSL_VERIFY_PEER);
+  EXPECT_EQ(SSL_CTX_get_verify_callback(native), nullptr) << "OpenSSL's verdict stands";
+  EXPECT_EQ(SSL_CTX_get_min_proto_version(native), TLS1_3_VERSION);
+  EXPECT_TRUE(SSL_CTX_get_options(native) & SSL_OP_NO_COMPRESSION);
+  EXPECT_TRUE(SSL_CTX_get_options(native) & SSL_OP_NO_RENEGOTIATION);
+  // The given root and nothing else: not the system's default store.
+  X509_STORE* verify_store = nullptr;
+  ASSERT_EQ(SSL_CTX_get0_verify_cert_store(native, &verify_store), 1);
+  EXPECT_EQ(CertCount(verify_store), 1);
+  EXPECT_EQ(CertCount(SSL_CTX_get_cert_store(native)), 0);
+  EXPECT_EQ(SSL_CTX_get0_certificate(native), nullptr) << "no client certificate unless given";
+
+  ClientTlsConfig tls12{pki_.root_pem};
+  tls12.min_version = "1.2";
+  auto ctx12 = MakeClientTlsContext(tls12);
+  ASSERT_TRUE(ctx12.has_value());
+  EXPECT_EQ(SSL_CTX_get_min_proto_version((*ctx12)->native_handle()), TLS1_2_VERSION);
+}
+
+TEST_F(TlsContextTest, ClientContextsCarryTheGivenCertificateAndRefuseHalfConfigs) {
+  ClientTlsConfig with_cert{pki_.root_pem, pki_.client_chain_pem, pki_.client_key.get()};
+  auto ctx = MakeClientTlsContext(with_cert);
+  ASSERT_TRUE(ctx.has_value()) << ctx.error().ToString();
+  SSL_CTX* native = (*ctx)->native_handle();
+  X509* leaf = SSL_CTX_get0_certificate(native);
+  ASSERT_NE(leaf, nullptr);
+  EXPECT_EQ(X509_check_private_key(leaf, pki_.client_key.get()), 1);
+  STACK_OF(X509)* chain = nullptr;
+  ASSERT_EQ(SSL_CTX_get0_chain_certs(native, &chain), 1);
+  EXPECT_EQ(sk_X509_num(chain), 1) << "the intermediate is sent with the leaf";
+
   EXPECT_EQ(MakeClientTlsContext(ClientTlsConfig{}).error().code, ErrorCode::kInvalidArgument);
   ClientTlsConfig cert_without_key{pki_.root_pem, pki_.client_chain_pem};
   EXPECT_EQ(MakeClientTlsContext(cert_without_key).error().code, ErrorCode::kInvalidArgument);
+  ClientTlsConfig wrong_key{pki_.root_pem, pki_.client_chain_pem, pki_.server_key.get()};
+  EXPECT_EQ(MakeClientTlsContext(wrong_key).error().code, ErrorCode::kCrypto);
+  ClientTlsConfig bad_version{pki_.root_pem};
+  bad_version.min_version = "1.1";
+  EXPECT_EQ(MakeClientTlsContext(bad_version).error().code, ErrorCode::kInvalidArgument);
 }
 
 }  // namespace tls_context_test
