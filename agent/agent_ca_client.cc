@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "mayfly/file_util.h"
+#include "mayfly/identity.h"
 #include "mayfly/net/tls_context.h"
 #include "mayfly/x509_util.h"
 
@@ -15,8 +16,12 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr net::ClientOptions kClientOptions{.timeout = std::chrono::seconds(10),
-                                            .max_response_body = 16 * 1024 * 1024};
+// The agent's client options; `ca` is who the CA must prove to be (unset only
+// for the unverified first contact, which pins a root instead).
+net::ClientOptions Options(std::optional<net::ServerIdentity> ca) {
+  return {.timeout = std::chrono::seconds(10), .max_response_body = 16 * 1024 * 1024,
+          .server_identity = std::move(ca)};
+}
 
 // A context that completes the handshake whatever the server presents: used
 // only to fetch the bundle that the pin then checks.
@@ -38,7 +43,7 @@ bool FingerprintMatches(const std::string& actual, const std::string& pinned) {
 Result<std::string> FirstContact(const AgentConfig& config, const StatePaths& paths) {
   auto ctx = UnverifiedContext();
   if (!ctx) return std::unexpected(ctx.error());
-  auto client = net::HttpClient::ForUrl(config.server, *ctx, kClientOptions);
+  auto client = net::HttpClient::ForUrl(config.server, *ctx, Options(std::nullopt));
   if (!client) return std::unexpected(client.error());
   auto response = client->Request("GET", "/v1/bundle");
   if (!response) return WithContext(response.error(), "first contact");
@@ -82,16 +87,25 @@ Result<std::string> EstablishTrust(const AgentConfig& config, const StatePaths& 
 
 Result<CaClient> CaClient::Create(const std::string& server, const std::string& trust_pem,
                                   const std::string& node_chain_pem, const EVP_PKEY* node_key) {
+  // The CA is spiffe://<td>/mayfly/ca, <td> being the node certificate's;
+  // before enrollment any trust domain's (Enroll then checks the node
+  // certificate against the one the CA presented).
+  net::ServerIdentity ca;
+  if (!node_chain_pem.empty()) {
+    auto known = net::CaIdentityOf(node_chain_pem, "the node certificate");
+    if (!known) return std::unexpected(known.error());
+    ca = *known;
+  }
   auto anon_ctx = net::MakeClientTlsContext({.trust_pem = trust_pem});
   if (!anon_ctx) return std::unexpected(anon_ctx.error());
-  auto anonymous = net::HttpClient::ForUrl(server, *anon_ctx, kClientOptions);
+  auto anonymous = net::HttpClient::ForUrl(server, *anon_ctx, Options(ca));
   if (!anonymous) return std::unexpected(anonymous.error());
   std::optional<net::HttpClient> node;
   if (node_key != nullptr && !node_chain_pem.empty()) {
     auto ctx = net::MakeClientTlsContext(
         {.trust_pem = trust_pem, .cert_chain_pem = node_chain_pem, .key = node_key});
     if (!ctx) return std::unexpected(ctx.error());
-    auto client = net::HttpClient::ForUrl(server, *ctx, kClientOptions);
+    auto client = net::HttpClient::ForUrl(server, *ctx, Options(ca));
     if (!client) return std::unexpected(client.error());
     node.emplace(std::move(*client));
   }
@@ -127,6 +141,7 @@ Result<IssuedPem> CaClient::PostForCert(net::HttpClient& client, const std::stri
   banned_ = false;
   auto response = client.Request("POST", target, body);
   if (!response) return std::unexpected(response.error());
+  server_ = client.verified_server();
   if (response->status != 200) return std::unexpected(ErrorFrom(*response, "POST " + target));
   boost::system::error_code ec;
   json::value v = json::parse(response->body, ec);
@@ -141,7 +156,19 @@ Result<IssuedPem> CaClient::PostForCert(net::HttpClient& client, const std::stri
 }
 
 Result<IssuedPem> CaClient::Enroll(const std::string& token, const std::string& csr) {
-  return PostForCert(anonymous_, "/v1/enroll", json::serialize(json::object{{"token", token}, {"csr", csr}}));
+  auto issued =
+      PostForCert(anonymous_, "/v1/enroll", json::serialize(json::object{{"token", token}, {"csr", csr}}));
+  if (!issued) return issued;
+  // Enrollment accepted the CA's path in any trust domain; the node joins
+  // the trust domain of the CA that answered, or not at all.
+  auto expected = net::CaIdentityOf(issued->certificate, "POST /v1/enroll: the node certificate");
+  if (!expected) return std::unexpected(expected.error());
+  if (server_.spiffe_id != expected->ToString()) {
+    return MakeError(ErrorCode::kUnavailable, "POST /v1/enroll: the node certificate is in trust domain " +
+                                                  QuoteForMessage(expected->trust_domain) +
+                                                  ", the CA that issued it is " + QuoteForMessage(server_.spiffe_id));
+  }
+  return issued;
 }
 
 Result<IssuedPem> CaClient::Renew(const std::string& csr) {
@@ -162,6 +189,7 @@ Result<std::optional<std::string>> CaClient::GetIfChanged(const std::string& tar
   if (!etag.empty()) headers.emplace_back("If-None-Match", etag);
   auto response = anonymous_.Request("GET", target, "", headers);
   if (!response) return std::unexpected(response.error());
+  server_ = anonymous_.verified_server();
   if (response->status == 304) return std::optional<std::string>();
   if (response->status != 200) return std::unexpected(ErrorFrom(*response, "GET " + target));
   etag.clear();

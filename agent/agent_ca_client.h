@@ -34,14 +34,24 @@ struct IssuedPem {
 // kUnavailable when the CA cannot be reached.
 [[nodiscard]] Result<std::string> EstablishTrust(const AgentConfig& config, const StatePaths& paths);
 
-// One CA, reached with verified TLS. Not thread-safe.
+// One CA, reached with verified TLS: its certificate must chain to the trusted
+// roots, name the server URL's host and carry the CA's SPIFFE ID,
+// spiffe://<td>/mayfly/ca (net::ServerIdentity), or no request is sent. Not
+// thread-safe.
 class CaClient {
  public:
   // `node_chain_pem`/`node_key` may be empty/null: then only the anonymous
-  // routes (enroll, bundle, crl) can be called.
+  // routes (enroll, bundle, crl) can be called. <td> is the trust domain of
+  // the node certificate in `node_chain_pem`; without one (before the first
+  // enrollment) the CA's path is accepted in any trust domain -- safe because
+  // /mayfly/ paths are reserved to Mayfly and never issued to workloads, and
+  // Enroll then insists that the node certificate is in the trust domain the
+  // CA presented. kInvalidSpiffeId when the node certificate has no single
+  // SPIFFE ID.
   [[nodiscard]] static Result<CaClient> Create(const std::string& server, const std::string& trust_pem,
                                                const std::string& node_chain_pem, const EVP_PKEY* node_key);
 
+  // kUnavailable when the node certificate's trust domain is not the CA's.
   [[nodiscard]] Result<IssuedPem> Enroll(const std::string& token, const std::string& csr);
   [[nodiscard]] Result<IssuedPem> Renew(const std::string& csr);
   [[nodiscard]] Result<IssuedPem> Sign(const std::string& csr, Duration ttl);
@@ -53,6 +63,9 @@ class CaClient {
   // the CA said this node is banned.
   int retry_after() const { return retry_after_; }
   bool banned() const { return banned_; }
+  // What the CA proved on the connection of the latest answer: its SPIFFE ID
+  // and the trusted root its certificate chain verified to.
+  const net::VerifiedServer& server() const { return server_; }
 
  private:
   CaClient(net::HttpClient anonymous, std::optional<net::HttpClient> node)
@@ -62,6 +75,7 @@ class CaClient {
 
   net::HttpClient anonymous_;
   std::optional<net::HttpClient> node_;
+  net::VerifiedServer server_;
   int retry_after_ = 0;
   bool banned_ = false;
 };

@@ -2,7 +2,11 @@
 #include "agent_crl_sync.h"
 
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
 
 #include "agent_cert_check.h"
 #include "agent_publish.h"
@@ -46,15 +50,126 @@ Result<std::vector<OsslPtr<X509>>> FetchIntermediates(CaClient& client, const st
   return verified;
 }
 
-}  // namespace
-
-Result<void> VerifyCrls(const std::string& crl_pem, const std::vector<X509*>& issuers) {
-  OsslPtr<BIO> bio(BIO_new_mem_buf(crl_pem.data(), static_cast<int>(crl_pem.size())));
-  if (!bio) return MakeError(ErrorCode::kCrypto, "out of memory");
-  int count = 0;
-  while (true) {
+// Every CRL in a PEM text, in order (none when it holds none).
+std::vector<OsslPtr<X509_CRL>> CrlsFromPem(const std::string& pem) {
+  std::vector<OsslPtr<X509_CRL>> crls;
+  OsslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  while (bio) {
     OsslPtr<X509_CRL> crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
     if (!crl) break;
+    crls.push_back(std::move(crl));
+  }
+  ERR_clear_error();  // the end of the text reads as a PEM error
+  return crls;
+}
+
+// A CRL's issuer as CheckCrlNumbers tells issuers apart: the DER of its name
+// (self-delimiting) then the key id of its authority key identifier (a
+// rotated CA may keep its name).
+std::string CrlIssuerKey(const X509_CRL* crl) {
+  std::string key;
+  const unsigned char* der = nullptr;
+  size_t len = 0;
+  if (X509_NAME_get0_der(X509_CRL_get_issuer(crl), &der, &len) == 1) {
+    key.assign(reinterpret_cast<const char*>(der), len);
+  }
+  OsslPtr<AUTHORITY_KEYID> aki(
+      static_cast<AUTHORITY_KEYID*>(X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, nullptr, nullptr)));
+  if (aki && aki->keyid != nullptr) {
+    key.append(reinterpret_cast<const char*>(ASN1_STRING_get0_data(aki->keyid)),
+               static_cast<size_t>(ASN1_STRING_length(aki->keyid)));
+  }
+  ERR_clear_error();
+  return key;
+}
+
+// A CRL's CRLNumber extension; null when absent.
+OsslPtr<ASN1_STRING> CrlNumber(const X509_CRL* crl) {
+  return OsslPtr<ASN1_STRING>(
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
+}
+
+std::string NumberText(const ASN1_INTEGER* number) {
+  if (number == nullptr) return "none";
+  OsslPtr<BIGNUM> bn(ASN1_INTEGER_to_BN(number, nullptr));
+  char* dec = bn ? BN_bn2dec(bn.get()) : nullptr;
+  if (dec == nullptr) return "?";
+  std::string text(dec);
+  OPENSSL_free(dec);
+  return text;
+}
+
+// A root's DER and its fingerprint, for comparisons and messages.
+struct Root {
+  std::string der;
+  std::string fingerprint;
+};
+
+Result<std::vector<Root>> RootsOf(const std::string& pem, const std::string& what) {
+  auto certs = CertsFromPem(pem);
+  if (!certs) return WithContext(certs.error(), what);
+  std::vector<Root> roots;
+  for (const auto& cert : *certs) {
+    auto der = CertToDer(cert.get());
+    if (!der) return WithContext(der.error(), what);
+    roots.push_back({std::move(*der), CertFingerprint(cert.get()).value_or("?")});
+  }
+  return roots;
+}
+
+bool Holds(const std::vector<Root>& roots, const std::string& der) {
+  return std::any_of(roots.begin(), roots.end(), [&der](const Root& r) { return r.der == der; });
+}
+
+std::string Fingerprints(const std::vector<Root>& roots) {
+  std::string out;
+  for (const Root& r : roots) out += (out.empty() ? "" : ", ") + r.fingerprint;
+  return out;
+}
+
+}  // namespace
+
+Result<void> CheckBundleUpdate(const std::string& trusted_pem, const std::string& fetched_pem,
+                               const std::string& server_root_der) {
+  auto trusted = RootsOf(trusted_pem, "trusted roots");
+  if (!trusted) return std::unexpected(trusted.error());
+  auto fetched = RootsOf(fetched_pem, "the CA's bundle");
+  if (!fetched) return std::unexpected(fetched.error());
+  std::vector<Root> kept, dropped;
+  for (Root& root : *trusted) (Holds(*fetched, root.der) ? kept : dropped).push_back(std::move(root));
+  if (kept.empty()) {
+    return MakeError(ErrorCode::kConflict,
+                     "refusing the CA's bundle (" + Fingerprints(*fetched) + "): it holds none of the roots this " +
+                         "agent trusts (" + Fingerprints(dropped) + "); a new root joins the bundle beside the " +
+                         "old one (ca prepare --root) before the old one leaves it");
+  }
+  if (!dropped.empty() && (server_root_der.empty() || !Holds(*fetched, server_root_der))) {
+    return MakeError(ErrorCode::kConflict,
+                     "refusing the CA's bundle (" + Fingerprints(*fetched) + "): it drops trusted root(s) " +
+                         Fingerprints(dropped) + " without holding the root the CA's own certificate chains to");
+  }
+  return Ok();
+}
+
+Result<void> CheckCrlNumbers(const std::string& kept_pem, const std::string& fetched_pem) {
+  std::map<std::string, OsslPtr<ASN1_STRING>> kept;
+  for (const auto& crl : CrlsFromPem(kept_pem)) kept.emplace(CrlIssuerKey(crl.get()), CrlNumber(crl.get()));
+  for (const auto& crl : CrlsFromPem(fetched_pem)) {
+    auto it = kept.find(CrlIssuerKey(crl.get()));
+    if (it == kept.end() || it->second == nullptr) continue;
+    OsslPtr<ASN1_STRING> number = CrlNumber(crl.get());
+    if (number != nullptr && ASN1_INTEGER_cmp(number.get(), it->second.get()) >= 0) continue;
+    return MakeError(ErrorCode::kConflict,
+                     "refusing the CA's CRL of " + NameText(X509_CRL_get_issuer(crl.get())) + ": its CRL number " +
+                         NumberText(number.get()) + " is lower than " + NumberText(it->second.get()) +
+                         ", the number of the CRL kept from that issuer; keeping that one");
+  }
+  return Ok();
+}
+
+Result<void> VerifyCrls(const std::string& crl_pem, const std::vector<X509*>& issuers) {
+  int count = 0;
+  for (const auto& crl : CrlsFromPem(crl_pem)) {
     ++count;
     bool verified = false;
     for (X509* issuer : issuers) {
@@ -72,7 +187,6 @@ Result<void> VerifyCrls(const std::string& crl_pem, const std::vector<X509*>& is
                                                ") is not signed by a trusted root or known intermediate");
     }
   }
-  ERR_clear_error();  // the end of the text reads as a PEM error
   if (count == 0) return MakeError(ErrorCode::kCrypto, "the CA's CRL answer holds no CRL");
   return Ok();
 }
@@ -82,13 +196,17 @@ Result<SyncOutcome> SyncCrlAndBundle(CaClient& client, const AgentConfig& config
   SyncOutcome outcome;
   ETags tags = LoadETags(paths);
 
-  // The bundle comes over a connection verified against the current roots,
-  // so what it says replaces them (this is how a root rotation reaches us).
+  // The bundle comes from the CA (its certificate carries the CA's SPIFFE ID
+  // and chains to the current roots), and replaces them only by the rule of
+  // rotation: a new root beside the old ones, an old one dropped only once
+  // the CA chains to another (CheckBundleUpdate).
   std::string bundle_tag = ReadFile(paths.trust) ? tags.bundle : "";
   auto bundle = client.GetIfChanged("/v1/bundle", bundle_tag);
   if (!bundle) return std::unexpected(bundle.error());
   if (bundle->has_value()) {
-    if (auto roots = CertsFromPem(**bundle); !roots) return WithContext(roots.error(), "the CA's bundle");
+    if (auto r = CheckBundleUpdate(trust_pem, **bundle, client.server().root_der); !r) {
+      return std::unexpected(r.error());
+    }
     if (**bundle != trust_pem) {
       if (auto r = WriteFileAtomic(paths.trust, **bundle, 0644); !r) return std::unexpected(r.error());
       trust_pem = **bundle;
@@ -112,6 +230,7 @@ Result<SyncOutcome> SyncCrlAndBundle(CaClient& client, const AgentConfig& config
     for (auto& inter : *published) issuers.push_back(inter.get());
     issuers.insert(issuers.end(), intermediates.begin(), intermediates.end());
     if (auto r = VerifyCrls(**crl, issuers); !r) return WithContext(r.error(), "refusing the CA's CRL");
+    if (auto r = CheckCrlNumbers(ReadFile(paths.crl).value_or(""), **crl); !r) return std::unexpected(r.error());
     if (auto r = WriteFileAtomic(paths.crl, **crl, 0644); !r) return std::unexpected(r.error());
     tags.crl = crl_tag;
   }

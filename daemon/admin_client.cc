@@ -48,13 +48,18 @@ Result<AdminClient> AdminClient::Connect(const GlobalOptions& global) {
     if (!trust) return std::unexpected(trust.error());
     if (!chain) return std::unexpected(chain.error());
     if (!key) return std::unexpected(key.error());
+    // The daemon must prove it is the CA of the admin certificate's own
+    // trust domain (spiffe://<td>/mayfly/ca), not merely some certificate
+    // of that CA naming the server's host.
+    auto ca = net::CaIdentityOf(*chain, "--cert " + global.cert);
+    if (!ca) return std::unexpected(ca.error());
     net::ClientTlsConfig tls;
     tls.trust_pem = *trust;
     tls.cert_chain_pem = *chain;
     tls.key = key->get();
     auto ctx = net::MakeClientTlsContext(tls);
     if (!ctx) return std::unexpected(ctx.error());
-    auto client = net::HttpClient::ForUrl(global.server, *ctx);
+    auto client = net::HttpClient::ForUrl(global.server, *ctx, {.server_identity = std::move(*ca)});
     if (!client) return std::unexpected(client.error());
     return AdminClient(std::move(*client));
   }

@@ -16,8 +16,10 @@ namespace mayfly::cli {
 class AdminClient {
  public:
   // Over --server with --cert/--key (mTLS with an admin certificate) when
-  // --server is given; else over the unix socket from --socket or the
-  // config's admin_socket.
+  // --server is given; the server must then chain to --ca-bundle (or the
+  // config's root) and carry spiffe://<td>/mayfly/ca, <td> being the admin
+  // certificate's trust domain. Else over the unix socket from --socket or
+  // the config's admin_socket.
   [[nodiscard]] static Result<AdminClient> Connect(const GlobalOptions& global);
 
   // Sends a JSON request. A non-2xx answer becomes an Error carrying the

@@ -18,6 +18,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "mayfly/identity.h"
+#include "mayfly/x509_util.h"
 #include "http_message.h"
 
 namespace mayfly::net {
@@ -59,6 +60,7 @@ class HttpClient::Impl {
   virtual ~Impl() = default;
 
   const std::string& endpoint() const { return endpoint_; }
+  const VerifiedServer& verified_server() const { return server_; }
 
   Result<HttpResponse> Request(const std::string& method, const std::string& target,
                                const std::string& body,
@@ -136,6 +138,7 @@ class HttpClient::Impl {
   asio::io_context ioc_;
   ClientOptions options_;
   std::string endpoint_;
+  VerifiedServer server_;  // of the current (or last) connection
 
  private:
   Result<http::request<http::string_body>> BuildRequest(
@@ -271,10 +274,11 @@ class TlsClient final : public StreamClient<TlsStream> {
     }
     if (auto r = ConnectTcp(host_, port_); !r) return r;
     Lowest().expires_after(options_.timeout);
+    server_ = {};
     error_code ec = RunStep(ioc_, [&](auto handler) {
       stream_->async_handshake(ssl::stream_base::client, std::move(handler));
     });
-    if (!ec) return Ok();
+    if (!ec) return CheckServer(ssl);
     long verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) {
       return Fail("TLS handshake", ec,
@@ -282,6 +286,35 @@ class TlsClient final : public StreamClient<TlsStream> {
                       X509_verify_cert_error_string(verify));
     }
     return Fail("TLS handshake", ec);
+  }
+
+  // Records what the chain OpenSSL verified proves (its leaf's SPIFFE ID, its
+  // root) and holds it against options_.server_identity. Only the verified
+  // chain counts: the certificates a server sends are its own claim.
+  Result<void> CheckServer(SSL* ssl) {
+    STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl);
+    const bool verified = SSL_get_verify_result(ssl) == X509_V_OK && chain != nullptr && sk_X509_num(chain) > 0;
+    if (verified) {
+      server_.spiffe_id = CertSpiffeId(sk_X509_value(chain, 0));
+      server_.root_der = CertToDer(sk_X509_value(chain, sk_X509_num(chain) - 1)).value_or("");
+    }
+    if (!options_.server_identity) return Ok();
+    const ServerIdentity& expected = *options_.server_identity;
+    if (!verified) {
+      return Fail("TLS verification failed", {}, "the server's certificate was not verified; expected " +
+                                                     expected.ToString());
+    }
+    auto id = SpiffeId::Parse(server_.spiffe_id);
+    if (id && id->ToString() == server_.spiffe_id && id->path() == expected.path &&
+        (expected.trust_domain.empty() || id->trust_domain() == expected.trust_domain)) {
+      return Ok();
+    }
+    const std::string presented =
+        server_.spiffe_id.empty() ? "no single URI SAN" : QuoteForMessage(server_.spiffe_id);
+    const char* who = expected.path == kCaSpiffePath ? "the CA" : "the expected server";
+    return Fail("TLS verification failed", {},
+                std::string("the server is not ") + who + ": it presents " + presented + ", expected " +
+                    expected.ToString());
   }
 
   std::string host_;
@@ -362,6 +395,10 @@ Result<HttpClient> HttpClient::ForUrl(const std::string& base_url, std::shared_p
   std::string endpoint(base_url);
   while (endpoint.size() > 1 && endpoint.back() == '/') endpoint.pop_back();
   if (!https) {
+    if (options.server_identity) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       base_url + ": plain HTTP cannot prove the server is " + options.server_identity->ToString());
+    }
     return HttpClient(std::make_unique<TcpClient>(endpoint, authority, prefix, options, hp->host, hp->port));
   }
   if (!tls) return MakeError(ErrorCode::kInvalidArgument, base_url + " needs a TLS context");
@@ -381,5 +418,19 @@ Result<HttpResponse> HttpClient::Request(
 }
 
 const std::string& HttpClient::endpoint() const { return impl_->endpoint(); }
+
+const VerifiedServer& HttpClient::verified_server() const { return impl_->verified_server(); }
+
+Result<ServerIdentity> CaIdentityOf(const std::string& chain_pem, const std::string& what) {
+  auto leaf = CertFromPem(chain_pem);
+  if (!leaf) return WithContext(leaf.error(), what);
+  auto id = SpiffeId::Parse(CertSpiffeId(leaf->get()));
+  if (!id) return WithContext(id.error(), what + " carries no single SPIFFE ID");
+  return ServerIdentity{.trust_domain = id->trust_domain()};
+}
+
+std::string ServerIdentity::ToString() const {
+  return "spiffe://" + (trust_domain.empty() ? std::string("<any trust domain>") : trust_domain) + path;
+}
 
 }  // namespace mayfly::net

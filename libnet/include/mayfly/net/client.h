@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,12 +21,55 @@ namespace mayfly::net {
 
 namespace ssl = boost::asio::ssl;
 
+// The path of the SPIFFE ID that the CA daemon's server certificate carries
+// (spiffe://<trust domain>/mayfly/ca). Paths under /mayfly/ are reserved: no
+// registration entry can name one, so only the CA itself holds this one.
+inline constexpr std::string_view kCaSpiffePath = "/mayfly/ca";
+
+// Who the server must be, beyond a chain to the trusted roots that names the
+// URL's host: the SPIFFE ID of its verified certificate.
+struct ServerIdentity {
+  // The SPIFFE ID's trust domain; empty accepts any, for a client that does
+  // not know it yet (an agent's first enrollment: see agent_ca_client.h).
+  std::string trust_domain;
+  // The SPIFFE ID's path; kCaSpiffePath for Mayfly's CA.
+  std::string path{kCaSpiffePath};
+
+  // "spiffe://example.org/mayfly/ca", or "spiffe://<any trust domain>/mayfly/ca".
+  std::string ToString() const;
+};
+
+// The CA's identity in the trust domain of the leaf of `chain_pem`: the
+// client's own certificate (an agent's node certificate, an admin's), which
+// the CA issued in its own trust domain. kInvalidArgument when the PEM holds
+// no certificate, kInvalidSpiffeId when the leaf carries no single valid
+// SPIFFE ID; both messages start with `what`.
+[[nodiscard]] Result<ServerIdentity> CaIdentityOf(const std::string& chain_pem, const std::string& what);
+
 struct ClientOptions {
   // Bounds each step: connect, TLS handshake, writing the request, reading
   // the response.
   std::chrono::seconds timeout{10};
   // Largest response body accepted (CRLs and bundles included).
   size_t max_response_body = 64 * 1024 * 1024;
+  // When set (https only): after each handshake the verified server
+  // certificate must carry exactly one URI SAN, a SPIFFE ID with this trust
+  // domain (unless empty) and path; otherwise the request fails before it is
+  // sent, kUnavailable "<url>: TLS verification failed: the server is not the
+  // CA: it presents <ID>, expected <ID>". Unset: only the roots and the host
+  // name are checked (the agent's unverified first contact, which pins a
+  // root instead). Mayfly's agent and admin CLI always set it.
+  std::optional<ServerIdentity> server_identity;
+};
+
+// What the server proved on the connection that the latest response came
+// over (TLS only; empty for plain HTTP, the unix socket, or before any).
+struct VerifiedServer {
+  // The SPIFFE ID of its verified certificate; "" when it has none, several
+  // URI SANs, or the context does not verify.
+  std::string spiffe_id;
+  // DER of the trusted root its chain verified to; "" when not verified.
+  std::string root_der;
 };
 
 // One connection to one server, kept open between requests and reopened
@@ -34,8 +79,10 @@ class HttpClient {
  public:
   // "https://host:port[/prefix]" (port 443 when omitted) with a context from
   // MakeClientTlsContext; the server certificate must name `host` (DNS SAN, or
-  // IP SAN for an address literal). "http://" is accepted for plain HTTP, and
-  // then `tls` is ignored. kInvalidArgument for a URL it cannot use.
+  // IP SAN for an address literal) and, when options.server_identity is set,
+  // carry that SPIFFE ID. "http://" is accepted for plain HTTP, and then `tls`
+  // is ignored. kInvalidArgument for a URL it cannot use, or a server identity
+  // asked of plain HTTP.
   [[nodiscard]] static Result<HttpClient> ForUrl(const std::string& base_url,
                                                  std::shared_ptr<ssl::context> tls,
                                                  ClientOptions options = {});
@@ -52,7 +99,8 @@ class HttpClient {
   // have lowercased names. A body without a content-type header is sent as
   // application/json. Failures to reach or talk to the server are
   // kUnavailable, the message naming the URL or socket and the cause
-  // (connection refused, timed out, TLS verification failed: <OpenSSL reason>).
+  // (connection refused, timed out, verifying the server's certificate failed:
+  // <OpenSSL reason>, TLS verification failed: the server is not the CA: ...).
   // A request is resent once on a new connection only when a reused
   // connection turned out closed before any of the response arrived.
   [[nodiscard]] Result<HttpResponse> Request(
@@ -61,6 +109,8 @@ class HttpClient {
 
   // The URL or socket path, as used in error messages.
   const std::string& endpoint() const;
+  // What the server proved on the connection of the latest response.
+  const VerifiedServer& verified_server() const;
 
   class Impl;
 

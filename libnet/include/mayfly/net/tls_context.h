@@ -51,7 +51,8 @@ struct ClientTlsConfig {
 
 // A client context that verifies the server's chain against trust_pem. The
 // server's name (DNS or IP) is checked per connection by HttpClient, which
-// sets SNI and the expected host on each SSL object.
+// sets SNI and the expected host on each SSL object, and so is its SPIFFE ID
+// (ClientOptions::server_identity) once the chain has verified.
 // Errors as for MakeServerTlsContext; kInvalidArgument when trust_pem is empty
 // or a certificate is given without a key.
 [[nodiscard]] Result<std::shared_ptr<ssl::context>> MakeClientTlsContext(
