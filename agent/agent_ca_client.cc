@@ -7,6 +7,7 @@
 
 #include "mayfly/file_util.h"
 #include "mayfly/identity.h"
+#include "mayfly/net/api_wire.h"
 #include "mayfly/net/tls_context.h"
 #include "mayfly/x509_util.h"
 
@@ -67,11 +68,6 @@ Result<std::string> FirstContact(const AgentConfig& config, const StatePaths& pa
                                               "; refusing to trust it");
 }
 
-std::string Field(const json::object& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
-}
-
 }  // namespace
 
 Result<std::string> EstablishTrust(const AgentConfig& config, const StatePaths& paths) {
@@ -113,26 +109,10 @@ Result<CaClient> CaClient::Create(const std::string& server, const std::string& 
 }
 
 Error CaClient::ErrorFrom(const net::HttpResponse& response, const std::string& what) {
-  std::string code, message;
-  boost::system::error_code ec;
-  json::value v = json::parse(response.body, ec);
-  if (!ec && v.is_object()) {
-    if (auto it = v.as_object().find("error"); it != v.as_object().end() && it->value().is_object()) {
-      code = Field(it->value().as_object(), "code");
-      message = Field(it->value().as_object(), "message");
-    }
-  }
-  for (const auto& [name, value] : response.headers) {
-    if (name == "retry-after") retry_after_ = std::atoi(value.c_str());
-  }
-  banned_ = response.status == 403 && message.find("banned") != std::string::npos;
-  ErrorCode mapped = ErrorCode::kUnavailable;
-  if (response.status == 401) mapped = code == "invalid_token" ? ErrorCode::kInvalidToken : ErrorCode::kUnauthenticated;
-  if (response.status == 403) mapped = ErrorCode::kForbidden;
-  if (response.status == 400 || response.status == 404 || response.status == 413) mapped = ErrorCode::kInvalidArgument;
-  if (response.status == 429) mapped = ErrorCode::kRateLimited;
-  return Error{mapped, what + ": HTTP " + std::to_string(response.status) + (code.empty() ? "" : " " + code) +
-                           (message.empty() ? "" : ": " + message)};
+  net::ApiError answer = net::ReadApiError(response, what);
+  retry_after_ = answer.retry_after;
+  banned_ = answer.error.code == ErrorCode::kNodeBanned;
+  return std::move(answer.error);
 }
 
 Result<IssuedPem> CaClient::PostForCert(net::HttpClient& client, const std::string& target,
@@ -143,16 +123,7 @@ Result<IssuedPem> CaClient::PostForCert(net::HttpClient& client, const std::stri
   if (!response) return std::unexpected(response.error());
   server_ = client.verified_server();
   if (response->status != 200) return std::unexpected(ErrorFrom(*response, "POST " + target));
-  boost::system::error_code ec;
-  json::value v = json::parse(response->body, ec);
-  if (ec || !v.is_object()) return MakeError(ErrorCode::kUnavailable, "POST " + target + ": the answer is not JSON");
-  const json::object& o = v.as_object();
-  IssuedPem issued{Field(o, "certificate"), Field(o, "chain"),  Field(o, "bundle"),
-                   Field(o, "spiffe_id"),   Field(o, "serial"), Field(o, "not_after")};
-  if (issued.certificate.empty()) {
-    return MakeError(ErrorCode::kUnavailable, "POST " + target + ": the answer has no certificate");
-  }
-  return issued;
+  return net::ParseCertificateAnswer(response->body, "POST " + target);
 }
 
 Result<IssuedPem> CaClient::Enroll(const std::string& token, const std::string& csr) {

@@ -9,20 +9,14 @@
 #include "agent_state.h"
 #include "mayfly/config.h"
 #include "mayfly/error.h"
+#include "mayfly/net/api_wire.h"
 #include "mayfly/net/client.h"
 #include "mayfly/ossl_ptr.h"
 
 namespace mayfly::agent {
 
 // A certificate response of /v1/enroll, /v1/renew and /v1/sign.
-struct IssuedPem {
-  std::string certificate;  // leaf
-  std::string chain;        // intermediates
-  std::string bundle;       // roots
-  std::string spiffe_id;
-  std::string serial;
-  std::string not_after;
-};
+using IssuedPem = net::CertificateAnswer;
 
 // The roots the agent verifies the CA against. In order: the roots kept in
 // state_dir (after first contact or a later bundle refresh), else the

@@ -19,17 +19,6 @@ std::string JsonString(const boost::json::object& obj, std::string_view key) {
   return boost::json::serialize(*v);
 }
 
-std::string ApiErrorText(int status, const std::string& body) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(body, ec);
-  if (!ec && v.is_object()) {
-    if (const auto* err = v.as_object().if_contains("error"); err != nullptr && err->is_object()) {
-      return JsonString(err->as_object(), "code") + ": " + JsonString(err->as_object(), "message");
-    }
-  }
-  return "HTTP " + std::to_string(status) + (body.empty() ? "" : ": " + body.substr(0, 200));
-}
-
 Result<AdminClient> AdminClient::Connect(const GlobalOptions& global) {
   if (!global.server.empty()) {
     if (global.cert.empty() || global.key.empty()) {
@@ -80,7 +69,7 @@ Result<boost::json::value> AdminClient::Call(const std::string& method, const st
   auto response = client_.Request(method, target, payload, {{"Content-Type", "application/json"}});
   if (!response) return std::unexpected(response.error());
   if (response->status < 200 || response->status >= 300) {
-    return MakeError(ErrorCode::kUnavailable, ApiErrorText(response->status, response->body));
+    return std::unexpected(net::ReadApiError(*response, method + " " + target).error);
   }
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(response->body, ec);
@@ -91,7 +80,7 @@ Result<boost::json::value> AdminClient::Call(const std::string& method, const st
 Result<std::string> AdminClient::Get(const std::string& target) {
   auto response = client_.Request("GET", target);
   if (!response) return std::unexpected(response.error());
-  if (response->status != 200) return MakeError(ErrorCode::kUnavailable, ApiErrorText(response->status, response->body));
+  if (response->status != 200) return std::unexpected(net::ReadApiError(*response, "GET " + target).error);
   return response->body;
 }
 

@@ -4,11 +4,11 @@
 #include <cstdint>
 #include <string_view>
 
-#include "api_json.h"
+#include "mayfly/net/json_body.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mayfly;
-  auto body = JsonBody::Parse(std::string_view(reinterpret_cast<const char*>(data), size),
+  auto body = net::JsonBody::Parse(std::string_view(reinterpret_cast<const char*>(data), size),
                               {"token", "csr", "ttl", "node", "spiffe_id", "dns", "ips", "serial", "reason"});
   if (!body) return 0;
   for (std::string_view name : {"token", "csr", "ttl", "node", "spiffe_id", "serial", "reason"}) {

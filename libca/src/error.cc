@@ -12,6 +12,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kInvalidName: return "invalid_name";
     case ErrorCode::kUnauthenticated: return "unauthenticated";
     case ErrorCode::kForbidden: return "forbidden";
+    case ErrorCode::kNodeBanned: return "node_banned";
     case ErrorCode::kInvalidToken: return "invalid_token";
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kAlreadyExists: return "already_exists";
@@ -26,6 +27,14 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kInternal: return "internal";
   }
   return "internal";
+}
+
+std::optional<ErrorCode> ErrorCodeFromName(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kInternal); ++i) {
+    const auto code = static_cast<ErrorCode>(i);
+    if (ErrorCodeName(code) == name) return code;
+  }
+  return std::nullopt;
 }
 
 std::string Error::ToString() const {

@@ -125,7 +125,7 @@ TEST_F(StoreCertsTest, ACertificateForABannedNodeIsNotRecorded) {
   Revoke({.node = "n1"});
   auto r = store_->InsertCertificates(std::vector<CertRecord>{Cert("02", "spiffe://example.org/web", "n1", 2000)});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, ErrorCode::kForbidden);
+  EXPECT_EQ(r.error().code, ErrorCode::kNodeBanned);
   EXPECT_NE(r.error().message.find("n1 was banned"), std::string::npos) << r.error().message;
   EXPECT_FALSE(Get("02"));
   // Other nodes are not affected.

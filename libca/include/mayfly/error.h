@@ -2,6 +2,7 @@
 #pragma once
 
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,7 @@ enum class ErrorCode {
   kInvalidName,       // a DNS name or IP address that is malformed
   kUnauthenticated,   // no or unknown caller credential
   kForbidden,         // the caller may not do this
+  kNodeBanned,        // the calling node is banned until it re-enrolls with a new join token
   kInvalidToken,      // join token unknown, used or expired
   kNotFound,
   kAlreadyExists,
@@ -29,10 +31,13 @@ enum class ErrorCode {
   kIo,                // file system errors
   kCrypto,            // OpenSSL failed
   kStore,             // the database failed
-  kInternal,
+  kInternal,          // keep last: ErrorCodeFromName walks the codes up to it
 };
 
 std::string_view ErrorCodeName(ErrorCode code);
+// The code named `name` (ErrorCodeName's inverse); nullopt for a name this
+// build does not know.
+std::optional<ErrorCode> ErrorCodeFromName(std::string_view name);
 
 struct Error {
   ErrorCode code;

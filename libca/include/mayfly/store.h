@@ -42,7 +42,7 @@ class Store {
 
   // Certificates. InsertCertificates commits all records in one transaction
   // (the group-commit path); a duplicate serial fails the whole batch with
-  // kConflict, a certificate whose node is banned with kForbidden and one
+  // kConflict, a certificate whose node is banned with kNodeBanned and one
   // whose caller_serial is revoked with kUnauthenticated (a ban or revocation
   // committed while its request was in flight), and records none of it. An
   // empty batch is a no-op.

@@ -65,7 +65,7 @@ Result<void> RefusedInFlight(Connection& conn, const CertRecord& cert) {
   auto row = stmt->Bind(1, cert.node).Bind(2, cert.caller_serial).Step();
   if (!row) return WithContext(row.error(), "checking node " + cert.node + " and its certificate");
   if (stmt->Int(0) != 0) {
-    return MakeError(ErrorCode::kForbidden, "node " + cert.node +
+    return MakeError(ErrorCode::kNodeBanned, "node " + cert.node +
                                                 " was banned while this request was in flight; it must be "
                                                 "re-enrolled with a new join token");
   }

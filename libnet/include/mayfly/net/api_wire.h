@@ -1,0 +1,53 @@
+// The API's wire format, for both ends of it: error bodies and the statuses
+// that go with each code, and the certificate answers of enroll, renew and
+// sign. The daemon writes these shapes and the agent and admin CLI read them
+// here, so a code travels as a code and never has to be guessed from a
+// status or a message.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "mayfly/error.h"
+#include "mayfly/net/http_types.h"
+
+namespace mayfly::net {
+
+// The HTTP status for an error code: 400 for malformed input, 401
+// unauthenticated and invalid_token, 403 forbidden and node_banned, 404,
+// 409 conflict and already_exists, 413 too_large, 429 rate_limited, 503
+// unavailable, 500 else.
+int HttpStatusFor(ErrorCode code);
+
+// {"error":{"code":"<ErrorCodeName>","message":"..."}}
+std::string ErrorBody(ErrorCode code, std::string_view message);
+
+// An error answer as a client reads it.
+struct ApiError {
+  Error error;          // the code from the body; message "<what>: HTTP <status> <code>: <message>"
+  int retry_after = 0;  // seconds, from Retry-After (0 when absent)
+};
+// Reads a non-2xx `response`. The code is the body's when it names one this
+// build knows, else derived from the status (a proxy's page, an older
+// daemon): 401 unauthenticated, 403 forbidden, 429 rate_limited, other 4xx
+// invalid_argument, and unavailable for the rest.
+ApiError ReadApiError(const HttpResponse& response, std::string_view what);
+
+// The certificate answer of /v1/enroll, /v1/renew and /v1/sign.
+struct CertificateAnswer {
+  std::string certificate;  // PEM leaf
+  std::string chain;        // PEM intermediates
+  std::string bundle;       // PEM roots
+  std::string spiffe_id;
+  std::string serial;       // lowercase hex
+  std::string not_before;   // RFC 3339 UTC
+  std::string not_after;
+};
+boost::json::object ToJson(const CertificateAnswer& answer);
+// kUnavailable (naming `what`) when `body` is not such an answer or has no
+// certificate: the server is not speaking this API.
+[[nodiscard]] Result<CertificateAnswer> ParseCertificateAnswer(std::string_view body, std::string_view what);
+
+}  // namespace mayfly::net
