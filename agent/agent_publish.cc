@@ -40,21 +40,19 @@ Result<gid_t> LookUpGroup(const std::string& name) {
 
 }  // namespace
 
-Result<void> ApplyOwner(const std::string& path, const std::string& owner) {
-  if (owner.empty()) return Ok();
+Result<FileOwner> ResolveOwner(const std::string& owner) {
+  FileOwner ids;
+  if (owner.empty()) return ids;
   const size_t colon = owner.find(':');
   auto uid = LookUpUser(owner.substr(0, colon));
   if (!uid) return std::unexpected(uid.error());
-  gid_t gid = static_cast<gid_t>(-1);  // -1: leave the group as it is
+  ids.uid = *uid;
   if (colon != std::string::npos) {
-    auto g = LookUpGroup(owner.substr(colon + 1));
-    if (!g) return std::unexpected(g.error());
-    gid = *g;
+    auto gid = LookUpGroup(owner.substr(colon + 1));
+    if (!gid) return std::unexpected(gid.error());
+    ids.gid = *gid;
   }
-  if (chown(path.c_str(), *uid, gid) != 0) {
-    return MakeError(ErrorCode::kIo, "chown " + owner + " " + path + ": " + ErrnoString(errno));
-  }
-  return Ok();
+  return ids;
 }
 
 Result<void> EnsureParentDirectory(const std::string& path) {
@@ -66,13 +64,13 @@ Result<void> EnsureParentDirectory(const std::string& path) {
 
 Result<void> WriteWorkloadFiles(const WorkloadConfig& workload, const std::string& key_pem,
                                 const std::string& cert_pem) {
+  auto owner = ResolveOwner(workload.owner);
+  if (!owner) return std::unexpected(owner.error());
   if (auto r = EnsureParentDirectory(workload.key); !r) return r;
   if (auto r = EnsureParentDirectory(workload.cert); !r) return r;
   const mode_t mode = static_cast<mode_t>(workload.mode);
-  if (auto r = WriteFileAtomic(workload.key, key_pem, mode); !r) return r;
-  if (auto r = ApplyOwner(workload.key, workload.owner); !r) return r;
-  if (auto r = WriteFileAtomic(workload.cert, cert_pem, mode); !r) return r;
-  return ApplyOwner(workload.cert, workload.owner);
+  if (auto r = WriteFileAtomic(workload.key, key_pem, mode, *owner); !r) return r;
+  return WriteFileAtomic(workload.cert, cert_pem, mode, *owner);
 }
 
 Result<void> RunHook(const std::string& command, const std::vector<std::pair<std::string, std::string>>& env,

@@ -9,11 +9,14 @@
 
 #include "mayfly/config.h"
 #include "mayfly/error.h"
+#include "mayfly/file_util.h"
 
 namespace mayfly::agent {
 
 // Writes the workload's key, then its cert (leaf + chain), each atomically
-// with the workload's mode and then its owner. Between the two renames a
+// with the workload's owner and mode set on the new file before it takes the
+// path (WriteFileAtomic: no link in the directory is followed). An unknown
+// owner fails before anything is written. Between the two renames a
 // reader could pair the new key with the old cert; services learn of a new
 // pair only from on_renew/signal, which run after both are in place.
 [[nodiscard]] Result<void> WriteWorkloadFiles(const WorkloadConfig& workload, const std::string& key_pem,
@@ -23,8 +26,10 @@ namespace mayfly::agent {
 // missing; an existing directory is left as it is.
 [[nodiscard]] Result<void> EnsureParentDirectory(const std::string& path);
 
-// chown to "user" or "user:group" (names or numbers); "" does nothing.
-[[nodiscard]] Result<void> ApplyOwner(const std::string& path, const std::string& owner);
+// The ids of a workload's `owner`: "user" or "user:group" (names or numbers);
+// "" and a missing group leave those ids at -1 (unchanged). kConfig naming
+// the unknown user or group.
+[[nodiscard]] Result<FileOwner> ResolveOwner(const std::string& owner);
 
 // How a child process ended, from its waitpid status: "exited with status 2",
 // "was killed by signal 9".
