@@ -102,8 +102,8 @@ void Agent::RunWorkloadHooks(const WorkloadConfig& workload, const std::string& 
     ok = ok && r.has_value();
   }
   if (workload.signal_number != 0) {
-    auto r = SignalPidFile(workload.pid_file, workload.signal_number);
-    if (!r) spdlog::warn("{}: signal failed (retried next pass): {}", workload.spiffe_id, r.error().message);
+    auto r = SignalPidFile(workload.pid_file, workload.signal_number, workload.owner);
+    if (!r) spdlog::error("{}: signal not sent (retried next pass): {}", workload.spiffe_id, r.error().message);
     ok = ok && r.has_value();
   }
   if (ok) hooks_pending_.erase(workload.cert);

@@ -43,7 +43,15 @@ std::string DescribeExit(int wait_status);
                                    const std::vector<std::pair<std::string, std::string>>& env,
                                    std::chrono::seconds timeout = std::chrono::seconds(60));
 
-// Sends `signo` to the pid written in pid_file.
-[[nodiscard]] Result<void> SignalPidFile(const std::string& pid_file, int signo);
+// Sends `signo` to the pid written in pid_file, which the service may be able
+// to write, so it is checked first. The file must be a regular file (opened
+// with O_NOFOLLOW: a symbolic link is refused), owned by root or by the
+// workload's `owner` user, writable by neither its group nor others, and hold
+// one decimal pid (and optional whitespace). The pid must be > 1 and neither
+// the agent nor its parent; a pid file owned by `owner` may name only a
+// process whose real uid is that user (one root owns may name any). kForbidden
+// (kNotFound when the file or process is missing, kInvalidArgument for its
+// content) naming the file and what is wrong; nothing is signalled then.
+[[nodiscard]] Result<void> SignalPidFile(const std::string& pid_file, int signo, const std::string& owner);
 
 }  // namespace mayfly::agent
