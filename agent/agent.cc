@@ -102,8 +102,8 @@ void Agent::RunWorkloadHooks(const WorkloadConfig& workload, const std::string& 
     ok = ok && r.has_value();
   }
   if (workload.signal_number != 0) {
-    auto r = SignalPidFile(workload.pid_file, workload.signal_number);
-    if (!r) spdlog::warn("{}: signal failed (retried next pass): {}", workload.spiffe_id, r.error().message);
+    auto r = SignalPidFile(workload.pid_file, workload.signal_number, workload.owner);
+    if (!r) spdlog::error("{}: signal not sent (retried next pass): {}", workload.spiffe_id, r.error().message);
     ok = ok && r.has_value();
   }
   if (ok) hooks_pending_.erase(workload.cert);
@@ -122,7 +122,7 @@ Result<void> Agent::IssueWorkload(const WorkloadConfig& workload, CertStatus& st
     return std::unexpected(issued.error());
   }
   const std::string chain = issued->certificate + issued->chain;
-  if (auto r = VerifyIssued(chain, trust_pem_); !r) return r;
+  if (auto r = CheckAnswer(chain, fresh->key.get(), NamesOf(workload), trust_pem_, clock_.Now()); !r) return r;
   auto key_pem = PrivateKeyToPem(fresh->key.get());
   if (!key_pem) return std::unexpected(key_pem.error());
   if (auto r = WriteWorkloadFiles(workload, *key_pem, chain); !r) return r;
@@ -142,7 +142,7 @@ Result<void> Agent::EnsureWorkload(const WorkloadConfig& workload, const std::se
   } else {
     status.serial = held->serial;
     status.not_after = FormatRfc3339(held->not_after);
-    if (std::string m = NameMismatch(held->leaf.get(), workload); !m.empty()) why = m;
+    if (std::string m = NameMismatch(held->leaf.get(), NamesOf(workload)); !m.empty()) why = m;
     else if (revoked.contains(held->serial)) why = "serial " + held->serial + " is on the CA's CRL";
     else if (std::string p = ChainProblem(*held, trust_pem_, revoked); !p.empty()) why = p;
     else if (clock_.Now() >= held->not_after) why = "it expired";

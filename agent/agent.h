@@ -55,7 +55,9 @@ class Agent {
   Result<void> LoadNode();
   Result<void> EnrollWithToken(const std::string& why);
   Result<void> RenewNode();
-  Result<void> KeepNode(const IssuedPem& issued, const EVP_PKEY* key);
+  // Checks the answer (CheckAnswer, for `key` and exactly `spiffe_id`), then
+  // writes the new key and certificate; a refused answer writes nothing.
+  Result<void> KeepNode(const IssuedPem& issued, const EVP_PKEY* key, const std::string& spiffe_id);
   Result<CaClient*> Client();
 
   // agent.cc

@@ -57,7 +57,11 @@ Result<HeldCert> LoadHeldPair(const std::string& cert_path, const std::string& k
   return held;
 }
 
-std::string NameMismatch(const X509* cert, const WorkloadConfig& workload) {
+ExpectedNames NamesOf(const WorkloadConfig& workload) {
+  return {workload.spiffe_id, workload.dns, workload.ips};
+}
+
+std::string NameMismatch(const X509* cert, const ExpectedNames& want) {
   std::set<std::string> uris, dns, ips;
   OsslPtr<GENERAL_NAMES> names(
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
@@ -72,10 +76,10 @@ std::string NameMismatch(const X509* cert, const WorkloadConfig& workload) {
     }
   }
   std::set<std::string> want_dns, want_ips;
-  for (const auto& d : workload.dns) want_dns.insert(Lower(d));
-  for (const auto& ip : workload.ips) want_ips.insert(IpBytes(ip));
-  if (uris != std::set<std::string>{workload.spiffe_id}) {
-    return "it names " + Join(uris) + " instead of " + workload.spiffe_id;
+  for (const auto& d : want.dns) want_dns.insert(Lower(d));
+  for (const auto& ip : want.ips) want_ips.insert(IpBytes(ip));
+  if (uris != std::set<std::string>{want.spiffe_id}) {
+    return "it names " + Join(uris) + " instead of " + want.spiffe_id;
   }
   if (dns != want_dns) return "its DNS names " + Join(dns) + " differ from " + Join(want_dns);
   if (ips != want_ips) return "its IP addresses differ from the configured ips";
@@ -125,7 +129,8 @@ Result<KeyAndCsr> NewKeyAndCsr(const std::string& key_type, const std::vector<st
   return KeyAndCsr{std::move(*key), std::move(*csr)};
 }
 
-Result<void> VerifyIssued(const std::string& cert_pem, const std::string& trust_pem) {
+Result<void> VerifyIssued(const std::string& cert_pem, const std::string& trust_pem,
+                          std::optional<TimePoint> at) {
   auto certs = CertsFromPem(cert_pem);
   if (!certs) return std::unexpected(certs.error());
   auto roots = CertsFromPem(trust_pem);
@@ -144,11 +149,42 @@ Result<void> VerifyIssued(const std::string& cert_pem, const std::string& trust_
     return MakeError(ErrorCode::kCrypto, "setting up certificate verification");
   }
   X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_X509_STRICT);
+  if (at) X509_STORE_CTX_set_time(ctx.get(), 0, std::chrono::system_clock::to_time_t(*at));
   if (X509_verify_cert(ctx.get()) != 1) {
     int err = X509_STORE_CTX_get_error(ctx.get());
     ERR_clear_error();
     return MakeError(ErrorCode::kCrypto,
                      std::string("the issued certificate does not verify: ") + X509_verify_cert_error_string(err));
+  }
+  return Ok();
+}
+
+Result<void> CheckAnswer(const std::string& chain_pem, const EVP_PKEY* key, const ExpectedNames& want,
+                         const std::string& trust_pem, TimePoint now) {
+  constexpr std::string_view kRefusing = "refusing the CA's answer";
+  auto certs = CertsFromPem(chain_pem);
+  if (!certs) return WithContext(certs.error(), std::string(kRefusing) + ": its certificate");
+  const X509* leaf = certs->front().get();
+  const std::string what = std::string(kRefusing) + ": its certificate (serial " + CertSerialHex(leaf) + ")";
+  const EVP_PKEY* public_key = X509_get0_pubkey(leaf);
+  if (public_key == nullptr || !KeysMatch(public_key, key)) {
+    return MakeError(ErrorCode::kConflict, what + " is not for the key this agent sent in its CSR");
+  }
+  if (std::string m = NameMismatch(leaf, want); !m.empty()) {
+    return MakeError(ErrorCode::kConflict, what + " is not what was asked for: " + m);
+  }
+  const TimePoint not_before = CertNotBefore(leaf), not_after = CertNotAfter(leaf);
+  if (not_before > now + kClockSkew) {
+    return MakeError(ErrorCode::kConflict, what + " is valid only from " + FormatRfc3339(not_before) +
+                                               ", more than " + std::to_string(kClockSkew.count()) +
+                                               " minutes after this host's clock (" + FormatRfc3339(now) + ")");
+  }
+  if (not_after <= now) {
+    return MakeError(ErrorCode::kConflict, what + " expired at " + FormatRfc3339(not_after));
+  }
+  // Within the skew the chain is judged at the leaf's first valid second.
+  if (auto r = VerifyIssued(chain_pem, trust_pem, std::max(now, not_before)); !r) {
+    return WithContext(r.error(), kRefusing);
   }
   return Ok();
 }

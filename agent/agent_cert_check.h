@@ -2,6 +2,7 @@
 // its names, its renewal time, its revocation.
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,9 +29,17 @@ struct HeldCert {
 // the log.
 [[nodiscard]] Result<HeldCert> LoadHeldPair(const std::string& cert_path, const std::string& key_path);
 
-// "" when `cert` names exactly the workload's SPIFFE ID, DNS names and IPs;
-// otherwise what differs.
-std::string NameMismatch(const X509* cert, const WorkloadConfig& workload);
+// The names a certificate must carry, exactly: one URI SAN, these DNS names
+// and these IP addresses (compared normalised: case, IP spelling).
+struct ExpectedNames {
+  std::string spiffe_id;
+  std::vector<std::string> dns;
+  std::vector<std::string> ips;
+};
+ExpectedNames NamesOf(const WorkloadConfig& workload);
+
+// "" when `cert` names exactly `want`; otherwise what differs.
+std::string NameMismatch(const X509* cert, const ExpectedNames& want);
 
 // not_before + renew_at x lifetime: when a certificate falls due, unjittered.
 TimePoint RenewalTime(const HeldCert& cert, double renew_at);
@@ -62,7 +71,22 @@ struct KeyAndCsr {
                                              const std::vector<std::string>& ips);
 
 // Checks that the leaf of `cert_pem` (leaf + chain) chains to one of the
-// roots in `trust_pem` for TLS client and server use, at the current time.
-[[nodiscard]] Result<void> VerifyIssued(const std::string& cert_pem, const std::string& trust_pem);
+// roots in `trust_pem` through the intermediates after it, with OpenSSL's
+// strict checks, at `at` (default: the current time).
+[[nodiscard]] Result<void> VerifyIssued(const std::string& cert_pem, const std::string& trust_pem,
+                                        std::optional<TimePoint> at = std::nullopt);
+
+// How far ahead of this host's clock a new certificate's notBefore may be.
+inline constexpr auto kClockSkew = std::chrono::minutes(5);
+
+// Checks an answer of /v1/enroll, /v1/renew or /v1/sign (leaf + chain PEM)
+// before anything of it is written or run: the leaf holds the public key of
+// `key` (the one the CSR carried), names exactly `want`, is valid (notBefore
+// <= now + kClockSkew, notAfter > now) and chains through the answer's
+// intermediates to a root in `trust_pem`. kConflict (a wrong key, names or
+// validity) or kCrypto (unparseable, or the chain does not verify), with a
+// message starting "refusing the CA's answer: " and saying what differs.
+[[nodiscard]] Result<void> CheckAnswer(const std::string& chain_pem, const EVP_PKEY* key,
+                                       const ExpectedNames& want, const std::string& trust_pem, TimePoint now);
 
 }  // namespace mayfly::agent

@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "mayfly/file_util.h"
+#include "mayfly/identity.h"
 #include "mayfly/keys.h"
 #include "mayfly/x509_util.h"
 
@@ -61,9 +62,11 @@ Result<void> Agent::LoadNode() {
   return Ok();
 }
 
-Result<void> Agent::KeepNode(const IssuedPem& issued, const EVP_PKEY* key) {
+Result<void> Agent::KeepNode(const IssuedPem& issued, const EVP_PKEY* key, const std::string& spiffe_id) {
   const std::string chain = issued.certificate + issued.chain;
-  if (auto r = VerifyIssued(chain, trust_pem_); !r) return r;
+  // Nothing is written before the answer passed: a bad one leaves node.key
+  // and node.pem as they were.
+  if (auto r = CheckAnswer(chain, key, {.spiffe_id = spiffe_id}, trust_pem_, clock_.Now()); !r) return r;
   auto key_pem = PrivateKeyToPem(key);
   if (!key_pem) return std::unexpected(key_pem.error());
   if (auto r = EnsureDirectory(paths_.dir, 0700); !r) return r;
@@ -97,8 +100,16 @@ Result<void> Agent::EnrollWithToken(const std::string& why) {
     return WithContext(issued.error(), "enrolling");
   }
   (void)RecordUsedToken(paths_, *token);
+  // The token names the node; the CA says which name in `spiffe_id`, and
+  // the certificate must carry exactly that node identity.
+  auto id = SpiffeId::Parse(issued->spiffe_id);
+  if (!id || ClassifyId(*id).kind != IdentityKind::kNode) {
+    return MakeError(ErrorCode::kConflict, "refusing the CA's answer to enrollment: its spiffe_id \"" +
+                                               issued->spiffe_id.substr(0, 200) + "\" is not a node identity");
+  }
+  if (auto r = KeepNode(*issued, fresh->key.get(), issued->spiffe_id); !r) return r;
   spdlog::info("enrolled with {} as {}", config_.server, issued->spiffe_id);
-  return KeepNode(*issued, fresh->key.get());
+  return Ok();
 }
 
 Result<void> Agent::RenewNode() {
@@ -108,7 +119,7 @@ Result<void> Agent::RenewNode() {
   if (!fresh) return std::unexpected(fresh.error());
   auto issued = (*client)->Renew(fresh->csr);
   if (!issued) return WithContext(issued.error(), "renewing the node certificate");
-  return KeepNode(*issued, fresh->key.get());
+  return KeepNode(*issued, fresh->key.get(), node_->spiffe_id);
 }
 
 Result<void> Agent::EnsureNode(const std::set<std::string>& revoked) {

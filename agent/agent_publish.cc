@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,21 +41,19 @@ Result<gid_t> LookUpGroup(const std::string& name) {
 
 }  // namespace
 
-Result<void> ApplyOwner(const std::string& path, const std::string& owner) {
-  if (owner.empty()) return Ok();
+Result<FileOwner> ResolveOwner(const std::string& owner) {
+  FileOwner ids;
+  if (owner.empty()) return ids;
   const size_t colon = owner.find(':');
   auto uid = LookUpUser(owner.substr(0, colon));
   if (!uid) return std::unexpected(uid.error());
-  gid_t gid = static_cast<gid_t>(-1);  // -1: leave the group as it is
+  ids.uid = *uid;
   if (colon != std::string::npos) {
-    auto g = LookUpGroup(owner.substr(colon + 1));
-    if (!g) return std::unexpected(g.error());
-    gid = *g;
+    auto gid = LookUpGroup(owner.substr(colon + 1));
+    if (!gid) return std::unexpected(gid.error());
+    ids.gid = *gid;
   }
-  if (chown(path.c_str(), *uid, gid) != 0) {
-    return MakeError(ErrorCode::kIo, "chown " + owner + " " + path + ": " + ErrnoString(errno));
-  }
-  return Ok();
+  return ids;
 }
 
 Result<void> EnsureParentDirectory(const std::string& path) {
@@ -66,13 +65,13 @@ Result<void> EnsureParentDirectory(const std::string& path) {
 
 Result<void> WriteWorkloadFiles(const WorkloadConfig& workload, const std::string& key_pem,
                                 const std::string& cert_pem) {
+  auto owner = ResolveOwner(workload.owner);
+  if (!owner) return std::unexpected(owner.error());
   if (auto r = EnsureParentDirectory(workload.key); !r) return r;
   if (auto r = EnsureParentDirectory(workload.cert); !r) return r;
   const mode_t mode = static_cast<mode_t>(workload.mode);
-  if (auto r = WriteFileAtomic(workload.key, key_pem, mode); !r) return r;
-  if (auto r = ApplyOwner(workload.key, workload.owner); !r) return r;
-  if (auto r = WriteFileAtomic(workload.cert, cert_pem, mode); !r) return r;
-  return ApplyOwner(workload.cert, workload.owner);
+  if (auto r = WriteFileAtomic(workload.key, key_pem, mode, *owner); !r) return r;
+  return WriteFileAtomic(workload.cert, cert_pem, mode, *owner);
 }
 
 Result<void> RunHook(const std::string& command, const std::vector<std::pair<std::string, std::string>>& env,
@@ -114,16 +113,82 @@ std::string DescribeExit(int wait_status) {
   return "ended with wait status " + std::to_string(wait_status);
 }
 
-Result<void> SignalPidFile(const std::string& pid_file, int signo) {
-  auto text = ReadFile(pid_file);
-  if (!text) return std::unexpected(text.error());
-  char* end = nullptr;
-  long pid = std::strtol(text->c_str(), &end, 10);
-  if (pid <= 1 || end == text->c_str()) {
-    return MakeError(ErrorCode::kInvalidArgument, pid_file + " does not hold a process id");
+namespace {
+
+// The real uid of process `pid`, from /proc/<pid>/status.
+Result<uid_t> ProcessUid(pid_t pid) {
+  auto status = ReadFile("/proc/" + std::to_string(pid) + "/status");
+  if (!status) return MakeError(ErrorCode::kNotFound, "no process " + std::to_string(pid) + " is running");
+  const size_t at = status->find("\nUid:");
+  if (at == std::string::npos) return MakeError(ErrorCode::kIo, "no Uid in /proc/" + std::to_string(pid) + "/status");
+  return static_cast<uid_t>(std::strtoul(status->c_str() + at + 5, nullptr, 10));
+}
+
+// The pid a pid file holds, after checking who could have written it.
+Result<pid_t> ReadPidFile(const std::string& pid_file, uid_t owner_uid) {
+  // O_NONBLOCK: a FIFO put there must not hang the agent (it is refused below).
+  UniqueFd fd(open(pid_file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ELOOP) {
+      return MakeError(ErrorCode::kForbidden, "pid_file " + pid_file +
+                                                  " is a symbolic link; refusing to follow it (configure the file "
+                                                  "the service writes)");
+    }
+    return MakeError(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+                     "reading pid_file " + pid_file + ": " + ErrnoString(err));
   }
-  if (kill(static_cast<pid_t>(pid), signo) != 0) {
-    return MakeError(ErrorCode::kIo, "signalling pid " + std::to_string(pid) + " from " + pid_file + ": " +
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) {
+    return MakeError(ErrorCode::kIo, "checking pid_file " + pid_file + ": " + ErrnoString(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return MakeError(ErrorCode::kForbidden, "pid_file " + pid_file + " is not a regular file");
+  if (st.st_uid != 0 && st.st_uid != owner_uid) {
+    return MakeError(ErrorCode::kForbidden, "pid_file " + pid_file + " is owned by uid " + std::to_string(st.st_uid) +
+                                                ", neither root nor the workload's owner; refusing to trust it");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return MakeError(ErrorCode::kForbidden, "pid_file " + pid_file +
+                                                " is writable by its group or others; refusing to trust it "
+                                                "(Fix: chmod go-w " + pid_file + ")");
+  }
+  std::string text(32, '\0');
+  const ssize_t n = read(fd.get(), text.data(), text.size());
+  if (n < 0) return MakeError(ErrorCode::kIo, "reading pid_file " + pid_file + ": " + ErrnoString(errno));
+  text.resize(static_cast<size_t>(n));
+  const size_t digits = text.find_first_not_of("0123456789");
+  const bool only_space = digits == std::string::npos || text.find_first_not_of(" \t\r\n", digits) == std::string::npos;
+  const size_t length = digits == std::string::npos ? text.size() : digits;
+  if (length == 0 || length > 9 || !only_space || text.size() == 32) {
+    return MakeError(ErrorCode::kInvalidArgument, "pid_file " + pid_file + " does not hold a process id");
+  }
+  const pid_t pid = static_cast<pid_t>(std::stol(text.substr(0, length)));
+  if (pid <= 1 || pid == getpid() || pid == getppid()) {
+    return MakeError(ErrorCode::kForbidden, "pid_file " + pid_file + " names pid " + std::to_string(pid) +
+                                                " (init, the agent or its parent); refusing to signal it");
+  }
+  if (st.st_uid != 0) {
+    auto uid = ProcessUid(pid);
+    if (!uid) return WithContext(uid.error(), "pid_file " + pid_file);
+    if (*uid != st.st_uid) {
+      return MakeError(ErrorCode::kForbidden, "pid_file " + pid_file + " (owned by uid " +
+                                                  std::to_string(st.st_uid) + ") names pid " + std::to_string(pid) +
+                                                  ", which runs as uid " + std::to_string(*uid) +
+                                                  "; refusing to signal it");
+    }
+  }
+  return pid;
+}
+
+}  // namespace
+
+Result<void> SignalPidFile(const std::string& pid_file, int signo, const std::string& owner) {
+  auto ids = ResolveOwner(owner);
+  if (!ids) return std::unexpected(ids.error());
+  auto pid = ReadPidFile(pid_file, ids->uid);  // uid -1 (no owner): only root's files
+  if (!pid) return std::unexpected(pid.error());
+  if (kill(*pid, signo) != 0) {
+    return MakeError(ErrorCode::kIo, "signalling pid " + std::to_string(*pid) + " from " + pid_file + ": " +
                                          ErrnoString(errno));
   }
   return Ok();

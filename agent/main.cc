@@ -1,11 +1,17 @@
 // mayfly-agent: keeps this host's certificates, CRL and trust bundle fresh.
+#include <sys/prctl.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "agent_commands.h"
 
 int main(int argc, char** argv) {
+  // Keys sit in this process's memory: no core dump, and no /proc/<pid>/mem
+  // or ptrace for other processes of the same user.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) std::perror("prctl(PR_SET_DUMPABLE, 0)");
   CLI::App app{"mayfly-agent: keeps this host's certificates fresh"};
   app.require_subcommand(1);
   std::string config = "/etc/mayfly/agent.toml";

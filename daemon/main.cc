@@ -1,11 +1,17 @@
 // mayfly-ca: the CA daemon and its admin commands.
+#include <sys/prctl.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include <iostream>
 
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  // Keys sit in this process's memory: no core dump, and no /proc/<pid>/mem
+  // or ptrace for other processes of the same user.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) std::perror("prctl(PR_SET_DUMPABLE, 0)");
   CLI::App app{"mayfly-ca: a certificate authority for machines"};
   app.require_subcommand(1);
   mayfly::cli::GlobalOptions global;

@@ -6,29 +6,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <random>
 
 namespace mayfly {
-namespace {
-
-// Closes a descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int Release() { int fd = fd_; fd_ = -1; return fd; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 Result<void> WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
@@ -42,24 +29,10 @@ Result<void> WriteAll(int fd, std::string_view data, const std::string& path) {
   return Ok();
 }
 
-namespace {
-
-Result<void> FsyncDirectoryOf(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
-    return MakeError(ErrorCode::kIo, "syncing directory " + dir + ": " + ErrnoString(errno));
-  }
-  return Ok();
-}
-
-}  // namespace
-
 std::string ErrnoString(int err) { return std::strerror(err); }
 
 Result<std::string> ReadFile(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     int err = errno;
     return MakeError(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
@@ -79,16 +52,66 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
-Result<void> WriteFileAtomic(const std::string& path, std::string_view data,
-                             mode_t mode) {
+namespace {
+
+// 64 random bits in hex: a temporary name no one can plant in advance.
+std::string RandomSuffix() {
   std::random_device rd;
-  std::string tmp = path + ".tmp." + std::to_string(rd());
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  const uint64_t bits = (uint64_t{rd()} << 32) | rd();
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(bits));
+  return text;
+}
+
+bool IsSymlink(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+}  // namespace
+
+Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode, FileOwner owner) {
+  const std::filesystem::path p(path);
+  std::string dir = p.parent_path().string();
+  if (dir.empty()) dir = ".";
+  const std::string name = p.filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    return MakeError(ErrorCode::kInvalidArgument, "writing " + path + ": not a file name");
+  }
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dir_fd.get() < 0) {
+    const int err = errno;
+    if (err == ELOOP || (err == ENOTDIR && IsSymlink(dir))) {
+      return MakeError(ErrorCode::kIo, "directory " + dir + " is a symbolic link; refusing to write " + name +
+                                           " through it (configure the directory it points to)");
+    }
+    return MakeError(ErrorCode::kIo, "opening directory " + dir + ": " + ErrnoString(err));
+  }
+  // A link here would be replaced, not followed (renameat does not follow
+  // it); refusing says plainly that someone put it there.
+  struct stat st {};
+  if (::fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+    return MakeError(ErrorCode::kIo, path + " is a symbolic link; refusing to replace it (remove the link, or "
+                                            "configure the file it points to)");
+  }
+  const std::string tmp_name = name + ".tmp." + RandomSuffix();
+  const std::string tmp = dir + "/" + tmp_name;
+  UniqueFd fd(::openat(dir_fd.get(), tmp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (fd.get() < 0) {
     return MakeError(ErrorCode::kIo, "creating " + tmp + ": " + ErrnoString(errno));
   }
-  // open() applies the umask; the caller's mode is the contract.
-  auto fail = [&](Error e) { ::unlink(tmp.c_str()); return std::unexpected(std::move(e)); };
+  auto fail = [&](Error e) {
+    ::unlinkat(dir_fd.get(), tmp_name.c_str(), 0);
+    return std::unexpected(std::move(e));
+  };
+  // Owner first: chown clears the set-id bits of the mode. open() applied
+  // the umask; the caller's mode is the contract.
+  if ((owner.uid != static_cast<uid_t>(-1) || owner.gid != static_cast<gid_t>(-1)) &&
+      ::fchown(fd.get(), owner.uid, owner.gid) != 0) {
+    return fail({ErrorCode::kIo, "chown " + std::to_string(static_cast<long long>(owner.uid)) + ":" +
+                                     std::to_string(static_cast<long long>(owner.gid)) + " " + tmp + ": " +
+                                     ErrnoString(errno)});
+  }
   if (::fchmod(fd.get(), mode) != 0) {
     return fail({ErrorCode::kIo, "chmod " + tmp + ": " + ErrnoString(errno)});
   }
@@ -99,10 +122,13 @@ Result<void> WriteFileAtomic(const std::string& path, std::string_view data,
   if (::close(fd.Release()) != 0) {
     return fail({ErrorCode::kIo, "closing " + tmp + ": " + ErrnoString(errno)});
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::renameat(dir_fd.get(), tmp_name.c_str(), dir_fd.get(), name.c_str()) != 0) {
     return fail({ErrorCode::kIo, "renaming " + tmp + " to " + path + ": " + ErrnoString(errno)});
   }
-  return FsyncDirectoryOf(path);
+  if (::fsync(dir_fd.get()) != 0) {
+    return MakeError(ErrorCode::kIo, "syncing directory " + dir + ": " + ErrnoString(errno));
+  }
+  return Ok();
 }
 
 Result<void> EnsureDirectory(const std::string& path, mode_t mode) {

@@ -68,6 +68,15 @@ TEST_P(UnitsTest, ExposureIsOkOrBetter) {
   std::cout << GetParam().name << " exposure " << exposure << " " << level << "\n";
 }
 
+// Keys sit in both daemons' memory: systemd must not let them dump core.
+TEST_P(UnitsTest, DumpsNoCore) {
+  auto text = ReadFile(std::string(MAYFLY_SOURCE_DIR) + "/systemd/" + GetParam().name);
+  ASSERT_TRUE(text) << text.error().ToString();
+  EXPECT_TRUE(std::regex_search(*text, std::regex(R"((^|\n)LimitCORE=0\n)"))) << GetParam().name;
+  auto r = testing::RunCommand("systemd-analyze verify " + LocalCopy(GetParam()));
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
 INSTANTIATE_TEST_SUITE_P(Shipped, UnitsTest, ::testing::ValuesIn(kUnits),
                          [](const auto& info) { return std::string(info.param.label); });
 
