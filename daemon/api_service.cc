@@ -121,6 +121,20 @@ Result<const X509*> PresentedCert(const ApiCall& call, const CaView& view, Calle
   return MakeError(ErrorCode::kUnauthenticated, "this route needs " + std::string(CallerNoun(need)));
 }
 
+// A connection keeps its certificate for as long as it stays open, so every
+// request checks that the certificate is valid now, by the CA's clock.
+Result<void> CheckValidNow(const CaRuntime& rt, const X509* cert) {
+  const TimePoint now = rt.clock().Now();
+  if (const TimePoint not_after = CertNotAfter(cert); now > not_after) {
+    return MakeError(ErrorCode::kUnauthenticated, "the client certificate expired at " + FormatRfc3339(not_after));
+  }
+  if (const TimePoint not_before = CertNotBefore(cert); now < not_before) {
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "the client certificate is not valid before " + FormatRfc3339(not_before));
+  }
+  return Ok();
+}
+
 // Checks the caller against the route's class; fills in caller_name,
 // caller_serial and caller_cert.
 Result<void> CheckCaller(ApiCall& call, CallerClass need) {
@@ -133,6 +147,7 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
   const auto view = call.rt.ca();
   auto cert = PresentedCert(call, *view, need);
   if (!cert) return std::unexpected(cert.error());
+  if (auto r = CheckValidNow(call.rt, *cert); !r) return r;
   auto id = SpiffeId::Parse(peer.client_cert ? peer.client_spiffe_id : CertSpiffeId(*cert));
   if (!id || id->trust_domain() != call.rt.trust_domain()) {
     return MakeError(ErrorCode::kUnauthenticated, "the client certificate has no SPIFFE ID of this trust domain");

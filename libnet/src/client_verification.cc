@@ -1,8 +1,11 @@
 // Client certificate verification for the API server: chains from the trust
-// store only, the recovery store, the verified issuer kept with sessions.
+// store only, the recovery store, sessions capped at the certificate's life.
 #include "client_verification.h"
 
 #include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <ctime>
 
 #include "mayfly/ossl_ptr.h"
 #include "mayfly/x509_util.h"
@@ -77,10 +80,17 @@ std::string SessionIssuerKeyId(SSL_SESSION* session) {
 }
 
 // Called for each session the server caches (a TLS 1.3 ticket, a TLS 1.2
-// session id), after a full handshake and after each resumption. Returns 0:
-// no reference is kept.
+// session id), after a full handshake and after each resumption (which
+// OpenSSL restarts the session's lifetime on). The session may be resumed
+// only while its client certificate is valid: its timeout is cut to what is
+// left of the certificate's life. Returns 0: no reference is kept.
 int OnNewSession(SSL* ssl, SSL_SESSION* session) {
-  if (SSL_SESSION_get0_peer(session) == nullptr) return 0;
+  const X509* cert = SSL_SESSION_get0_peer(session);
+  if (cert == nullptr) return 0;
+  const int64_t left = ToUnixSeconds(CertNotAfter(cert)) - static_cast<int64_t>(std::time(nullptr));
+  if (left < SSL_SESSION_get_timeout(session)) {
+    SSL_SESSION_set_timeout(session, static_cast<long>(std::max<int64_t>(left, 0)));
+  }
   // A resumed handshake verifies no chain: the issuer comes with the session
   // (copied from the one resumed).
   if (const std::string issuer = VerifiedIssuerKeyId(ssl); !issuer.empty()) {

@@ -19,8 +19,10 @@ namespace mayfly::net {
 // issuer is not in the store, but verifies against `recovery_pem` (roots
 // and the CAs whose leaves may still come back for one thing: Mayfly's
 // revoked intermediates), completes the handshake as a recovery
-// certificate; every other failure fails the handshake. Also keeps the
-// verified issuer in each session for resumptions. kCrypto when `recovery_pem` (may be empty)
+// certificate; every other failure fails the handshake. Also caps each
+// session the server caches at its client certificate's notAfter, so that
+// resuming it never outlives the certificate, and keeps the verified issuer
+// in the session for resumptions. kCrypto when `recovery_pem` (may be empty)
 // does not parse.
 [[nodiscard]] Result<void> UseClientVerification(SSL_CTX* ctx, const std::string& recovery_pem);
 

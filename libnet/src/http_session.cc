@@ -136,7 +136,8 @@ class HttpSession final : public SessionBase,
       broken_ = true;
       return Close(false);
     }
-    // Read once: the certificate stays the connection's.
+    // Read once: the certificate stays the connection's, and each request
+    // checks its validity at that request's time.
     RecordClientCertificate(stream_.native_handle(), peer_);
     WaitForRequest();
   }

@@ -1,6 +1,7 @@
 // The router's check of a caller's certificate in-process: its issuer is the
 // one the TLS layer verified (PeerInfo::client_issuer_key_id), not its own
-// AKI; and recovery certificates count only for renewal.
+// AKI; recovery certificates count only for renewal; and the certificate
+// must be valid at each request's time, not only at the handshake.
 #include <gtest/gtest.h>
 
 #include "api_fixture.h"
@@ -106,6 +107,40 @@ TEST_F(CallerCertificateTest, ARecoveryCertificateOnlyRenewsWhatTheCaRecorded) {
   // intermediate presented as a recovery certificate.
   EXPECT_EQ(RenewAs(Recovery(LeafWithoutAki("spiffe://example.org/mayfly/node/db-1"))).status, 401);
   EXPECT_EQ(RenewAs(Recovery(fresh.cert_pem)).status, 401);
+}
+
+TEST_F(CallerCertificateTest, AnExpiredNodeCertificateIsRefusedAtTheNextRequest) {
+  TestNode node = Enroll("db-1");
+  const net::PeerInfo peer = AsNode(node);  // one connection, kept open
+  EXPECT_EQ(SignAs(peer).status, 200);
+  const TimePoint not_after = CertNotAfter(CertFromPem(node.cert_pem).value().get());
+  clock_.Set(not_after);
+  EXPECT_EQ(SignAs(peer).status, 200) << "valid through its notAfter second";
+  clock_.Set(not_after + std::chrono::seconds(1));
+  for (auto r : {SignAs(peer), RenewAs(peer)}) {
+    EXPECT_EQ(r.status, 401) << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "unauthenticated");
+    EXPECT_NE(Message(r).find("the client certificate expired at " + FormatRfc3339(not_after)), std::string::npos)
+        << r.body;
+  }
+}
+
+TEST_F(CallerCertificateTest, ACertificateIsRefusedBeforeItsNotBefore) {
+  TestNode node = Enroll("db-1");
+  const TimePoint not_before = CertNotBefore(CertFromPem(node.cert_pem).value().get());
+  clock_.Set(not_before - std::chrono::seconds(1));
+  auto r = SignAs(AsNode(node));
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_NE(Message(r).find("not valid before"), std::string::npos) << r.body;
+}
+
+TEST_F(CallerCertificateTest, AnExpiredAdminCertificateIsRefused) {
+  const net::PeerInfo admin = Admin();
+  EXPECT_EQ(Send("GET", "/v1/admin/certs", "", admin.Share()).status, 200);
+  clock_.Set(CertNotAfter(admin.client_cert.get()) + std::chrono::seconds(1));
+  auto r = Send("GET", "/v1/admin/certs", "", admin.Share());
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_NE(Message(r).find("expired"), std::string::npos) << r.body;
 }
 
 }  // namespace caller_certificate_test

@@ -1,12 +1,14 @@
 // How the API listener verifies client certificates: chains are built from
 // its client trust alone (not from what the client sends), certificates of
 // a recovery CA arrive apart from verified ones, the verified issuer is
-// recorded.
+// recorded (after a resumption too), and a resumed TLS session never
+// outlives its client certificate.
 #include <gtest/gtest.h>
 
 #include <openssl/ssl.h>
 
 #include "net/net_test_util.h"
+#include "support/wait.h"
 
 namespace mayfly::net::testing {
 namespace client_verification_test {
@@ -135,6 +137,39 @@ TEST_F(ClientVerificationTest, ARecoveryCaCertificateArrivesApartFromVerifiedOne
   EXPECT_FALSE(Connect(port, *ClientContext(expired, key.get())).handshake);
   NetPki other = NetPki::Make();
   EXPECT_FALSE(Connect(port, *ClientContext(other.client_chain_pem, other.client_key.get())).handshake);
+}
+
+TEST_F(ClientVerificationTest, AResumedSessionEndsWithItsClientCertificate) {
+  RunningServer server(PeerHandler);
+  const uint16_t port = Listen(server, Config(pki_.root_pem + intermediate_pem_));
+  // A certificate with a few seconds left.
+  auto key = GenerateKey(KeyType::kEcdsaP256).value();
+  pki_.pki->clock.Set(SystemClock::Instance().Now());
+  const IssuedCert short_lived = pki_.pki->IssueFor(key.get(), kClientId, {}, std::chrono::seconds(3));
+  const TimePoint not_after = short_lived.not_after;
+  auto client = ClientContext(short_lived.Pem() + intermediate_pem_, key.get());
+
+  auto full = Connect(port, *client);
+  ASSERT_TRUE(full.handshake);
+  ASSERT_TRUE(full.session && SSL_SESSION_is_resumable(full.session.get()) == 1);
+  // While the certificate is valid the session resumes, with the verified
+  // issuer it was made with.
+  auto resumed = Connect(port, *client, full.session.get());
+  ASSERT_TRUE(resumed.handshake);
+  ASSERT_TRUE(resumed.resumed);
+  EXPECT_EQ(resumed.answer["verified"], true);
+  EXPECT_EQ(resumed.answer["issuer_key_id"].as_string(), SubjectKeyIdHex(pki_.pki->intermediate.get()));
+
+  ASSERT_TRUE(mayfly::testing::WaitUntil(
+      [&] { return SystemClock::Instance().Now() > not_after + std::chrono::seconds(1); }, std::chrono::seconds(20),
+      std::chrono::milliseconds(100)));
+  // Neither the first session nor the one its resumption renewed resumes
+  // now; the full handshake then refuses the expired certificate.
+  for (SSL_SESSION* session : {full.session.get(), resumed.session.get()}) {
+    auto late = Connect(port, *client, session);
+    EXPECT_FALSE(late.handshake && late.resumed) << "a session outlived its client certificate";
+    EXPECT_FALSE(late.handshake);
+  }
 }
 
 }  // namespace client_verification_test

@@ -34,7 +34,8 @@ struct ServerTlsConfig {
 };
 
 // A server context: the chosen minimum version, no compression, no
-// renegotiation, session tickets (TLS 1.3 resumption). It asks every client for a certificate
+// renegotiation, session tickets (TLS 1.3 resumption, never past the client
+// certificate's notAfter). It asks every client for a certificate
 // (SSL_VERIFY_PEER) but does not require one, so a client without a
 // certificate still completes the handshake and the routes decide; a
 // certificate that is presented must verify against client_trust_pem for the
