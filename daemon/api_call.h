@@ -28,6 +28,8 @@ class ApiCall {
   std::string actor;
   std::string caller_name;    // the node or admin name once authenticated
   std::string caller_serial;  // its client certificate's serial ("" without one)
+  // That certificate (owned by request.peer; null without one).
+  const X509* caller_cert = nullptr;
 
   // Sends `response` (once; later calls are ignored).
   void Reply(net::HttpResponse response);

@@ -169,7 +169,7 @@ void HandleRenew(const CallPtr& call) {
   if (!node_id) return call->Refuse(node_id.error());
   const std::string id = node_id->ToString();
   if (auto r = CheckNodeCsr(*csr, id); !r) return call->Refuse(r.error(), id);
-  if (csr->public_key().spki_der == CertSpkiDer(call->request.peer.client_cert.get())) {
+  if (csr->public_key().spki_der == CertSpkiDer(call->caller_cert)) {
     return call->Refuse(Error{ErrorCode::kInvalidArgument, "renewal needs a new key; the CSR reuses the current one"},
                         id);
   }

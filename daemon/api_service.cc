@@ -69,21 +69,74 @@ std::string_view CallerNoun(CallerClass caller) {
                                       : "an admin client certificate or the admin socket";
 }
 
+constexpr std::string_view kRenewRoute = "POST /v1/renew";
+
 // A certificate from a revoked intermediate (whose key may be in an
 // attacker's hands) is accepted only to renew a node certificate, and only
-// when it is exactly one the CA recorded issuing: that is how agents move to
-// the new intermediate after `ca rotate --now --revoke-old`.
-Result<void> CheckUnderRevokedIntermediate(const ApiCall& call, const std::string& serial) {
+// when it is exactly one the CA recorded issuing under an intermediate now
+// revoked: that is how agents move to the new intermediate after `ca rotate
+// --now --revoke-old`. Such a certificate arrives as a recovery certificate
+// (that intermediate is no longer trusted at the handshake), or as the
+// verified certificate of a connection opened before the rotation.
+Result<void> CheckUnderRevokedIntermediate(const ApiCall& call, const CaView& view, const X509* cert) {
   const Error refused{ErrorCode::kUnauthenticated, "the client certificate's intermediate is revoked"};
-  if (call.route != "POST /v1/renew") return std::unexpected(refused);
-  auto recorded = call.rt.store().GetCertificate(serial);
+  if (call.route != kRenewRoute) return std::unexpected(refused);
+  auto recorded = call.rt.store().GetCertificate(CertSerialHex(cert));
   if (!recorded) return std::unexpected(recorded.error());
-  auto presented = CertToDer(call.request.peer.client_cert.get());
-  if (!*recorded || !presented || (*recorded)->der != *presented) return std::unexpected(refused);
+  auto presented = CertToDer(cert);
+  if (!*recorded || !presented || (*recorded)->der != *presented ||
+      !view.revoked_intermediates.contains((*recorded)->issuer)) {
+    return std::unexpected(refused);
+  }
   return Ok();
 }
 
-// Checks the caller against the route's class; fills in caller_name.
+// The certificate the caller authenticates with. Its issuer is the CA
+// certificate the TLS layer verified its chain through, never what the
+// certificate says of itself: a client certificate must name that CA's key
+// in its AKI (every certificate Mayfly issues does), so a certificate is
+// read as coming from the CA that really signed it. A recovery certificate
+// counts only for the recovery above.
+Result<const X509*> PresentedCert(const ApiCall& call, const CaView& view, CallerClass need) {
+  const net::PeerInfo& peer = call.request.peer;
+  if (const X509* cert = peer.client_cert.get()) {
+    const std::string aki = AuthorityKeyIdHex(cert);
+    if (aki.empty()) {
+      return MakeError(ErrorCode::kUnauthenticated, "the client certificate has no authority key identifier");
+    }
+    if (aki != peer.client_issuer_key_id) {
+      return MakeError(ErrorCode::kUnauthenticated,
+                       "the client certificate's authority key identifier does not name the CA it was verified "
+                       "against");
+    }
+    if (view.revoked_intermediates.contains(peer.client_issuer_key_id)) {
+      if (auto r = CheckUnderRevokedIntermediate(call, view, cert); !r) return std::unexpected(r.error());
+    }
+    return cert;
+  }
+  if (const X509* cert = peer.recovery_cert.get()) {
+    if (auto r = CheckUnderRevokedIntermediate(call, view, cert); !r) return std::unexpected(r.error());
+    return cert;
+  }
+  return MakeError(ErrorCode::kUnauthenticated, "this route needs " + std::string(CallerNoun(need)));
+}
+
+// A connection keeps its certificate for as long as it stays open, so every
+// request checks that the certificate is valid now, by the CA's clock.
+Result<void> CheckValidNow(const CaRuntime& rt, const X509* cert) {
+  const TimePoint now = rt.clock().Now();
+  if (const TimePoint not_after = CertNotAfter(cert); now > not_after) {
+    return MakeError(ErrorCode::kUnauthenticated, "the client certificate expired at " + FormatRfc3339(not_after));
+  }
+  if (const TimePoint not_before = CertNotBefore(cert); now < not_before) {
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "the client certificate is not valid before " + FormatRfc3339(not_before));
+  }
+  return Ok();
+}
+
+// Checks the caller against the route's class; fills in caller_name,
+// caller_serial and caller_cert.
 Result<void> CheckCaller(ApiCall& call, CallerClass need) {
   if (need == CallerClass::kAnyone || need == CallerClass::kLocal) return Ok();
   const net::PeerInfo& peer = call.request.peer;
@@ -91,10 +144,11 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
     call.caller_name = "admin-socket";
     return Ok();
   }
-  if (!peer.client_cert) {
-    return MakeError(ErrorCode::kUnauthenticated, "this route needs " + std::string(CallerNoun(need)));
-  }
-  auto id = SpiffeId::Parse(peer.client_spiffe_id);
+  const auto view = call.rt.ca();
+  auto cert = PresentedCert(call, *view, need);
+  if (!cert) return std::unexpected(cert.error());
+  if (auto r = CheckValidNow(call.rt, *cert); !r) return r;
+  auto id = SpiffeId::Parse(peer.client_cert ? peer.client_spiffe_id : CertSpiffeId(*cert));
   if (!id || id->trust_domain() != call.rt.trust_domain()) {
     return MakeError(ErrorCode::kUnauthenticated, "the client certificate has no SPIFFE ID of this trust domain");
   }
@@ -111,16 +165,13 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
     return MakeError(ErrorCode::kForbidden, "node " + who.name +
                                                 " is banned; it must be re-enrolled with a new join token");
   }
-  const std::string serial = CertSerialHex(peer.client_cert.get());
+  const std::string serial = CertSerialHex(*cert);
   if (call.rt.revocations().IsRevoked(serial)) {
     return MakeError(ErrorCode::kUnauthenticated, "certificate revoked");
   }
-  if (const auto view = call.rt.ca(); !view->revoked_intermediates.empty() &&
-                                      view->revoked_intermediates.contains(AuthorityKeyIdHex(peer.client_cert.get()))) {
-    if (auto r = CheckUnderRevokedIntermediate(call, serial); !r) return r;
-  }
   call.caller_name = who.name;
   call.caller_serial = serial;
+  call.caller_cert = *cert;
   return Ok();
 }
 

@@ -103,8 +103,9 @@ Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> reco
       case CaRole::kIntermediate:
         if (r.state == CaState::kRevoked) {
           view->revoked_intermediates.insert(r.key_id);
-          // Still trusted at the handshake while it is unexpired, so nodes
-          // holding its leaves can renew (the route checks them one by one).
+          // Never trusted at the handshake; while it is unexpired its leaves
+          // may still come back as recovery certificates, so nodes holding
+          // them can renew (the route checks them one by one).
           if (r.not_after > now) revoked_pem += pem;
           break;
         }
@@ -121,7 +122,8 @@ Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> reco
         break;
     }
   }
-  view->client_trust_pem = view->bundle_pem + view->intermediates_pem + revoked_pem;
+  view->client_trust_pem = view->bundle_pem + view->intermediates_pem;
+  if (!revoked_pem.empty()) view->client_recovery_pem = view->bundle_pem + revoked_pem;
   view->bundle_etag = EntityTag(view->bundle_pem);
   view->intermediates_etag = EntityTag(view->intermediates_pem);
 

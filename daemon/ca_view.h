@@ -27,7 +27,11 @@ struct CaView {
   std::string bundle_etag;                    // EntityTag(bundle_pem), made once per view
   std::string intermediates_pem;              // published intermediates and cross certificates
   std::string intermediates_etag;
-  std::string client_trust_pem;               // what client certificates may chain to
+  std::string client_trust_pem;               // what client certificates must chain to: published CAs
+  // The published roots and the unexpired revoked intermediates, whose
+  // leaves complete the handshake only as recovery certificates (renewal);
+  // empty when no intermediate is revoked.
+  std::string client_recovery_pem;
   std::vector<std::shared_ptr<const Issuer>> crl_issuers;  // published intermediates, active first
   std::string root_crls_pem;                  // each published root's CRL
   std::string root_fingerprint;               // "sha256:<hex>" of the active root

@@ -52,7 +52,9 @@ Result<ServerTls> MakeServerTls(CaRuntime& runtime, const CaConfig& config) {
   net::ServerTlsConfig tls;
   tls.cert_chain_pem = cert->cert_chain_pem;
   tls.key = cert->key.get();
-  tls.client_trust_pem = runtime.ClientTrustPem();
+  const auto view = runtime.ca();
+  tls.client_trust_pem = view->client_trust_pem;
+  tls.client_recovery_pem = view->client_recovery_pem;
   tls.min_version = config.tls.min_version;
   auto context = net::MakeServerTlsContext(tls);
   if (!context) return std::unexpected(context.error());

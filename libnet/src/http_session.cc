@@ -19,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "client_verification.h"
 #include "http_message.h"
 #include "lean_tls_stream.h"
 #include "mayfly/net/query.h"
@@ -135,10 +136,9 @@ class HttpSession final : public SessionBase,
       broken_ = true;
       return Close(false);
     }
-    SSL* ssl = stream_.native_handle();
-    // Only a chain OpenSSL verified against the client trust store counts;
-    // X509_V_OK also means "no certificate", then get1 returns null.
-    if (SSL_get_verify_result(ssl) == X509_V_OK) peer_.SetClientCert(OsslPtr<X509>(SSL_get1_peer_certificate(ssl)));
+    // Read once: the certificate stays the connection's, and each request
+    // checks its validity at that request's time.
+    RecordClientCertificate(stream_.native_handle(), peer_);
     WaitForRequest();
   }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client_verification.h"
 #include "mayfly/identity.h"
 #include "mayfly/x509_util.h"
 
@@ -144,11 +145,11 @@ Result<std::shared_ptr<ssl::context>> MakeServerTlsContext(const ServerTlsConfig
       return OpensslError("installing an empty TLS trust store");
     }
   }
-  // Ask for a certificate, verify it against the store, but do not demand one
-  // (no SSL_VERIFY_FAIL_IF_NO_PEER_CERT): routes decide who needs a caller
-  // certificate. No callback: OpenSSL's own verification result stands, and the
-  // server reads it back with SSL_get_verify_result before trusting a cert.
-  SSL_CTX_set_verify(ctx->get(), SSL_VERIFY_PEER, nullptr);
+  // Chains from the store above only; recovery certificates; sessions no
+  // longer than their client certificate (client_verification.h).
+  if (auto r = UseClientVerification(ctx->get(), config.client_recovery_pem); !r) {
+    return std::unexpected(r.error());
+  }
   SSL_CTX_set_verify_depth(ctx->get(), 4);
   if (SSL_CTX_set_session_id_context(
           ctx->get(), reinterpret_cast<const unsigned char*>(kSessionIdContext.data()),
@@ -156,7 +157,8 @@ Result<std::shared_ptr<ssl::context>> MakeServerTlsContext(const ServerTlsConfig
     return OpensslError("setting the TLS session id context");
   }
   // TLS 1.3 resumption with stateful tickets: one per handshake, naming a
-  // session kept in a bounded cache. OpenSSL 3.0 builds a stateless ticket by
+  // session kept in a bounded cache, for no longer than the client's
+  // certificate is valid (UseClientVerification). OpenSSL 3.0 builds a stateless ticket by
   // encoding the session and decoding it back, which decodes the client's
   // certificate again through the provider decoders: ~0.5 ms of server CPU,
   // a sixth of a whole new connection, spent on every handshake although

@@ -139,7 +139,13 @@ class ApiTest : public ::testing::Test {
     peer.ip = std::move(ip);
     auto cert = CertFromPem(pem);
     EXPECT_TRUE(cert) << cert.error().ToString();
-    if (cert) peer.SetClientCert(std::move(*cert));
+    // As the TLS layer records a certificate whose chain it verified: every
+    // certificate these tests present as verified comes from the CA, so its
+    // verified issuer is the CA its AKI names.
+    if (cert) {
+      std::string issuer = AuthorityKeyIdHex(cert->get());
+      peer.SetClientCert(std::move(*cert), std::move(issuer));
+    }
     return peer;
   }
   net::PeerInfo Admin() {

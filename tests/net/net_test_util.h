@@ -67,7 +67,10 @@ struct NetPki {
   }
 
   std::shared_ptr<ssl::context> ServerContext(std::string min_version = "1.3") const {
-    ServerTlsConfig config{server_chain_pem, server_key.get(), root_pem, std::move(min_version)};
+    // The server builds client chains from its trust alone: the
+    // intermediate the client sends is not used.
+    ServerTlsConfig config{server_chain_pem, server_key.get(), root_pem + CertToPem(pki->intermediate.get()).value(),
+                           std::move(min_version)};
     return MakeServerTlsContext(config).value();
   }
   std::shared_ptr<ssl::context> ClientContext(bool with_cert = true) const {
@@ -174,6 +177,7 @@ class RawSocket {
   }
   ~RawSocket() { ::close(fd_); }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   bool Send(const std::string& data) {
     return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
   }

@@ -7,6 +7,9 @@
 
 #include <fstream>
 
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
 #include "mayfly/csr.h"
 #include "mayfly/x509_util.h"
 
@@ -59,6 +62,36 @@ std::string VerifyLeaf(const X509* leaf, const TestPki& pki, TimePoint at, const
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
   if (X509_verify_cert(ctx.get()) == 1) return "";
   return X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+}
+
+std::string MintLeaf(const X509* issuer, const EVP_PKEY* issuer_key, const EVP_PKEY* key,
+                     const std::string& spiffe_id, bool with_aki, TimePoint now) {
+  OsslPtr<X509> x(X509_new());
+  unsigned char serial[16];
+  EXPECT_EQ(RAND_bytes(serial, sizeof serial), 1);
+  serial[0] = static_cast<unsigned char>((serial[0] & 0x7f) | 1);
+  time_t at = static_cast<time_t>(ToUnixSeconds(now));
+  EXPECT_EQ(X509_set_version(x.get(), X509_VERSION_3), 1);
+  EXPECT_EQ(ASN1_STRING_set(X509_get_serialNumber(x.get()), serial, sizeof serial), 1);
+  EXPECT_EQ(X509_set_issuer_name(x.get(), X509_get_subject_name(issuer)), 1);
+  EXPECT_NE(X509_time_adj(X509_getm_notBefore(x.get()), -60, &at), nullptr);
+  EXPECT_NE(X509_time_adj(X509_getm_notAfter(x.get()), 3600, &at), nullptr);
+  EXPECT_EQ(X509_set_pubkey(x.get(), const_cast<EVP_PKEY*>(key)), 1);
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, const_cast<X509*>(issuer), x.get(), nullptr, nullptr, 0);
+  std::vector<std::pair<int, std::string>> exts = {{NID_basic_constraints, "critical,CA:FALSE"},
+                                                   {NID_key_usage, "critical,digitalSignature"},
+                                                   {NID_ext_key_usage, "serverAuth,clientAuth"},
+                                                   {NID_subject_alt_name, "URI:" + spiffe_id},
+                                                   {NID_subject_key_identifier, "hash"}};
+  if (with_aki) exts.emplace_back(NID_authority_key_identifier, "keyid:always");
+  for (const auto& [nid, value] : exts) {
+    OsslPtr<X509_EXTENSION> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+    EXPECT_TRUE(ext && X509_add_ext(x.get(), ext.get(), -1) == 1) << value;
+  }
+  EXPECT_GT(X509_sign(x.get(), const_cast<EVP_PKEY*>(issuer_key), EVP_sha256()), 0);
+  EXPECT_EQ(AuthorityKeyIdHex(x.get()).empty(), !with_aki);
+  return CertToPem(x.get()).value_or("");
 }
 
 CommandResult RunCommand(const std::string& command) {

@@ -44,6 +44,13 @@ struct TestPki {
 std::string VerifyLeaf(const X509* leaf, const TestPki& pki, TimePoint at,
                        const std::vector<X509_CRL*>& crls = {});
 
+// A client leaf for `spiffe_id` and `key`, valid from a minute before `now`
+// for an hour, signed with `issuer_key` under `issuer`'s name, as anyone
+// holding that key could mint one (not through the CA's Issuer): with or
+// without an Authority Key Identifier. PEM; fails the test on error.
+std::string MintLeaf(const X509* issuer, const EVP_PKEY* issuer_key, const EVP_PKEY* key,
+                     const std::string& spiffe_id, bool with_aki, TimePoint now);
+
 // Runs a shell command, returning its exit status and combined output.
 struct CommandResult {
   int status = -1;

@@ -19,20 +19,28 @@ struct ServerTlsConfig {
   std::string cert_chain_pem;
   // The server certificate's private key; the context takes its own reference.
   const EVP_PKEY* key = nullptr;
-  // Roots (and intermediates) that client certificates must chain to (PEM).
-  // Empty: no client certificate is ever accepted as verified.
+  // Roots and intermediates that client certificates must chain to (PEM).
+  // Chains are built from these alone: the intermediates a client sends are
+  // not used, so every intermediate a client certificate may come from must
+  // be here. Empty: no client certificate is ever accepted as verified.
   std::string client_trust_pem;
   // "1.3" (default) or "1.2"; 1.2 then offers only ECDHE key exchange with AEAD
   // ciphers.
   std::string min_version = "1.3";
+  // Roots and CA certificates whose leaves complete the handshake without
+  // counting as verified (PeerInfo::recovery_cert): for Mayfly, the revoked
+  // intermediates, whose nodes may still renew. Empty (the default): none.
+  std::string client_recovery_pem;
 };
 
 // A server context: the chosen minimum version, no compression, no
-// renegotiation, session tickets (TLS 1.3 resumption). It asks every client
-// for a certificate (SSL_VERIFY_PEER) but does not require one, so a client
-// without a certificate still completes the handshake and the routes decide;
-// a certificate that is presented must verify against client_trust_pem for
-// the TLS client purpose, or the handshake fails.
+// renegotiation, session tickets (TLS 1.3 resumption, never past the client
+// certificate's notAfter). It asks every client for a certificate
+// (SSL_VERIFY_PEER) but does not require one, so a client without a
+// certificate still completes the handshake and the routes decide; a
+// certificate that is presented must verify against client_trust_pem for the
+// TLS client purpose, or (when only its issuer is missing there) against
+// client_recovery_pem, or the handshake fails.
 // Errors: kInvalidArgument for a bad min_version or a missing key, kCrypto
 // (with OpenSSL's reason) for PEM that does not parse or a key that does not
 // match the certificate.
