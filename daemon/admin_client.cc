@@ -7,6 +7,7 @@
 #include "mayfly/config.h"
 #include "mayfly/file_util.h"
 #include "mayfly/keys.h"
+#include "mayfly/net/api_wire.h"
 #include "mayfly/net/tls_context.h"
 
 namespace mayfly::cli {

@@ -1,9 +1,31 @@
 // The API's route handlers, called by the router once the caller is checked.
 #pragma once
 
+#include <span>
+#include <string_view>
+
 #include "api_call.h"
 
 namespace mayfly {
+
+// Who a route admits. Anything not listed in the table is refused.
+enum class CallerClass {
+  kAnyone,  // no credential needed
+  kNode,    // a node certificate of our trust domain, not revoked, node not banned
+  kAdmin,   // an admin certificate, not revoked, or the admin socket
+  kLocal,   // the metrics listener only
+};
+
+struct Route {
+  std::string_view method;
+  std::string_view path;     // exact, or a prefix when it ends in '/'
+  CallerClass caller;
+  void (*handle)(const CallPtr&);
+};
+
+// The router's table (api_service.cc), in match order: what it serves is
+// exactly this, so tests walk it rather than a copy of it.
+std::span<const Route> ApiRoutes();
 
 // Public: anyone (no credential).
 void HandleEnroll(const CallPtr& call);

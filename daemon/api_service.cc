@@ -15,21 +15,6 @@
 namespace mayfly {
 namespace {
 
-// Who a route admits. Anything not listed in the table is refused.
-enum class CallerClass {
-  kAnyone,  // no credential needed
-  kNode,    // a node certificate of our trust domain, not revoked, node not banned
-  kAdmin,   // an admin certificate, not revoked, or the admin socket
-  kLocal,   // the metrics listener only
-};
-
-struct Route {
-  std::string_view method;
-  std::string_view path;     // exact, or a prefix when it ends in '/'
-  CallerClass caller;
-  void (*handle)(const CallPtr&);
-};
-
 constexpr Route kRoutes[] = {
     {"POST", "/v1/enroll", CallerClass::kAnyone, HandleEnroll},
     {"GET", "/v1/bundle", CallerClass::kAnyone, HandleBundle},
@@ -53,6 +38,12 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/admin/ca/rotate", CallerClass::kAdmin, HandleCaRotate},
     {"GET", "/healthz", CallerClass::kLocal, HandleHealthz},
 };
+
+}  // namespace
+
+std::span<const Route> ApiRoutes() { return kRoutes; }
+
+namespace {
 
 bool PathMatches(const Route& route, std::string_view path) {
   if (route.path.ends_with('/')) return path.size() > route.path.size() && path.starts_with(route.path);
@@ -162,7 +153,7 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
   // A ban explains a revoked node certificate better than "revoked", so it
   // is reported first: the agent stops and says it must re-enroll.
   if (who.kind == IdentityKind::kNode && call.rt.revocations().IsBanned(who.name)) {
-    return MakeError(ErrorCode::kForbidden, "node " + who.name +
+    return MakeError(ErrorCode::kNodeBanned, "node " + who.name +
                                                 " is banned; it must be re-enrolled with a new join token");
   }
   const std::string serial = CertSerialHex(*cert);

@@ -1,4 +1,4 @@
-// The CA's HTTP API (DESIGN.md's API table) as one handler, behind any listener.
+// The CA's HTTP API (docs/api.md) as one handler, behind any listener.
 #pragma once
 
 #include "ca_runtime.h"

@@ -22,6 +22,7 @@
 #include "client_verification.h"
 #include "http_message.h"
 #include "lean_tls_stream.h"
+#include "mayfly/net/api_wire.h"
 #include "mayfly/net/query.h"
 
 namespace mayfly::net {
@@ -227,11 +228,11 @@ class HttpSession final : public SessionBase,
   void OnReadError(const error_code& ec) {
     if (ec == http::error::body_limit) return SendTooLarge();
     if (ec == http::error::header_limit) {
-      return SendError(431, "too_large",
+      return SendError(431, ErrorCode::kTooLarge,
                        "request headers exceed " + std::to_string(options_.max_header) + " bytes");
     }
     if (IsHttpError(ec) && !IsPeerGone(ec)) {
-      return SendError(400, "invalid_argument", "malformed HTTP request: " + ec.message());
+      return SendError(400, ErrorCode::kInvalidArgument, "malformed HTTP request: " + ec.message());
     }
     // The client left, timed out, or TLS failed: nothing to answer.
     broken_ = true;
@@ -239,19 +240,19 @@ class HttpSession final : public SessionBase,
   }
 
   void SendTooLarge() {
-    SendError(413, "too_large",
+    SendError(413, ErrorCode::kTooLarge,
               "request body exceeds " + std::to_string(options_.max_body) + " bytes");
   }
 
   // Answers a request the handler never sees, then closes: the rest of what
   // the client sent is not read as a request.
-  void SendError(int status, std::string_view code, const std::string& message) {
+  void SendError(int status, ErrorCode code, const std::string& message) {
     core_->counters().rejected_requests++;
     close_after_ = true;
     linger_ = true;
     HttpResponse response;
     response.status = status;
-    response.body = JsonErrorBody(code, message);
+    response.body = ErrorBody(code, message);
     WriteResponse(std::move(response));
   }
 
@@ -260,7 +261,7 @@ class HttpSession final : public SessionBase,
     version_ = req.version();
     keep_alive_ = req.keep_alive();
     auto converted = FromBeastRequest(req);
-    if (!converted) return SendError(400, "invalid_argument", converted.error().message);
+    if (!converted) return SendError(400, ErrorCode::kInvalidArgument, converted.error().message);
     HttpRequest request = std::move(*converted);
     parser_.reset();
     request.peer = peer_.Share();
@@ -291,7 +292,7 @@ class HttpSession final : public SessionBase,
   static void InternalError(const Respond& respond, std::string_view what) {
     HttpResponse response;
     response.status = 500;
-    response.body = JsonErrorBody("internal", "the request handler failed: " + std::string(what));
+    response.body = ErrorBody(ErrorCode::kInternal, "the request handler failed: " + std::string(what));
     respond(std::move(response));
   }
 

@@ -1,7 +1,5 @@
-// Percent-encoding, query strings, host:port parsing and JSON error bodies.
+// Percent-encoding, query strings and host:port parsing.
 #include "mayfly/net/query.h"
-
-#include <boost/json.hpp>
 
 #include <charconv>
 
@@ -114,15 +112,6 @@ Result<HostPort> ParseHostPort(std::string_view text, bool allow_zero) {
   }
   out.port = static_cast<uint16_t>(value);
   return out;
-}
-
-std::string JsonErrorBody(std::string_view code, std::string_view message) {
-  boost::json::object error;
-  error["code"] = code;
-  error["message"] = message;
-  boost::json::object body;
-  body["error"] = std::move(error);
-  return boost::json::serialize(body);
 }
 
 }  // namespace mayfly::net

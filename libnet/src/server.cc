@@ -17,6 +17,7 @@
 #include <boost/beast/core/basic_stream.hpp>
 
 #include "http_session.h"
+#include "mayfly/net/api_wire.h"
 #include "mayfly/net/query.h"
 #include "server_core.h"
 
@@ -62,7 +63,7 @@ template <class Protocol>
 class Refusal : public std::enable_shared_from_this<Refusal<Protocol>> {
  public:
   explicit Refusal(typename Protocol::socket socket) : stream_(std::move(socket)) {
-    std::string body = JsonErrorBody("unavailable", "too many connections");
+    std::string body = ErrorBody(ErrorCode::kUnavailable, "too many connections");
     reply_ = "HTTP/1.1 503 Service Unavailable\r\nServer: mayfly\r\n"
              "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;

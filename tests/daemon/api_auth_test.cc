@@ -3,30 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "api_fixture.h"
+#include "api_routes.h"
 
 namespace mayfly::testing {
 namespace api_auth_test {
 
-enum class Need { kNode, kAdmin };
-
-struct RouteCase {
-  std::string method;
-  std::string path;
-  Need need;
-};
-
-const std::vector<RouteCase> kProtected = {
-    {"POST", "/v1/renew", Need::kNode},
-    {"POST", "/v1/sign", Need::kNode},
-    {"POST", "/v1/admin/tokens", Need::kAdmin},
-    {"GET", "/v1/admin/entries", Need::kAdmin},
-    {"POST", "/v1/admin/entries", Need::kAdmin},
-    {"DELETE", "/v1/admin/entries", Need::kAdmin},
-    {"DELETE", "/v1/admin/entries/7", Need::kAdmin},
-    {"POST", "/v1/admin/revoke", Need::kAdmin},
-    {"GET", "/v1/admin/certs", Need::kAdmin},
-    {"GET", "/v1/admin/audit", Need::kAdmin},
-};
+// A concrete path for a route: prefix routes get an id appended.
+std::string PathOf(const Route& route) {
+  return std::string(route.path) + (route.path.ends_with('/') ? "7" : "");
+}
 
 class ApiAuthTest : public ApiTest {
  protected:
@@ -42,31 +27,55 @@ TEST_F(ApiAuthTest, EveryProtectedRouteRefusesTheWrongCaller) {
   TestNode node = Enroll("web-1");
   const std::string workload = WorkloadCertPem(node);
   const auto before = Snapshot();
-  for (const RouteCase& route : kProtected) {
-    const std::string what = route.method + " " + route.path;
-    auto r = Send(route.method, route.path, "{}", Anonymous());
+  int checked = 0;
+  for (const Route& route : ApiRoutes()) {
+    if (route.caller != CallerClass::kNode && route.caller != CallerClass::kAdmin) continue;
+    ++checked;
+    const std::string method(route.method);
+    const std::string path = PathOf(route);
+    const std::string what = method + " " + path;
+    auto r = Send(method, path, "{}", Anonymous());
     EXPECT_EQ(r.status, 401) << what << " without a certificate";
     EXPECT_EQ(ErrorCodeOf(r), "unauthenticated") << what;
 
-    r = Send(route.method, route.path, "{}", WithCert(workload));
+    r = Send(method, path, "{}", WithCert(workload));
     EXPECT_EQ(r.status, 403) << what << " with a workload certificate";
     EXPECT_EQ(ErrorCodeOf(r), "forbidden") << what;
 
-    r = Send(route.method, route.path, "{}", Metrics());
+    r = Send(method, path, "{}", Metrics());
     EXPECT_EQ(r.status, 404) << what << " on the metrics listener";
 
-    if (route.need == Need::kAdmin) {
-      r = Send(route.method, route.path, "{}", AsNode(node));
+    if (route.caller == CallerClass::kAdmin) {
+      r = Send(method, path, "{}", AsNode(node));
       EXPECT_EQ(r.status, 403) << what << " with a node certificate";
       EXPECT_EQ(ErrorCodeOf(r), "forbidden") << what;
     } else {
-      r = Send(route.method, route.path, "{}", Admin());
+      r = Send(method, path, "{}", Admin());
       EXPECT_EQ(r.status, 403) << what << " with an admin certificate";
-      r = Send(route.method, route.path, "{}", AdminSocket());
+      r = Send(method, path, "{}", AdminSocket());
       EXPECT_EQ(r.status, 401) << what << " on the admin socket";
     }
   }
+  EXPECT_GE(checked, 16) << "the route table lost its protected routes";
   EXPECT_EQ(Snapshot(), before);
+}
+
+// The public routes answer without any certificate, and only on the API
+// listener; the local ones only on the metrics listener.
+TEST_F(ApiAuthTest, PublicAndLocalRoutesAreWhereTheyBelong) {
+  for (const Route& route : ApiRoutes()) {
+    const std::string method(route.method);
+    const std::string path = PathOf(route);
+    if (route.caller == CallerClass::kAnyone) {
+      auto r = Send(method, path, "{}", Anonymous());
+      EXPECT_NE(r.status, 401) << method << " " << path;
+      EXPECT_NE(r.status, 403) << method << " " << path;
+      EXPECT_EQ(Send(method, path, "{}", Metrics()).status, 404) << method << " " << path;
+    } else if (route.caller == CallerClass::kLocal) {
+      EXPECT_EQ(Send(method, path, "", Metrics()).status, 200) << path;
+      EXPECT_EQ(Send(method, path, "", Admin()).status, 404) << path;
+    }
+  }
 }
 
 TEST_F(ApiAuthTest, RefusalsAreAudited) {

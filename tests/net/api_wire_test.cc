@@ -27,6 +27,12 @@ TEST(ApiWireTest, EveryErrorCodeRoundTripsAsACode) {
   }
 }
 
+TEST(ApiWireTest, ErrorBodiesAreEscapedJson) {
+  const auto v = boost::json::parse(ErrorBody(ErrorCode::kTooLarge, "a \"quoted\"\nline")).as_object();
+  EXPECT_EQ(v.at("error").as_object().at("code"), "too_large");
+  EXPECT_EQ(v.at("error").as_object().at("message"), "a \"quoted\"\nline");
+}
+
 TEST(ApiWireTest, StatusesFollowTheCodes) {
   const struct {
     ErrorCode code;

@@ -1,9 +1,7 @@
-// Percent-encoding, query strings, host:port and JSON error bodies.
+// Percent-encoding, query strings and host:port.
 #include "mayfly/net/query.h"
 
 #include <gtest/gtest.h>
-
-#include <boost/json.hpp>
 
 namespace mayfly::net {
 namespace query_test {
@@ -68,13 +66,6 @@ TEST(QueryTest, ParseHostPort) {
     EXPECT_FALSE(ParseHostPort(bad, true).has_value()) << bad;
   }
   EXPECT_FALSE(ParseHostPort("host:0", false).has_value());
-}
-
-TEST(QueryTest, JsonErrorBodyEscapesTheMessage) {
-  std::string body = JsonErrorBody("too_large", "a \"quoted\"\nline");
-  auto v = boost::json::parse(body).as_object();
-  EXPECT_EQ(v["error"].as_object()["code"], "too_large");
-  EXPECT_EQ(v["error"].as_object()["message"], "a \"quoted\"\nline");
 }
 
 }  // namespace query_test

@@ -27,7 +27,10 @@ class ServerIdentityTest : public ::testing::Test {
     spec.ips = {ParseIpAddress("127.0.0.1").value()};
     spec.ttl = std::chrono::hours(1);
     std::string chain = pki_.pki->issuer->Issue(spec).value().Pem() + CertToPem(pki_.pki->intermediate.get()).value();
-    auto tls = MakeServerTlsContext({.cert_chain_pem = chain, .key = key.get(), .client_trust_pem = pki_.root_pem});
+    // The server builds client chains from its own trust only: root and intermediate.
+    auto tls = MakeServerTlsContext({.cert_chain_pem = chain,
+                                     .key = key.get(),
+                                     .client_trust_pem = pki_.root_pem + CertToPem(pki_.pki->intermediate.get()).value()});
     EXPECT_TRUE(tls) << tls.error().ToString();
     server_ = std::make_unique<RunningServer>([this](HttpRequest request, Respond respond) {
       ++requests_;

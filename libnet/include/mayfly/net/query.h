@@ -33,7 +33,4 @@ struct HostPort {
 // kInvalidArgument naming the text otherwise.
 [[nodiscard]] Result<HostPort> ParseHostPort(std::string_view text, bool allow_zero);
 
-// The API's error body: {"error":{"code":"…","message":"…"}}, JSON-escaped.
-std::string JsonErrorBody(std::string_view code, std::string_view message);
-
 }  // namespace mayfly::net
