@@ -1,5 +1,6 @@
 // CSR keys checked as keys, end to end through the API: a key at the point
-// at infinity gets no certificate from /v1/sign.
+// at infinity gets no certificate from /v1/sign, and /v1/renew tells the
+// current key in another encoding from a new one.
 #include <gtest/gtest.h>
 
 #include "api_fixture.h"
@@ -28,6 +29,29 @@ TEST_F(PublicKeyCheckTest, SignRefusesAKeyAtThePointAtInfinity) {
   auto key = NewKey();
   auto ok = Sign(node, Csr(key.get(), {"spiffe://example.org/ns/prod/web"}));
   EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+// The node's own key, its point sent compressed: a valid CSR for the same
+// key, in bytes unlike the certificate's. The old byte comparison renewed it.
+TEST_F(PublicKeyCheckTest, RenewWithTheSameKeyReencodedCompressedIsRefused) {
+  TestNode node = Enroll("web-1");
+  const auto before = Snapshot();
+  auto r = Post("/v1/renew", {{"csr", CsrPem(CompressedPointCsr(node.key.get(), {}))}}, AsNode(node));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(ErrorCodeOf(r), "invalid_argument") << r.body;
+  EXPECT_EQ(Str(Json(r).at("error"), "message"), "compressed EC points are not accepted; send the uncompressed point");
+  auto same = Post("/v1/renew", {{"csr", Csr(node.key.get())}}, AsNode(node));
+  EXPECT_EQ(same.status, 400) << same.body;
+  EXPECT_NE(same.body.find("renewal needs a new key"), std::string::npos) << same.body;
+  EXPECT_EQ(Snapshot(), before) << "a certificate was issued";
+}
+
+// A key of another algorithm is a new key, not a failed comparison.
+TEST_F(PublicKeyCheckTest, RenewToAnotherKeyTypeIsANewKey) {
+  TestNode node = Enroll("web-1");
+  auto ed25519 = GenerateKey(KeyType::kEd25519).value();
+  auto r = Post("/v1/renew", {{"csr", Csr(ed25519.get())}}, AsNode(node));
+  EXPECT_EQ(r.status, 200) << r.body;
 }
 
 }  // namespace public_key_check_test
