@@ -73,6 +73,14 @@ void HandleCreateToken(const CallPtr& call) {
   if (auto r = ValidateNodeName(*node); !r) return call->Refuse(r.error());
   auto ttl = OptionalDuration(*body, "ttl");
   if (!ttl) return call->Refuse(ttl.error(), *node);
+  // A join token is a credential: its lifetime is capped like a certificate's.
+  const Duration cap = rt.config()->issuance.max_token_ttl;
+  if (*ttl && **ttl > cap) {
+    return call->Refuse(Error{ErrorCode::kInvalidArgument, "field \"ttl\": a join token lives at most " +
+                                                               FormatDuration(cap) + " ([issuance] max_token_ttl), not " +
+                                                               FormatDuration(**ttl)},
+                        *node);
+  }
 
   unsigned char secret[kTokenSecretBytes];
   if (RAND_bytes(secret, sizeof(secret)) != 1) {
@@ -82,7 +90,7 @@ void HandleCreateToken(const CallPtr& call) {
   std::string token = *node + "." + HexEncode(std::string_view(reinterpret_cast<char*>(secret), sizeof(secret)));
   OPENSSL_cleanse(secret, sizeof(secret));
   const int64_t now = NowSeconds(rt);
-  const int64_t expires_at = now + ttl->value_or(kDefaultTokenTtl).count();
+  const int64_t expires_at = now + ttl->value_or(std::min(kDefaultTokenTtl, cap)).count();
   TokenRecord record{.hash = HashToken(token), .node = *node, .created_at = now, .expires_at = expires_at};
   if (auto r = rt.store().CreateToken(record); !r) return call->Refuse(r.error(), *node);
   rt.metrics().tokens_created.fetch_add(1, std::memory_order_relaxed);

@@ -99,17 +99,6 @@ void IssueAndCommit(const CallPtr& call, CommitQueue::Announcement announced, Is
       });
 }
 
-// The DER SubjectPublicKeyInfo of a certificate, to tell a reused key.
-std::string CertSpkiDer(const X509* cert) {
-  const X509_PUBKEY* pub = X509_get_X509_PUBKEY(cert);
-  unsigned char* der = nullptr;
-  const int len = i2d_X509_PUBKEY(pub, &der);
-  if (len <= 0) return {};
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
-}
-
 }  // namespace
 
 void HandleEnroll(const CallPtr& call) {
@@ -169,7 +158,11 @@ void HandleRenew(const CallPtr& call) {
   if (!node_id) return call->Refuse(node_id.error());
   const std::string id = node_id->ToString();
   if (auto r = CheckNodeCsr(*csr, id); !r) return call->Refuse(r.error(), id);
-  if (csr->public_key().spki_der == CertSpkiDer(call->caller_cert)) {
+  // Compared as keys, and fail closed: a key that cannot be compared is
+  // never taken for a new one.
+  auto same = SamePublicKey(csr->public_key().spki_der, X509_get0_pubkey(call->caller_cert));
+  if (!same) return call->Refuse(WithContext(same.error(), "checking that renewal uses a new key").error(), id);
+  if (*same) {
     return call->Refuse(Error{ErrorCode::kInvalidArgument, "renewal needs a new key; the CSR reuses the current one"},
                         id);
   }

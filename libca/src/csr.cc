@@ -7,8 +7,8 @@
 // Mayfly's own strict DER reader (der_reader.h): it only slices the input,
 // the SubjectPublicKeyInfo is kept exactly as received, and the one EVP_PKEY
 // the verification needs is built directly from the encoded point (checked to
-// be on its curve) or the raw Ed25519 bytes. The key policy is enforced here,
-// on the algorithm OIDs.
+// be an uncompressed point on its curve) or the raw Ed25519 bytes. The key
+// policy is enforced here, on the algorithm OIDs.
 #include "mayfly/csr.h"
 
 #include <openssl/core_names.h>
@@ -220,6 +220,34 @@ Result<RawRequest> ReadRequest(std::string_view der) {
   return raw;
 }
 
+// An EC point must come as 04 || x || y, each coordinate as long as the
+// field: one encoding per key, so comparing keys can never be fooled by a
+// second form, and no room for the point at infinity (the one byte 00),
+// which OpenSSL decodes without complaint and under which a signature
+// verifies without any private key. Compressed points (02 or 03 || x) are
+// refused: RFC 5480 makes only the uncompressed form mandatory, and every
+// agent sends it.
+Result<void> CheckEcPointEncoding(std::string_view point, int curve_nid) {
+  const size_t field_bytes = curve_nid == NID_X9_62_prime256v1 ? 32 : 48;
+  const std::string_view curve = curve_nid == NID_X9_62_prime256v1 ? "P-256" : "P-384";
+  const auto prefix = static_cast<unsigned char>(point[0]);
+  if (point.size() == 1 && prefix == 0x00) {
+    return MakeError(ErrorCode::kWeakKey, "EC public key is the point at infinity");
+  }
+  if (prefix == 0x02 || prefix == 0x03) {
+    return MakeError(ErrorCode::kInvalidArgument, "compressed EC points are not accepted; send the uncompressed point");
+  }
+  if (prefix != 0x04) {
+    return MakeError(ErrorCode::kWeakKey, "EC public key is not an uncompressed point (04 || x || y)");
+  }
+  if (point.size() != 1 + 2 * field_bytes) {
+    return MakeError(ErrorCode::kWeakKey, "EC public key on " + std::string(curve) + " must be " +
+                                              std::to_string(1 + 2 * field_bytes) + " bytes (04 || x || y), not " +
+                                              std::to_string(point.size()));
+  }
+  return Ok();
+}
+
 struct VerifiedKey {
   KeyType type;
   OsslPtr<EVP_PKEY> pkey;
@@ -241,11 +269,16 @@ Result<VerifiedKey> BuildKey(const RawRequest& raw) {
         return MakeError(ErrorCode::kWeakKey,
                          "EC key on a curve other than P-256 or P-384 (or explicit parameters)");
       }
+      if (auto r = CheckEcPointEncoding(raw.key_bits, curve); !r) return std::unexpected(r.error());
       EcVerifier* verifier = ThreadEcVerifier(curve);
       if (verifier == nullptr || EVP_PKEY_up_ref(verifier->key.get()) != 1) {
         return OpensslError("preparing an EC key");
       }
       OsslPtr<EVP_PKEY> key(verifier->key.get());
+      // Decodes (x, y), refusing coordinates outside the field and a point
+      // off the curve. With the encoding checked above that is a full public
+      // key validation: P-256 and P-384 have cofactor 1, so every point on
+      // the curve but infinity has the group's order.
       if (EVP_PKEY_set1_encoded_public_key(key.get(), pk, pklen) != 1) {
         ClearOpensslErrors();
         return MakeError(ErrorCode::kWeakKey, "EC public key is not a point on its curve");

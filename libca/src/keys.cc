@@ -44,6 +44,36 @@ Result<std::string> PemOut(const EVP_PKEY* key, const EVP_CIPHER* cipher,
   return BioToString(bio.get());
 }
 
+// The public exponent must be odd, 65537 <= e < 2^256 (FIPS 186-4 B.3.1):
+// with e = 1 the padded digest is its own signature, so anyone could sign
+// for the key, and small or even exponents are what the textbook attacks on
+// RSA need. An even modulus is refused too (it factors at once). Further
+// checks on the modulus (SP 800-56B's primality tests) cost milliseconds
+// per request and are left out.
+Result<void> CheckRsaPublicParts(const EVP_PKEY* key) {
+  BIGNUM* e_raw = nullptr;
+  BIGNUM* n_raw = nullptr;
+  const bool read = EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e_raw) == 1 &&
+                    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n_raw) == 1;
+  OsslPtr<BIGNUM> e(e_raw), n(n_raw);
+  if (!read) {
+    ClearOpensslErrors();
+    return MakeError(ErrorCode::kWeakKey, "RSA key without a readable modulus and public exponent");
+  }
+  if (!BN_is_odd(e.get()) || BN_num_bits(e.get()) < 17 || BN_num_bits(e.get()) > 256) {
+    std::string value = "of " + std::to_string(BN_num_bits(e.get())) + " bits";
+    if (BN_num_bits(e.get()) <= 256) {
+      char* dec = BN_bn2dec(e.get());
+      if (dec != nullptr) value = dec;
+      OPENSSL_free(dec);
+    }
+    return MakeError(ErrorCode::kWeakKey, "RSA public exponent " + value +
+                                              " is not accepted (it must be odd, from 65537 to 2^256 - 1)");
+  }
+  if (!BN_is_odd(n.get())) return MakeError(ErrorCode::kWeakKey, "RSA modulus is even");
+  return Ok();
+}
+
 }  // namespace
 
 std::string_view KeyTypeName(KeyType type) {
@@ -115,6 +145,7 @@ Result<KeyType> ClassifyKey(const EVP_PKEY* key) {
       return MakeError(ErrorCode::kWeakKey, "RSA key of " + std::to_string(bits) +
                                                 " bits is too large (maximum 8192)");
     }
+    if (auto r = CheckRsaPublicParts(key); !r) return std::unexpected(r.error());
     if (bits >= 4096) return KeyType::kRsa4096;
     if (bits >= 3072) return KeyType::kRsa3072;
     return KeyType::kRsa2048;

@@ -120,6 +120,7 @@ TEST(CaConfigTest, MinimalFileKeepsEveryDefault) {
   EXPECT_EQ(cfg->issuance.node_ttl, hours(24));
   EXPECT_EQ(cfg->issuance.min_ttl, minutes(1));
   EXPECT_EQ(cfg->issuance.backdate, minutes(1));
+  EXPECT_EQ(cfg->issuance.max_token_ttl, hours(24));
   EXPECT_TRUE(cfg->ca.name_constraints);
   EXPECT_EQ(cfg->ca.key_type, "ecdsa-p256");
   EXPECT_EQ(cfg->ca.rotate_before, cfg->ca.intermediate_ttl / 3);
@@ -161,6 +162,7 @@ max_ttl = "48h"
 min_ttl = "30s"
 node_ttl = "12h"
 backdate = "5m"
+max_token_ttl = "2h"
 [crl]
 interval = "5m"
 next_update = "2h"
@@ -210,7 +212,8 @@ node = "db-1"
                    .max_ttl = hours(48),
                    .min_ttl = seconds(30),
                    .node_ttl = hours(12),
-                   .backdate = minutes(5)};
+                   .backdate = minutes(5),
+                   .max_token_ttl = hours(2)};
   want.crl = {.interval = minutes(5), .next_update = hours(2), .url = "http://ca.internal/crl"};
   want.limits = {.sign_per_node_per_minute = 10,
                  .enroll_per_ip_per_minute = 2,
@@ -296,7 +299,11 @@ INSTANTIATE_TEST_SUITE_P(
                   "trust_domain = \"example.org\"\n[issuance]\nmax_tll = \"1h\"\n", 3,
                   "issuance.max_tll",
                   "unknown key; known keys in [issuance]: default_ttl, max_ttl, min_ttl, "
-                  "node_ttl, backdate"},
+                  "node_ttl, backdate, max_token_ttl"},
+        ErrorCase{"BadMaxTokenTtl", "trust_domain = \"example.org\"\n[issuance]\nmax_token_ttl = \"0s\"\n", 3,
+                  "issuance.max_token_ttl", "expected a duration"},
+        ErrorCase{"MaxTokenTtlNotAString", "trust_domain = \"example.org\"\n[issuance]\nmax_token_ttl = 24\n", 3,
+                  "issuance.max_token_ttl", "expected a duration string"},
         ErrorCase{"UnknownTable", "trust_domain = \"example.org\"\n[issuence]\n", 2,
                   "issuence", "unknown key"},
         ErrorCase{"UnknownKeyInEntry",

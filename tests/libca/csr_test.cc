@@ -8,6 +8,7 @@
 
 #include "mayfly/public_key.h"
 #include "mayfly/x509_util.h"
+#include "support/forged_csr.h"
 
 namespace mayfly {
 namespace csr_test {
@@ -165,48 +166,13 @@ TEST(CsrTest, WeakSignatureDigestIsRefused) {
   EXPECT_NE(csr.error().message.find("signature algorithm"), std::string::npos);
 }
 
-// Hand-assembled requests, to reach the encodings OpenSSL will not produce.
-std::string Tlv(uint8_t tag, const std::string& content) {
-  std::string out(1, static_cast<char>(tag));
-  if (content.size() < 0x80) {
-    out.push_back(static_cast<char>(content.size()));
-  } else if (content.size() <= 0xff) {
-    out += {static_cast<char>(0x81), static_cast<char>(content.size())};
-  } else {
-    out += {static_cast<char>(0x82), static_cast<char>(content.size() >> 8), static_cast<char>(content.size() & 0xff)};
-  }
-  return out + content;
-}
-
-std::string OidTlv(int nid) {
-  unsigned char* der = nullptr;
-  const int len = i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &der);
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
-}
-
-// extensionRequest attribute ([0] IMPLICIT SET OF) holding these extensions.
-std::string ExtensionRequest(const std::string& extensions) {
-  return Tlv(0xa0, Tlv(0x30, OidTlv(NID_ext_req) + Tlv(0x31, Tlv(0x30, extensions))));
-}
-
-std::string SanExtension(const std::string& general_names_value) {
-  return Tlv(0x30, OidTlv(NID_subject_alt_name) + Tlv(0x04, general_names_value));
-}
-
-// CertificationRequest around `info`, signed by `key` (ECDSA) with `md`.
-std::string SignedRequest(const std::string& info, EVP_PKEY* key, const EVP_MD* md, int sig_nid) {
-  OsslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
-  size_t len = 0;
-  EXPECT_EQ(EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key), 1);
-  const auto* tbs = reinterpret_cast<const unsigned char*>(info.data());
-  EXPECT_EQ(EVP_DigestSign(ctx.get(), nullptr, &len, tbs, info.size()), 1);
-  std::string sig(len, '\0');
-  EXPECT_EQ(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, tbs, info.size()), 1);
-  sig.resize(len);
-  return Tlv(0x30, info + Tlv(0x30, OidTlv(sig_nid)) + Tlv(0x03, std::string(1, '\0') + sig));
-}
+// Hand-assembled requests, to reach the encodings OpenSSL will not produce
+// (tests/support/forged_csr.h).
+using testing::SignedRequest;
+const auto Tlv = testing::DerTlv;
+const auto OidTlv = testing::DerOid;
+const auto ExtensionRequest = testing::DerExtensionRequest;
+const auto SanExtension = testing::DerSanExtension;
 
 struct HandBuilt {
   OsslPtr<EVP_PKEY> key = GenerateKey(KeyType::kEcdsaP256).value();

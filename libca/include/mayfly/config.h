@@ -92,6 +92,10 @@ struct CaConfig {
     Duration min_ttl = std::chrono::minutes(1);    // shortest TTL a caller may ask
     Duration node_ttl = std::chrono::hours(24);    // node (agent) certs
     Duration backdate = std::chrono::minutes(1);   // notBefore = now - backdate (clock skew)
+    // Longest join token `token create --ttl` may ask for (longer: refused,
+    // naming this cap). A token asked without a TTL lives 1h, or this when
+    // shorter.
+    Duration max_token_ttl = std::chrono::hours(24);
 
     bool operator==(const Issuance&) const = default;
   } issuance;

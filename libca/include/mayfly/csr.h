@@ -29,7 +29,11 @@ class Csr {
   // Accepts PEM ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST") or DER.
   // kInvalidCsr for anything malformed (garbage, truncation, trailing bytes,
   // a bad signature, a weak signature algorithm, too many or oversized
-  // names, unsupported name types); kWeakKey for a key outside the policy.
+  // names, unsupported name types); kWeakKey for a key outside the policy
+  // (an EC point must be 04 || x || y on its curve: the point at infinity
+  // and the hybrid form are refused; RSA as ClassifyKey); kInvalidArgument
+  // for an EC point in compressed form ("compressed EC points are not
+  // accepted; send the uncompressed point"), so each key has one encoding.
   [[nodiscard]] static Result<Csr> Parse(std::string_view pem_or_der);
 
   KeyType key_type() const { return key_type_; }

@@ -25,8 +25,9 @@ inline constexpr int kMaxRsaBits = 8192;
 
 [[nodiscard]] Result<OsslPtr<EVP_PKEY>> GenerateKey(KeyType type);
 
-// Checks a key against the policy (P-256, P-384, Ed25519, RSA 2048..8192)
-// and says which it is; kWeakKey names what was wrong. RSA keys of other sizes
+// Checks a key against the policy (P-256, P-384, Ed25519, RSA 2048..8192
+// bits with an odd modulus and an odd public exponent from 65537 to
+// 2^256 - 1) and says which it is; kWeakKey names what was wrong. RSA keys of other sizes
 // than 2048/3072/4096 report the nearest smaller accepted type.
 [[nodiscard]] Result<KeyType> ClassifyKey(const EVP_PKEY* key);
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "mayfly/error.h"
 #include "mayfly/ossl_ptr.h"
@@ -16,5 +17,13 @@ struct SubjectPublicKey {
 // The SubjectPublicKeyInfo of a key Mayfly generated (e.g. the first admin
 // credential).
 [[nodiscard]] Result<SubjectPublicKey> PublicKeyOf(const EVP_PKEY* key);
+
+// Whether `spki_der` (a DER SubjectPublicKeyInfo) holds the same public key
+// as `key`, compared as keys (EVP_PKEY_eq), never as bytes: one EC point has
+// an uncompressed and a compressed encoding. Keys of different algorithms
+// are different keys. kCrypto when either key cannot be read or the two
+// cannot be compared; a caller asking "is this a new key?" must refuse on
+// an error, never take it for "different".
+[[nodiscard]] Result<bool> SamePublicKey(std::string_view spki_der, const EVP_PKEY* key);
 
 }  // namespace mayfly

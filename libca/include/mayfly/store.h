@@ -64,7 +64,8 @@ class Store {
 
   // Marks every matching certificate that is neither revoked nor expired at
   // `now` as revoked; for a node selector also bans the node (recording it
-  // if it was never enrolled). One transaction. Returns the serials revoked
+  // if it was never enrolled) and invalidates every unused join token for
+  // it, so only a token created after the ban can lift it. One transaction. Returns the serials revoked
   // (possibly none, e.g. an already revoked serial). kInvalidArgument unless
   // exactly one selector field is set, and non-empty; kNotFound for a serial
   // that was never recorded.
@@ -79,9 +80,10 @@ class Store {
 
   // Join tokens, stored only as hashes. kConflict when the hash exists.
   [[nodiscard]] virtual Result<void> CreateToken(const TokenRecord& token) = 0;
-  // One transaction: the token must exist, be unused and unexpired at `now`
-  // (else kInvalidToken, whose message says which of unknown, used or
-  // expired, and nothing else); it is marked used, its node is recorded as
+  // One transaction: the token must exist, be unused, not invalidated by a
+  // ban of its node, and unexpired at `now` (else kInvalidToken, whose
+  // message says which of unknown, used, invalidated or expired, and
+  // nothing else); it is marked used, its node is recorded as
   // enrolled and unbanned, and node_cert (whose node field is filled in) is
   // inserted. If the insert fails (kConflict) nothing happens: the token
   // stays unused. Returns the token's node name. Concurrent calls with one

@@ -22,17 +22,6 @@ Result<std::pair<std::string_view, std::string>> SelectorColumn(const RevokeSele
   return std::pair{std::string_view("node"), *which.node};
 }
 
-Result<void> BanNode(Connection& conn, const std::string& node, int64_t now) {
-  // A node not yet in the table is created banned, so a ban may come before
-  // enrollment; enrolling with a new token lifts it. A node banned already
-  // keeps its first banned_at.
-  return conn.Run(
-      "INSERT INTO nodes (name, banned, banned_at) VALUES (?1, 1, ?2) "
-      "ON CONFLICT (name) DO UPDATE SET banned = 1, "
-      "banned_at = CASE WHEN nodes.banned THEN nodes.banned_at ELSE excluded.banned_at END",
-      "banning node " + node, node, now);
-}
-
 // The revocation reason in column `col`; kStore for a value this build does
 // not know, rather than a silently wrong reason on a CRL.
 Result<RevocationReason> ReasonColumn(const Statement& row, int col, const std::string& serial) {

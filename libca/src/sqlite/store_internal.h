@@ -103,6 +103,12 @@ inline constexpr int64_t kSortThreshold = 20000;
 // kUnauthenticated when its caller_serial is revoked.
 [[nodiscard]] Result<void> InsertCertificateRow(Connection& conn, const CertRecord& cert);
 
+// Bans `node` at `now` (within the caller's transaction), recording it if it
+// never enrolled, and invalidates every unused join token for it: only a
+// token created after the ban can lift it. A node banned already keeps its
+// first banned_at.
+[[nodiscard]] Result<void> BanNode(Connection& conn, const std::string& node, int64_t now);
+
 // Appends `event` to the audit chain (within the caller's transaction),
 // filling in id, prev_hash and hash.
 [[nodiscard]] Result<AuditEvent> AppendAuditRow(Connection& conn, AuditEvent event);

@@ -111,6 +111,12 @@ CREATE TABLE ca_certs (
 -- Counting each issuer's live leaves (rotation status, retire checks).
 CREATE INDEX certs_issuer ON certificates (issuer, not_after, revoked_at);
 )sql"},
+    {3, "join tokens invalidated by a ban", R"sql(
+-- Set when the token's node is banned while the token is unused: a token
+-- made before a ban must not lift it.
+ALTER TABLE join_tokens ADD COLUMN revoked_at INTEGER;
+CREATE INDEX join_tokens_node ON join_tokens (node) WHERE used_at IS NULL;
+)sql"},
 };
 
 Result<int> ReadUserVersion(Connection& conn) {

@@ -10,12 +10,15 @@ namespace {
 // unknown, used and expired apart reveals nothing it does not know; the node
 // name and the hash stay out of the message.
 Result<std::string> TokenRefusal(Connection& conn, const std::string& token_hash, int64_t now) {
-  auto stmt = conn.Prepare("SELECT used_at, expires_at FROM join_tokens WHERE hash = ?1");
+  auto stmt = conn.Prepare("SELECT used_at, expires_at, revoked_at FROM join_tokens WHERE hash = ?1");
   if (!stmt) return std::unexpected(stmt.error());
   auto row = stmt->Bind(1, token_hash).Step();
   if (!row) return WithContext(row.error(), "looking up a join token");
   if (!*row) return "join token is unknown";
   if (!stmt->IsNull(0)) return "join token has already been used";
+  if (!stmt->IsNull(2)) {
+    return "join token was invalidated when its node was banned (revoke --node); create a new token";
+  }
   if (stmt->Int(1) <= now) return "join token has expired";
   return "join token is not usable";
 }
@@ -30,6 +33,20 @@ Result<void> EnrollNode(Connection& conn, const std::string& node, int64_t now) 
 }
 
 }  // namespace
+
+Result<void> BanNode(Connection& conn, const std::string& node, int64_t now) {
+  // A node not yet in the table is created banned, so a ban may come before
+  // enrollment.
+  auto banned = conn.Run(
+      "INSERT INTO nodes (name, banned, banned_at) VALUES (?1, 1, ?2) "
+      "ON CONFLICT (name) DO UPDATE SET banned = 1, "
+      "banned_at = CASE WHEN nodes.banned THEN nodes.banned_at ELSE excluded.banned_at END",
+      "banning node " + node, node, now);
+  if (!banned) return banned;
+  // Enrolling lifts a ban, so a token made before it would undo it.
+  return conn.Run("UPDATE join_tokens SET revoked_at = ?2 WHERE node = ?1 AND used_at IS NULL AND revoked_at IS NULL",
+                  "invalidating the join tokens of node " + node, node, now);
+}
 
 Result<void> SqliteStore::CreateToken(const TokenRecord& token) {
   if (token.hash.empty() || token.node.empty()) {
@@ -48,7 +65,7 @@ Result<std::string> SqliteStore::ConsumeTokenAndEnroll(const std::string& token_
   return impl_->Write([&](Connection& conn) -> Result<std::string> {
     auto consume = conn.Prepare(
         "UPDATE join_tokens SET used_at = ?1 "
-        "WHERE hash = ?2 AND used_at IS NULL AND expires_at > ?1 RETURNING node");
+        "WHERE hash = ?2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?1 RETURNING node");
     if (!consume) return std::unexpected(consume.error());
     auto row = consume->BindAll(now, token_hash).Step();
     if (!row) return WithContext(row.error(), "consuming a join token");
