@@ -8,20 +8,6 @@ namespace {
 
 constexpr int64_t kMaxReason = static_cast<int64_t>(RevocationReason::kCessationOfOperation);
 
-// The column a revoke selector matches on, and its value; kInvalidArgument
-// unless exactly one field is set and non-empty (an empty node would match
-// every certificate issued through no node).
-Result<std::pair<std::string_view, std::string>> SelectorColumn(const RevokeSelector& which) {
-  const int set = which.serial.has_value() + which.spiffe_id.has_value() + which.node.has_value();
-  if (set != 1) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "revoke needs exactly one of serial, spiffe_id or node");
-  }
-  if (which.serial) return std::pair{std::string_view("serial"), *which.serial};
-  if (which.spiffe_id) return std::pair{std::string_view("spiffe_id"), *which.spiffe_id};
-  return std::pair{std::string_view("node"), *which.node};
-}
-
 Result<void> BanNode(Connection& conn, const std::string& node, int64_t now) {
   // A node not yet in the table is created banned, so a ban may come before
   // enrollment; enrolling with a new token lifts it. A node banned already
@@ -166,12 +152,9 @@ Result<int64_t> SqliteStore::CountCertificates(std::optional<CertStatus> status,
 
 Result<std::vector<std::string>> SqliteStore::Revoke(const RevokeSelector& which,
                                                RevocationReason reason, int64_t now) {
-  auto selector = SelectorColumn(which);
+  auto selector = RevokeSelectorColumn(which);
   if (!selector) return std::unexpected(selector.error());
   const auto& [column, value] = *selector;
-  if (value.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "revoke by " + std::string(column) + " needs a value");
-  }
   const std::string sql = "UPDATE certificates SET revoked_at = ?1, reason = ?2 WHERE " +
                           std::string(column) +
                           " = ?3 AND revoked_at IS NULL AND not_after > ?1 RETURNING serial";
