@@ -46,4 +46,15 @@ Result<void> CheckEntryRecord(const EntryRecord& entry, std::string_view source)
   return Ok();
 }
 
+std::unexpected<Error> BannedInFlight(const std::string& node) {
+  return MakeError(ErrorCode::kForbidden, "node " + node +
+                                              " was banned while this request was in flight; it must be "
+                                              "re-enrolled with a new join token");
+}
+
+std::unexpected<Error> RevokedInFlight(const std::string& caller_serial) {
+  return MakeError(ErrorCode::kUnauthenticated,
+                   "certificate " + caller_serial + " was revoked while this request was in flight");
+}
+
 }  // namespace mayfly

@@ -33,4 +33,10 @@ inline constexpr std::string_view kEntryFromApi = "api";
 // max TTL, or with a source other than "config" or "api".
 [[nodiscard]] Result<void> CheckEntryRecord(const EntryRecord& entry, std::string_view source);
 
+// Why a certificate is refused at insert: its node was banned (kForbidden),
+// or the certificate its request came with revoked (kUnauthenticated), while
+// the request was in flight.
+[[nodiscard]] std::unexpected<Error> BannedInFlight(const std::string& node);
+[[nodiscard]] std::unexpected<Error> RevokedInFlight(const std::string& caller_serial);
+
 }  // namespace mayfly

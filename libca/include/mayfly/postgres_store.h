@@ -40,6 +40,10 @@ class PostgresStore final : public Store {
                                                                    const std::string& password_file);
   ~PostgresStore() override;
 
+  // kConfig unless `url` is a connection string libpq accepts and holds no
+  // password (a password there would end up in configs, logs and `ps`).
+  [[nodiscard]] static Result<void> CheckUrl(const std::string& url);
+
   // The schema version (table schema_version) the database is at.
   int SchemaVersion() const;
   // Connections opened, connect failures, broken connections dropped,

@@ -62,15 +62,8 @@ Result<void> RefusedInFlight(PgConnection& conn, std::span<const CertRecord> cer
                           "checking the callers' certificates");
   if (!revoked) return std::unexpected(revoked.error());
   for (const CertRecord& cert : certs) {
-    if (banned->contains(cert.node)) {
-      return MakeError(ErrorCode::kForbidden, "node " + cert.node +
-                                                  " was banned while this request was in flight; it must be "
-                                                  "re-enrolled with a new join token");
-    }
-    if (revoked->contains(cert.caller_serial)) {
-      return MakeError(ErrorCode::kUnauthenticated,
-                       "certificate " + cert.caller_serial + " was revoked while this request was in flight");
-    }
+    if (banned->contains(cert.node)) return BannedInFlight(cert.node);
+    if (revoked->contains(cert.caller_serial)) return RevokedInFlight(cert.caller_serial);
   }
   return Ok();
 }

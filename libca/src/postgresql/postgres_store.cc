@@ -22,9 +22,10 @@ Result<std::string> ReadPasswordFile(const std::string& path) {
   return password;
 }
 
-// The URL must name the database and nothing secret: a password there would
-// end up in the config, in logs and in `ps`.
-Result<void> CheckUrl(const std::string& url) {
+}  // namespace
+}  // namespace pg
+
+Result<void> PostgresStore::CheckUrl(const std::string& url) {
   if (url.empty()) return MakeError(ErrorCode::kConfig, "the PostgreSQL store needs a url");
   char* err = nullptr;
   PQconninfoOption* options = PQconninfoParse(url.c_str(), &err);
@@ -47,15 +48,12 @@ Result<void> CheckUrl(const std::string& url) {
   return Ok();
 }
 
-}  // namespace
-}  // namespace pg
-
 PostgresStore::PostgresStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PostgresStore::~PostgresStore() = default;
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& url,
                                                            const std::string& password_file) {
-  if (auto r = pg::CheckUrl(url); !r) return std::unexpected(r.error());
+  if (auto r = CheckUrl(url); !r) return std::unexpected(r.error());
   auto password = pg::ReadPasswordFile(password_file);
   if (!password) return std::unexpected(password.error());
   auto impl = std::make_unique<Impl>(url, std::move(*password));

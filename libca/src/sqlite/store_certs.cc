@@ -50,15 +50,8 @@ Result<void> RefusedInFlight(Connection& conn, const CertRecord& cert) {
   if (!stmt) return std::unexpected(stmt.error());
   auto row = stmt->Bind(1, cert.node).Bind(2, cert.caller_serial).Step();
   if (!row) return WithContext(row.error(), "checking node " + cert.node + " and its certificate");
-  if (stmt->Int(0) != 0) {
-    return MakeError(ErrorCode::kForbidden, "node " + cert.node +
-                                                " was banned while this request was in flight; it must be "
-                                                "re-enrolled with a new join token");
-  }
-  if (stmt->Int(1) != 0) {
-    return MakeError(ErrorCode::kUnauthenticated, "certificate " + cert.caller_serial +
-                                                      " was revoked while this request was in flight");
-  }
+  if (stmt->Int(0) != 0) return BannedInFlight(cert.node);
+  if (stmt->Int(1) != 0) return RevokedInFlight(cert.caller_serial);
   return Ok();
 }
 
