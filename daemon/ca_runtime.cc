@@ -109,6 +109,8 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   const std::pair<std::string, const char*> private_paths[] = {
       {paths.state_dir, "state_dir"}, {paths.admin_key, "admin key"},
       {rt->passphrase_file_, "key passphrase file"}, {paths.database, "database"}};
+  // (With PostgreSQL there is no database file; the store checks its
+  // password file itself. A missing ca.db passes CheckPrivate.)
   for (const auto& [path, what] : private_paths) {
     if (auto r = CheckPrivate(path, what); !r) return std::unexpected(r.error());
   }
@@ -116,8 +118,15 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   // is "run `mayfly-ca init` first".
   if (auto root = LoadCaCert(paths.root_cert); !root) return std::unexpected(root.error());
 
-  auto store = OpenStore({.sqlite_path = paths.database});
-  if (!store) return WithContext(store.error(), "opening " + paths.database);
+  const StoreOptions store_options = StoreOptionsFor(config);
+  auto store = OpenStore(store_options);
+  if (!store) {
+    return WithContext(store.error(), "opening the store (" +
+                                          (store_options.backend == StoreBackend::kSqlite
+                                               ? paths.database
+                                               : std::string(StoreBackendName(store_options.backend))) +
+                                          ")");
+  }
   rt->store_ = std::move(*store);
   auto records = rt->store_->ListCaCerts();
   if (!records) return std::unexpected(records.error());

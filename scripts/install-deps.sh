@@ -9,6 +9,7 @@ PACKAGES=(
   libssl-dev openssl
   libboost1.81-dev libboost-json1.81-dev
   libsqlite3-dev sqlite3
+  libpq-dev postgresql
   libtomlplusplus-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds Mayfly twice (RelWithDebInfo, then with
+# Installs the dependencies, starts a throw-away PostgreSQL cluster for the
+# store's PostgreSQL cases, builds Mayfly twice (RelWithDebInfo, then with
 # ASan + UBSan) and runs the whole GoogleTest suite through CTest in both,
 # runs the libca, net and daemon suites under ThreadSanitizer, then each fuzz
 # target for 10 s.
@@ -7,6 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
+
+# The store's conformance suite runs every case on SQLite and on PostgreSQL;
+# here the PostgreSQL cases must run (MAYFLY_TEST_PG_REQUIRED makes a missing
+# cluster a failure, not a skip), so a cluster that cannot start stops the run.
+export MAYFLY_PG_TEST_DIR=${MAYFLY_PG_TEST_DIR:-$(mktemp -u /tmp/mayfly-pg-test.XXXXXX)}
+trap './scripts/pg-test-cluster.sh stop' EXIT
+pg_env=$(./scripts/pg-test-cluster.sh start)  # an assignment, so set -e sees a failed start
+eval "$pg_env"
+export MAYFLY_TEST_PG_REQUIRED=1
 
 jobs=$(nproc)
 # ccache (when present) keys on paths relative to the checkout, so a fresh

@@ -115,9 +115,12 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   }
   OPENSSL_cleanse(pass->data(), pass->size());
 
-  auto store = OpenStore({.sqlite_path = paths.database});
+  const StoreOptions store_options = StoreOptionsFor(config);
+  auto store = OpenStore(store_options);
   if (!store) return std::unexpected(store.error());
-  for (const char* suffix : {"", "-wal", "-shm"}) rollback.Add(paths.database + suffix);
+  if (store_options.backend == StoreBackend::kSqlite) {
+    for (const char* suffix : {"", "-wal", "-shm"}) rollback.Add(paths.database + suffix);
+  }
 
   // The root CRL lives as long as the root: verifiers that check every CA in
   // a chain (nginx ssl_crl, HAProxy crl-file) need one for the root too.

@@ -26,4 +26,13 @@ std::string PassphraseFilePath(const CaConfig& config) {
   return config.state_dir + "/passphrase";
 }
 
+StoreOptions StoreOptionsFor(const CaConfig& config) {
+  // The loader accepts only the backends ParseStoreBackend knows.
+  const StoreBackend backend = ParseStoreBackend(config.store.backend).value_or(StoreBackend::kSqlite);
+  return StoreOptions{.backend = backend,
+                      .sqlite_path = CaPaths::For(config.state_dir).database,
+                      .url = config.store.url,
+                      .password_file = config.store.password_file};
+}
+
 }  // namespace mayfly

@@ -3,6 +3,7 @@
 
 #include "mayfly/config.h"
 #include "mayfly/identity.h"
+#include "mayfly/postgres_store.h"
 #include "toml_reader.h"
 
 namespace mayfly {
@@ -115,6 +116,28 @@ void ReadTls(TableReader& t, CaConfig::Tls& tls) {
   t.Check("min_version", tls.min_version == "1.2" || tls.min_version == "1.3", kExpected);
 }
 
+void ReadStore(TableReader& t, CaConfig::Store& store) {
+  t.Read("backend", store.backend);
+  t.Check("backend", store.backend == "sqlite" || store.backend == "postgresql",
+          R"(expected "sqlite" or "postgresql")");
+  t.Read("url", store.url);
+  t.Read("password_file", store.password_file);
+  if (store.backend == "postgresql") {
+    // A URL is checked by libpq's own parser, and may hold no password.
+    if (auto r = PostgresStore::CheckUrl(store.url); !r && !store.url.empty()) t.Invalid("url", r.error().message);
+    if (store.url.empty()) {
+      t.Missing("url", R"(backend = "postgresql" needs a url like "postgresql://mayfly@db1,db2/mayfly")");
+    }
+    if (store.password_file.empty()) {
+      t.Missing("password_file", R"(backend = "postgresql" needs a password_file holding the database password)");
+    }
+  } else {
+    for (std::string_view key : {"url", "password_file"}) {
+      if (t.Has(key)) t.Invalid(key, R"(only used with backend = "postgresql")");
+    }
+  }
+}
+
 void ReadEntry(TableReader& t, const CaConfig::Issuance& issuance, EntryConfig& entry) {
   config_internal::ReadSpiffeId(t, entry.spiffe_id);
   t.ReadRequired("node", entry.node);
@@ -155,7 +178,9 @@ void ReadCaFile(TableReader& root, CaConfig& cfg) {
   ReadLimits(limits, cfg.limits);
   TableReader tls = root.Table("tls");
   ReadTls(tls, cfg.tls);
-  for (TableReader* table : {&ca, &issuance, &crl, &limits, &tls}) table->Finish();
+  TableReader store = root.Table("store");
+  ReadStore(store, cfg.store);
+  for (TableReader* table : {&ca, &issuance, &crl, &limits, &tls, &store}) table->Finish();
 
   root.ForEachTable("entry", [&](TableReader& t) {
     ReadEntry(t, cfg.issuance, cfg.entries.emplace_back());

@@ -31,7 +31,7 @@ AuditEvent Event(const std::string& serial) {
 
 using CommitQueueTest = testing::StoreFixture;
 
-TEST_F(CommitQueueTest, ConcurrentSubmittersAreAllDurableWhenTold) {
+TEST_P(CommitQueueTest, ConcurrentSubmittersAreAllDurableWhenTold) {
   constexpr int kThreads = 4, kPerThread = 200;
   std::atomic<int> ok{0}, failed{0}, not_yet_stored{0};
   {
@@ -66,7 +66,7 @@ TEST_F(CommitQueueTest, ConcurrentSubmittersAreAllDurableWhenTold) {
   EXPECT_EQ(chain->events, kThreads * kPerThread);
 }
 
-TEST_F(CommitQueueTest, ADuplicateSerialFailsAloneAndLeavesNoAuditEvent) {
+TEST_P(CommitQueueTest, ADuplicateSerialFailsAloneAndLeavesNoAuditEvent) {
   ASSERT_TRUE(store_->InsertCertificates(std::vector<CertRecord>{Cert("taken")}));
   std::mutex mu;
   std::vector<std::pair<std::string, bool>> results;
@@ -88,7 +88,7 @@ TEST_F(CommitQueueTest, ADuplicateSerialFailsAloneAndLeavesNoAuditEvent) {
   for (const AuditEvent& e : *events) EXPECT_NE(e.subject, "taken");
 }
 
-TEST_F(CommitQueueTest, DestroyingTheQueueCommitsWhatIsQueued) {
+TEST_P(CommitQueueTest, DestroyingTheQueueCommitsWhatIsQueued) {
   std::atomic<int> ok{0};
   {
     CommitQueue queue(*store_, 8, std::chrono::milliseconds(50));
@@ -111,7 +111,7 @@ constexpr auto kWellUnderLinger = std::chrono::seconds(10);
 // this is a window, not a wait for a condition.
 constexpr auto kWindowToMisbehave = std::chrono::milliseconds(50);
 
-TEST_F(CommitQueueTest, ALoneRecordWithNothingAnnouncedCommitsAtOnce) {
+TEST_P(CommitQueueTest, ALoneRecordWithNothingAnnouncedCommitsAtOnce) {
   CommitQueue queue(*store_, 64, kLongLinger);
   const auto start = std::chrono::steady_clock::now();
   queue.Submit(Cert("a1"), Event("a1"), [](Result<void> r) { EXPECT_TRUE(r); });
@@ -120,7 +120,7 @@ TEST_F(CommitQueueTest, ALoneRecordWithNothingAnnouncedCommitsAtOnce) {
   EXPECT_EQ(queue.batches_committed(), 1u);
 }
 
-TEST_F(CommitQueueTest, ABatchWaitsForAnAnnouncedRecordAndNoLonger) {
+TEST_P(CommitQueueTest, ABatchWaitsForAnAnnouncedRecordAndNoLonger) {
   CommitQueue queue(*store_, 64, kLongLinger);
   std::atomic<int> ok{0};
   auto announced = queue.Announce();  // a request has started signing
@@ -136,7 +136,7 @@ TEST_F(CommitQueueTest, ABatchWaitsForAnAnnouncedRecordAndNoLonger) {
   EXPECT_EQ(queue.batches_committed(), 1u) << "both records in one transaction";
 }
 
-TEST_F(CommitQueueTest, AWithdrawnAnnouncementEndsTheWait) {
+TEST_P(CommitQueueTest, AWithdrawnAnnouncementEndsTheWait) {
   CommitQueue queue(*store_, 64, kLongLinger);
   std::atomic<int> ok{0};
   std::optional<CommitQueue::Announcement> announced(queue.Announce());
@@ -149,6 +149,8 @@ TEST_F(CommitQueueTest, AWithdrawnAnnouncementEndsTheWait) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, kWellUnderLinger) << "waited out the linger";
   EXPECT_EQ(ok, 1);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, CommitQueueTest, testing::StoreBackends(), testing::BackendName);
 
 }  // namespace commit_queue_test
 }  // namespace mayfly

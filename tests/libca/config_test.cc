@@ -294,7 +294,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "trust_domian",
                   "unknown key; known keys in the top level: trust_domain, state_dir, "
                   "listen, server_names, metrics_listen, admin_socket, ca, issuance, crl, "
-                  "limits, tls, entry"},
+                  "limits, tls, store, entry"},
         ErrorCase{"UnknownKeyInTable",
                   "trust_domain = \"example.org\"\n[issuance]\nmax_tll = \"1h\"\n", 3,
                   "issuance.max_tll",

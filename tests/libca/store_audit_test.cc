@@ -43,8 +43,14 @@ class StoreAuditTest : public testing::StoreFixture {
   void AppendFive() {
     for (int i = 1; i <= 5; ++i) ASSERT_TRUE(store_->AppendAudit(Event(100 + i, "issue")));
   }
-  // Edits the database behind the store's back.
-  void Tamper(const std::string& sql) {
+  // Edits the database behind the store's back, with SQL for its backend.
+  void Tamper(const std::string& sqlite_sql, const std::string& pg_sql) {
+    if (pg_) {
+      auto r = pg_->Exec(pg_sql);
+      ASSERT_TRUE(r) << r.error().ToString();
+      return;
+    }
+    const std::string& sql = sqlite_sql;
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     char* err = nullptr;
@@ -60,7 +66,7 @@ class StoreAuditTest : public testing::StoreFixture {
 
 };
 
-TEST_F(StoreAuditTest, EventsChainAndVerify) {
+TEST_P(StoreAuditTest, EventsChainAndVerify) {
   EXPECT_EQ(FirstBad(), std::nullopt);
   std::string prev;
   for (int i = 1; i <= 3; ++i) {
@@ -77,11 +83,12 @@ TEST_F(StoreAuditTest, EventsChainAndVerify) {
   EXPECT_EQ(check->events, 3);
 }
 
-TEST_F(StoreAuditTest, TamperingIsFoundAtTheFirstBadEvent) {
+TEST_P(StoreAuditTest, TamperingIsFoundAtTheFirstBadEvent) {
   struct Case {
     const char* what;
-    const char* sql;
+    const char* sql;     // the same for both backends unless pg_sql is set
     int64_t first_bad;
+    const char* pg_sql = nullptr;
   };
   const Case cases[] = {
       {"edited detail", "UPDATE audit_events SET detail = '{}' WHERE id = 3", 3},
@@ -90,10 +97,16 @@ TEST_F(StoreAuditTest, TamperingIsFoundAtTheFirstBadEvent) {
       {"deleted middle", "DELETE FROM audit_events WHERE id = 3", 4},
       {"deleted first", "DELETE FROM audit_events WHERE id = 1", 2},
       {"deleted last", "DELETE FROM audit_events WHERE id = 5", 5},
+      // PostgreSQL assigns ids from the chain's head row, so the forger
+      // names one (and leaves the head alone, or rewrites it: either way
+      // the hash gives it away).
       {"inserted at the end",
        "INSERT INTO audit_events (time, type, actor, subject, result, detail, prev_hash, hash) "
        "SELECT 200, 'issue', 'x', 'y', 'ok', '{}', hash, 'ab' FROM audit_events WHERE id = 5",
-       6},
+       6,
+       "INSERT INTO audit_events (id, time, type, actor, subject, result, detail, prev_hash, hash) "
+       "SELECT 6, 200, 'issue', 'x', 'y', 'ok', '{}', hash, 'ab' FROM audit_events WHERE id = 5; "
+       "UPDATE audit_head SET last_id = 6, last_hash = 'ab'"},
       {"inserted in a gap",
        "DELETE FROM audit_events WHERE id = 2; INSERT INTO audit_events (id, time, type, actor, "
        "subject, result, detail, prev_hash, hash) SELECT 2, 1, 'issue', 'x', 'y', 'ok', '{}', "
@@ -102,15 +115,16 @@ TEST_F(StoreAuditTest, TamperingIsFoundAtTheFirstBadEvent) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
-    Tamper("DELETE FROM audit_events; DELETE FROM sqlite_sequence");
+    Tamper("DELETE FROM audit_events; DELETE FROM sqlite_sequence",
+           "DELETE FROM audit_events; UPDATE audit_head SET last_id = 0, last_hash = ''");
     AppendFive();
     ASSERT_EQ(FirstBad(), std::nullopt);
-    Tamper(c.sql);
+    Tamper(c.sql, c.pg_sql != nullptr ? c.pg_sql : c.sql);
     EXPECT_EQ(FirstBad(), c.first_bad);
   }
 }
 
-TEST_F(StoreAuditTest, ListsNewestFirstWithSinceAndBefore) {
+TEST_P(StoreAuditTest, ListsNewestFirstWithSinceAndBefore) {
   AppendFive();
   const auto ids = [this](int64_t since, int limit, std::optional<int64_t> before) {
     std::vector<int64_t> out;
@@ -131,7 +145,7 @@ TEST_F(StoreAuditTest, ListsNewestFirstWithSinceAndBefore) {
   EXPECT_EQ(event.hash, ExpectedHash(event));
 }
 
-TEST_F(StoreAuditTest, PagingALongLogSeesEveryEventOnce) {
+TEST_P(StoreAuditTest, PagingALongLogSeesEveryEventOnce) {
   // Enough events that listing starts by walking ids and ends reading the
   // time index; both must agree.
   std::vector<AuditEvent> events;
@@ -151,7 +165,7 @@ TEST_F(StoreAuditTest, PagingALongLogSeesEveryEventOnce) {
   EXPECT_EQ(FirstBad(), std::nullopt);
 }
 
-TEST_F(StoreAuditTest, IssuanceAndItsEventCommitTogether) {
+TEST_P(StoreAuditTest, IssuanceAndItsEventCommitTogether) {
   const CertRecord cert{.serial = "0a", .spiffe_id = "spiffe://example.org/web", .not_after = 500};
   const AuditEvent issued = Event(100, "issue");
   ASSERT_TRUE(store_->RecordIssuance(std::span(&cert, 1), std::span(&issued, 1)));
@@ -161,6 +175,8 @@ TEST_F(StoreAuditTest, IssuanceAndItsEventCommitTogether) {
   EXPECT_EQ(store_->ListAudit(0, 10, std::nullopt).value().size(), 1u);
   EXPECT_EQ(FirstBad(), std::nullopt);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreAuditTest, testing::StoreBackends(), testing::BackendName);
 
 }  // namespace store_audit_test
 }  // namespace mayfly

@@ -23,7 +23,7 @@ class StoreBanTokensTest : public testing::StoreFixture {
   }
 };
 
-TEST_F(StoreBanTokensTest, TokensMadeBeforeABanCannotLiftIt) {
+TEST_P(StoreBanTokensTest, TokensMadeBeforeABanCannotLiftIt) {
   CreateToken("t0", "web-1", kNow - 20);
   CreateToken("t1", "web-1", kNow - 10);   // made before the ban, never used
   CreateToken("other", "web-2", kNow - 10);  // another node's: untouched
@@ -51,7 +51,7 @@ TEST_F(StoreBanTokensTest, TokensMadeBeforeABanCannotLiftIt) {
 
 // A ban before the node ever enrolled invalidates its tokens too, and so
 // does a second ban of a banned node (for tokens made in between).
-TEST_F(StoreBanTokensTest, EveryBanInvalidatesTheTokensOutstandingThen) {
+TEST_P(StoreBanTokensTest, EveryBanInvalidatesTheTokensOutstandingThen) {
   CreateToken("early", "db-1", kNow - 10);
   ASSERT_TRUE(store_->Revoke({.node = "db-1"}, RevocationReason::kUnspecified, kNow));
   EXPECT_FALSE(store_->ConsumeTokenAndEnroll("early", kNow + 1, NodeCert("11")));
@@ -62,6 +62,8 @@ TEST_F(StoreBanTokensTest, EveryBanInvalidatesTheTokensOutstandingThen) {
   CreateToken("after", "db-1", kNow + 5);
   EXPECT_TRUE(store_->ConsumeTokenAndEnroll("after", kNow + 6, NodeCert("13")));
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreBanTokensTest, testing::StoreBackends(), testing::BackendName);
 
 }  // namespace store_ban_tokens_test
 }  // namespace mayfly

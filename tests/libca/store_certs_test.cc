@@ -38,7 +38,7 @@ class StoreCertsTest : public testing::StoreFixture {
 
 };
 
-TEST_F(StoreCertsTest, InsertedCertificateReadsBackWhole) {
+TEST_P(StoreCertsTest, InsertedCertificateReadsBackWhole) {
   CertRecord cert = Cert("1f", "spiffe://example.org/web", "n1", 2000);
   cert.kind = CertKind::kNode;
   cert.issuer = "a1b2";
@@ -57,7 +57,7 @@ TEST_F(StoreCertsTest, InsertedCertificateReadsBackWhole) {
   EXPECT_FALSE(Get("20"));
 }
 
-TEST_F(StoreCertsTest, DuplicateSerialFailsTheWholeBatch) {
+TEST_P(StoreCertsTest, DuplicateSerialFailsTheWholeBatch) {
   Insert({Cert("01", "spiffe://example.org/a", "n1", 2000)});
   auto r = store_->InsertCertificates(std::vector{Cert("02", "spiffe://example.org/a", "n1", 2000),
                                                   Cert("03", "spiffe://example.org/a", "n1", 2000),
@@ -76,7 +76,7 @@ TEST_F(StoreCertsTest, DuplicateSerialFailsTheWholeBatch) {
   EXPECT_EQ(store_->CountCertificates(std::nullopt, kNow).value(), 1);
 }
 
-TEST_F(StoreCertsTest, RevokeBySerial) {
+TEST_P(StoreCertsTest, RevokeBySerial) {
   Insert({Cert("0a", "spiffe://example.org/a", "n1", 2000), Cert("0b", "spiffe://example.org/a", "n1", 500)});
   EXPECT_EQ(Revoke({.serial = "0a"}), std::vector<std::string>{"0a"});
   auto got = Get("0a");
@@ -90,7 +90,7 @@ TEST_F(StoreCertsTest, RevokeBySerial) {
   EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
 }
 
-TEST_F(StoreCertsTest, RevokeBySpiffeIdTakesOnlyUnexpiredOnes) {
+TEST_P(StoreCertsTest, RevokeBySpiffeIdTakesOnlyUnexpiredOnes) {
   Insert({Cert("01", "spiffe://example.org/a", "n1", 2000), Cert("02", "spiffe://example.org/a", "n2", 3000),
           Cert("03", "spiffe://example.org/a", "n1", 900), Cert("04", "spiffe://example.org/b", "n1", 2000)});
   EXPECT_EQ(Revoke({.spiffe_id = "spiffe://example.org/a"}), (std::vector<std::string>{"01", "02"}));
@@ -99,7 +99,7 @@ TEST_F(StoreCertsTest, RevokeBySpiffeIdTakesOnlyUnexpiredOnes) {
   EXPECT_TRUE(store_->ListBannedNodes().value().empty());
 }
 
-TEST_F(StoreCertsTest, RevokeByNodeBansItAndRevokesItsUnexpiredCertificates) {
+TEST_P(StoreCertsTest, RevokeByNodeBansItAndRevokesItsUnexpiredCertificates) {
   Insert({Cert("01", "spiffe://example.org/mayfly/node/n1", "n1", 2000),
           Cert("02", "spiffe://example.org/web", "n1", 2000), Cert("03", "spiffe://example.org/web", "n1", 999),
           Cert("04", "spiffe://example.org/web", "n2", 2000)});
@@ -120,7 +120,7 @@ TEST_F(StoreCertsTest, RevokeByNodeBansItAndRevokesItsUnexpiredCertificates) {
 
 // A request checked before `revoke --node` commits but signed after it must
 // not leave the banned node with a valid certificate: the insert re-checks.
-TEST_F(StoreCertsTest, ACertificateForABannedNodeIsNotRecorded) {
+TEST_P(StoreCertsTest, ACertificateForABannedNodeIsNotRecorded) {
   Insert({Cert("01", "spiffe://example.org/mayfly/node/n1", "n1", 2000)});
   Revoke({.node = "n1"});
   auto r = store_->InsertCertificates(std::vector<CertRecord>{Cert("02", "spiffe://example.org/web", "n1", 2000)});
@@ -135,7 +135,7 @@ TEST_F(StoreCertsTest, ACertificateForABannedNodeIsNotRecorded) {
 
 // Likewise for `revoke --serial` of the certificate a request came with: a
 // renewal in flight must not hand a revoked node a fresh certificate.
-TEST_F(StoreCertsTest, ACertificateRequestedWithARevokedCertificateIsNotRecorded) {
+TEST_P(StoreCertsTest, ACertificateRequestedWithARevokedCertificateIsNotRecorded) {
   Insert({Cert("01", "spiffe://example.org/mayfly/node/n1", "n1", 2000)});
   CertRecord renewal = Cert("02", "spiffe://example.org/mayfly/node/n1", "n1", 2000);
   renewal.caller_serial = "01";
@@ -153,7 +153,7 @@ TEST_F(StoreCertsTest, ACertificateRequestedWithARevokedCertificateIsNotRecorded
   EXPECT_TRUE(Get("04"));
 }
 
-TEST_F(StoreCertsTest, RevokeNeedsExactlyOneNonEmptySelector) {
+TEST_P(StoreCertsTest, RevokeNeedsExactlyOneNonEmptySelector) {
   for (const RevokeSelector& which :
        {RevokeSelector{}, RevokeSelector{.serial = "01", .node = "n1"}, RevokeSelector{.node = ""}}) {
     auto r = store_->Revoke(which, RevocationReason::kUnspecified, kNow);
@@ -162,7 +162,7 @@ TEST_F(StoreCertsTest, RevokeNeedsExactlyOneNonEmptySelector) {
   }
 }
 
-TEST_F(StoreCertsTest, RevokedListOmitsExpiredAndFiltersByIssuer) {
+TEST_P(StoreCertsTest, RevokedListOmitsExpiredAndFiltersByIssuer) {
   CertRecord short_lived = Cert("01", "spiffe://example.org/a", "n1", 1500);
   CertRecord other_issuer = Cert("02", "spiffe://example.org/a", "n1", 5000);
   other_issuer.issuer = "old";
@@ -187,14 +187,14 @@ TEST_F(StoreCertsTest, RevokedListOmitsExpiredAndFiltersByIssuer) {
   EXPECT_EQ(old[0].not_after, 5000);
 }
 
-TEST_F(StoreCertsTest, CrlNumberNeverGoesBackAcrossReopen) {
+TEST_P(StoreCertsTest, CrlNumberNeverGoesBackAcrossReopen) {
   EXPECT_EQ(store_->NextCrlNumber().value(), 1);
   EXPECT_EQ(store_->NextCrlNumber().value(), 2);
   Reopen();
   EXPECT_EQ(store_->NextCrlNumber().value(), 3);
 }
 
-TEST_F(StoreCertsTest, ListAndCountFilter) {
+TEST_P(StoreCertsTest, ListAndCountFilter) {
   Insert({Cert("0a", "spiffe://example.org/a", "n1", 2000), Cert("0b", "spiffe://example.org/a", "n2", 500),
           Cert("0c", "spiffe://example.org/b", "n1", 2000), Cert("0d", "spiffe://example.org/b", "n2", 2000)});
   Revoke({.serial = "0c"});
@@ -249,7 +249,7 @@ std::vector<std::string> ListAll(Store& store, CertFilter filter, int* pages) {
   }
 }
 
-TEST_F(StoreCertsTest, PagingVisitsEveryCertificateOnceNewestFirst) {
+TEST_P(StoreCertsTest, PagingVisitsEveryCertificateOnceNewestFirst) {
   // Enough valid certificates that they are listed by walking ids down, and
   // few enough expired ones that they are sorted from the status index: both
   // ways must page alike.
@@ -290,7 +290,7 @@ TEST_F(StoreCertsTest, PagingVisitsEveryCertificateOnceNewestFirst) {
 
 // A measurement for the log, not an assertion: the cost per row of
 // InsertCertificates at group-commit batch sizes, fsync included.
-TEST_F(StoreCertsTest, LimitIsClampedAndCursorChecked) {
+TEST_P(StoreCertsTest, LimitIsClampedAndCursorChecked) {
   std::vector<CertRecord> certs;
   for (int i = 0; i < 1005; ++i) certs.push_back(Cert("c" + std::to_string(i), "spiffe://example.org/a", "", 9));
   Insert(certs);
@@ -306,6 +306,8 @@ TEST_F(StoreCertsTest, LimitIsClampedAndCursorChecked) {
     EXPECT_EQ(page.error().code, ErrorCode::kInvalidArgument);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreCertsTest, testing::StoreBackends(), testing::BackendName);
 
 }  // namespace store_certs_test
 }  // namespace mayfly

@@ -26,7 +26,7 @@ class StoreEntriesTest : public testing::StoreFixture {
 
 };
 
-TEST_F(StoreEntriesTest, AddListRemove) {
+TEST_P(StoreEntriesTest, AddListRemove) {
   EntryRecord web = Entry("spiffe://example.org/web", "web-*");
   // Names that need JSON quoting survive the round trip.
   web.dns = {"web.internal", "quote\"and\\slash", "ünïcode"};
@@ -55,7 +55,7 @@ TEST_F(StoreEntriesTest, AddListRemove) {
   EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
 }
 
-TEST_F(StoreEntriesTest, BadEntriesAreRefused) {
+TEST_P(StoreEntriesTest, BadEntriesAreRefused) {
   for (const EntryRecord& bad : {Entry("", "n"), Entry("spiffe://example.org/a", ""),
                                  Entry("spiffe://example.org/a", "n", "file")}) {
     auto r = store_->AddEntry(bad);
@@ -65,7 +65,7 @@ TEST_F(StoreEntriesTest, BadEntriesAreRefused) {
   EXPECT_TRUE(store_->ListEntries().value().empty());
 }
 
-TEST_F(StoreEntriesTest, ConfigEntriesAreReplacedWholeAndNotRemovable) {
+TEST_P(StoreEntriesTest, ConfigEntriesAreReplacedWholeAndNotRemovable) {
   ASSERT_TRUE(store_->AddEntry(Entry("spiffe://example.org/api", "n1")));
   const std::vector<EntryRecord> first = {Entry("spiffe://example.org/a", "n1"),
                                           Entry("spiffe://example.org/b", "n2")};
@@ -89,6 +89,8 @@ TEST_F(StoreEntriesTest, ConfigEntriesAreReplacedWholeAndNotRemovable) {
   ASSERT_FALSE(store_->ReplaceConfigEntries(bad));
   EXPECT_EQ(SpiffeIds().size(), 2u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreEntriesTest, testing::StoreBackends(), testing::BackendName);
 
 }  // namespace store_entries_test
 }  // namespace mayfly

@@ -31,7 +31,7 @@ class StoreTokensTest : public testing::StoreFixture {
 
 };
 
-TEST_F(StoreTokensTest, TokenEnrollsItsNodeOnce) {
+TEST_P(StoreTokensTest, TokenEnrollsItsNodeOnce) {
   CreateToken("h1", "web-1", kNow + 60);
   auto node = store_->ConsumeTokenAndEnroll("h1", kNow, NodeCert("0a"));
   ASSERT_TRUE(node) << node.error().ToString();
@@ -51,7 +51,7 @@ TEST_F(StoreTokensTest, TokenEnrollsItsNodeOnce) {
   EXPECT_FALSE(store_->GetCertificate("0b").value());
 }
 
-TEST_F(StoreTokensTest, RefusalsSayWhyAndNothingSecret) {
+TEST_P(StoreTokensTest, RefusalsSayWhyAndNothingSecret) {
   CreateToken("h-expired", "secret-node-name", kNow);
   for (const auto& [hash, why] : {std::pair{"h-expired", "expired"}, std::pair{"h-none", "unknown"}}) {
     auto r = store_->ConsumeTokenAndEnroll(hash, kNow, NodeCert("0c"));
@@ -64,7 +64,7 @@ TEST_F(StoreTokensTest, RefusalsSayWhyAndNothingSecret) {
   EXPECT_FALSE(store_->GetNode("secret-node-name").value());
 }
 
-TEST_F(StoreTokensTest, FailedCertificateInsertLeavesTheTokenUnused) {
+TEST_P(StoreTokensTest, FailedCertificateInsertLeavesTheTokenUnused) {
   CertRecord existing = NodeCert("0d");
   ASSERT_TRUE(store_->InsertCertificates(std::span(&existing, 1)));
   CreateToken("h2", "web-2", kNow + 60);
@@ -75,7 +75,7 @@ TEST_F(StoreTokensTest, FailedCertificateInsertLeavesTheTokenUnused) {
   EXPECT_TRUE(store_->ConsumeTokenAndEnroll("h2", kNow, NodeCert("0e")));
 }
 
-TEST_F(StoreTokensTest, EnrollingLiftsABan) {
+TEST_P(StoreTokensTest, EnrollingLiftsABan) {
   CertRecord old_cert = NodeCert("01");
   old_cert.node = "web-1";  // issued before the ban
   ASSERT_TRUE(store_->InsertCertificates(std::span(&old_cert, 1)));
@@ -90,7 +90,7 @@ TEST_F(StoreTokensTest, EnrollingLiftsABan) {
   EXPECT_TRUE(store_->ListBannedNodes().value().empty());
 }
 
-TEST_F(StoreTokensTest, DuplicateTokenHashConflicts) {
+TEST_P(StoreTokensTest, DuplicateTokenHashConflicts) {
   CreateToken("h4", "web-1", kNow + 60);
   auto r = store_->CreateToken(TokenRecord{.hash = "h4", .node = "web-2", .created_at = kNow,
                                            .expires_at = kNow + 60});
@@ -98,7 +98,7 @@ TEST_F(StoreTokensTest, DuplicateTokenHashConflicts) {
   EXPECT_EQ(r.error().code, ErrorCode::kConflict);
 }
 
-TEST_F(StoreTokensTest, EightThreadsRaceForOneTokenAndOneWins) {
+TEST_P(StoreTokensTest, EightThreadsRaceForOneTokenAndOneWins) {
   CreateToken("race", "web-9", kNow + 60);
   constexpr int kThreads = 8;
   std::barrier start(kThreads);
@@ -122,6 +122,8 @@ TEST_F(StoreTokensTest, EightThreadsRaceForOneTokenAndOneWins) {
   EXPECT_EQ(used.load(), kThreads - 1);
   EXPECT_EQ(store_->ListCertificates({.node = "web-9"}).value().certs.size(), 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTokensTest, testing::StoreBackends(), testing::BackendName);
 
 }  // namespace store_tokens_test
 }  // namespace mayfly

@@ -1,4 +1,7 @@
-// A fresh SQLite store in a temporary directory, for the store's own tests.
+// The store's conformance suite: each test runs on every backend, SQLite in a
+// temporary directory and PostgreSQL in a fresh schema of the test cluster
+// (skipped, saying how to start the cluster, when it is not configured;
+// failed instead when MAYFLY_TEST_PG_REQUIRED=1).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,24 +10,58 @@
 #include <string>
 
 #include "mayfly/store.h"
+#include "support/pg_test_schema.h"
 #include "support/temp_dir.h"
 
 namespace mayfly::testing {
 
-class StoreFixture : public ::testing::Test {
+class StoreTestBase : public ::testing::Test {
  protected:
-  void SetUp() override { Reopen(); }
-  // Closes the store (when open) and opens the same file again.
+  // Opens store_ of `backend` ("sqlite" or "postgresql") over a new, empty database.
+  void OpenFresh(const std::string& backend) {
+    if (backend == "postgresql") {
+      if (std::string why = PgTestSchema::NotConfigured(); !why.empty()) {
+        if (PgTestSchema::Required()) FAIL() << why;
+        GTEST_SKIP() << why;
+      }
+      auto schema = PgTestSchema::Create();
+      ASSERT_TRUE(schema) << schema.error().ToString();
+      pg_ = std::move(*schema);
+      options_ = {.backend = StoreBackend::kPostgresql, .url = pg_->url(), .password_file = pg_->password_file()};
+    } else {
+      options_ = {.backend = StoreBackend::kSqlite, .sqlite_path = path_};
+    }
+    Reopen();
+  }
+  // Closes the store (when open) and opens the same database again.
   void Reopen() {
     store_.reset();
-    auto store = OpenStore({.sqlite_path = path_});
+    auto store = OpenStore(options_);
     ASSERT_TRUE(store) << store.error().ToString();
     store_ = std::move(*store);
+  }
+  // A second store on the same database, as another process would open it.
+  std::unique_ptr<Store> OpenAnother() {
+    auto store = OpenStore(options_);
+    EXPECT_TRUE(store) << store.error().ToString();
+    return store ? std::move(*store) : nullptr;
   }
 
   TempDir dir_;
   const std::string path_ = dir_.File("ca.db");
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<PgTestSchema> pg_;  // postgresql only
+  StoreOptions options_;
+  std::unique_ptr<Store> store_;  // declared last: closed before the schema is dropped
 };
+
+// A conformance test: TEST_P on a fixture deriving from this, instantiated
+// with INSTANTIATE_TEST_SUITE_P(Backends, Fixture, StoreBackends(), BackendName).
+class StoreFixture : public StoreTestBase, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override { OpenFresh(GetParam()); }
+};
+
+inline auto StoreBackends() { return ::testing::Values(std::string("sqlite"), std::string("postgresql")); }
+inline std::string BackendName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
 }  // namespace mayfly::testing

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "mayfly/config.h"
+#include "mayfly/store.h"
 
 namespace mayfly {
 
@@ -25,5 +26,9 @@ struct CaPaths {
 // else $CREDENTIALS_DIRECTORY/ca-passphrase under systemd, else
 // <state_dir>/passphrase.
 std::string PassphraseFilePath(const CaConfig& config);
+
+// What OpenStore takes for the configured [store]: the SQLite database in
+// state_dir, or the PostgreSQL URL and password file.
+StoreOptions StoreOptionsFor(const CaConfig& config);
 
 }  // namespace mayfly

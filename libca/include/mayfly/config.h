@@ -128,6 +128,23 @@ struct CaConfig {
     bool operator==(const Tls&) const = default;
   } tls;
 
+  // Where the CA's durable state lives (docs/ha.md). StoreOptionsFor
+  // (ca_layout.h) turns this into what OpenStore takes.
+  struct Store {
+    // "sqlite": ca.db in state_dir, for one daemon (the default);
+    // "postgresql": one database shared by several daemons.
+    std::string backend = "sqlite";
+    // postgresql, required: a libpq connection URI, several hosts allowed
+    // ("postgresql://mayfly@db1,db2/mayfly?target_session_attrs=read-write");
+    // never a password. Not allowed with sqlite.
+    std::string url;
+    // postgresql, required: the file whose first line is the database
+    // password, readable by its owner only. Not allowed with sqlite.
+    std::string password_file;
+
+    bool operator==(const Store&) const = default;
+  } store;
+
   std::vector<EntryConfig> entries;   // the [[entry]] tables, in file order; default: none
 
   // Field by field, `path` included: lets a reload (SIGHUP) tell whether

@@ -142,13 +142,26 @@ class Store {
 
 };
 
-// Which database holds the store, from ca.toml's [store].
+// The database backends a store can live in.
+enum class StoreBackend {
+  kSqlite,      // one file in state_dir; one daemon (sqlite_store.h)
+  kPostgresql,  // one database shared by several daemons (postgres_store.h)
+};
+std::string_view StoreBackendName(StoreBackend backend);  // "sqlite", "postgresql"
+// kInvalidArgument naming the accepted values for anything else.
+[[nodiscard]] Result<StoreBackend> ParseStoreBackend(std::string_view name);
+
+// Which database holds the store, from ca.toml's [store] (StoreOptionsFor,
+// config.h, builds it).
 struct StoreOptions {
-  std::string sqlite_path;  // the SQLite file (the default backend)
+  StoreBackend backend = StoreBackend::kSqlite;
+  std::string sqlite_path;    // kSqlite: the database file
+  std::string url;            // kPostgresql: libpq connection URI (no password in it)
+  std::string password_file;  // kPostgresql: the password, on its first line
 };
 
 // Opens the configured backend, creating and migrating its schema as needed.
-// Errors as the backend's Open.
+// Errors as the backend's Open (SqliteStore::Open, PostgresStore::Open).
 [[nodiscard]] Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options);
 
 }  // namespace mayfly

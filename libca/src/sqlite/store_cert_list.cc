@@ -10,18 +10,6 @@
 namespace mayfly {
 namespace {
 
-// Keyset paging: the cursor is the id of the last certificate returned.
-Result<int64_t> ParseCursor(const std::optional<std::string>& cursor) {
-  if (!cursor) return std::numeric_limits<int64_t>::max();
-  int64_t id = 0;
-  const char* end = cursor->data() + cursor->size();
-  auto [ptr, ec] = std::from_chars(cursor->data(), end, id);
-  if (ec != std::errc() || ptr != end || id <= 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "invalid page cursor \"" + *cursor + "\"");
-  }
-  return id;
-}
-
 // The index whose entries answer `filter`; the rows themselves are read only
 // for the page returned.
 Result<std::string_view> ChooseIndex(Connection& conn, const CertFilter& filter) {
@@ -74,7 +62,7 @@ std::string_view CertStatusCondition(CertStatus status) {
 }
 
 Result<CertPage> SqliteStore::ListCertificates(const CertFilter& filter) {
-  auto cursor = ParseCursor(filter.cursor);
+  auto cursor = ParseCertCursor(filter.cursor);
   if (!cursor) return std::unexpected(cursor.error());
   const int limit = std::clamp(filter.limit, 1, kMaxStorePage);
   return impl_->Read([&](Connection& conn) -> Result<CertPage> {

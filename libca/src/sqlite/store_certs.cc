@@ -8,18 +8,6 @@ namespace {
 
 constexpr int64_t kMaxReason = static_cast<int64_t>(RevocationReason::kCessationOfOperation);
 
-// The column a revoke selector matches on, and its value; kInvalidArgument
-// unless exactly one field is set and non-empty (an empty node would match
-// every certificate issued through no node).
-Result<std::pair<std::string_view, std::string>> SelectorColumn(const RevokeSelector& which) {
-  const int set = which.serial.has_value() + which.spiffe_id.has_value() + which.node.has_value();
-  if (set != 1) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "revoke needs exactly one of serial, spiffe_id or node");
-  }
-  if (which.serial) return std::pair{std::string_view("serial"), *which.serial};
-  if (which.spiffe_id) return std::pair{std::string_view("spiffe_id"), *which.spiffe_id};
-  return std::pair{std::string_view("node"), *which.node};
 }
 
 // The revocation reason in column `col`; kStore for a value this build does
@@ -53,15 +41,8 @@ Result<void> RefusedInFlight(Connection& conn, const CertRecord& cert) {
   if (!stmt) return std::unexpected(stmt.error());
   auto row = stmt->Bind(1, cert.node).Bind(2, cert.caller_serial).Step();
   if (!row) return WithContext(row.error(), "checking node " + cert.node + " and its certificate");
-  if (stmt->Int(0) != 0) {
-    return MakeError(ErrorCode::kNodeBanned, "node " + cert.node +
-                                                " was banned while this request was in flight; it must be "
-                                                "re-enrolled with a new join token");
-  }
-  if (stmt->Int(1) != 0) {
-    return MakeError(ErrorCode::kUnauthenticated, "certificate " + cert.caller_serial +
-                                                      " was revoked while this request was in flight");
-  }
+  if (stmt->Int(0) != 0) return BannedInFlight(cert.node);
+  if (stmt->Int(1) != 0) return RevokedInFlight(cert.caller_serial);
   return Ok();
 }
 
@@ -155,12 +136,9 @@ Result<int64_t> SqliteStore::CountCertificates(std::optional<CertStatus> status,
 
 Result<std::vector<std::string>> SqliteStore::Revoke(const RevokeSelector& which,
                                                RevocationReason reason, int64_t now) {
-  auto selector = SelectorColumn(which);
+  auto selector = RevokeSelectorColumn(which);
   if (!selector) return std::unexpected(selector.error());
   const auto& [column, value] = *selector;
-  if (value.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "revoke by " + std::string(column) + " needs a value");
-  }
   const std::string sql = "UPDATE certificates SET revoked_at = ?1, reason = ?2 WHERE " +
                           std::string(column) +
                           " = ?3 AND revoked_at IS NULL AND not_after > ?1 RETURNING serial";

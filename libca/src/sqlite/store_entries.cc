@@ -6,23 +6,6 @@
 namespace mayfly {
 namespace {
 
-constexpr std::string_view kConfigSource = "config";
-constexpr std::string_view kApiSource = "api";
-
-Result<void> CheckEntry(const EntryRecord& entry, std::string_view source) {
-  if (entry.spiffe_id.empty() || entry.node.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "an entry needs a SPIFFE ID and a node");
-  }
-  if (entry.max_ttl < 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "entry " + entry.spiffe_id + " has a negative max TTL");
-  }
-  if (source != kConfigSource && source != kApiSource) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "entry source must be \"config\" or \"api\", not \"" + std::string(source) + "\"");
-  }
-  return Ok();
-}
-
 // SANs are kept as a JSON array of strings, built and read by SQLite's own
 // JSON functions so quoting is never done by hand.
 Result<std::string> EncodeList(Connection& conn, const std::vector<std::string>& values) {
@@ -73,8 +56,8 @@ Result<int64_t> InsertEntry(Connection& conn, const EntryRecord& entry, std::str
 }  // namespace
 
 Result<int64_t> SqliteStore::AddEntry(const EntryRecord& entry) {
-  const std::string_view source = entry.source.empty() ? kApiSource : entry.source;
-  if (auto r = CheckEntry(entry, source); !r) return std::unexpected(r.error());
+  const std::string_view source = entry.source.empty() ? kEntryFromApi : entry.source;
+  if (auto r = CheckEntryRecord(entry, source); !r) return std::unexpected(r.error());
   return impl_->Write([&](Connection& conn) { return InsertEntry(conn, entry, source); });
 }
 
@@ -125,14 +108,14 @@ Result<std::vector<EntryRecord>> SqliteStore::ListEntries() {
 
 Result<void> SqliteStore::ReplaceConfigEntries(std::span<const EntryRecord> entries) {
   for (const EntryRecord& entry : entries) {
-    if (auto r = CheckEntry(entry, kConfigSource); !r) return r;
+    if (auto r = CheckEntryRecord(entry, kEntryFromConfig); !r) return r;
   }
   return impl_->Write([&](Connection& conn) -> Result<void> {
     if (auto r = conn.Run("DELETE FROM entries WHERE source = 'config'", "clearing config entries"); !r) {
       return r;
     }
     for (const EntryRecord& entry : entries) {
-      if (auto id = InsertEntry(conn, entry, kConfigSource); !id) return std::unexpected(id.error());
+      if (auto id = InsertEntry(conn, entry, kEntryFromConfig); !id) return std::unexpected(id.error());
     }
     return Ok();
   });

@@ -11,12 +11,10 @@
 
 #include "mayfly/sqlite_store.h"
 #include "sqlite_util.h"
+#include "../store_rules.h"
 #include "wal_checkpointer.h"
 
 namespace mayfly {
-
-// The most rows one listing call returns (certificates, audit events).
-inline constexpr int kMaxStorePage = 1000;
 
 // The newest schema version this build knows (PRAGMA user_version).
 int LatestSchemaVersion();

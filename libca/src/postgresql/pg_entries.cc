@@ -1,0 +1,96 @@
+// Registration entries in PostgreSQL: from ca.toml ("config") and from the admin API ("api").
+#include <string>
+
+#include "pg_store_internal.h"
+
+namespace mayfly {
+namespace pg {
+namespace {
+
+// "ARRAY[$n, $n+1, ...]::text[]" for `values`, added to `params`: every name
+// is a parameter of its own, so no quoting is ever done by hand.
+std::string TextArray(PgParams& params, const std::vector<std::string>& values) {
+  std::string sql = "ARRAY[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    params.Add(values[i]);
+    sql += (i > 0 ? ", $" : "$") + std::to_string(params.size());
+  }
+  return sql + "]::text[]";
+}
+
+Result<int64_t> InsertEntryRow(PgConnection& conn, const EntryRecord& entry, std::string_view source) {
+  PgParams params;
+  params.AddAll(entry.spiffe_id, entry.node, entry.max_ttl, source);
+  const std::string dns = TextArray(params, entry.dns);
+  const std::string ips = TextArray(params, entry.ips);
+  auto res = conn.Exec("INSERT INTO entries (spiffe_id, node, max_ttl, source, dns, ips) VALUES ($1, $2, $3, $4, " +
+                           dns + ", " + ips + ") RETURNING id",
+                       params, "adding entry " + entry.spiffe_id);
+  if (!res) return std::unexpected(res.error());
+  return res->Int(0, 0);
+}
+
+}  // namespace
+}  // namespace pg
+
+Result<int64_t> PostgresStore::AddEntry(const EntryRecord& entry) {
+  const std::string_view source = entry.source.empty() ? kEntryFromApi : entry.source;
+  if (auto r = CheckEntryRecord(entry, source); !r) return std::unexpected(r.error());
+  return impl_->Write([&](PgConnection& conn) { return pg::InsertEntryRow(conn, entry, source); });
+}
+
+Result<void> PostgresStore::RemoveEntry(int64_t id) {
+  return impl_->Write([&](PgConnection& conn) -> Result<void> {
+    auto res = conn.Query("SELECT source FROM entries WHERE id = $1 FOR UPDATE", "looking up an entry", id);
+    if (!res) return std::unexpected(res.error());
+    const std::string name = "entry " + std::to_string(id);
+    if (res->Rows() == 0) return MakeError(ErrorCode::kNotFound, "no " + name);
+    if (res->Text(0, 0) != kEntryFromApi) {
+      return MakeError(ErrorCode::kNotFound, name + " comes from ca.toml; config entries are edited in ca.toml");
+    }
+    return conn.Run("DELETE FROM entries WHERE id = $1", "removing an entry", id);
+  });
+}
+
+Result<std::vector<EntryRecord>> PostgresStore::ListEntries() {
+  return impl_->Read([&](PgConnection& conn) -> Result<std::vector<EntryRecord>> {
+    // One row per name (one for an entry with none), dns names first, in order.
+    auto res = conn.Query(
+        "SELECT e.id, e.spiffe_id, e.node, e.max_ttl, e.source, cardinality(e.dns), n.name "
+        "FROM entries e LEFT JOIN LATERAL unnest(e.dns || e.ips) WITH ORDINALITY AS n(name, ord) ON true "
+        "ORDER BY e.id, n.ord",
+        "listing entries");
+    if (!res) return std::unexpected(res.error());
+    std::vector<EntryRecord> entries;
+    int64_t names_seen = 0;
+    for (int i = 0; i < res->Rows(); ++i) {
+      if (entries.empty() || entries.back().id != res->Int(i, 0)) {
+        entries.push_back(EntryRecord{.id = res->Int(i, 0),
+                                      .spiffe_id = res->Text(i, 1),
+                                      .node = res->Text(i, 2),
+                                      .max_ttl = res->Int(i, 3),
+                                      .source = res->Text(i, 4)});
+        names_seen = 0;
+      }
+      if (res->IsNull(i, 6)) continue;
+      EntryRecord& entry = entries.back();
+      (names_seen++ < res->Int(i, 5) ? entry.dns : entry.ips).push_back(res->Text(i, 6));
+    }
+    return entries;
+  });
+}
+
+Result<void> PostgresStore::ReplaceConfigEntries(std::span<const EntryRecord> entries) {
+  for (const EntryRecord& entry : entries) {
+    if (auto r = CheckEntryRecord(entry, kEntryFromConfig); !r) return r;
+  }
+  return impl_->Write([&](PgConnection& conn) -> Result<void> {
+    if (auto r = conn.Run("DELETE FROM entries WHERE source = 'config'", "clearing config entries"); !r) return r;
+    for (const EntryRecord& entry : entries) {
+      if (auto id = pg::InsertEntryRow(conn, entry, kEntryFromConfig); !id) return std::unexpected(id.error());
+    }
+    return Ok();
+  });
+}
+
+}  // namespace mayfly
