@@ -1,6 +1,7 @@
 // Client certificate verification for the API server: chains from the trust
 // store only, the recovery store, sessions capped at the certificate's life.
 #include "client_verification.h"
+#include "trust_store.h"
 
 #include <openssl/x509_vfy.h>
 
@@ -104,20 +105,13 @@ int OnNewSession(SSL* ssl, SSL_SESSION* session) {
 Result<void> UseClientVerification(SSL_CTX* ctx, const std::string& recovery_pem) {
   X509_STORE* recovery_store = nullptr;  // owned by ctx once set
   if (!recovery_pem.empty()) {
-    auto certs = CertsFromPem(recovery_pem);
-    if (!certs) return WithContext(certs.error(), "TLS client recovery certificates");
+    auto trust = TrustStoreFromPem(recovery_pem, "TLS client recovery");
+    if (!trust) return std::unexpected(trust.error());
     ClearOpensslErrors();
-    OsslPtr<X509_STORE> store(X509_STORE_new());
-    if (!store) return OpensslError("creating the TLS client recovery store");
-    for (const auto& cert : *certs) {
-      if (X509_STORE_add_cert(store.get(), cert.get()) != 1) {
-        return OpensslError("adding a certificate to the TLS client recovery store");
-      }
-    }
-    if (RecoveryStoreIndex() < 0 || SSL_CTX_set_ex_data(ctx, RecoveryStoreIndex(), store.get()) != 1) {
+    if (RecoveryStoreIndex() < 0 || SSL_CTX_set_ex_data(ctx, RecoveryStoreIndex(), trust->store.get()) != 1) {
       return OpensslError("keeping the TLS client recovery store");
     }
-    recovery_store = store.release();  // the context frees it (FreeRecoveryStore)
+    recovery_store = trust->store.release();  // the context frees it (FreeRecoveryStore)
   }
   // Ask for a certificate, verify it, but do not demand one (no
   // SSL_VERIFY_FAIL_IF_NO_PEER_CERT): routes decide who needs a caller

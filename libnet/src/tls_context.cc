@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "client_verification.h"
+#include "trust_store.h"
 #include "mayfly/identity.h"
 #include "mayfly/x509_util.h"
 
@@ -94,21 +95,15 @@ Result<void> UseCertificate(SSL_CTX* ctx, const std::string& chain_pem, const EV
 // when `client_ca_names` is set, their subjects are also advertised in the
 // CertificateRequest so clients pick a fitting certificate.
 Result<void> UseTrust(SSL_CTX* ctx, const std::string& pem, bool client_ca_names) {
-  auto certs = CertsFromPem(pem);
-  if (!certs) return WithContext(certs.error(), "TLS trust certificates");
-  ClearOpensslErrors();
-  OsslPtr<X509_STORE> store(X509_STORE_new());
-  if (!store) return OpensslError("creating the TLS trust store");
-  for (const auto& cert : *certs) {
-    if (X509_STORE_add_cert(store.get(), cert.get()) != 1) {
-      return OpensslError("adding a certificate to the TLS trust store");
-    }
+  auto trust = TrustStoreFromPem(pem, "TLS trust");
+  if (!trust) return std::unexpected(trust.error());
+  for (const auto& cert : trust->certs) {
     if (client_ca_names && SSL_CTX_add_client_CA(ctx, cert.get()) != 1) {
       return OpensslError("advertising a client CA");
     }
   }
-  // set1: the context takes its own reference; ours is freed with `store`.
-  if (SSL_CTX_set1_verify_cert_store(ctx, store.get()) != 1) {
+  // set1: the context takes its own reference; ours is freed with `trust`.
+  if (SSL_CTX_set1_verify_cert_store(ctx, trust->store.get()) != 1) {
     return OpensslError("installing the TLS trust store");
   }
   return Ok();

@@ -8,8 +8,6 @@ namespace {
 
 constexpr int64_t kMaxReason = static_cast<int64_t>(RevocationReason::kCessationOfOperation);
 
-}
-
 // The revocation reason in column `col`; kStore for a value this build does
 // not know, rather than a silently wrong reason on a CRL.
 Result<RevocationReason> ReasonColumn(const Statement& row, int col, const std::string& serial) {
