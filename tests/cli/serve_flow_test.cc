@@ -154,7 +154,7 @@ TEST_F(ServeFlowTest, RefusalsGetTheDocumentedStatusAndCode) {
   // Revoking a node bans it: its renewals are refused until it re-enrolls.
   ASSERT_EQ(Cli("revoke --node node-1").status, 0);
   EXPECT_EQ(Post("/v1/renew", {{"csr", Csr("node-1-new")}}, "renew.json", NodeCreds("node-1")), 403);
-  EXPECT_EQ(ErrorCode("renew.json"), "forbidden");
+  EXPECT_EQ(ErrorCode("renew.json"), "node_banned");
   EXPECT_NE(ReadFile(Path("renew.json"))->find("banned"), std::string::npos);
 }
 

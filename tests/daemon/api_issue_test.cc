@@ -236,7 +236,7 @@ TEST_F(ApiIssueTest, BannedNodeCannotSignUntilReEnrolled) {
   const auto before = Snapshot();
   r = Sign(node, Csr(NewKey().get(), {"spiffe://example.org/ns/prod/web"}));
   EXPECT_EQ(r.status, 403) << r.body;
-  EXPECT_EQ(ErrorCodeOf(r), "forbidden");
+  EXPECT_EQ(ErrorCodeOf(r), "node_banned");
   EXPECT_NE(r.body.find("banned"), std::string::npos);
   EXPECT_NE(r.body.find("join token"), std::string::npos);
   EXPECT_EQ(Snapshot(), before);

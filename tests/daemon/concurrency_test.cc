@@ -122,7 +122,7 @@ TEST_F(ConcurrencyTest, SigningWhileANodeIsBannedAndTheCaRotatesLosesNothing) {
 
   // The victim was stopped, with the documented refusal.
   EXPECT_EQ(victim_answers.last.status, 403) << victim_answers.last.body;
-  EXPECT_EQ(ErrorCodeOf(victim_answers.last), "forbidden");
+  EXPECT_EQ(ErrorCodeOf(victim_answers.last), "node_banned");
   const auto revoked = AllRevokedSerials();
   EXPECT_TRUE(revoked.contains(victim.serial));
   for (const std::string& serial : victim_answers.serials) {

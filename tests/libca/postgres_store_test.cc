@@ -139,7 +139,7 @@ TEST_F(PostgresStoreTest, ABanOnOneInstanceLeavesNoValidCertificateIssuedOnTheOt
   // Issuance for node web-1 on one instance while the other bans it: every
   // certificate either committed before the ban (and the ban revoked it) or
   // was refused; none may stay valid.
-  std::atomic<int> recorded{0}, forbidden{0}, attempts{0};
+  std::atomic<int> recorded{0}, refused{0}, attempts{0};
   OnBoth(*other, 4, [&](Store& store, int i) {
     if (i == 1) {
       // Ban while issuance is under way (the inserters do 600 in all).
@@ -154,16 +154,16 @@ TEST_F(PostgresStoreTest, ABanOnOneInstanceLeavesNoValidCertificateIssuedOnTheOt
       ++attempts;
       if (r) {
         ++recorded;
-      } else if (r.error().code == ErrorCode::kForbidden) {
-        ++forbidden;
+      } else if (r.error().code == ErrorCode::kNodeBanned) {
+        ++refused;
       } else {
         ADD_FAILURE() << r.error().ToString();
       }
     }
   });
-  EXPECT_GT(recorded.load() + forbidden.load(), 0);
+  EXPECT_GT(recorded.load() + refused.load(), 0);
   EXPECT_EQ(store_->CountCertificates(CertStatus::kValid, kNow).value(), 0)
-      << recorded.load() << " recorded, " << forbidden.load() << " refused";
+      << recorded.load() << " recorded, " << refused.load() << " refused";
   EXPECT_EQ(store_->CountCertificates(CertStatus::kRevoked, kNow).value(), recorded.load());
 }
 
