@@ -40,9 +40,6 @@ int RunAdminCall(const GlobalOptions& global, const std::string& method, const s
                  const std::optional<boost::json::value>& body,
                  const std::function<void(const boost::json::object&)>& print);
 
-// The API's {"error":{"code","message"}} as one line: "code: message".
-std::string ApiErrorText(int status, const std::string& body);
-
 // JSON helpers for printing: a string member, or "" when absent.
 std::string JsonString(const boost::json::object& obj, std::string_view key);
 
