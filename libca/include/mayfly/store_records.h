@@ -153,6 +153,10 @@ struct CaCertRecord {
   std::string serial;          // lowercase hex
   std::string der;
   std::string key_file;        // its encrypted key, relative to state_dir; "" for kCross
+  // Its key as encrypted PKCS#8 PEM (the CA passphrase), when the database
+  // holds it: with PostgreSQL every instance loads the keys from there. ""
+  // when the key is in key_file (SQLite) or for kCross.
+  std::string key_pem;
   int64_t not_after = 0;
   int64_t created_at = 0;
   int64_t changed_at = 0;      // when `state` last changed

@@ -8,7 +8,7 @@ namespace pg {
 namespace {
 
 constexpr std::string_view kCaCertColumns =
-    "id, role, state, key_id, issuer_key_id, serial, der, key_file, not_after, created_at, changed_at, crl_pem";
+    "id, role, state, key_id, issuer_key_id, serial, der, key_file, not_after, created_at, changed_at, crl_pem, key_pem";
 
 Result<CaCertRecord> ReadCaCertRow(const PgResult& res, int row) {
   CaCertRecord r;
@@ -28,6 +28,7 @@ Result<CaCertRecord> ReadCaCertRow(const PgResult& res, int row) {
   r.created_at = res.Int(row, 9);
   r.changed_at = res.Int(row, 10);
   r.crl_pem = res.Text(row, 11);
+  r.key_pem = res.Text(row, 12);
   return r;
 }
 
@@ -37,11 +38,11 @@ Result<void> InsertCaCertRow(PgConnection& conn, CaCertRecord& r) {
   }
   PgParams params;
   params.AddAll(CaRoleName(r.role), CaStateName(r.state), r.key_id, r.issuer_key_id, r.serial, r.key_file,
-                r.not_after, r.created_at, r.changed_at, r.crl_pem);
+                r.not_after, r.created_at, r.changed_at, r.crl_pem, r.key_pem);
   params.AddBytes(r.der);
   auto res = conn.Exec(
       "INSERT INTO ca_certs (role, state, key_id, issuer_key_id, serial, key_file, not_after, created_at, "
-      "changed_at, crl_pem, der) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+      "changed_at, crl_pem, key_pem, der) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
       params, "recording CA certificate " + r.serial);
   if (!res) return std::unexpected(res.error());
   r.id = res->Int(0, 0);

@@ -115,6 +115,10 @@ CREATE TABLE ca_certs (
   crl_pem text NOT NULL DEFAULT ''
 );
 )sql"},
+    {2, "CA keys kept in the database", R"sql(
+-- Encrypted PKCS#8 PEM: every instance loads the CA keys from here.
+ALTER TABLE ca_certs ADD COLUMN key_pem text NOT NULL DEFAULT '';
+)sql"},
 };
 
 // The version the database is at; 0 for an empty one.

@@ -7,7 +7,7 @@ namespace mayfly {
 namespace {
 
 constexpr std::string_view kCaColumns =
-    "id, role, state, key_id, issuer_key_id, serial, der, key_file, not_after, created_at, changed_at, crl_pem";
+    "id, role, state, key_id, issuer_key_id, serial, der, key_file, not_after, created_at, changed_at, crl_pem, key_pem";
 
 Result<CaCertRecord> ReadCaRow(const Statement& row) {
   CaCertRecord r;
@@ -27,6 +27,7 @@ Result<CaCertRecord> ReadCaRow(const Statement& row) {
   r.created_at = row.Int(9);
   r.changed_at = row.Int(10);
   r.crl_pem = row.Text(11);
+  r.key_pem = row.Text(12);
   return r;
 }
 
@@ -36,11 +37,11 @@ Result<void> InsertCaRow(Connection& conn, CaCertRecord& r) {
   }
   auto stmt = conn.Prepare(
       "INSERT INTO ca_certs (role, state, key_id, issuer_key_id, serial, key_file, not_after, created_at, "
-      "changed_at, crl_pem, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id");
+      "changed_at, crl_pem, key_pem, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id");
   if (!stmt) return std::unexpected(stmt.error());
   stmt->BindAll(CaRoleName(r.role), CaStateName(r.state), r.key_id, r.issuer_key_id, r.serial, r.key_file,
-                r.not_after, r.created_at, r.changed_at, r.crl_pem)
-      .BindBlob(11, r.der);
+                r.not_after, r.created_at, r.changed_at, r.crl_pem, r.key_pem)
+      .BindBlob(12, r.der);
   auto row = stmt->Step();
   if (!row) return WithContext(row.error(), "recording CA certificate " + r.serial);
   r.id = stmt->Int(0);

@@ -117,6 +117,9 @@ CREATE INDEX certs_issuer ON certificates (issuer, not_after, revoked_at);
 ALTER TABLE join_tokens ADD COLUMN revoked_at INTEGER;
 CREATE INDEX join_tokens_node ON join_tokens (node) WHERE used_at IS NULL;
 )sql"},
+    {4, "CA keys kept in the database", R"sql(
+ALTER TABLE ca_certs ADD COLUMN key_pem TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 Result<int> ReadUserVersion(Connection& conn) {
