@@ -22,7 +22,11 @@ void ApiCall::ReplyJson(int status, const boost::json::value& body) { Reply(Json
 
 void ApiCall::Refuse(const Error& error, std::string subject, int retry_after) {
   rt.metrics().CountRefused(error.code);
-  if (HttpStatusFor(error.code) >= 500) spdlog::error("{}: {}", route, error.ToString());
+  // The store not answering is logged once per change of state
+  // (StoreFollower), not once per request.
+  if (HttpStatusFor(error.code) >= 500 && error.code != ErrorCode::kUnavailable) {
+    spdlog::error("{}: {}", route, error.ToString());
+  }
   rt.audit().Record(AuditEvent{
       .time = NowSeconds(rt),
       .type = "refused",

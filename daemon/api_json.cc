@@ -23,11 +23,15 @@ net::HttpResponse ErrorResponse(const Error& error, int retry_after) {
   const int status = HttpStatusFor(error.code);
   // Internal failures (store, crypto, I/O) are logged in full; the client
   // learns only that it was not its fault.
-  const std::string message = status >= 500 && error.code != ErrorCode::kUnavailable
-                                  ? "internal error; see the CA's log"
-                                  : error.message;
+  // kUnavailable here is the store not answering: the client may retry
+  // (here or at another instance); where the database is stays private.
+  const bool unavailable = error.code == ErrorCode::kUnavailable;
+  const std::string message = unavailable    ? "the CA's database is unavailable; retry later"
+                              : status >= 500 ? "internal error; see the CA's log"
+                                              : error.message;
   net::HttpResponse response{.status = status, .content_type = "application/json",
                              .body = net::ErrorBody(error.code, message) + "\n"};
+  if (unavailable && retry_after <= 0) retry_after = kStoreRetryAfterSeconds;
   if (retry_after > 0) response.headers.emplace_back("Retry-After", std::to_string(retry_after));
   return response;
 }

@@ -27,6 +27,10 @@ using net::ParseIntParam;
 net::HttpResponse JsonResponse(int status, const boost::json::value& body);
 // {"error":{"code","message"}}; for a 5xx the message is generic (the real
 // one goes to the log), and a positive retry_after adds Retry-After.
+// Seconds a client is asked to wait (Retry-After) while the store does not
+// answer: about when the daemon next checks it.
+inline constexpr int kStoreRetryAfterSeconds = 2;
+
 net::HttpResponse ErrorResponse(const Error& error, int retry_after = 0);
 
 // The certificate response of enroll, renew and sign.

@@ -222,6 +222,11 @@ void ApiService::Handle(net::HttpRequest request, net::Respond respond) {
 }
 
 void HandleHealthz(const CallPtr& call) {
+  if (!call->rt.store_available()) {
+    net::HttpResponse response{.status = 503, .content_type = "text/plain", .body = "store unavailable\n"};
+    response.headers.emplace_back("Retry-After", std::to_string(kStoreRetryAfterSeconds));
+    return call->Reply(std::move(response));
+  }
   call->Reply(net::HttpResponse{.status = 200, .content_type = "text/plain", .body = "ok\n"});
 }
 

@@ -63,9 +63,16 @@ void AuditLog::Run() {
       queue_.pop_front();
     }
     lock.unlock();
+    // While the store is away every batch fails: one error line when that
+    // starts, one when events are stored again; the log lines and the
+    // failure counter keep the rest.
     if (auto r = store_.RecordIssuance({}, batch); !r) {
       metrics_.audit_write_failures.fetch_add(batch.size(), std::memory_order_relaxed);
-      spdlog::error("audit: could not store {} event(s): {}", batch.size(), r.error().ToString());
+      if (lost_ == 0) spdlog::error("audit: could not store {} event(s): {}", batch.size(), r.error().ToString());
+      lost_ += batch.size();
+    } else if (lost_ > 0) {
+      spdlog::info("audit: storing events again; {} event(s) could not be stored (their log lines remain)", lost_);
+      lost_ = 0;
     }
     lock.lock();
     written_ += batch.size();

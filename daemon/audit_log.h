@@ -38,6 +38,7 @@ class AuditLog {
 
   Store& store_;
   Metrics& metrics_;
+  uint64_t lost_ = 0;  // events not stored since the last success; the writer thread's
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable idle_cv_;

@@ -29,22 +29,26 @@ Result<SigningCa> LoadSigningCa(const CaCertRecord& record, const std::string& s
                                 const Passphrase& passphrase) {
   auto cert = CertFromDer(record.der);
   if (!cert) return WithContext(cert.error(), "CA certificate " + record.serial);
-  auto key = LoadKeyFile(state_dir + "/" + record.key_file, passphrase.get());
-  if (!key) return WithContext(key.error(), "loading " + state_dir + "/" + record.key_file);
+  auto key = LoadCaKey(record, state_dir, passphrase);
+  if (!key) return std::unexpected(key.error());
   return SigningCa{std::move(*cert), std::move(*key)};
 }
 
-CaCertRecord RecordOf(const X509* cert, std::string der, CaRole role, std::string key_file, int64_t now) {
+// The record of a new CA certificate; its key's place is filled in by KeyFiles.
+CaCertRecord RecordOf(const X509* cert, std::string der, CaRole role, int64_t now) {
   return CaCertRecord{.role = role, .state = CaState::kPrepared, .key_id = SubjectKeyIdHex(cert),
                       .issuer_key_id = AuthorityKeyIdHex(cert), .serial = CertSerialHex(cert),
-                      .der = std::move(der), .key_file = std::move(key_file),
+                      .der = std::move(der),
                       .not_after = ToUnixSeconds(CertNotAfter(cert)), .created_at = now, .changed_at = now};
 }
 
-// Key files written by a step, removed again unless the step is saved.
+// Where a step's new keys go: encrypted files in the state directory, or
+// with keys_in_store the record itself (key_pem), so that every instance on
+// a shared database can load them. Files written by a step are removed
+// again unless the step is saved.
 class KeyFiles {
  public:
-  explicit KeyFiles(std::string dir) : dir_(std::move(dir)) {}
+  KeyFiles(std::string dir, bool keys_in_store) : dir_(std::move(dir)), in_store_(keys_in_store) {}
   ~KeyFiles() {
     if (kept_) return;
     for (const auto& name : written_) ::unlink((dir_ + "/" + name).c_str());
@@ -52,19 +56,26 @@ class KeyFiles {
   KeyFiles(const KeyFiles&) = delete;
   KeyFiles& operator=(const KeyFiles&) = delete;
 
-  // Saves `key` encrypted as "<prefix>-<first 16 hex of key_id>.key"; returns
-  // the name relative to the state directory.
-  Result<std::string> Save(std::string_view prefix, const std::string& key_id, const EVP_PKEY* key,
-                           const Passphrase& passphrase) {
-    std::string name = std::string(prefix) + "-" + key_id.substr(0, 16) + ".key";
-    if (auto r = SaveKeyFile(dir_ + "/" + name, key, passphrase.get()); !r) return std::unexpected(r.error());
+  // Saves `key` encrypted, in record.key_pem or as the file
+  // "<role>-<first 16 hex of key_id>.key" named by record.key_file.
+  Result<void> Save(CaCertRecord& record, const EVP_PKEY* key, const Passphrase& passphrase) {
+    if (in_store_) {
+      auto pem = PrivateKeyToEncryptedPem(key, passphrase.get());
+      if (!pem) return std::unexpected(pem.error());
+      record.key_pem = std::move(*pem);
+      return Ok();
+    }
+    std::string name = std::string(CaRoleName(record.role)) + "-" + record.key_id.substr(0, 16) + ".key";
+    if (auto r = SaveKeyFile(dir_ + "/" + name, key, passphrase.get()); !r) return r;
     written_.push_back(name);
-    return name;
+    record.key_file = std::move(name);
+    return Ok();
   }
   void Keep() { kept_ = true; }
 
  private:
   std::string dir_;
+  bool in_store_;
   std::vector<std::string> written_;
   bool kept_ = false;
 };
@@ -80,10 +91,8 @@ Result<std::pair<CaCertRecord, SigningCa>> NewCa(CaRole role, KeyType key_type, 
   if (!cert) return std::unexpected(cert.error());
   auto der = CertToDer(cert->get());
   if (!der) return std::unexpected(der.error());
-  const std::string key_id = SubjectKeyIdHex(cert->get());
-  auto file = files.Save(CaRoleName(role), key_id, key->get(), passphrase);
-  if (!file) return std::unexpected(file.error());
-  CaCertRecord record = RecordOf(cert->get(), std::move(*der), role, std::move(*file), now);
+  CaCertRecord record = RecordOf(cert->get(), std::move(*der), role, now);
+  if (auto r = files.Save(record, key->get(), passphrase); !r) return std::unexpected(r.error());
   return std::pair{std::move(record), SigningCa{std::move(*cert), std::move(*key)}};
 }
 
@@ -114,8 +123,20 @@ Result<void> CaRuntime::SaveAndSwap(std::vector<CaCertRecord> changed, AuditEven
   AuditLog::LogLine(event);
   auto records = store_->ListCaCerts();
   if (!records) return std::unexpected(records.error());
-  auto view = BuildCaView(std::move(*records), state_dir_, passphrase_file_, issuer_options_, clock_, ca().get());
-  if (!view) return WithContext(view.error(), "loading the CA certificates after the rotation step");
+  return AdoptCaRecords(std::move(*records));
+}
+
+Result<void> CaRuntime::CatchUpWithStore() {
+  auto records = store_->ListCaCerts();
+  if (!records) return WithContext(records.error(), "reading the CA certificates");
+  if (*records == ca()->records) return Ok();
+  spdlog::info("the CA certificates changed in the store (another instance's rotation step); following");
+  return AdoptCaRecords(std::move(*records));
+}
+
+Result<void> CaRuntime::AdoptCaRecords(std::vector<CaCertRecord> records) {
+  auto view = BuildCaView(std::move(records), state_dir_, passphrase_file_, issuer_options_, clock_, ca().get());
+  if (!view) return WithContext(view.error(), "loading the CA certificates");
   const std::string bundle = (*view)->bundle_pem;
   {
     std::lock_guard lock(view_mu_);
@@ -138,16 +159,19 @@ Result<void> CaRuntime::SaveAndSwap(std::vector<CaCertRecord> changed, AuditEven
 
 Result<std::string> CaRuntime::PrepareCa(bool root, const std::string& actor) {
   std::lock_guard lock(rotation_mu_);
+  if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
   return PrepareLocked(root, actor);
 }
 
 Result<std::string> CaRuntime::ActivateCa(const std::string& actor) {
   std::lock_guard lock(rotation_mu_);
+  if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
   return ActivateLocked(actor);
 }
 
 Result<std::string> CaRuntime::RetireCa(const std::string& actor) {
   std::lock_guard lock(rotation_mu_);
+  if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
   return RetireLocked(actor, /*quiet=*/false);
 }
 
@@ -166,7 +190,7 @@ Result<std::string> CaRuntime::PrepareLocked(bool root, const std::string& actor
   if (!active_root) return std::unexpected(active_root.error());
   const int64_t now = ToUnixSeconds(clock_.Now());
   const NameConstraintsSpec constraints = NameConstraintsSpec::From(*config);
-  KeyFiles files(state_dir_);
+  KeyFiles files(state_dir_, keys_in_store_);
   std::vector<CaCertRecord> records;
 
   SigningCa* parent = &*active_root;
@@ -189,7 +213,7 @@ Result<std::string> CaRuntime::PrepareLocked(bool root, const std::string& actor
     auto cross_der = CertToDer(cross->get());
     if (!cross_der) return std::unexpected(cross_der.error());
     records.push_back(std::move(made->first));
-    records.push_back(RecordOf(cross->get(), std::move(*cross_der), CaRole::kCross, "", now));
+    records.push_back(RecordOf(cross->get(), std::move(*cross_der), CaRole::kCross, now));
     new_root = std::move(made->second);
     parent = &*new_root;
   }
@@ -300,6 +324,7 @@ Result<std::string> CaRuntime::RetireLocked(const std::string& actor, bool quiet
 
 Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& actor) {
   std::lock_guard lock(rotation_mu_);
+  if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
   const auto view = ca();
   const auto config = this->config();
   auto key_type = ParseKeyType(config->ca.key_type);
@@ -310,7 +335,7 @@ Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& a
   auto root = LoadSigningCa(root_record, state_dir_, *passphrase);
   if (!root) return std::unexpected(root.error());
   const int64_t now = ToUnixSeconds(clock_.Now());
-  KeyFiles files(state_dir_);
+  KeyFiles files(state_dir_, keys_in_store_);
   auto fresh = NewCa(CaRole::kIntermediate, *key_type, files, *passphrase, now, [&](const EVP_PKEY* key) {
     return MakeIntermediateCert(key, root->cert.get(), root->key.get(), NameConstraintsSpec::From(*config),
                                 config->ca.intermediate_ttl, clock_);
@@ -360,6 +385,7 @@ Result<void> CaRuntime::MaintainRotation() {
   std::lock_guard lock(rotation_mu_);
   const auto config = this->config();
   if (!config->ca.auto_rotate) return Ok();
+  if (auto r = CatchUpWithStore(); !r) return r;
   const Duration before = config->ca.rotate_before;
   const auto view = ca();
   const CaCertRecord* active = view->Active(CaRole::kIntermediate);

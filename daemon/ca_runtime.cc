@@ -89,6 +89,7 @@ CaRuntime::CaRuntime(const CaConfig& config, const Clock& clock)
       config_(std::make_shared<const CaConfig>(config)),
       state_dir_(config.state_dir),
       passphrase_file_(PassphraseFilePath(config)),
+      keys_in_store_(StoreOptionsFor(config).backend == StoreBackend::kPostgresql),
       issuer_options_{config.issuance.backdate, config.crl.url},
       sign_limiter_(config.limits.sign_per_node_per_minute, clock),
       enroll_limiter_(config.limits.enroll_per_ip_per_minute, clock) {}
@@ -114,11 +115,14 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   for (const auto& [path, what] : private_paths) {
     if (auto r = CheckPrivate(path, what); !r) return std::unexpected(r.error());
   }
-  // Before OpenStore, which would create an empty database: no CA here
-  // is "run `mayfly-ca init` first".
-  if (auto root = LoadCaCert(paths.root_cert); !root) return std::unexpected(root.error());
-
+  // Before OpenStore, which would create an empty SQLite database: no CA
+  // here is "run `mayfly-ca init` first". (A PostgreSQL store holds the CA
+  // itself; it is checked once open.)
   const StoreOptions store_options = StoreOptionsFor(config);
+  if (store_options.backend == StoreBackend::kSqlite) {
+    if (auto root = LoadCaCert(paths.root_cert); !root) return std::unexpected(root.error());
+  }
+
   auto store = OpenStore(store_options);
   if (!store) {
     return WithContext(store.error(), "opening the store (" +
@@ -130,6 +134,10 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   rt->store_ = std::move(*store);
   auto records = rt->store_->ListCaCerts();
   if (!records) return std::unexpected(records.error());
+  if (records->empty() && store_options.backend != StoreBackend::kSqlite) {
+    return MakeError(ErrorCode::kConfig, "the " + std::string(StoreBackendName(store_options.backend)) +
+                                             " store holds no CA (run `mayfly-ca init` once, with this [store])");
+  }
   if (records->empty()) {
     const int64_t now = ToUnixSeconds(clock.Now());
     auto initial = ImportInitialCa(paths, now);
@@ -140,7 +148,7 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
     if (!records) return WithContext(records.error(), "recording the CA certificates");
   }
   for (const CaCertRecord& r : *records) {
-    if (r.key_file.empty()) continue;
+    if (r.key_file.empty() || !r.key_pem.empty()) continue;
     const std::string what = std::string(CaRoleName(r.role)) + " key";  // "root key", "intermediate key"
     if (auto c = CheckPrivate(paths.state_dir + "/" + r.key_file, what); !c) return std::unexpected(c.error());
   }
@@ -208,6 +216,19 @@ Result<void> CaRuntime::Refresh() {
   if (auto r = revocations_.Rebuild(*store_, ToUnixSeconds(clock_.Now())); !r) return r;
   if (auto r = entries_.Rebuild(*store_); !r) return r;
   if (auto r = MaintainRotation(); !r) spdlog::error("automatic CA rotation: {}", r.error().ToString());
+  return crl_->Regenerate();
+}
+
+Result<void> CaRuntime::FollowStoreChanges() {
+  if (auto r = revocations_.Rebuild(*store_, ToUnixSeconds(clock_.Now())); !r) return r;
+  if (auto r = entries_.Rebuild(*store_); !r) return r;
+  {
+    std::lock_guard lock(rotation_mu_);
+    auto records = store_->ListCaCerts();
+    if (!records) return WithContext(records.error(), "reading the CA certificates");
+    // A new view re-signs the CRLs itself.
+    if (*records != ca()->records) return AdoptCaRecords(std::move(*records));
+  }
   return crl_->Regenerate();
 }
 

@@ -2,6 +2,7 @@
 // the published CRL, rate limits, the audit log and metrics.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,15 @@ class CaRuntime {
   // revocations show up), runs the automatic rotation ([ca] rotate_before)
   // and signs fresh CRLs. Call every [crl] interval.
   [[nodiscard]] Result<void> Refresh();
+  // Applies what the store says changed (another instance's revocation,
+  // ban, entry or rotation step, or this one's): reloads the revocation and
+  // entry caches, swaps in the CA view when the CA records differ, and signs
+  // fresh CRLs. StoreFollower calls it when the change generation moves.
+  [[nodiscard]] Result<void> FollowStoreChanges();
+
+  // Whether the store answered the last time StoreFollower asked (/healthz).
+  bool store_available() const { return store_available_.load(std::memory_order_relaxed); }
+  void set_store_available(bool available) { store_available_.store(available, std::memory_order_relaxed); }
 
   // A fresh P-256 key and a leaf for spiffe://<td>/mayfly/ca naming these
   // DNS names and IP literals (usually config.server_names), TTL [issuance]
@@ -127,6 +137,12 @@ class CaRuntime {
   [[nodiscard]] Result<void> SyncConfigEntries(const CaConfig& config);
   // ca_rotation.cc
   [[nodiscard]] Result<void> SaveAndSwap(std::vector<CaCertRecord> changed, AuditEvent event);
+  // Swaps in the view of `records` (the store's CA records), re-signs the
+  // CRLs, updates root.pem and runs the change callback. Under rotation_mu_.
+  [[nodiscard]] Result<void> AdoptCaRecords(std::vector<CaCertRecord> records);
+  // Before a rotation step: another instance may have made one since this
+  // view was built. Under rotation_mu_.
+  [[nodiscard]] Result<void> CatchUpWithStore();
   [[nodiscard]] Result<void> MaintainRotation();
   [[nodiscard]] Result<std::string> PrepareLocked(bool root, const std::string& actor);
   [[nodiscard]] Result<std::string> ActivateLocked(const std::string& actor);
@@ -141,6 +157,9 @@ class CaRuntime {
 
   const std::string state_dir_;
   const std::string passphrase_file_;
+  // PostgreSQL: new CA keys go into the store, for every instance to load.
+  const bool keys_in_store_;
+  std::atomic<bool> store_available_{true};
   const IssuerOptions issuer_options_;
   mutable std::mutex view_mu_;
   std::shared_ptr<const CaView> view_;

@@ -39,11 +39,11 @@ Result<std::shared_ptr<const Issuer>> LoadIssuer(const CaCertRecord& record, con
   }
   auto cert = CertFromDer(record.der);
   if (!cert) return WithContext(cert.error(), "CA certificate " + record.serial);
-  const std::string path = state_dir + "/" + record.key_file;
-  auto key = LoadKeyFile(path, passphrase->get());
-  if (!key) return WithContext(key.error(), "loading the intermediate key " + path);
+  auto key = LoadCaKey(record, state_dir, *passphrase);
+  if (!key) return std::unexpected(key.error());
   if (!KeysMatch(X509_get0_pubkey(cert->get()), key->get())) {
-    return MakeError(ErrorCode::kConfig, path + " does not match intermediate " + record.serial);
+    return MakeError(ErrorCode::kConfig,
+                     "the key " + CaKeyPlace(record, state_dir) + " does not match intermediate " + record.serial);
   }
   auto issuer = Issuer::Create(std::move(*cert), std::move(*key), options, clock);
   if (!issuer) return WithContext(issuer.error(), "preparing intermediate " + record.serial);
@@ -51,6 +51,26 @@ Result<std::shared_ptr<const Issuer>> LoadIssuer(const CaCertRecord& record, con
 }
 
 }  // namespace
+
+std::string CaKeyPlace(const CaCertRecord& record, const std::string& state_dir) {
+  if (!record.key_pem.empty()) return "of " + std::string(CaRoleName(record.role)) + " " + record.serial + " in the store";
+  return state_dir + "/" + record.key_file;
+}
+
+Result<OsslPtr<EVP_PKEY>> LoadCaKey(const CaCertRecord& record, const std::string& state_dir,
+                                    const Passphrase& passphrase) {
+  if (record.key_pem.empty() && record.key_file.empty()) {
+    return MakeError(ErrorCode::kConfig, std::string(CaRoleName(record.role)) + " " + record.serial +
+                                             " has no key in the store or in " + state_dir);
+  }
+  auto key = record.key_pem.empty() ? LoadKeyFile(state_dir + "/" + record.key_file, passphrase.get())
+                                    : PrivateKeyFromPem(record.key_pem, passphrase.get());
+  if (!key) {
+    return WithContext(key.error(), "loading the " + std::string(CaRoleName(record.role)) + " key " +
+                                        CaKeyPlace(record, state_dir));
+  }
+  return key;
+}
 
 bool IsPublished(CaState state) {
   return state == CaState::kPrepared || state == CaState::kActive || state == CaState::kRetiring;

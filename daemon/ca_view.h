@@ -48,6 +48,14 @@ struct CaView {
 // else read from `state_dir` and decrypted with the passphrase in
 // `passphrase_file` (read only when a key is needed). kConfig when there is no
 // active root or intermediate, or a key does not match its certificate.
+// A CA certificate's private key: from the store (key_pem) when it is kept
+// there, else from its file in state_dir. kCrypto for a wrong passphrase.
+[[nodiscard]] Result<OsslPtr<EVP_PKEY>> LoadCaKey(const CaCertRecord& record, const std::string& state_dir,
+                                                  const Passphrase& passphrase);
+// Where that key is, for messages: its file's path, or "of <role> <serial>
+// in the store".
+std::string CaKeyPlace(const CaCertRecord& record, const std::string& state_dir);
+
 [[nodiscard]] Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> records,
                                                                 const std::string& state_dir,
                                                                 const std::string& passphrase_file,

@@ -41,12 +41,10 @@ Result<void> CrlPublisher::Regenerate() {
   snapshot->this_update = now;
   snapshot->next_update = now + next_update_;
   for (const auto& issuer : view->crl_issuers) {
-    auto revoked = store_.ListRevokedUnexpired(issuer->id(), ToUnixSeconds(now));
-    if (!revoked) return fail(revoked.error());
-    auto number = store_.NextCrlNumber();
-    if (!number) return fail(number.error());
-    CrlSpec spec{.number = *number, .this_update = now, .next_update = snapshot->next_update,
-                 .revoked = ToCrlEntries(*revoked)};
+    auto contents = store_.NextCrl(issuer->id(), ToUnixSeconds(now));
+    if (!contents) return fail(contents.error());
+    CrlSpec spec{.number = contents->number, .this_update = now, .next_update = snapshot->next_update,
+                 .revoked = ToCrlEntries(contents->revoked)};
     auto crl = BuildCrl(issuer->cert(), issuer->key(), spec);
     if (!crl) return fail(crl.error());
     snapshot->pem += crl->pem;

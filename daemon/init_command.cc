@@ -22,6 +22,19 @@ int RunInit(const GlobalOptions& global) {
   auto result = InitCa(*config, SystemClock::Instance());
   if (!result) return Fail(result.error().message);
   const CaPaths& p = result->paths;
+  if (result->existed) {
+    // Another instance made the CA in the shared store: this one only serves.
+    if (global.json) {
+      boost::json::object out{{"trust_domain", config->trust_domain}, {"existed", true},
+                              {"ca_fingerprint", result->root_fingerprint}};
+      std::cout << boost::json::serialize(out) << "\n";
+      return 0;
+    }
+    std::cout << "The store already holds a Mayfly CA; nothing to do (run `mayfly-ca serve` with the same [store] "
+                 "and CA passphrase).\n"
+              << "Root fingerprint:\n  " << result->root_fingerprint << "\n";
+    return 0;
+  }
   if (global.json) {
     boost::json::object out{{"trust_domain", config->trust_domain},
                             {"state_dir", p.state_dir},
@@ -33,7 +46,8 @@ int RunInit(const GlobalOptions& global) {
                             {"admin_cert", p.admin_cert},
                             {"admin_key", p.admin_key},
                             {"passphrase_file", result->passphrase_file},
-                            {"passphrase_generated", result->passphrase_generated}};
+                            {"passphrase_generated", result->passphrase_generated},
+                            {"existed", false}};
     std::cout << boost::json::serialize(out) << "\n";
     return 0;
   }

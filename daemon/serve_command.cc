@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "store_follower.h"
 #include "api_service.h"
 #include "ca_runtime.h"
 #include "commands.h"
@@ -101,6 +102,7 @@ class Daemon {
     // own certificate and TLS context follow at once.
     runtime_->SetOnCaChange([this] { asio::post(ioc_, [this] { RenewServerTls("CA rotation"); }); });
     ScheduleCrlRefresh();
+    follower_ = std::make_unique<StoreFollower>(*runtime_);
     ScheduleServerCertRenewal(tls->renew_at);
     ScheduleWatchdog();
     WaitForSignals();
@@ -228,6 +230,7 @@ class Daemon {
   const std::string config_path_;
   CaConfig config_;
   std::unique_ptr<CaRuntime> runtime_;  // outlives the server (declared first)
+  std::unique_ptr<StoreFollower> follower_;  // stops before the runtime goes
   ApiService service_;
   asio::io_context ioc_;
   std::unique_ptr<net::Server> server_;

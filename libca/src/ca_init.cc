@@ -68,22 +68,77 @@ Result<void> WriteKey(const std::string& path, const EVP_PKEY* key, std::optiona
   return Ok();
 }
 
+// The fingerprint of the active root among a store's CA records.
+Result<std::string> ActiveRootFingerprint(const std::vector<CaCertRecord>& records) {
+  for (const CaCertRecord& r : records) {
+    if (r.role != CaRole::kRoot || r.state != CaState::kActive) continue;
+    auto cert = CertFromDer(r.der);
+    if (!cert) return WithContext(cert.error(), "the store's active root");
+    return CertFingerprint(cert->get());
+  }
+  return MakeError(ErrorCode::kStore, "the store holds CA certificates but no active root");
+}
+
+// The records of a new CA kept in a shared store: its keys encrypted in
+// key_pem, so every instance loads them from there.
+Result<std::vector<CaCertRecord>> SharedCaRecords(const X509* root, const EVP_PKEY* root_key, const X509* inter,
+                                                  const EVP_PKEY* inter_key, std::string_view pass,
+                                                  const std::string& root_crl_pem, int64_t now) {
+  std::vector<CaCertRecord> records;
+  for (auto [cert, key, role] : {std::tuple{root, root_key, CaRole::kRoot},
+                                 std::tuple{inter, inter_key, CaRole::kIntermediate}}) {
+    auto der = CertToDer(cert);
+    if (!der) return std::unexpected(der.error());
+    auto key_pem = PrivateKeyToEncryptedPem(key, pass);
+    if (!key_pem) return std::unexpected(key_pem.error());
+    records.push_back(CaCertRecord{.role = role, .state = CaState::kActive, .key_id = SubjectKeyIdHex(cert),
+                                   .issuer_key_id = AuthorityKeyIdHex(cert), .serial = CertSerialHex(cert),
+                                   .der = std::move(*der), .key_pem = std::move(*key_pem),
+                                   .not_after = ToUnixSeconds(CertNotAfter(cert)), .created_at = now,
+                                   .changed_at = now,
+                                   .crl_pem = role == CaRole::kRoot ? root_crl_pem : std::string()});
+  }
+  return records;
+}
+
 }  // namespace
 
 Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   InitResult result;
   result.paths = CaPaths::For(config.state_dir);
   const CaPaths& paths = result.paths;
-  for (const auto& existing : {paths.database, paths.root_cert, paths.root_key, paths.intermediate_key}) {
-    if (::access(existing.c_str(), F_OK) == 0) {
-      return MakeError(ErrorCode::kAlreadyExists,
-                       "refusing to overwrite the CA in " + config.state_dir + " (" + existing +
-                           " exists); remove the directory to start a new CA");
+  const StoreOptions store_options = StoreOptionsFor(config);
+  // SQLite: the CA is the state directory. A shared store: the CA is in the
+  // database, and every instance has a state directory of its own.
+  const bool shared = store_options.backend != StoreBackend::kSqlite;
+  if (!shared) {
+    for (const auto& existing : {paths.database, paths.root_cert, paths.root_key, paths.intermediate_key}) {
+      if (::access(existing.c_str(), F_OK) == 0) {
+        return MakeError(ErrorCode::kAlreadyExists,
+                         "refusing to overwrite the CA in " + config.state_dir + " (" + existing +
+                             " exists); remove the directory to start a new CA");
+      }
     }
   }
   if (auto r = ValidateTrustDomain(config.trust_domain); !r) return std::unexpected(r.error());
   auto key_type = ParseKeyType(config.ca.key_type);
   if (!key_type) return WithContext(key_type.error(), "[ca] key_type");
+  std::unique_ptr<Store> shared_store;
+  if (shared) {
+    auto opened = OpenStore(store_options);
+    if (!opened) return WithContext(opened.error(), "opening the store");
+    auto records = (*opened)->ListCaCerts();
+    if (!records) return std::unexpected(records.error());
+    if (!records->empty()) {
+      // Another instance (or an earlier run) made the CA: nothing to do.
+      auto fingerprint = ActiveRootFingerprint(*records);
+      if (!fingerprint) return std::unexpected(fingerprint.error());
+      result.root_fingerprint = *fingerprint;
+      result.existed = true;
+      return result;
+    }
+    shared_store = std::move(*opened);
+  }
   if (auto r = EnsureDirectory(config.state_dir, 0700); !r) return std::unexpected(r.error());
 
   Rollback rollback;
@@ -108,17 +163,20 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   if (!root_pem || !inter_pem || !fingerprint) return MakeError(ErrorCode::kCrypto, "encoding the CA certificates");
   result.root_fingerprint = *fingerprint;
   for (auto r : {WritePublic(paths.root_cert, *root_pem, rollback),
-                 WritePublic(paths.intermediate_cert, *inter_pem, rollback),
-                 WriteKey(paths.root_key, root_key->get(), *pass, rollback),
-                 WriteKey(paths.intermediate_key, int_key->get(), *pass, rollback)}) {
+                 WritePublic(paths.intermediate_cert, *inter_pem, rollback)}) {
     if (!r) return std::unexpected(r.error());
   }
-  OPENSSL_cleanse(pass->data(), pass->size());
+  if (!shared) {
+    for (auto r : {WriteKey(paths.root_key, root_key->get(), *pass, rollback),
+                   WriteKey(paths.intermediate_key, int_key->get(), *pass, rollback)}) {
+      if (!r) return std::unexpected(r.error());
+    }
+  }
 
-  const StoreOptions store_options = StoreOptionsFor(config);
-  auto store = OpenStore(store_options);
+  Result<std::unique_ptr<Store>> store =
+      shared ? Result<std::unique_ptr<Store>>(std::move(shared_store)) : OpenStore(store_options);
   if (!store) return std::unexpected(store.error());
-  if (store_options.backend == StoreBackend::kSqlite) {
+  if (!shared) {
     for (const char* suffix : {"", "-wal", "-shm"}) rollback.Add(paths.database + suffix);
   }
 
@@ -130,6 +188,14 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   auto root_crl = BuildCrl(root->get(), root_key->get(), {*crl_number, now, CertNotAfter(root->get()), {}});
   if (!root_crl) return std::unexpected(root_crl.error());
   if (auto r = WritePublic(paths.root_crl, root_crl->pem, rollback); !r) return std::unexpected(r.error());
+  std::vector<CaCertRecord> shared_records;
+  if (shared) {
+    auto records = SharedCaRecords(root->get(), root_key->get(), inter->get(), int_key->get(), *pass,
+                                   root_crl->pem, ToUnixSeconds(now));
+    if (!records) return std::unexpected(records.error());
+    shared_records = std::move(*records);
+  }
+  OPENSSL_cleanse(pass->data(), pass->size());
 
   // The first admin credential, issued like any leaf.
   std::string issuer_id = SubjectKeyIdHex(inter->get());
@@ -146,6 +212,24 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   auto chain = admin->Pem() + *inter_pem;
   if (auto r = WritePublic(paths.admin_cert, chain, rollback); !r) return std::unexpected(r.error());
   if (auto r = WriteKey(paths.admin_key, admin_key->get(), std::nullopt, rollback); !r) return std::unexpected(r.error());
+
+  AuditEvent event;
+  event.time = ToUnixSeconds(now);
+  event.type = "init";
+  event.actor = "mayfly-ca init";
+  event.subject = "spiffe://" + config.trust_domain;
+  event.result = "ok";
+  event.detail = "{\"root_fingerprint\":\"" + result.root_fingerprint + "\",\"admin_serial\":\"" + admin->serial + "\"}";
+  // Shared: the CA records go first, with the init event, in one
+  // transaction; if a concurrent init saved first, this one fails
+  // (kConflict: a second active root) and records nothing.
+  if (shared) {
+    if (auto r = (*store)->SaveCaCerts(std::move(shared_records), event); !r) {
+      return WithContext(r.error(), "recording the CA");
+    }
+  } else if (auto r = (*store)->AppendAudit(event); !r) {
+    return std::unexpected(r.error());
+  }
 
   CertRecord record;
   record.serial = admin->serial;
@@ -164,14 +248,6 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
                  (*store)->SetMeta("active_intermediate", issuer_id)}) {
     if (!r) return std::unexpected(r.error());
   }
-  AuditEvent event;
-  event.time = ToUnixSeconds(now);
-  event.type = "init";
-  event.actor = "mayfly-ca init";
-  event.subject = "spiffe://" + config.trust_domain;
-  event.result = "ok";
-  event.detail = "{\"root_fingerprint\":\"" + result.root_fingerprint + "\",\"admin_serial\":\"" + admin->serial + "\"}";
-  if (auto r = (*store)->AppendAudit(event); !r) return std::unexpected(r.error());
   rollback.Commit();
   return result;
 }

@@ -57,4 +57,20 @@ std::unexpected<Error> RevokedInFlight(const std::string& caller_serial) {
                    "certificate " + caller_serial + " was revoked while this request was in flight");
 }
 
+Result<void> CheckCaStates(const std::function<Result<int64_t>(CaRole, CaState)>& count) {
+  for (CaRole role : {CaRole::kRoot, CaRole::kIntermediate}) {
+    for (CaState state : {CaState::kActive, CaState::kPrepared}) {
+      auto n = count(role, state);
+      if (!n) return std::unexpected(n.error());
+      if (*n > 1) {
+        return MakeError(ErrorCode::kConflict,
+                         "the step would leave " + std::to_string(*n) + " " + std::string(CaStateName(state)) + " " +
+                             std::string(CaRoleName(role)) +
+                             " certificates; another instance changed the CA at the same time, try again");
+      }
+    }
+  }
+  return Ok();
+}
+
 }  // namespace mayfly

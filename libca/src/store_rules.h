@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,5 +39,12 @@ inline constexpr std::string_view kEntryFromApi = "api";
 // the request was in flight.
 [[nodiscard]] std::unexpected<Error> BannedInFlight(const std::string& node);
 [[nodiscard]] std::unexpected<Error> RevokedInFlight(const std::string& caller_serial);
+
+// After a rotation step is written, within its transaction: at most one
+// active and one prepared CA certificate of each of root and intermediate.
+// Two instances making steps at once (two inits, two prepares) would break
+// it: the later one fails with kConflict and writes nothing. `count` says
+// how many records of a role are in a state.
+[[nodiscard]] Result<void> CheckCaStates(const std::function<Result<int64_t>(CaRole, CaState)>& count);
 
 }  // namespace mayfly

@@ -18,6 +18,7 @@ struct InitResult {
   std::string root_fingerprint;       // "sha256:<hex>"
   std::string passphrase_file;
   bool passphrase_generated = false;  // init wrote a new random passphrase
+  bool existed = false;               // a shared store held a CA already: nothing was made
 };
 
 // Creates, in config.state_dir (made 0700 if missing): the root and
@@ -26,6 +27,10 @@ struct InitResult {
 // database, the root CRL and an admin certificate + key for
 // spiffe://<td>/mayfly/admin/admin. Refuses with kAlreadyExists when the
 // directory already holds a CA; on any failure removes what it wrote.
+// With a PostgreSQL [store] the CA lives in the database: the keys are kept
+// there (encrypted, never in files), the certificates and the admin
+// credential are written to state_dir as well, and when the database holds
+// a CA already nothing is made: `existed` is set with its root fingerprint.
 [[nodiscard]] Result<InitResult> InitCa(const CaConfig& config, const Clock& clock);
 
 }  // namespace mayfly

@@ -42,6 +42,7 @@ class SqliteStore final : public Store {
   [[nodiscard]] Result<std::vector<std::string>> Revoke(const RevokeSelector& which, RevocationReason reason, int64_t now) override;
   [[nodiscard]] Result<std::vector<RevokedCert>> ListRevokedUnexpired(const std::string& issuer, int64_t now) override;
   [[nodiscard]] Result<int64_t> NextCrlNumber() override;
+  [[nodiscard]] Result<CrlContents> NextCrl(const std::string& issuer, int64_t now) override;
   [[nodiscard]] Result<void> CreateToken(const TokenRecord& token) override;
   [[nodiscard]] Result<std::string> ConsumeTokenAndEnroll(const std::string& token_hash, int64_t now, CertRecord node_cert, std::optional<AuditEvent> event) override;
   [[nodiscard]] Result<std::optional<NodeRecord>> GetNode(const std::string& name) override;
@@ -58,6 +59,8 @@ class SqliteStore final : public Store {
   [[nodiscard]] Result<std::map<std::string, int64_t>> CountLiveByIssuer(int64_t now) override;
   [[nodiscard]] Result<std::optional<std::string>> GetMeta(const std::string& key) override;
   [[nodiscard]] Result<void> SetMeta(const std::string& key, const std::string& value) override;
+  [[nodiscard]] Result<int64_t> ChangeGeneration() override;
+  [[nodiscard]] Result<bool> WaitForChange(std::chrono::milliseconds timeout, std::stop_token stop) override;
 
   struct Impl;
 

@@ -2,11 +2,13 @@
 // database holds it (store_records.h has the records it keeps).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,11 @@ class Store {
   // Increments and returns the CRL number (1 first); never goes backwards,
   // across restarts included.
   [[nodiscard]] virtual Result<int64_t> NextCrlNumber() = 0;
+  // The next CRL number and what `issuer`'s CRL lists at `now` (as
+  // ListRevokedUnexpired), read as one: no revocation commits between the
+  // two, so of two CRLs the one with the higher number never lists less,
+  // whichever instance signed them.
+  [[nodiscard]] virtual Result<CrlContents> NextCrl(const std::string& issuer, int64_t now) = 0;
 
   // Join tokens, stored only as hashes. kConflict when the hash exists.
   [[nodiscard]] virtual Result<void> CreateToken(const TokenRecord& token) = 0;
@@ -139,6 +146,18 @@ class Store {
   // Small key/value settings (CA state).
   [[nodiscard]] virtual Result<std::optional<std::string>> GetMeta(const std::string& key) = 0;
   [[nodiscard]] virtual Result<void> SetMeta(const std::string& key, const std::string& value) = 0;
+
+  // What a daemon must learn of other instances' writes: revocations, bans
+  // and lifted bans, entries and CA certificate records. The generation
+  // grows with every such change committed, by any process, in the change's
+  // own transaction; a daemon that sees it move rebuilds its caches.
+  [[nodiscard]] virtual Result<int64_t> ChangeGeneration() = 0;
+  // Blocks until another process may have made such a change (PostgreSQL:
+  // LISTEN/NOTIFY), `timeout` passes or `stop` is requested; true when a
+  // notification arrived. A backend without notifications only waits: the
+  // caller polls ChangeGeneration. kUnavailable while the database is away.
+  // One caller at a time.
+  [[nodiscard]] virtual Result<bool> WaitForChange(std::chrono::milliseconds timeout, std::stop_token stop) = 0;
 
 };
 

@@ -62,6 +62,12 @@ enum class CertStatus { kValid, kRevoked, kExpired };
 std::string_view CertStatusName(CertStatus status);             // "valid", ...
 [[nodiscard]] Result<CertStatus> ParseCertStatus(std::string_view name);
 
+// A CRL's number and the certificates it lists (Store::NextCrl).
+struct CrlContents {
+  int64_t number = 0;
+  std::vector<RevokedCert> revoked;
+};
+
 struct CertFilter {
   std::optional<std::string> spiffe_id;
   std::optional<std::string> node;

@@ -78,13 +78,25 @@ Result<std::vector<CaCertRecord>> PostgresStore::ListCaCerts() {
 Result<std::vector<CaCertRecord>> PostgresStore::SaveCaCerts(std::vector<CaCertRecord> records,
                                                              const AuditEvent& event) {
   return impl_->Write([&](PgConnection& conn) -> Result<std::vector<CaCertRecord>> {
+    // One step at a time across instances, so CheckCaStates sees the others.
+    if (auto r = conn.Run("SELECT pg_advisory_xact_lock($1)", "waiting for another CA step", pg::kCaStepLock); !r) {
+      return std::unexpected(r.error());
+    }
     std::vector<CaCertRecord> saved = records;  // a retried transaction starts from the caller's ids
     for (CaCertRecord& r : saved) {
       auto done = r.id == 0 ? pg::InsertCaCertRow(conn, r) : pg::UpdateCaCertRow(conn, r);
       if (!done) return std::unexpected(done.error());
     }
+    auto count = [&](CaRole role, CaState state) -> Result<int64_t> {
+      auto res = conn.Query("SELECT count(*) FROM ca_certs WHERE role = $1 AND state = $2",
+                            "checking the CA certificates' states", CaRoleName(role), CaStateName(state));
+      if (!res) return std::unexpected(res.error());
+      return res->Int(0, 0);
+    };
+    if (auto r = CheckCaStates(count); !r) return std::unexpected(r.error());
     AuditEvent chained = event;
     if (auto r = pg::AppendAuditRows(conn, std::span(&chained, 1)); !r) return std::unexpected(r.error());
+    if (auto r = pg::NoteChange(conn); !r) return std::unexpected(r.error());
     return saved;
   });
 }

@@ -227,40 +227,70 @@ Result<std::vector<std::string>> PostgresStore::Revoke(const RevokeSelector& whi
     if (which.node) {
       if (auto r = pg::BanNodeRow(conn, value, now); !r) return std::unexpected(r.error());
     }
+    if (!serials.empty() || which.node) {
+      if (auto r = pg::NoteChange(conn); !r) return std::unexpected(r.error());
+    }
     return serials;
   });
 }
 
+namespace pg {
+
+Result<std::vector<RevokedCert>> ReadRevokedUnexpired(PgConnection& conn, const std::string& issuer, int64_t now) {
+  auto res = conn.Query(
+      "SELECT serial, revoked_at, reason, not_after, issuer FROM certificates "
+      "WHERE revoked_at IS NOT NULL AND not_after > $1 AND ($2::text = '' OR issuer = $2) ORDER BY id",
+      "listing revoked certificates", now, issuer);
+  if (!res) return std::unexpected(res.error());
+  std::vector<RevokedCert> revoked;
+  for (int i = 0; i < res->Rows(); ++i) {
+    std::string serial = res->Text(i, 0);
+    auto why = ReasonColumn(*res, i, 2, serial);
+    if (!why) return std::unexpected(why.error());
+    revoked.push_back(RevokedCert{.serial = std::move(serial),
+                                  .revoked_at = res->Int(i, 1),
+                                  .reason = *why,
+                                  .not_after = res->Int(i, 3),
+                                  .issuer = res->Text(i, 4)});
+  }
+  return revoked;
+}
+
+namespace {
+
+Result<int64_t> AdvanceCrlNumber(PgConnection& conn) {
+  // The row lock makes concurrent instances take turns: each number once.
+  auto res = conn.Query("UPDATE crl_state SET number = number + 1 WHERE id = 1 RETURNING number",
+                        "advancing the CRL number");
+  if (!res) return std::unexpected(res.error());
+  if (res->Rows() != 1) return MakeError(ErrorCode::kStore, "the CRL number row is missing");
+  return res->Int(0, 0);
+}
+
+}  // namespace
+}  // namespace pg
+
 Result<std::vector<RevokedCert>> PostgresStore::ListRevokedUnexpired(const std::string& issuer, int64_t now) {
-  return impl_->Read([&](PgConnection& conn) -> Result<std::vector<RevokedCert>> {
-    auto res = conn.Query(
-        "SELECT serial, revoked_at, reason, not_after, issuer FROM certificates "
-        "WHERE revoked_at IS NOT NULL AND not_after > $1 AND ($2::text = '' OR issuer = $2) ORDER BY id",
-        "listing revoked certificates", now, issuer);
-    if (!res) return std::unexpected(res.error());
-    std::vector<RevokedCert> revoked;
-    for (int i = 0; i < res->Rows(); ++i) {
-      std::string serial = res->Text(i, 0);
-      auto why = pg::ReasonColumn(*res, i, 2, serial);
-      if (!why) return std::unexpected(why.error());
-      revoked.push_back(RevokedCert{.serial = std::move(serial),
-                                    .revoked_at = res->Int(i, 1),
-                                    .reason = *why,
-                                    .not_after = res->Int(i, 3),
-                                    .issuer = res->Text(i, 4)});
-    }
-    return revoked;
-  });
+  return impl_->Read([&](PgConnection& conn) { return pg::ReadRevokedUnexpired(conn, issuer, now); });
 }
 
 Result<int64_t> PostgresStore::NextCrlNumber() {
-  return impl_->Write([&](PgConnection& conn) -> Result<int64_t> {
-    // The row lock makes concurrent instances take turns: each number once.
-    auto res = conn.Query("UPDATE crl_state SET number = number + 1 WHERE id = 1 RETURNING number",
-                          "advancing the CRL number");
-    if (!res) return std::unexpected(res.error());
-    if (res->Rows() != 1) return MakeError(ErrorCode::kStore, "the CRL number row is missing");
-    return res->Int(0, 0);
+  return impl_->Write([&](PgConnection& conn) { return pg::AdvanceCrlNumber(conn); });
+}
+
+Result<CrlContents> PostgresStore::NextCrl(const std::string& issuer, int64_t now) {
+  return impl_->Write([&](PgConnection& conn) -> Result<CrlContents> {
+    // The revocation lock, shared: a revocation (exclusive) either committed
+    // before, and is listed, or waits for this number to be taken, and goes
+    // into a higher one. Taking the number first orders concurrent CRLs:
+    // the later one waits on the number's row, then reads a list at least as
+    // long.
+    if (auto r = pg::LockForIssuance(conn); !r) return std::unexpected(r.error());
+    auto number = pg::AdvanceCrlNumber(conn);
+    if (!number) return std::unexpected(number.error());
+    auto revoked = pg::ReadRevokedUnexpired(conn, issuer, now);
+    if (!revoked) return std::unexpected(revoked.error());
+    return CrlContents{.number = *number, .revoked = std::move(*revoked)};
   });
 }
 

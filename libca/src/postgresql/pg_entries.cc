@@ -36,7 +36,12 @@ Result<int64_t> InsertEntryRow(PgConnection& conn, const EntryRecord& entry, std
 Result<int64_t> PostgresStore::AddEntry(const EntryRecord& entry) {
   const std::string_view source = entry.source.empty() ? kEntryFromApi : entry.source;
   if (auto r = CheckEntryRecord(entry, source); !r) return std::unexpected(r.error());
-  return impl_->Write([&](PgConnection& conn) { return pg::InsertEntryRow(conn, entry, source); });
+  return impl_->Write([&](PgConnection& conn) -> Result<int64_t> {
+    auto id = pg::InsertEntryRow(conn, entry, source);
+    if (!id) return id;
+    if (auto r = pg::NoteChange(conn); !r) return std::unexpected(r.error());
+    return id;
+  });
 }
 
 Result<void> PostgresStore::RemoveEntry(int64_t id) {
@@ -48,7 +53,8 @@ Result<void> PostgresStore::RemoveEntry(int64_t id) {
     if (res->Text(0, 0) != kEntryFromApi) {
       return MakeError(ErrorCode::kNotFound, name + " comes from ca.toml; config entries are edited in ca.toml");
     }
-    return conn.Run("DELETE FROM entries WHERE id = $1", "removing an entry", id);
+    if (auto r = conn.Run("DELETE FROM entries WHERE id = $1", "removing an entry", id); !r) return r;
+    return pg::NoteChange(conn);
   });
 }
 
@@ -89,7 +95,7 @@ Result<void> PostgresStore::ReplaceConfigEntries(std::span<const EntryRecord> en
     for (const EntryRecord& entry : entries) {
       if (auto id = pg::InsertEntryRow(conn, entry, kEntryFromConfig); !id) return std::unexpected(id.error());
     }
-    return Ok();
+    return pg::NoteChange(conn);
   });
 }
 

@@ -25,6 +25,16 @@ Result<PgPool::Acquired> PgPool::Acquire() {
   return Acquired{Lease(conn->release(), Returner{this}), false};
 }
 
+Result<std::unique_ptr<PgConnection>> PgPool::OpenDedicated() {
+  auto conn = PgConnection::Open(url_, password_);
+  if (!conn) {
+    connect_failures_.fetch_add(1, std::memory_order_relaxed);
+    return conn;
+  }
+  opened_.fetch_add(1, std::memory_order_relaxed);
+  return conn;
+}
+
 void PgPool::DropIdle() {
   std::vector<std::unique_ptr<PgConnection>> dead;
   {

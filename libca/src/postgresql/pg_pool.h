@@ -34,6 +34,8 @@ class PgPool {
 
   // An idle connection, or a new one (kUnavailable when that fails).
   [[nodiscard]] Result<Acquired> Acquire();
+  // A new connection of its own, outside the pool (a LISTEN session).
+  [[nodiscard]] Result<std::unique_ptr<PgConnection>> OpenDedicated();
   // Closes every idle connection: once one was found dead after a server
   // restart, the others most likely are too.
   void DropIdle();

@@ -115,9 +115,16 @@ CREATE TABLE ca_certs (
   crl_pem text NOT NULL DEFAULT ''
 );
 )sql"},
-    {2, "CA keys kept in the database", R"sql(
+    {2, "CA keys in the database, the change generation", R"sql(
 -- Encrypted PKCS#8 PEM: every instance loads the CA keys from here.
 ALTER TABLE ca_certs ADD COLUMN key_pem text NOT NULL DEFAULT '';
+-- Grows with every change the instances must apply to their caches; each
+-- bump also notifies channel mayfly_changes (Store::ChangeGeneration).
+CREATE TABLE store_changes (
+  id integer PRIMARY KEY CHECK (id = 1),
+  generation bigint NOT NULL
+);
+INSERT INTO store_changes (id, generation) VALUES (1, 0);
 )sql"},
 };
 

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +29,8 @@ inline constexpr int64_t kMigrationLock = 0x6d61796601;  // "mayf" 01
 // Issuance against revocation: recording certificates holds it shared,
 // revoking holds it exclusive (see LockForIssuance, LockForRevocation).
 inline constexpr int64_t kRevocationLock = 0x6d61796602;
+// CA rotation steps (SaveCaCerts), one at a time across instances.
+inline constexpr int64_t kCaStepLock = 0x6d61796603;
 
 // The newest schema version this build knows, and the migration to it
 // (one transaction per step under kMigrationLock). kStore for a database
@@ -46,6 +50,16 @@ int LatestSchemaVersion();
 // kForbidden when a node is banned, kUnauthenticated when a caller_serial is
 // revoked.
 [[nodiscard]] Result<void> InsertCertificateRows(PgConnection& conn, std::span<const CertRecord> certs);
+
+// Advances the change generation and notifies kChangeChannel within the
+// caller's transaction (the notification is sent when it commits), for a
+// change every instance's caches must follow (Store::ChangeGeneration).
+inline constexpr std::string_view kChangeChannel = "mayfly_changes";
+[[nodiscard]] Result<void> NoteChange(PgConnection& conn);
+
+// The revoked, unexpired certificates of `issuer` ("" = all) at `now`.
+[[nodiscard]] Result<std::vector<RevokedCert>> ReadRevokedUnexpired(PgConnection& conn, const std::string& issuer,
+                                                                    int64_t now);
 
 // Appends `events` to the audit chain within the caller's transaction,
 // filling in their ids and hashes. Locks the chain-head row until commit.
@@ -90,6 +104,10 @@ struct PostgresStore::Impl {
 
   PgPool pool;
   int schema_version = 0;
+  // The LISTEN session for WaitForChange (pg_changes.cc); reopened after
+  // the server drops it.
+  std::mutex listen_mu;
+  std::unique_ptr<PgConnection> listener;  // guarded by listen_mu
   std::atomic<uint64_t> retries{0};
 
  private:

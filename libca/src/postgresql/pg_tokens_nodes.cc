@@ -58,12 +58,16 @@ Result<std::string> PostgresStore::ConsumeTokenAndEnroll(const std::string& toke
       return MakeError(ErrorCode::kInvalidToken, *why);
     }
     const std::string node = consumed->Text(0, 0);
-    if (auto r = conn.Run(
-            "INSERT INTO nodes (name, enrolled_at, banned, banned_at) VALUES ($1, $2, false, NULL) "
-            "ON CONFLICT (name) DO UPDATE SET enrolled_at = excluded.enrolled_at, banned = false, banned_at = NULL",
-            "enrolling node " + node, node, now);
-        !r) {
-      return std::unexpected(r.error());
+    // Lifting a ban is a change every instance's caches follow.
+    auto enrolled = conn.Query(
+        "WITH before AS (SELECT banned FROM nodes WHERE name = $1 FOR UPDATE) "
+        "INSERT INTO nodes (name, enrolled_at, banned, banned_at) VALUES ($1, $2, false, NULL) "
+        "ON CONFLICT (name) DO UPDATE SET enrolled_at = excluded.enrolled_at, banned = false, banned_at = NULL "
+        "RETURNING coalesce((SELECT banned FROM before), false)",
+        "enrolling node " + node, node, now);
+    if (!enrolled) return std::unexpected(enrolled.error());
+    if (enrolled->Rows() == 1 && enrolled->Bool(0, 0)) {
+      if (auto r = pg::NoteChange(conn); !r) return std::unexpected(r.error());
     }
     CertRecord cert = node_cert;
     cert.node = node;

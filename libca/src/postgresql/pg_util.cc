@@ -1,6 +1,8 @@
 // RAII over libpq: connections, results, parameters, and libpq's errors as Errors.
 #include "pg_util.h"
 
+#include <poll.h>
+
 #include <charconv>
 #include <string>
 
@@ -136,6 +138,30 @@ Result<PgResult> PgConnection::Check(PgResult result, std::string_view what) {
     code = ErrorCode::kUnavailable;
   }
   return MakeError(code, std::move(message));
+}
+
+}  // namespace mayfly
+
+namespace mayfly {
+
+Result<bool> PgConnection::WaitForNotification(std::chrono::milliseconds timeout) {
+  auto drain = [this]() -> Result<bool> {
+    if (PQconsumeInput(conn_.get()) == 0 || Broken()) {
+      return MakeError(ErrorCode::kUnavailable, "waiting for notifications: " + PgMessage(conn_.get()));
+    }
+    bool any = false;
+    while (PGnotify* note = PQnotifies(conn_.get())) {
+      PQfreemem(note);
+      any = true;
+    }
+    return any;
+  };
+  auto ready = drain();
+  if (!ready || *ready) return ready;
+  pollfd fd{.fd = PQsocket(conn_.get()), .events = POLLIN, .revents = 0};
+  if (fd.fd < 0) return MakeError(ErrorCode::kUnavailable, "waiting for notifications: the connection is closed");
+  if (::poll(&fd, 1, static_cast<int>(timeout.count())) <= 0) return false;
+  return drain();
 }
 
 }  // namespace mayfly

@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -109,6 +110,10 @@ class PgConnection {
   bool Broken() const { return PQstatus(conn_.get()) != CONNECTION_OK; }
   // True while a transaction is open (or failed and not yet rolled back).
   bool InTransaction() const { return PQtransactionStatus(conn_.get()) != PQTRANS_IDLE; }
+  // Waits up to `timeout` for notifications on the channels this connection
+  // LISTENs to and consumes them; true when at least one arrived.
+  // kUnavailable when the connection is gone.
+  [[nodiscard]] Result<bool> WaitForNotification(std::chrono::milliseconds timeout);
   // The server's process id, for tests that end the session from outside.
   int BackendPid() const { return PQbackendPID(conn_.get()); }
 

@@ -86,7 +86,16 @@ Result<std::vector<CaCertRecord>> SqliteStore::SaveCaCerts(std::vector<CaCertRec
       auto saved = r.id == 0 ? InsertCaRow(conn, r) : UpdateCaRow(conn, r);
       if (!saved) return std::unexpected(saved.error());
     }
+    auto count = [&](CaRole role, CaState state) -> Result<int64_t> {
+      auto stmt = conn.Prepare("SELECT count(*) FROM ca_certs WHERE role = ?1 AND state = ?2");
+      if (!stmt) return std::unexpected(stmt.error());
+      auto row = stmt->BindAll(CaRoleName(role), CaStateName(state)).Step();
+      if (!row) return WithContext(row.error(), "checking the CA certificates' states");
+      return stmt->Int(0);
+    };
+    if (auto r = CheckCaStates(count); !r) return std::unexpected(r.error());
     if (auto r = AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
+    if (auto r = NoteChange(conn); !r) return std::unexpected(r.error());
     return records;
   });
 }

@@ -159,49 +159,71 @@ Result<std::vector<std::string>> SqliteStore::Revoke(const RevokeSelector& which
     if (which.node) {
       if (auto r = BanNode(conn, value, now); !r) return std::unexpected(r.error());
     }
+    if (!serials.empty() || which.node) {
+      if (auto r = NoteChange(conn); !r) return std::unexpected(r.error());
+    }
     return serials;
   });
 }
 
-Result<std::vector<RevokedCert>> SqliteStore::ListRevokedUnexpired(const std::string& issuer,
-                                                             int64_t now) {
-  return impl_->Read([&](Connection& conn) -> Result<std::vector<RevokedCert>> {
-    auto stmt = conn.Prepare(
-        "SELECT serial, revoked_at, reason, not_after, issuer FROM certificates "
-        "WHERE revoked_at IS NOT NULL AND not_after > ?1 AND (?2 = '' OR issuer = ?2) "
-        "ORDER BY id");
-    if (!stmt) return std::unexpected(stmt.error());
-    stmt->BindAll(now, issuer);
-    std::vector<RevokedCert> revoked;
-    while (true) {
-      auto row = stmt->Step();
-      if (!row) return WithContext(row.error(), "listing revoked certificates");
-      if (!*row) return revoked;
-      std::string serial = stmt->Text(0);
-      auto reason = ReasonColumn(*stmt, 2, serial);
-      if (!reason) return std::unexpected(reason.error());
-      revoked.push_back(RevokedCert{
-          .serial = std::move(serial),
-          .revoked_at = stmt->Int(1),
-          .reason = *reason,
-          .not_after = stmt->Int(3),
-          .issuer = stmt->Text(4),
-      });
-    }
-  });
+Result<std::vector<RevokedCert>> ReadRevokedUnexpired(Connection& conn, const std::string& issuer, int64_t now) {
+  auto stmt = conn.Prepare(
+      "SELECT serial, revoked_at, reason, not_after, issuer FROM certificates "
+      "WHERE revoked_at IS NOT NULL AND not_after > ?1 AND (?2 = '' OR issuer = ?2) "
+      "ORDER BY id");
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->BindAll(now, issuer);
+  std::vector<RevokedCert> revoked;
+  while (true) {
+    auto row = stmt->Step();
+    if (!row) return WithContext(row.error(), "listing revoked certificates");
+    if (!*row) return revoked;
+    std::string serial = stmt->Text(0);
+    auto reason = ReasonColumn(*stmt, 2, serial);
+    if (!reason) return std::unexpected(reason.error());
+    revoked.push_back(RevokedCert{
+        .serial = std::move(serial),
+        .revoked_at = stmt->Int(1),
+        .reason = *reason,
+        .not_after = stmt->Int(3),
+        .issuer = stmt->Text(4),
+    });
+  }
 }
 
+Result<std::vector<RevokedCert>> SqliteStore::ListRevokedUnexpired(const std::string& issuer,
+                                                             int64_t now) {
+  return impl_->Read([&](Connection& conn) { return ReadRevokedUnexpired(conn, issuer, now); });
+}
+
+namespace {
+
+Result<int64_t> AdvanceCrlNumber(Connection& conn) {
+  auto stmt = conn.Prepare("UPDATE crl_state SET number = number + 1 WHERE id = 1 RETURNING number");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->Step();
+  if (!row) return WithContext(row.error(), "advancing the CRL number");
+  if (!*row) return MakeError(ErrorCode::kStore, "the CRL number row is missing");
+  const int64_t number = stmt->Int(0);
+  // Step to the end so the UPDATE completes before COMMIT.
+  if (auto r = stmt->Run(); !r) return std::unexpected(r.error());
+  return number;
+}
+
+}  // namespace
+
 Result<int64_t> SqliteStore::NextCrlNumber() {
-  return impl_->Write([&](Connection& conn) -> Result<int64_t> {
-    auto stmt = conn.Prepare("UPDATE crl_state SET number = number + 1 WHERE id = 1 RETURNING number");
-    if (!stmt) return std::unexpected(stmt.error());
-    auto row = stmt->Step();
-    if (!row) return WithContext(row.error(), "advancing the CRL number");
-    if (!*row) return MakeError(ErrorCode::kStore, "the CRL number row is missing");
-    const int64_t number = stmt->Int(0);
-    // Step to the end so the UPDATE completes before COMMIT.
-    if (auto r = stmt->Run(); !r) return std::unexpected(r.error());
-    return number;
+  return impl_->Write([&](Connection& conn) { return AdvanceCrlNumber(conn); });
+}
+
+Result<CrlContents> SqliteStore::NextCrl(const std::string& issuer, int64_t now) {
+  // One write transaction: revocations are writes too, so none falls between.
+  return impl_->Write([&](Connection& conn) -> Result<CrlContents> {
+    auto number = AdvanceCrlNumber(conn);
+    if (!number) return std::unexpected(number.error());
+    auto revoked = ReadRevokedUnexpired(conn, issuer, now);
+    if (!revoked) return std::unexpected(revoked.error());
+    return CrlContents{.number = *number, .revoked = std::move(*revoked)};
   });
 }
 

@@ -58,7 +58,12 @@ Result<int64_t> InsertEntry(Connection& conn, const EntryRecord& entry, std::str
 Result<int64_t> SqliteStore::AddEntry(const EntryRecord& entry) {
   const std::string_view source = entry.source.empty() ? kEntryFromApi : entry.source;
   if (auto r = CheckEntryRecord(entry, source); !r) return std::unexpected(r.error());
-  return impl_->Write([&](Connection& conn) { return InsertEntry(conn, entry, source); });
+  return impl_->Write([&](Connection& conn) -> Result<int64_t> {
+    auto id = InsertEntry(conn, entry, source);
+    if (!id) return id;
+    if (auto r = NoteChange(conn); !r) return std::unexpected(r.error());
+    return id;
+  });
 }
 
 Result<void> SqliteStore::RemoveEntry(int64_t id) {
@@ -67,7 +72,7 @@ Result<void> SqliteStore::RemoveEntry(int64_t id) {
         !r) {
       return r;
     }
-    if (conn.Changes() > 0) return Ok();
+    if (conn.Changes() > 0) return NoteChange(conn);
     auto lookup = conn.Prepare("SELECT 1 FROM entries WHERE id = ?1");
     if (!lookup) return std::unexpected(lookup.error());
     auto row = lookup->Bind(1, id).Step();
@@ -117,7 +122,7 @@ Result<void> SqliteStore::ReplaceConfigEntries(std::span<const EntryRecord> entr
     for (const EntryRecord& entry : entries) {
       if (auto id = InsertEntry(conn, entry, kEntryFromConfig); !id) return std::unexpected(id.error());
     }
-    return Ok();
+    return NoteChange(conn);
   });
 }
 

@@ -107,6 +107,14 @@ inline constexpr int64_t kSortThreshold = 20000;
 // first banned_at.
 [[nodiscard]] Result<void> BanNode(Connection& conn, const std::string& node, int64_t now);
 
+// Advances the change generation within the caller's transaction, which
+// makes a change the daemons' caches must follow (Store::ChangeGeneration).
+[[nodiscard]] Result<void> NoteChange(Connection& conn);
+
+// The revoked, unexpired certificates of `issuer` ("" = all) at `now`.
+[[nodiscard]] Result<std::vector<RevokedCert>> ReadRevokedUnexpired(Connection& conn, const std::string& issuer,
+                                                                    int64_t now);
+
 // Appends `event` to the audit chain (within the caller's transaction),
 // filling in id, prev_hash and hash.
 [[nodiscard]] Result<AuditEvent> AppendAuditRow(Connection& conn, AuditEvent event);

@@ -117,8 +117,14 @@ CREATE INDEX certs_issuer ON certificates (issuer, not_after, revoked_at);
 ALTER TABLE join_tokens ADD COLUMN revoked_at INTEGER;
 CREATE INDEX join_tokens_node ON join_tokens (node) WHERE used_at IS NULL;
 )sql"},
-    {4, "CA keys kept in the database", R"sql(
+    {4, "CA keys in the database, the change generation", R"sql(
 ALTER TABLE ca_certs ADD COLUMN key_pem TEXT NOT NULL DEFAULT '';
+-- Grows with every change a daemon must apply to its caches (Store::ChangeGeneration).
+CREATE TABLE store_changes (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  generation INTEGER NOT NULL
+);
+INSERT INTO store_changes (id, generation) VALUES (1, 0);
 )sql"},
 };
 

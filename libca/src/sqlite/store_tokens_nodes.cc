@@ -23,8 +23,16 @@ Result<std::string> TokenRefusal(Connection& conn, const std::string& token_hash
   return "join token is not usable";
 }
 
-// Records `node` as enrolled at `now`, lifting any ban.
+// Records `node` as enrolled at `now`, lifting any ban (a change the
+// daemons' caches follow).
 Result<void> EnrollNode(Connection& conn, const std::string& node, int64_t now) {
+  auto was_banned = conn.Prepare("SELECT 1 FROM nodes WHERE name = ?1 AND banned");
+  if (!was_banned) return std::unexpected(was_banned.error());
+  auto banned = was_banned->Bind(1, node).Step();
+  if (!banned) return WithContext(banned.error(), "reading node " + node);
+  if (*banned) {
+    if (auto r = NoteChange(conn); !r) return r;
+  }
   return conn.Run(
       "INSERT INTO nodes (name, enrolled_at, banned, banned_at) VALUES (?1, ?2, 0, NULL) "
       "ON CONFLICT (name) DO UPDATE SET enrolled_at = excluded.enrolled_at, banned = 0, "

@@ -1,0 +1,45 @@
+// Keeps a daemon in step with the store it shares with other instances, and
+// tells whether that store answers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <thread>
+
+#include "ca_runtime.h"
+
+namespace mayfly {
+
+// A thread that waits for another instance's change notification (or
+// `poll`, the fallback when notifications are lost or not supported), reads
+// the store's change generation, and when it moved has the runtime apply the
+// changes (CaRuntime::FollowStoreChanges): another instance's revocation,
+// ban, entry change or rotation step is enforced here within about one
+// poll interval, usually at once. The same read is the store's health check:
+// it sets CaRuntime::store_available and logs once per change of state.
+class StoreFollower {
+ public:
+  static constexpr std::chrono::milliseconds kDefaultPoll{1000};
+  // Between checks while the database does not answer.
+  static constexpr std::chrono::milliseconds kRetryPause{250};
+
+  StoreFollower(CaRuntime& runtime, std::chrono::milliseconds poll = kDefaultPoll);
+  // Stops the thread (within about 100 ms) and waits for it.
+  ~StoreFollower();
+  StoreFollower(const StoreFollower&) = delete;
+  StoreFollower& operator=(const StoreFollower&) = delete;
+
+ private:
+  void Run(std::stop_token stop);
+  void SetAvailable(bool available, const Error* why);
+
+  CaRuntime& rt_;
+  const std::chrono::milliseconds poll_;
+  // The generation last applied (at start: the one the caches were built
+  // from, as near as can be told); thread-only after construction.
+  std::optional<int64_t> seen_;
+  std::jthread thread_;           // last: starts after the members it uses
+};
+
+}  // namespace mayfly

@@ -1,0 +1,34 @@
+// The change generation. One daemon owns a SQLite store, so nothing else
+// writes it and there is nothing to be notified of; the generation still
+// moves, so the daemon's refresh works as it does on PostgreSQL.
+#include <condition_variable>
+
+#include "store_internal.h"
+
+namespace mayfly {
+
+Result<void> NoteChange(Connection& conn) {
+  return conn.Run("UPDATE store_changes SET generation = generation + 1 WHERE id = 1",
+                  "recording a change for the caches");
+}
+
+Result<int64_t> SqliteStore::ChangeGeneration() {
+  return impl_->Read([&](Connection& conn) -> Result<int64_t> {
+    auto stmt = conn.Prepare("SELECT generation FROM store_changes WHERE id = 1");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto row = stmt->Step();
+    if (!row) return WithContext(row.error(), "reading the change generation");
+    if (!*row) return MakeError(ErrorCode::kStore, "the change generation row is missing");
+    return stmt->Int(0);
+  });
+}
+
+Result<bool> SqliteStore::WaitForChange(std::chrono::milliseconds timeout, std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any wake;
+  std::unique_lock lock(mu);
+  wake.wait_for(lock, stop, timeout, [] { return false; });
+  return false;
+}
+
+}  // namespace mayfly
