@@ -49,6 +49,12 @@ void AppendMetric(std::string& out, std::string_view name, std::string_view type
   out += fmt::format("{} {}\n", name, value);
 }
 
+void AppendLabelledMetric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                          std::string_view label, std::initializer_list<LabelledValue> series) {
+  Header(out, name, type, help);
+  for (const auto& s : series) out += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label, s.label_value, s.value);
+}
+
 std::string Metrics::PrometheusText() const {
   std::string out;
   Header(out, "mayfly_issuances_total", "counter", "Certificates issued, by route and result.");

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -54,5 +55,15 @@ struct Metrics {
 // Appends one unlabelled series, with its HELP and TYPE lines, to `out`.
 void AppendMetric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
                   uint64_t value);
+
+// One series of a labelled family: its label's value and the count.
+struct LabelledValue {
+  std::string_view label_value;
+  uint64_t value;
+};
+// Appends a family with one label (every series, zeros included, so that a
+// rate() sees each from the start), with its HELP and TYPE lines, to `out`.
+void AppendLabelledMetric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                          std::string_view label, std::initializer_list<LabelledValue> series);
 
 }  // namespace mayfly

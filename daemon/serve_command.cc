@@ -30,6 +30,8 @@ Result<net::ServerOptions> ServerOptionsFrom(const CaConfig& config) {
   net::ServerOptions options;
   options.max_body = config.limits.max_body;
   options.max_connections = config.limits.max_connections;
+  options.max_connections_per_ip = config.limits.max_connections_per_ip;
+  options.handshake_timeout = config.limits.handshake_timeout;
   options.header_timeout = config.limits.header_timeout;
   options.body_timeout = config.limits.body_timeout;
   options.idle_timeout = config.limits.idle_timeout;
@@ -134,10 +136,14 @@ class Daemon {
     AppendMetric(text, "mayfly_connections_active", "gauge", "Open client connections.",
                  server_->active_connections());
     AppendMetric(text, "mayfly_connections_accepted_total", "counter", "Connections accepted.", s.accepted);
-    AppendMetric(text, "mayfly_connections_refused_not_allowed_total", "counter",
-                 "Connections from outside allow_cidrs.", s.refused_not_allowed);
-    AppendMetric(text, "mayfly_connections_refused_over_limit_total", "counter",
-                 "Connections beyond max_connections.", s.refused_over_limit);
+    AppendLabelledMetric(text, "mayfly_connections_refused_total", "counter",
+                         "Connections closed at accept, by reason.", "reason",
+                         {{"not_allowed", s.refused_not_allowed},
+                          {"max_connections", s.refused_over_limit},
+                          {"max_connections_per_ip", s.refused_over_ip_limit}});
+    AppendLabelledMetric(text, "mayfly_connections_evicted_total", "counter",
+                         "Open connections closed to admit a new one, by the stage they were in.", "reason",
+                         {{"handshaking", s.evicted_handshaking}, {"idle", s.evicted_idle}});
     AppendMetric(text, "mayfly_tls_handshake_failures_total", "counter", "Failed or timed-out TLS handshakes.",
                  s.handshake_failures);
     return text;

@@ -100,8 +100,10 @@ void ReadLimits(TableReader& t, CaConfig::Limits& limits) {
   t.Read("enroll_per_ip_per_minute", limits.enroll_per_ip_per_minute);
   t.Read("max_body", limits.max_body);
   t.Read("max_connections", limits.max_connections);
+  t.Read("max_connections_per_ip", limits.max_connections_per_ip);
   t.Read("allow_cidrs", limits.allow_cidrs);
   t.CheckEach("allow_cidrs", config_internal::IsCidr, "expected a CIDR like \"10.0.0.0/8\"");
+  t.Read("handshake_timeout", limits.handshake_timeout);
   t.Read("header_timeout", limits.header_timeout);
   t.Read("body_timeout", limits.body_timeout);
   t.Read("idle_timeout", limits.idle_timeout);

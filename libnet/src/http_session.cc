@@ -67,18 +67,19 @@ class HttpSession final : public SessionBase,
  public:
   template <class... StreamArgs>
   HttpSession(std::shared_ptr<Server::Core> core, Listener listener, std::string peer_ip,
-              std::shared_ptr<ssl::context> tls, StreamArgs&&... stream_args)
+              Admission::Entry* entry, std::shared_ptr<ssl::context> tls, StreamArgs&&... stream_args)
       : core_(std::move(core)),
+        entry_(entry),
         tls_(std::move(tls)),
         stream_(std::forward<StreamArgs>(stream_args)...) {
     peer_.listener = listener;
     peer_.ip = std::move(peer_ip);
   }
 
-  ~HttpSession() override { core_->RemoveSession(this); }
+  ~HttpSession() override { core_->RemoveSession(this, entry_); }
 
   void Start() {
-    core_->AddSession(this, this->weak_from_this());
+    core_->AddSession(this, this->weak_from_this(), entry_);
     core_->counters().accepted++;
     // Called on the acceptor's strand: every step from here runs on ours.
     asio::dispatch(stream_.get_executor(), [self = Self()] { self->Begin(); });
@@ -94,18 +95,31 @@ class HttpSession final : public SessionBase,
     });
   }
 
+  void Evict() override {
+    asio::post(stream_.get_executor(), [self = Self()] {
+      if (self->state_ == State::kClosing) return;
+      // Closing the socket, not cancelling: whatever step is under way or
+      // comes next (a completion already queued) fails at once, and the
+      // table answers no to every later Enter, so the session cannot carry
+      // on past this point. No TLS goodbye: this peer is being dropped.
+      self->evicted_ = true;
+      self->broken_ = true;
+      self->Lowest().close();
+    });
+  }
+
  private:
   void Begin() {
-    // Shutdown began before this connection's first step: nothing to cancel
-    // yet, so close it here.
-    if (core_->shutting_down()) {
+    // Shutdown began before this connection's first step (nothing to cancel
+    // yet), or it was evicted before it ran: close it here.
+    if (core_->shutting_down() || !Enter(Admission::Stage::kHandshaking)) {
       broken_ = true;
       return Close(false);
     }
     options_ = core_->options();
     if constexpr (kIsTls<Stream>) {
       state_ = State::kHandshake;
-      Lowest().expires_after(options_.header_timeout);
+      Lowest().expires_after(options_.handshake_timeout);
       stream_.async_handshake(beast::bind_front_handler(&HttpSession::OnHandshake, Self()));
     } else {
       WaitForRequest();
@@ -130,10 +144,13 @@ class HttpSession final : public SessionBase,
 
   std::shared_ptr<HttpSession> Self() { return this->shared_from_this(); }
   auto& Lowest() { return beast::get_lowest_layer(stream_); }
+  // Moves this connection to `stage` in the admission table; false when it
+  // was evicted and must close.
+  bool Enter(Admission::Stage stage) { return core_->admission().Enter(entry_, stage); }
 
   void OnHandshake(error_code ec) {
     if (ec) {
-      core_->counters().handshake_failures++;
+      if (!evicted_) core_->counters().handshake_failures++;
       broken_ = true;
       return Close(false);
     }
@@ -148,6 +165,12 @@ class HttpSession final : public SessionBase,
   // counts as idle for Shutdown.
   void WaitForRequest() {
     if (core_->shutting_down()) return Close(false);
+    // A new connection stays handshaking until its first request's headers
+    // are in; a kept-alive one is idle (oldest idle is evicted first).
+    if (!Enter(first_request_ ? Admission::Stage::kHandshaking : Admission::Stage::kIdle)) {
+      broken_ = true;
+      return Close(false);
+    }
     options_ = core_->options();
     state_ = State::kIdle;
     if (buffer_.size() > 0) {  // a pipelined request is already here
@@ -188,6 +211,12 @@ class HttpSession final : public SessionBase,
   }
 
   void OnHeader(error_code ec, size_t) {
+    // A request with all its headers is under way: not to be evicted. Lost
+    // the race to an eviction: close without a word.
+    if (!Enter(Admission::Stage::kBusy)) {
+      broken_ = true;
+      return Close(false);
+    }
     if (ec) return OnReadError(ec);
     auto& req = parser_->get();
     // Beast already refuses a Content-Length over body_limit; this keeps the
@@ -322,6 +351,8 @@ class HttpSession final : public SessionBase,
   // so that the kernel does not reset the connection before it read our reply.
   void Close(bool linger) {
     state_ = State::kClosing;
+    // Leaving anyway: not worth evicting (the result does not matter).
+    (void)Enter(Admission::Stage::kBusy);
     if constexpr (kIsTls<Stream>) {
       if (!broken_) {
         // Send our close_notify without waiting for the client's: marking it
@@ -369,6 +400,7 @@ class HttpSession final : public SessionBase,
   }
 
   std::shared_ptr<Server::Core> core_;
+  Admission::Entry* const entry_;      // null on the admin socket; given back in the destructor
   std::shared_ptr<ssl::context> tls_;  // outlives stream_, which refers to it
   Stream stream_;
   PeerInfo peer_;  // listener, address and (after the handshake) client certificate
@@ -385,6 +417,7 @@ class HttpSession final : public SessionBase,
   bool close_after_ = false;  // an error reply: close after writing it
   bool linger_ = false;
   bool broken_ = false;       // an I/O error or timeout: no TLS goodbye
+  bool evicted_ = false;      // closed by Evict
   size_t discarded_ = 0;
   std::array<char, kReadChunk> discard_;
 };
@@ -392,25 +425,25 @@ class HttpSession final : public SessionBase,
 }  // namespace
 
 void StartTlsSession(std::shared_ptr<Server::Core> core, asio::ip::tcp::socket socket,
-                     std::shared_ptr<ssl::context> tls, std::string peer_ip) {
+                     std::shared_ptr<ssl::context> tls, std::string peer_ip, Admission::Entry* entry) {
   ssl::context& ctx = *tls;
   auto session = std::make_shared<HttpSession<LeanTlsStream>>(std::move(core), Listener::kApi,
-                                                          std::move(peer_ip), std::move(tls),
+                                                          std::move(peer_ip), entry, std::move(tls),
                                                           std::move(socket), ctx);
   session->Start();
 }
 
 void StartPlainSession(std::shared_ptr<Server::Core> core, asio::ip::tcp::socket socket,
-                       std::string peer_ip) {
+                       std::string peer_ip, Admission::Entry* entry) {
   auto session = std::make_shared<HttpSession<beast::tcp_stream>>(
-      std::move(core), Listener::kMetrics, std::move(peer_ip), nullptr, std::move(socket));
+      std::move(core), Listener::kMetrics, std::move(peer_ip), entry, nullptr, std::move(socket));
   session->Start();
 }
 
 void StartUnixSession(std::shared_ptr<Server::Core> core,
                       asio::local::stream_protocol::socket socket) {
-  auto session = std::make_shared<HttpSession<UnixStream>>(std::move(core), Listener::kAdminSocket,
-                                                           std::string(), nullptr, std::move(socket));
+  auto session = std::make_shared<HttpSession<UnixStream>>(
+      std::move(core), Listener::kAdminSocket, std::string(), nullptr, nullptr, std::move(socket));
   session->Start();
 }
 

@@ -12,10 +12,12 @@
 
 namespace mayfly::net {
 
+// `entry` is the connection's place in the admission table; the session
+// gives it back when it ends.
 void StartTlsSession(std::shared_ptr<Server::Core> core, boost::asio::ip::tcp::socket socket,
-                     std::shared_ptr<ssl::context> tls, std::string peer_ip);
+                     std::shared_ptr<ssl::context> tls, std::string peer_ip, Admission::Entry* entry);
 void StartPlainSession(std::shared_ptr<Server::Core> core, boost::asio::ip::tcp::socket socket,
-                       std::string peer_ip);
+                       std::string peer_ip, Admission::Entry* entry);
 void StartUnixSession(std::shared_ptr<Server::Core> core,
                       boost::asio::local::stream_protocol::socket socket);
 

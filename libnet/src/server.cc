@@ -1,10 +1,11 @@
 // The server's listeners: binding, the accept loops with the allow-list and
-// connection limit, and graceful shutdown.
+// admission (admission.h), and graceful shutdown.
 #include "mayfly/net/server.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,15 +37,27 @@ constexpr std::chrono::milliseconds kAcceptRetry{100};
 // A refused connection gets this long to take our 503 and go.
 constexpr std::chrono::seconds kRefuseTimeout{1};
 
-std::string PeerIp(const tcp::socket& socket) {
+// The client's address, IPv4-mapped IPv6 shown as IPv4; unspecified when
+// the socket has no peer any more.
+asio::ip::address PeerAddress(const tcp::socket& socket) {
   error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
-  if (ec) return "";
+  if (ec) return {};
   auto address = endpoint.address();
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
     address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
   }
-  return address.to_string();
+  return address;
+}
+
+// The source max_connections_per_ip counts: an IPv4 address, or the /64 of
+// an IPv6 one, the block a single host or LAN is usually given (counting
+// single IPv6 addresses would let one host take any number).
+std::string PeerKey(const asio::ip::address& address) {
+  if (!address.is_v6()) return address.to_string();
+  auto bytes = address.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
 bool Allowed(const std::vector<Cidr>& allow, const std::string& ip) {
@@ -57,8 +70,9 @@ bool Allowed(const std::vector<Cidr>& allow, const std::string& ip) {
   return false;
 }
 
-// Answers a connection beyond max_connections with a fixed 503 and closes it,
-// draining briefly what it sent so the reply is not lost to a reset.
+// Answers a connection refused for the connection limits with a fixed 503
+// and closes it, draining briefly what it sent so the reply is not lost to a
+// reset.
 template <class Protocol>
 class Refusal : public std::enable_shared_from_this<Refusal<Protocol>> {
  public:
@@ -91,9 +105,8 @@ class Refusal : public std::enable_shared_from_this<Refusal<Protocol>> {
   std::array<char, 1024> sink_;
 };
 
-// Answers a connection beyond max_connections with a fixed 503 and closes it,
-// draining (within kRefuseTimeout) what it sent so the reply is not lost to a
-// reset.
+// Answers a refused connection with a fixed 503 and closes it, draining
+// (within kRefuseTimeout) what it sent so the reply is not lost to a reset.
 template <class Protocol>
 void RefuseBusy(typename Protocol::socket socket) {
   std::make_shared<Refusal<Protocol>>(std::move(socket))->Start();
@@ -152,14 +165,17 @@ class Acceptor final : public ListenerBase,
   void Dispatch(typename Protocol::socket socket) {
     ServerOptions options = core_->options();
     if constexpr (std::is_same_v<Protocol, tcp>) {
-      std::string ip = PeerIp(socket);
+      const asio::ip::address address = PeerAddress(socket);
+      std::string ip = address.is_unspecified() ? "" : address.to_string();
       // The allow-list is checked before any TLS work is spent on the peer.
       if (kind_ == Listener::kApi && !Allowed(options.allow_cidrs, ip)) {
         core_->counters().refused_not_allowed++;
         return;  // the socket closes as it goes out of scope
       }
-      if (core_->active_connections() >= static_cast<size_t>(std::max(options.max_connections, 0))) {
-        core_->counters().refused_over_limit++;
+      std::shared_ptr<ssl::context> tls;
+      if (kind_ == Listener::kApi && !(tls = core_->tls_context())) return;
+      Admission::Entry* entry = core_->Admit(PeerKey(address), options);
+      if (entry == nullptr) {
         // A TLS client cannot read a plain reply: it is just closed.
         if (kind_ == Listener::kMetrics) RefuseBusy<tcp>(std::move(socket));
         return;
@@ -169,11 +185,9 @@ class Acceptor final : public ListenerBase,
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       if (kind_ == Listener::kApi) {
-        auto tls = core_->tls_context();
-        if (!tls) return;
-        StartTlsSession(core_, std::move(socket), std::move(tls), std::move(ip));
+        StartTlsSession(core_, std::move(socket), std::move(tls), std::move(ip), entry);
       } else {
-        StartPlainSession(core_, std::move(socket), std::move(ip));
+        StartPlainSession(core_, std::move(socket), std::move(ip), entry);
       }
     } else {
       StartUnixSession(core_, std::move(socket));
@@ -325,9 +339,15 @@ size_t Server::active_connections() const { return core_->active_connections(); 
 
 ServerStats Server::stats() const {
   auto& c = core_->counters();
-  return ServerStats{c.accepted.load(),           c.refused_not_allowed.load(),
-                     c.refused_over_limit.load(), c.handshake_failures.load(),
-                     c.requests.load(),           c.rejected_requests.load()};
+  return ServerStats{.accepted = c.accepted.load(),
+                     .refused_not_allowed = c.refused_not_allowed.load(),
+                     .refused_over_limit = c.refused_over_limit.load(),
+                     .refused_over_ip_limit = c.refused_over_ip_limit.load(),
+                     .evicted_handshaking = c.evicted_handshaking.load(),
+                     .evicted_idle = c.evicted_idle.load(),
+                     .handshake_failures = c.handshake_failures.load(),
+                     .requests = c.requests.load(),
+                     .rejected_requests = c.rejected_requests.load()};
 }
 
 }  // namespace mayfly::net

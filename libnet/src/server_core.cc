@@ -2,21 +2,50 @@
 // and the shutdown that waits for both to empty.
 #include "server_core.h"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 
 namespace mayfly::net {
 
-void Server::Core::AddSession(SessionBase* session, std::weak_ptr<SessionBase> weak) {
+void Server::Core::AddSession(SessionBase* session, std::weak_ptr<SessionBase> weak,
+                              Admission::Entry* entry) {
+  admission_.Attach(entry, weak);
   std::lock_guard lock(mu_);
   sessions_.emplace(session, std::move(weak));
 }
 
-void Server::Core::RemoveSession(SessionBase* session) {
+void Server::Core::RemoveSession(SessionBase* session, Admission::Entry* entry) {
+  admission_.Release(entry);
   {
     std::lock_guard lock(mu_);
     sessions_.erase(session);
   }
   MaybeDrained();
+}
+
+Admission::Entry* Server::Core::Admit(const std::string& peer_key, const ServerOptions& options) {
+  auto decision = admission_.Admit(
+      peer_key, Admission::Limits{static_cast<size_t>(std::max(options.max_connections, 0)),
+                                  static_cast<size_t>(std::max(options.max_connections_per_ip, 0))});
+  switch (decision.verdict) {
+    case Admission::Verdict::kOverLimit:
+      counters_.refused_over_limit++;
+      return nullptr;
+    case Admission::Verdict::kOverPeerLimit:
+      counters_.refused_over_ip_limit++;
+      return nullptr;
+    case Admission::Verdict::kAdmitted:
+      break;
+  }
+  if (decision.evicted) {
+    auto& counter = decision.evicted_stage == Admission::Stage::kIdle ? counters_.evicted_idle
+                                                                      : counters_.evicted_handshaking;
+    counter++;
+    // Outside the table's lock: the session posts its own close.
+    decision.evicted->Evict();
+  }
+  return decision.entry;
 }
 
 size_t Server::Core::active_connections() const {

@@ -11,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "admission.h"
 #include "mayfly/net/server.h"
 
 namespace mayfly::net {
@@ -22,6 +23,9 @@ class SessionBase {
   // Called from any thread when the server starts draining: the session
   // closes at once if it is waiting for a request, else after its response.
   virtual void OnServerShutdown() = 0;
+  // Called from any thread once the admission table chose this connection
+  // to make room for a new one: it closes at once, on its own executor.
+  virtual void Evict() = 0;
 };
 
 // An accepting socket, closable from any thread.
@@ -58,10 +62,17 @@ class Server::Core : public std::enable_shared_from_this<Server::Core> {
   bool shutting_down() const { return shutting_down_.load(); }
 
   // Connection registry; a session adds itself once it is owned by a
-  // shared_ptr and removes itself in its destructor.
-  void AddSession(SessionBase* session, std::weak_ptr<SessionBase> weak);
-  void RemoveSession(SessionBase* session);
+  // shared_ptr and removes itself in its destructor, giving back its
+  // admission entry (null on the admin socket).
+  void AddSession(SessionBase* session, std::weak_ptr<SessionBase> weak, Admission::Entry* entry);
+  void RemoveSession(SessionBase* session, Admission::Entry* entry);
   size_t active_connections() const;
+
+  // A new TCP connection from `peer_key` under the current limits: its
+  // admission entry, or null when it is to be turned away (counted). A
+  // connection displaced to make room is counted and told to close.
+  Admission::Entry* Admit(const std::string& peer_key, const ServerOptions& options);
+  Admission& admission() { return admission_; }
 
   // Listener bookkeeping: Shutdown closes them, and drains only once every
   // accept loop has ended.
@@ -75,6 +86,9 @@ class Server::Core : public std::enable_shared_from_this<Server::Core> {
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint64_t> refused_not_allowed{0};
     std::atomic<uint64_t> refused_over_limit{0};
+    std::atomic<uint64_t> refused_over_ip_limit{0};
+    std::atomic<uint64_t> evicted_handshaking{0};
+    std::atomic<uint64_t> evicted_idle{0};
     std::atomic<uint64_t> handshake_failures{0};
     std::atomic<uint64_t> requests{0};
     std::atomic<uint64_t> rejected_requests{0};
@@ -95,6 +109,7 @@ class Server::Core : public std::enable_shared_from_this<Server::Core> {
   std::vector<std::weak_ptr<ListenerBase>> listeners_;
   int open_listeners_ = 0;
   std::vector<std::function<void()>> drained_;
+  Admission admission_;
   Counters counters_;
 };
 

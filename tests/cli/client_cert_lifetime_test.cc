@@ -48,12 +48,7 @@ class ClientCertLifetimeTest : public ::testing::Test {
   // The daemon's count of accepted connections (on every listener), read
   // from its metrics listener over one kept-alive connection.
   int64_t AcceptedConnections() {
-    if (!metrics_) {
-      const std::string out = ca_.daemon()->output();
-      const size_t at = out.find("metrics=127.0.0.1:") + 18;
-      metrics_.emplace(
-          net::HttpClient::ForUrl("http://127.0.0.1:" + out.substr(at, out.find(' ', at) - at), nullptr).value());
-    }
+    if (!metrics_) metrics_.emplace(net::HttpClient::ForUrl(ca_.metrics_url(), nullptr).value());
     auto metrics = metrics_->Request("GET", "/metrics");
     EXPECT_TRUE(metrics) << metrics.error().ToString();
     if (!metrics) return -1;

@@ -1,5 +1,6 @@
 // Shared by the libnet tests: a PKI with server and client credentials, an
-// echo handler, a server on its own threads, and blocking raw sockets.
+// echo handler, a handler that answers when the test says, a server on its
+// own threads, and blocking raw sockets.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <future>
 #include <memory>
@@ -116,6 +118,33 @@ inline boost::json::object ParseJson(const std::string& text) {
   return value.as_object();
 }
 
+// Hands each request's Respond to the test, which answers when it likes.
+class DeferredHandler {
+ public:
+  Handler handler() {
+    return [this](HttpRequest request, Respond respond) {
+      std::lock_guard lock(mu_);
+      pending_.push_back({std::move(request.path), std::move(respond)});
+      cv_.notify_all();
+    };
+  }
+  // Waits for the next request and takes its Respond.
+  Respond Take(std::string* path = nullptr) {
+    std::unique_lock lock(mu_);
+    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !pending_.empty(); }));
+    if (pending_.empty()) return [](HttpResponse) {};
+    auto [p, respond] = std::move(pending_.front());
+    pending_.pop_front();
+    if (path) *path = p;
+    return respond;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<std::string, Respond>> pending_;
+};
+
 // A Server running on two threads; stops cleanly (drained) on destruction.
 class RunningServer {
  public:
@@ -149,6 +178,26 @@ class RunningServer {
   std::unique_ptr<Server> server_;
   std::vector<std::thread> threads_;
   bool stopped_ = false;
+};
+
+// A test of the TLS listener: the PKI, a listener on a RunningServer, and
+// HttpClients presenting the node certificate (or none).
+class TlsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { pki_ = NetPki::Make(); }
+
+  uint16_t Listen(RunningServer& server) {
+    auto port = server.server().ListenTls("127.0.0.1:0", pki_.ServerContext());
+    EXPECT_TRUE(port.has_value()) << port.error().ToString();
+    return port.value_or(0);
+  }
+  HttpClient Client(uint16_t port, bool with_cert = true) {
+    return HttpClient::ForUrl("https://127.0.0.1:" + std::to_string(port), pki_.ClientContext(with_cert),
+                              ClientOptions{std::chrono::seconds(5)})
+        .value();
+  }
+
+  NetPki pki_;
 };
 
 // Polls `condition` until it holds or `limit` passes.

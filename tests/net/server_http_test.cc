@@ -4,8 +4,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <deque>
-
 #include "net/net_test_util.h"
 #include "support/temp_dir.h"
 
@@ -25,33 +23,6 @@ HttpClient PlainClient(uint16_t port) {
                             ClientOptions{std::chrono::seconds(5)})
       .value();
 }
-
-// Hands each request's Respond to the test, which answers when it likes.
-class DeferredHandler {
- public:
-  Handler handler() {
-    return [this](HttpRequest request, Respond respond) {
-      std::lock_guard lock(mu_);
-      pending_.push_back({std::move(request.path), std::move(respond)});
-      cv_.notify_all();
-    };
-  }
-  // Waits for the next request and takes its Respond.
-  Respond Take(std::string* path = nullptr) {
-    std::unique_lock lock(mu_);
-    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !pending_.empty(); }));
-    if (pending_.empty()) return [](HttpResponse) {};
-    auto [p, respond] = std::move(pending_.front());
-    pending_.pop_front();
-    if (path) *path = p;
-    return respond;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<std::string, Respond>> pending_;
-};
 
 TEST(ServerHttpTest, AnOversizedBodyGets413WithoutBeingRead) {
   ServerOptions options;
@@ -150,21 +121,6 @@ TEST(ServerHttpTest, ASlowBodyIsCutOffByTheBodyTimeout) {
   EXPECT_EQ(raw.last_read(), 0) << "closed by the server, not by our read timeout";
   EXPECT_GE(waited, std::chrono::milliseconds(900));
   EXPECT_LT(waited, std::chrono::seconds(5));
-}
-
-TEST(ServerHttpTest, BeyondMaxConnectionsAPlainClientGets503) {
-  ServerOptions options;
-  options.max_connections = 1;
-  RunningServer server(EchoHandler, options);
-  uint16_t port = server.server().ListenPlain("127.0.0.1:0").value();
-  auto first = PlainClient(port);
-  ASSERT_TRUE(first.Request("GET", "/").has_value());
-  RawSocket raw(port);
-  std::string reply = raw.ReadAll();
-  EXPECT_EQ(Status(reply), "HTTP/1.1 503 Service Unavailable");
-  EXPECT_EQ(ParseJson(Body(reply))["error"].as_object()["code"], "unavailable");
-  EXPECT_EQ(server.server().stats().refused_over_limit, 1u);
-  ASSERT_TRUE(first.Request("GET", "/still-here").has_value());
 }
 
 TEST(ServerHttpTest, ThePlainListenerServesMetricsRequests) {

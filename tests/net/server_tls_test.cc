@@ -1,5 +1,6 @@
 // The mTLS API listener with HttpClient: client certificates, keep-alive,
-// context renewal, the allow-list and the connection limit.
+// context renewal and the allow-list (the connection limits:
+// server_admission_test.cc).
 #include <gtest/gtest.h>
 
 #include "net/net_test_util.h"
@@ -7,23 +8,7 @@
 namespace mayfly::net::testing {
 namespace server_tls_test {
 
-class ServerTlsTest : public ::testing::Test {
- protected:
-  void SetUp() override { pki_ = NetPki::Make(); }
-
-  uint16_t Listen(RunningServer& server) {
-    auto port = server.server().ListenTls("127.0.0.1:0", pki_.ServerContext());
-    EXPECT_TRUE(port.has_value()) << port.error().ToString();
-    return port.value_or(0);
-  }
-  HttpClient Client(uint16_t port, bool with_cert = true) {
-    return HttpClient::ForUrl("https://127.0.0.1:" + std::to_string(port), pki_.ClientContext(with_cert),
-                              ClientOptions{std::chrono::seconds(5)})
-        .value();
-  }
-
-  NetPki pki_;
-};
+class ServerTlsTest : public TlsServerTest {};
 
 TEST_F(ServerTlsTest, RoundTripCarriesTheVerifiedClientCertificate) {
   RunningServer server;
@@ -172,21 +157,6 @@ TEST_F(ServerTlsTest, PeersOutsideTheAllowListAreClosedBeforeTls) {
   server.server().UpdateOptions(options);
   auto ok = Client(port).Request("GET", "/");
   ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
-}
-
-TEST_F(ServerTlsTest, ConnectionsBeyondTheLimitAreClosedAndOthersUnaffected) {
-  ServerOptions options;
-  options.max_connections = 1;
-  RunningServer server(EchoHandler, options);
-  uint16_t port = Listen(server);
-  auto first = Client(port);
-  ASSERT_TRUE(first.Request("GET", "/").has_value());
-  auto refused = Client(port).Request("GET", "/");
-  ASSERT_FALSE(refused.has_value());
-  EXPECT_EQ(server.server().stats().refused_over_limit, 1u);
-  // The connection that was in first keeps working.
-  ASSERT_TRUE(first.Request("GET", "/again").has_value());
-  EXPECT_EQ(server.server().stats().accepted, 1u);
 }
 
 }  // namespace server_tls_test

@@ -34,7 +34,8 @@ class CaFixture {
     ASSERT_EQ(init.status, 0) << init.output;
   }
 
-  // Starts `mayfly-ca serve` and waits for its ready line; sets api().
+  // Starts `mayfly-ca serve` and waits for its ready line; sets api() and
+  // metrics_url().
   void Start() {
     daemon_ = ChildProcess::Start({kCaBinary, "serve", "--config", Path("ca.toml")});
     ASSERT_TRUE(daemon_);
@@ -42,6 +43,8 @@ class CaFixture {
     ASSERT_TRUE(ready) << daemon_->output();
     size_t at = ready->find("api=127.0.0.1:") + 14;
     api_ = "https://127.0.0.1:" + ready->substr(at, ready->find(' ', at) - at);
+    at = ready->find("metrics=127.0.0.1:") + 18;
+    metrics_url_ = "http://127.0.0.1:" + ready->substr(at, ready->find(' ', at) - at);
   }
 
   void Stop() {
@@ -83,12 +86,14 @@ class CaFixture {
 
   std::string Path(const std::string& name) const { return dir_.File(name); }
   const std::string& api() const { return api_; }
+  const std::string& metrics_url() const { return metrics_url_; }
   ChildProcess* daemon() { return daemon_.get(); }
 
  private:
   TempDir dir_;
   std::unique_ptr<ChildProcess> daemon_;
   std::string api_;
+  std::string metrics_url_;
 };
 
 }  // namespace mayfly::testing

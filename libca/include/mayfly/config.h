@@ -114,7 +114,9 @@ struct CaConfig {
     int enroll_per_ip_per_minute = 60;    // /v1/enroll per client IP
     size_t max_body = 64 * 1024;          // request body bytes
     int max_connections = 4096;           // open connections at once
+    int max_connections_per_ip = 256;     // of them from one IPv4 address or IPv6 /64
     std::vector<std::string> allow_cidrs; // client IP allow-list as CIDRs; empty: everyone
+    Duration handshake_timeout = std::chrono::seconds(5);  // to complete the TLS handshake
     Duration header_timeout = std::chrono::seconds(10);  // to read the request headers
     Duration body_timeout = std::chrono::seconds(10);    // to read the request body
     Duration idle_timeout = std::chrono::seconds(60);    // keep-alive between requests

@@ -29,17 +29,26 @@ struct ServerOptions {
   size_t max_body = 64 * 1024;
   // Largest request line + headers; larger is answered 431 and closed.
   size_t max_header = 16 * 1024;
-  // The TLS handshake and a request's headers must arrive within
-  // header_timeout (each); its body within body_timeout, which also bounds
-  // writing a response; a keep-alive connection may wait idle_timeout for its
-  // next request. An expired timeout closes the connection.
+  // The TLS handshake must complete within handshake_timeout; a request's
+  // headers must arrive within header_timeout (on a new connection, counted
+  // from the end of the handshake); its body within body_timeout, which also
+  // bounds writing a response; a keep-alive connection may wait idle_timeout
+  // for its next request. An expired timeout closes the connection.
+  std::chrono::seconds handshake_timeout{5};
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{10};
   std::chrono::seconds idle_timeout{60};
-  // Connections beyond this are accepted and turned away at once: a plain
-  // listener answers 503, the TLS listener closes. The admin socket is exempt
-  // (an operator must reach a daemon under a connection flood).
+  // TCP connections (API and metrics listeners together) open at once, and
+  // from one source: an IPv4 address, or an IPv6 /64. At a limit, a new
+  // connection closes the oldest one that has not yet sent its first
+  // request's headers (a TLS handshake under way, or nothing sent at all),
+  // else the one idle longest between requests; a source at its own limit
+  // only closes its own. Only when every connection counted is busy with a
+  // request is the new one turned away: a plain listener answers 503, the
+  // TLS listener closes. The admin socket is exempt (an operator must reach a
+  // daemon under a connection flood).
   int max_connections = 4096;
+  int max_connections_per_ip = 256;
   // Clients allowed on the TLS API listener; empty = everyone. Others are
   // closed right after accept, before any TLS.
   std::vector<Cidr> allow_cidrs;
@@ -49,7 +58,10 @@ struct ServerOptions {
 struct ServerStats {
   uint64_t accepted = 0;             // connections that got a session
   uint64_t refused_not_allowed = 0;  // peer outside allow_cidrs
-  uint64_t refused_over_limit = 0;   // beyond max_connections
+  uint64_t refused_over_limit = 0;   // max_connections reached, every connection busy
+  uint64_t refused_over_ip_limit = 0;  // max_connections_per_ip reached, all of them busy
+  uint64_t evicted_handshaking = 0;  // closed for a new one before its first request
+  uint64_t evicted_idle = 0;         // closed for a new one while idle between requests
   uint64_t handshake_failures = 0;   // TLS handshake failed or timed out
   uint64_t requests = 0;             // requests handed to the handler
   uint64_t rejected_requests = 0;    // answered 400/413/431 without the handler
