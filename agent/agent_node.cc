@@ -29,12 +29,12 @@ Result<std::string> ReadToken(const std::string& path) {
 
 Result<CaClient*> Agent::Client() {
   if (trust_pem_.empty()) {
-    auto trust = EstablishTrust(config_, paths_);
+    auto trust = EstablishTrust(config_, paths_, *servers_);
     if (!trust) return std::unexpected(trust.error());
     trust_pem_ = *trust;
   }
   if (!client_) {
-    auto client = CaClient::Create(config_.server, trust_pem_, node_ ? node_->chain_pem : "", node_key_.get());
+    auto client = CaClient::Create(*servers_, trust_pem_, node_ ? node_->chain_pem : "", node_key_.get());
     if (!client) return std::unexpected(client.error());
     client_.emplace(std::move(*client));
   }
@@ -108,7 +108,7 @@ Result<void> Agent::EnrollWithToken(const std::string& why) {
                                                issued->spiffe_id.substr(0, 200) + "\" is not a node identity");
   }
   if (auto r = KeepNode(*issued, fresh->key.get(), issued->spiffe_id); !r) return r;
-  spdlog::info("enrolled with {} as {}", config_.server, issued->spiffe_id);
+  spdlog::info("enrolled with {} as {}", (*client)->answered_by(), issued->spiffe_id);
   return Ok();
 }
 
