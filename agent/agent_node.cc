@@ -100,6 +100,7 @@ Result<void> Agent::EnrollWithToken(const std::string& why) {
     return WithContext(issued.error(), "enrolling");
   }
   (void)RecordUsedToken(paths_, *token);
+  const std::string ca = (*client)->answered_by();  // KeepNode replaces the client
   // The token names the node; the CA says which name in `spiffe_id`, and
   // the certificate must carry exactly that node identity.
   auto id = SpiffeId::Parse(issued->spiffe_id);
@@ -108,7 +109,7 @@ Result<void> Agent::EnrollWithToken(const std::string& why) {
                                                issued->spiffe_id.substr(0, 200) + "\" is not a node identity");
   }
   if (auto r = KeepNode(*issued, fresh->key.get(), issued->spiffe_id); !r) return r;
-  spdlog::info("enrolled with {} as {}", (*client)->answered_by(), issued->spiffe_id);
+  spdlog::info("enrolled with {} as {}", ca, issued->spiffe_id);
   return Ok();
 }
 
