@@ -6,7 +6,6 @@
 // addresses) that the test can kill and restart.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <mutex>
