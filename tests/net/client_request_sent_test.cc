@@ -4,7 +4,6 @@
 // when no server can have acted on it.
 #include <gtest/gtest.h>
 
-
 #include "mayfly/net/client.h"
 #include "net/net_test_util.h"
 #include "support/tcp_relay.h"
