@@ -48,7 +48,8 @@ void ServerPool::Failed(size_t i, const std::string& why) {
                                   std::chrono::duration<double>(delay) * jitter(rng_));
   s.last_error = why;
   if (s.failures == 1) {
-    spdlog::warn("CA server {} is down, using the other servers until it answers again: {}", s.url, why);
+    spdlog::warn("CA server {} is down{}: {}", s.url,
+                 states_.size() > 1 ? ", using the other servers until it answers again" : "", why);
   } else {
     spdlog::debug("CA server {} still down ({} failed calls): {}", s.url, s.failures, why);
   }
