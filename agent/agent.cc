@@ -21,10 +21,20 @@ constexpr auto kMaxBackoff = std::chrono::minutes(5);
 }  // namespace
 
 Agent::Agent(AgentConfig config, Mode mode, const Clock& clock)
-    : config_(std::move(config)), mode_(mode), clock_(clock), paths_(config_.state_dir) {}
+    : config_(std::move(config)),
+      mode_(mode),
+      clock_(clock),
+      paths_(config_.state_dir),
+      servers_(std::make_unique<ServerPool>(config_.servers, clock_)) {}
 
 void Agent::Reload(AgentConfig config) {
-  const bool same_ca = config.server == config_.server && config.state_dir == config_.state_dir;
+  const bool same_ca = config.servers == config_.servers && config.state_dir == config_.state_dir;
+  if (config.servers != config_.servers) {
+    client_.reset();  // it points into the pool replaced here
+    auto servers = std::make_unique<ServerPool>(config.servers, clock_);
+    servers->Restore(servers_->states());
+    servers_ = std::move(servers);
+  }
   config_ = std::move(config);
   paths_ = StatePaths(config_.state_dir);
   next_refresh_ = {};
@@ -72,7 +82,7 @@ Result<void> Agent::RefreshCrlAndBundle() {
     return std::unexpected(outcome.error());
   }
   if (outcome->trust_changed) {
-    spdlog::info("trusted roots updated from {}", config_.server);
+    spdlog::info("trusted roots updated from {}", (*client)->answered_by());
     client_.reset();
   }
   crl_hook_pending_ |= outcome->crl_written && !config_.crl_on_change.empty();
@@ -244,6 +254,13 @@ PassResult Agent::RunPass() {
     return std::none_of(report.certs.begin(), report.certs.end(),
                         [&entry](const CertStatus& c) { return c.serial == entry.first; });
   });
+  for (const ServerState& s : servers_->states()) {
+    report.servers.push_back({.url = s.url,
+                              .in_backoff = s.failures > 0,
+                              .failures = s.failures,
+                              .retry_at = s.failures > 0 ? FormatRfc3339(s.retry_at) : "",
+                              .last_error = s.last_error});
+  }
   if (std::filesystem::exists(paths_.dir)) {
     if (auto r = SaveStatus(paths_, report); !r) spdlog::warn("writing {}: {}", paths_.status, r.error().message);
   }

@@ -12,6 +12,7 @@
 
 #include "agent_ca_client.h"
 #include "agent_cert_check.h"
+#include "agent_servers.h"
 #include "agent_state.h"
 #include "mayfly/clock.h"
 #include "mayfly/config.h"
@@ -74,8 +75,11 @@ class Agent {
   Mode mode_;
   const Clock& clock_;
   StatePaths paths_;
+  // The CA's servers and their back-off; carried from pass to pass. Rebuilt
+  // (keeping the state of the servers still listed) when `servers` changes.
+  std::unique_ptr<ServerPool> servers_;
   std::string trust_pem_;
-  std::optional<CaClient> client_;  // rebuilt when the roots or the node cert change
+  std::optional<CaClient> client_;  // rebuilt when the roots, the node cert or the servers change
   std::optional<HeldCert> node_;
   OsslPtr<EVP_PKEY> node_key_;
   std::map<std::string, TimePoint> due_;       // serial -> jittered renewal time (run mode)

@@ -41,36 +41,56 @@ bool FingerprintMatches(const std::string& actual, const std::string& pinned) {
   return actual.size() == pinned.size() && CRYPTO_memcmp(actual.data(), pinned.data(), actual.size()) == 0;
 }
 
-Result<std::string> FirstContact(const AgentConfig& config, const StatePaths& paths) {
-  auto ctx = UnverifiedContext();
-  if (!ctx) return std::unexpected(ctx.error());
-  auto client = net::HttpClient::ForUrl(config.server, *ctx, Options(std::nullopt));
-  if (!client) return std::unexpected(client.error());
-  auto response = client->Request("GET", "/v1/bundle");
-  if (!response) return WithContext(response.error(), "first contact");
-  if (response->status != 200) {
-    return MakeError(ErrorCode::kUnavailable,
-                     "first contact: GET /v1/bundle answered HTTP " + std::to_string(response->status));
-  }
-  auto roots = CertsFromPem(response->body);
+// What a proxy without a backend (502, 504) or an instance that cannot act
+// now (503: its database is away, it is overloaded or shutting down) says:
+// not the CA's decision, so another server may give one.
+bool IsUnavailableStatus(int status) { return status == 502 || status == 503 || status == 504; }
+
+// The root of `bundle_pem` whose SHA-256 is `pinned`, as PEM; kForbidden
+// naming `server` when there is none.
+Result<std::string> PinnedRoot(const std::string& bundle_pem, const std::string& pinned, const std::string& server) {
+  auto roots = CertsFromPem(bundle_pem);
   if (!roots) return WithContext(roots.error(), "first contact: the CA's bundle");
   for (const auto& root : *roots) {
     auto fp = CertFingerprint(root.get());
-    if (!fp || !FingerprintMatches(*fp, config.ca_fingerprint)) continue;
-    auto pem = CertToPem(root.get());
+    if (fp && FingerprintMatches(*fp, pinned)) return CertToPem(root.get());
+  }
+  return MakeError(ErrorCode::kForbidden, "first contact: no root in the bundle of " + server +
+                                              " matches ca_fingerprint " + pinned + "; refusing to trust it");
+}
+
+Result<std::string> FirstContact(const AgentConfig& config, const StatePaths& paths, ServerPool& pool) {
+  auto ctx = UnverifiedContext();
+  if (!ctx) return std::unexpected(ctx.error());
+  Error last{ErrorCode::kUnavailable, "first contact: no server to ask"};
+  for (size_t i : pool.Candidates()) {
+    auto client = net::HttpClient::ForUrl(pool.url(i), *ctx, Options(std::nullopt));
+    if (!client) return std::unexpected(client.error());
+    auto response = client->Request("GET", "/v1/bundle");
+    if (!response || IsUnavailableStatus(response->status)) {
+      last = response ? Error{ErrorCode::kUnavailable, pool.url(i) + ": first contact: GET /v1/bundle answered HTTP " +
+                                                           std::to_string(response->status)}
+                      : WithContext(response.error(), "first contact").error();
+      pool.Failed(i, last.message);
+      continue;  // a GET: any server may answer it
+    }
+    pool.Succeeded(i);
+    if (response->status != 200) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "first contact: GET /v1/bundle answered HTTP " + std::to_string(response->status));
+    }
+    auto pem = PinnedRoot(response->body, config.ca_fingerprint, pool.url(i));
     if (!pem) return std::unexpected(pem.error());
     if (auto r = EnsureDirectory(paths.dir, 0700); !r) return std::unexpected(r.error());
     if (auto r = WriteFileAtomic(paths.trust, *pem, 0644); !r) return std::unexpected(r.error());
     return *pem;
   }
-  return MakeError(ErrorCode::kForbidden, "first contact: no root in the bundle of " + config.server +
-                                              " matches ca_fingerprint " + config.ca_fingerprint +
-                                              "; refusing to trust it");
+  return std::unexpected(std::move(last));
 }
 
 }  // namespace
 
-Result<std::string> EstablishTrust(const AgentConfig& config, const StatePaths& paths) {
+Result<std::string> EstablishTrust(const AgentConfig& config, const StatePaths& paths, ServerPool& pool) {
   if (auto kept = ReadFile(paths.trust); kept && CertsFromPem(*kept)) return *kept;
   if (!config.ca_bundle.empty()) {
     auto pem = ReadFile(config.ca_bundle);
@@ -78,14 +98,15 @@ Result<std::string> EstablishTrust(const AgentConfig& config, const StatePaths& 
     if (auto certs = CertsFromPem(*pem); !certs) return WithContext(certs.error(), "ca_bundle " + config.ca_bundle);
     return *pem;
   }
-  return FirstContact(config, paths);
+  return FirstContact(config, paths, pool);
 }
 
-Result<CaClient> CaClient::Create(const std::string& server, const std::string& trust_pem,
+Result<CaClient> CaClient::Create(ServerPool& pool, const std::string& trust_pem,
                                   const std::string& node_chain_pem, const EVP_PKEY* node_key) {
   // The CA is spiffe://<td>/mayfly/ca, <td> being the node certificate's;
   // before enrollment any trust domain's (Enroll then checks the node
-  // certificate against the one the CA presented).
+  // certificate against the one the CA presented). Every server must prove
+  // the same identity against the same roots: they are one CA.
   net::ServerIdentity ca;
   if (!node_chain_pem.empty()) {
     auto known = net::CaIdentityOf(node_chain_pem, "the node certificate");
@@ -94,18 +115,24 @@ Result<CaClient> CaClient::Create(const std::string& server, const std::string& 
   }
   auto anon_ctx = net::MakeClientTlsContext({.trust_pem = trust_pem});
   if (!anon_ctx) return std::unexpected(anon_ctx.error());
-  auto anonymous = net::HttpClient::ForUrl(server, *anon_ctx, Options(ca));
-  if (!anonymous) return std::unexpected(anonymous.error());
-  std::optional<net::HttpClient> node;
+  std::shared_ptr<net::ssl::context> node_ctx;
   if (node_key != nullptr && !node_chain_pem.empty()) {
     auto ctx = net::MakeClientTlsContext(
         {.trust_pem = trust_pem, .cert_chain_pem = node_chain_pem, .key = node_key});
     if (!ctx) return std::unexpected(ctx.error());
-    auto client = net::HttpClient::ForUrl(server, *ctx, Options(ca));
-    if (!client) return std::unexpected(client.error());
-    node.emplace(std::move(*client));
+    node_ctx = *ctx;
   }
-  return CaClient(std::move(*anonymous), std::move(node));
+  std::vector<Endpoint> endpoints;
+  for (const ServerState& server : pool.states()) {
+    auto anonymous = net::HttpClient::ForUrl(server.url, *anon_ctx, Options(ca));
+    if (!anonymous) return std::unexpected(anonymous.error());
+    Endpoint& e = endpoints.emplace_back(Endpoint{std::move(*anonymous), std::nullopt});
+    if (!node_ctx) continue;
+    auto node = net::HttpClient::ForUrl(server.url, node_ctx, Options(ca));
+    if (!node) return std::unexpected(node.error());
+    e.node.emplace(std::move(*node));
+  }
+  return CaClient(pool, std::move(endpoints));
 }
 
 Error CaClient::ErrorFrom(const net::HttpResponse& response, const std::string& what) {
@@ -115,20 +142,47 @@ Error CaClient::ErrorFrom(const net::HttpResponse& response, const std::string& 
   return std::move(answer.error);
 }
 
-Result<IssuedPem> CaClient::PostForCert(net::HttpClient& client, const std::string& target,
+Result<net::HttpResponse> CaClient::Exchange(Caller caller, FailOver fail_over, const std::string& method,
+                                             const std::string& target, const std::string& body,
+                                             const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::optional<Result<net::HttpResponse>> last;
+  for (size_t i : pool_->Candidates()) {
+    net::HttpClient& client = caller == Caller::kNode ? *endpoints_[i].node : endpoints_[i].anonymous;
+    auto response = client.Request(method, target, body, headers);
+    // Not a server's failure (a request that cannot be built): the same everywhere.
+    if (!response && response.error().code != ErrorCode::kUnavailable) return response;
+    if (response) {
+      server_ = client.verified_server();
+      answered_by_ = client.endpoint();
+    }
+    if (response && !IsUnavailableStatus(response->status)) {
+      pool_->Succeeded(i);
+      return response;
+    }
+    pool_->Failed(i, response ? net::ReadApiError(*response, client.endpoint() + ": " + method + " " + target)
+                                    .error.message
+                              : response.error().message);
+    const bool sent = response.has_value() || client.request_sent();
+    last = std::move(response);
+    if (sent && fail_over == FailOver::kUnsent) break;
+  }
+  return std::move(*last);  // Candidates() is never empty
+}
+
+Result<IssuedPem> CaClient::PostForCert(Caller caller, FailOver fail_over, const std::string& target,
                                         const std::string& body) {
   retry_after_ = 0;
   banned_ = false;
-  auto response = client.Request("POST", target, body);
+  auto response = Exchange(caller, fail_over, "POST", target, body);
   if (!response) return std::unexpected(response.error());
-  server_ = client.verified_server();
   if (response->status != 200) return std::unexpected(ErrorFrom(*response, "POST " + target));
   return net::ParseCertificateAnswer(response->body, "POST " + target);
 }
 
 Result<IssuedPem> CaClient::Enroll(const std::string& token, const std::string& csr) {
-  auto issued =
-      PostForCert(anonymous_, "/v1/enroll", json::serialize(json::object{{"token", token}, {"csr", csr}}));
+  // A one-time token: resent elsewhere only when no server can have spent it.
+  auto issued = PostForCert(Caller::kAnonymous, FailOver::kUnsent, "/v1/enroll",
+                            json::serialize(json::object{{"token", token}, {"csr", csr}}));
   if (!issued) return issued;
   // Enrollment accepted the CA's path in any trust domain; the node joins
   // the trust domain of the CA that answered, or not at all.
@@ -143,13 +197,19 @@ Result<IssuedPem> CaClient::Enroll(const std::string& token, const std::string& 
 }
 
 Result<IssuedPem> CaClient::Renew(const std::string& csr) {
-  if (!node_) return MakeError(ErrorCode::kUnauthenticated, "no node certificate to renew with");
-  return PostForCert(*node_, "/v1/renew", json::serialize(json::object{{"csr", csr}}));
+  if (endpoints_.empty() || !endpoints_.front().node) {
+    return MakeError(ErrorCode::kUnauthenticated, "no node certificate to renew with");
+  }
+  // A renewal or a signature asked twice is two certificates, the first
+  // unused and expiring: harmless, so these fail over whenever they fail.
+  return PostForCert(Caller::kNode, FailOver::kAlways, "/v1/renew", json::serialize(json::object{{"csr", csr}}));
 }
 
 Result<IssuedPem> CaClient::Sign(const std::string& csr, Duration ttl) {
-  if (!node_) return MakeError(ErrorCode::kUnauthenticated, "no node certificate to sign with");
-  return PostForCert(*node_, "/v1/sign",
+  if (endpoints_.empty() || !endpoints_.front().node) {
+    return MakeError(ErrorCode::kUnauthenticated, "no node certificate to sign with");
+  }
+  return PostForCert(Caller::kNode, FailOver::kAlways, "/v1/sign",
                      json::serialize(json::object{{"csr", csr}, {"ttl", FormatDuration(ttl)}}));
 }
 
@@ -158,9 +218,8 @@ Result<std::optional<std::string>> CaClient::GetIfChanged(const std::string& tar
   banned_ = false;
   std::vector<std::pair<std::string, std::string>> headers;
   if (!etag.empty()) headers.emplace_back("If-None-Match", etag);
-  auto response = anonymous_.Request("GET", target, "", headers);
+  auto response = Exchange(Caller::kAnonymous, FailOver::kAlways, "GET", target, "", headers);
   if (!response) return std::unexpected(response.error());
-  server_ = anonymous_.verified_server();
   if (response->status == 304) return std::optional<std::string>();
   if (response->status != 200) return std::unexpected(ErrorFrom(*response, "GET " + target));
   etag.clear();

@@ -1,6 +1,7 @@
 // What a pass run in a child process hands back to the long-lived agent:
 // the state that must outlive the pass (jittered due times, pending hooks,
-// the refresh and backoff clocks) and when to come back. JSON over a pipe.
+// the refresh and backoff clocks, each CA server's back-off) and when to come
+// back. JSON over a pipe.
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -32,6 +33,13 @@ std::string Agent::CarryOver(const PassResult& result) const {
   for (const auto& [serial, when] : due_) due[serial] = Micros(when);
   json::array hooks;
   for (const std::string& cert : hooks_pending_) hooks.push_back(json::string(cert));
+  json::array servers;
+  for (const ServerState& s : servers_->states()) {
+    servers.push_back(json::object{{"url", s.url},
+                                   {"failures", s.failures},
+                                   {"retry_at", Micros(s.retry_at)},
+                                   {"last_error", s.last_error}});
+  }
   json::array problems;
   for (const std::string& error : result.errors) problems.push_back(json::string(error));
   return json::serialize(json::object{{"next_wake", Micros(result.next_wake)},
@@ -41,7 +49,8 @@ std::string Agent::CarryOver(const PassResult& result) const {
                                       {"crl_hook_pending", crl_hook_pending_},
                                       {"bundle_hook_pending", bundle_hook_pending_},
                                       {"next_refresh", Micros(next_refresh_)},
-                                      {"failures", failures_}});
+                                      {"failures", failures_},
+                                      {"servers", std::move(servers)}});
 }
 
 Result<PassResult> Agent::TakeCarryOver(std::string_view text) {
@@ -54,6 +63,14 @@ Result<PassResult> Agent::TakeCarryOver(std::string_view text) {
     for (const auto& [serial, when] : o.at("due").as_object()) due.emplace(serial, FromMicros(when.as_int64()));
     std::set<std::string> hooks;
     for (const json::value& cert : o.at("hooks_pending").as_array()) hooks.emplace(cert.as_string());
+    std::vector<ServerState> servers;
+    for (const json::value& s : o.at("servers").as_array()) {
+      const json::object& server = s.as_object();
+      servers.push_back({.url = std::string(server.at("url").as_string()),
+                         .failures = static_cast<int>(server.at("failures").as_int64()),
+                         .retry_at = FromMicros(server.at("retry_at").as_int64()),
+                         .last_error = std::string(server.at("last_error").as_string())});
+    }
     PassResult result;
     result.next_wake = FromMicros(o.at("next_wake").as_int64());
     for (const json::value& error : o.at("problems").as_array()) result.errors.emplace_back(error.as_string());
@@ -63,6 +80,7 @@ Result<PassResult> Agent::TakeCarryOver(std::string_view text) {
     bundle_hook_pending_ = o.at("bundle_hook_pending").as_bool();
     next_refresh_ = FromMicros(o.at("next_refresh").as_int64());
     failures_ = static_cast<int>(o.at("failures").as_int64());
+    servers_->Restore(servers);
     return result;
   } catch (const std::exception& e) {
     return Malformed(e.what());
@@ -74,6 +92,9 @@ TimePoint Agent::PassDied() {
   return NextWake(true, clock_.Now());
 }
 
-void Agent::ReseedJitter() { rng_.seed(std::random_device{}()); }
+void Agent::ReseedJitter() {
+  rng_.seed(std::random_device{}());
+  servers_->ReseedJitter();
+}
 
 }  // namespace mayfly::agent

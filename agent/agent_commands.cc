@@ -8,7 +8,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/json.hpp>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -120,18 +119,7 @@ int StatusCommand(const std::string& config_path, bool json) {
   auto report = LoadStatus(paths);
   if (!report) return Fail("no status yet (" + report.error().message + "); run mayfly-agent once or run"), 1;
   if (json) {
-    boost::json::array certs;
-    for (const CertStatus& c : report->certs) {
-      certs.push_back(boost::json::object{{"name", c.name},
-                                          {"spiffe_id", c.spiffe_id},
-                                          {"serial", c.serial},
-                                          {"not_after", c.not_after},
-                                          {"next_renewal", c.next_renewal},
-                                          {"last_error", c.last_error}});
-    }
-    std::cout << boost::json::serialize(boost::json::object{
-                     {"updated_at", report->updated_at}, {"certificates", certs}, {"crl_error", report->crl_error}})
-              << "\n";
+    std::cout << StatusJson(*report) << "\n";
     return 0;
   }
   std::printf("%-44s %-34s %-21s %-21s %s\n", "IDENTITY", "SERIAL", "NOT AFTER", "NEXT RENEWAL", "LAST ERROR");
@@ -140,6 +128,14 @@ int StatusCommand(const std::string& config_path, bool json) {
                 (c.serial.empty() ? "-" : c.serial).c_str(), (c.not_after.empty() ? "-" : c.not_after).c_str(),
                 (c.next_renewal.empty() ? "-" : c.next_renewal).c_str(),
                 (c.last_error.empty() ? "-" : c.last_error).c_str());
+  }
+  if (!report->servers.empty()) {
+    std::printf("\n%-44s %-34s %s\n", "CA SERVER", "STATE", "LAST ERROR");
+    for (const ServerStatus& s : report->servers) {
+      const std::string state = s.in_backoff ? "back-off until " + s.retry_at : "up";
+      std::printf("%-44s %-34s %s\n", s.url.c_str(), state.c_str(),
+                  (s.last_error.empty() ? "-" : s.last_error).c_str());
+    }
   }
   std::printf("updated %s%s\n", report->updated_at.c_str(),
               report->crl_error.empty() ? "" : ("; CRL/bundle: " + report->crl_error).c_str());

@@ -29,12 +29,12 @@ Result<std::string> ReadToken(const std::string& path) {
 
 Result<CaClient*> Agent::Client() {
   if (trust_pem_.empty()) {
-    auto trust = EstablishTrust(config_, paths_);
+    auto trust = EstablishTrust(config_, paths_, *servers_);
     if (!trust) return std::unexpected(trust.error());
     trust_pem_ = *trust;
   }
   if (!client_) {
-    auto client = CaClient::Create(config_.server, trust_pem_, node_ ? node_->chain_pem : "", node_key_.get());
+    auto client = CaClient::Create(*servers_, trust_pem_, node_ ? node_->chain_pem : "", node_key_.get());
     if (!client) return std::unexpected(client.error());
     client_.emplace(std::move(*client));
   }
@@ -100,6 +100,7 @@ Result<void> Agent::EnrollWithToken(const std::string& why) {
     return WithContext(issued.error(), "enrolling");
   }
   (void)RecordUsedToken(paths_, *token);
+  const std::string ca = (*client)->answered_by();  // KeepNode replaces the client
   // The token names the node; the CA says which name in `spiffe_id`, and
   // the certificate must carry exactly that node identity.
   auto id = SpiffeId::Parse(issued->spiffe_id);
@@ -108,7 +109,7 @@ Result<void> Agent::EnrollWithToken(const std::string& why) {
                                                issued->spiffe_id.substr(0, 200) + "\" is not a node identity");
   }
   if (auto r = KeepNode(*issued, fresh->key.get(), issued->spiffe_id); !r) return r;
-  spdlog::info("enrolled with {} as {}", config_.server, issued->spiffe_id);
+  spdlog::info("enrolled with {} as {}", ca, issued->spiffe_id);
   return Ok();
 }
 

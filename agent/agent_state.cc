@@ -68,7 +68,7 @@ Result<void> RecordUsedToken(const StatePaths& paths, const std::string& token) 
   return WriteFileAtomic(paths.used_tokens, text, 0600);
 }
 
-Result<void> SaveStatus(const StatePaths& paths, const StatusReport& report) {
+std::string StatusJson(const StatusReport& report) {
   json::array certs;
   for (const CertStatus& c : report.certs) {
     certs.push_back(json::object{{"name", c.name},
@@ -78,10 +78,23 @@ Result<void> SaveStatus(const StatePaths& paths, const StatusReport& report) {
                                  {"next_renewal", c.next_renewal},
                                  {"last_error", c.last_error}});
   }
+  json::array servers;
+  for (const ServerStatus& s : report.servers) {
+    servers.push_back(json::object{{"url", s.url},
+                                   {"in_backoff", s.in_backoff},
+                                   {"failures", s.failures},
+                                   {"retry_at", s.retry_at},
+                                   {"last_error", s.last_error}});
+  }
   json::object o{{"updated_at", report.updated_at},
                  {"certificates", std::move(certs)},
-                 {"crl_error", report.crl_error}};
-  return WriteFileAtomic(paths.status, json::serialize(o) + "\n", 0644);
+                 {"crl_error", report.crl_error},
+                 {"servers", std::move(servers)}};
+  return json::serialize(o);
+}
+
+Result<void> SaveStatus(const StatePaths& paths, const StatusReport& report) {
+  return WriteFileAtomic(paths.status, StatusJson(report) + "\n", 0644);
 }
 
 Result<StatusReport> LoadStatus(const StatePaths& paths) {
@@ -96,6 +109,20 @@ Result<StatusReport> LoadStatus(const StatePaths& paths) {
       report.certs.push_back(CertStatus{Str(c, "name"), Str(c, "spiffe_id"), Str(c, "serial"),
                                         Str(c, "not_after"), Str(c, "next_renewal"),
                                         Str(c, "last_error")});
+    }
+  }
+  if (auto s = o->find("servers"); s != o->end() && s->value().is_array()) {
+    for (const json::value& v : s->value().as_array()) {
+      if (!v.is_object()) continue;
+      const json::object& server = v.as_object();
+      const json::value* backoff = server.if_contains("in_backoff");
+      const json::value* failures = server.if_contains("failures");
+      report.servers.push_back(ServerStatus{
+          .url = Str(server, "url"),
+          .in_backoff = backoff != nullptr && backoff->is_bool() && backoff->as_bool(),
+          .failures = failures != nullptr && failures->is_int64() ? static_cast<int>(failures->as_int64()) : 0,
+          .retry_at = Str(server, "retry_at"),
+          .last_error = Str(server, "last_error")});
     }
   }
   return report;

@@ -58,12 +58,24 @@ struct CertStatus {
   std::string last_error;  // "" after a success
 };
 
+// One CA server of `mayfly-agent status`, as the latest pass left it.
+struct ServerStatus {
+  std::string url;
+  bool in_backoff = false;  // its latest call failed: skipped until retry_at
+  int failures = 0;         // consecutive failed calls
+  std::string retry_at;     // RFC 3339; "" when up
+  std::string last_error;   // "" when up
+};
+
 struct StatusReport {
   std::string updated_at;
   std::vector<CertStatus> certs;
   std::string crl_error;   // last CRL/bundle refresh error
+  std::vector<ServerStatus> servers;  // in the configured order
 };
 
+// The report as one JSON object: status.json, and `mayfly-agent status --json`.
+std::string StatusJson(const StatusReport& report);
 [[nodiscard]] Result<void> SaveStatus(const StatePaths& paths, const StatusReport& report);
 [[nodiscard]] Result<StatusReport> LoadStatus(const StatePaths& paths);
 

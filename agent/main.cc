@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "Machine-readable output (status)");
   CLI::App* once = app.add_subcommand("once", "Bring every certificate, the CRL and the bundle up to date, then exit");
   CLI::App* run = app.add_subcommand("run", "Keep everything up to date until SIGTERM (SIGHUP re-reads the config)");
-  CLI::App* status = app.add_subcommand("status", "Show each certificate, its renewal time and last error");
+  CLI::App* status = app.add_subcommand("status", "Show each certificate, its renewal time and last error, and each CA server");
   for (CLI::App* sub : {once, run, status}) sub->fallthrough();
   try {
     app.parse(argc, argv);

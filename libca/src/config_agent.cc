@@ -1,6 +1,7 @@
 // Loading and checking agent.toml, the host agent's configuration.
 #include <csignal>
 #include <map>
+#include <set>
 
 #include "mayfly/config.h"
 #include "toml_reader.h"
@@ -140,11 +141,49 @@ void CheckFilesDistinct(TableReader& t, const WorkloadConfig& w,
   }
 }
 
-void ReadAgentFile(TableReader& root, AgentConfig& cfg) {
-  root.ReadRequired("server", cfg.server);
+bool IsHttpsUrl(std::string_view url) {
   constexpr std::string_view kHttps = "https://";
-  root.Check("server", cfg.server.starts_with(kHttps) && cfg.server.size() > kHttps.size(),
-             R"(expected an https:// URL like "https://ca.internal:8443")");
+  return url.starts_with(kHttps) && url.size() > kHttps.size();
+}
+
+// "https://ca:8443/" and "https://ca:8443" are one server.
+std::string_view WithoutTrailingSlash(std::string_view url) {
+  while (url.ends_with('/')) url.remove_suffix(1);
+  return url;
+}
+
+// `server = "..."` (one CA) or `servers = [...]` (several instances of one
+// CA, tried in order): exactly one of them, into cfg.servers.
+void ReadServers(TableReader& root, AgentConfig& cfg) {
+  constexpr std::string_view kExpected = R"(expected an https:// URL like "https://ca.internal:8443")";
+  root.Node("server");  // both are known keys, whichever the file uses
+  root.Node("servers");
+  if (root.Has("server") && root.Has("servers")) {
+    return root.Invalid("servers", "expected either server or servers, not both");
+  }
+  if (root.Has("server")) {
+    std::string server;
+    root.ReadNonEmpty("server", server);
+    root.Check("server", IsHttpsUrl(server), kExpected);
+    cfg.servers = {server};
+    return;
+  }
+  if (!root.Has("servers")) {
+    return root.Missing("server", "required key is missing (or servers): the URL of the CA");
+  }
+  std::vector<std::string> servers;
+  root.Read("servers", servers);
+  if (root.Node("servers")->as_array() == nullptr) return;  // Read recorded the error
+  root.Check("servers", !servers.empty(), R"(expected at least one URL, like ["https://ca1:8443", "https://ca2:8443"])");
+  root.CheckEach("servers", IsHttpsUrl, kExpected);
+  std::set<std::string_view> seen;
+  root.CheckEach("servers", [&seen](std::string_view url) { return seen.insert(WithoutTrailingSlash(url)).second; },
+                 "expected a server not listed before");
+  cfg.servers = std::move(servers);
+}
+
+void ReadAgentFile(TableReader& root, AgentConfig& cfg) {
+  ReadServers(root, cfg);
 
   std::string fingerprint;
   root.Read("ca_fingerprint", fingerprint);

@@ -61,10 +61,12 @@ class HttpClient::Impl {
 
   const std::string& endpoint() const { return endpoint_; }
   const VerifiedServer& verified_server() const { return server_; }
+  bool request_sent() const { return sent_; }
 
   Result<HttpResponse> Request(const std::string& method, const std::string& target,
                                const std::string& body,
                                const std::vector<std::pair<std::string, std::string>>& headers) {
+    sent_ = false;
     auto req = BuildRequest(method, target, body, headers);
     if (!req) return std::unexpected(req.error());
     bool reused = IsOpen();
@@ -83,6 +85,7 @@ class HttpClient::Impl {
       parser.body_limit(options_.max_response_body);
       parser.header_limit(kMaxResponseHeader);
       const char* step = "sending the request";
+      sent_ = true;
       error_code ec = Write(*req);
       if (!ec) {
         step = "reading the response";
@@ -177,6 +180,7 @@ class HttpClient::Impl {
 
   std::string host_header_;
   std::string prefix_;
+  bool sent_ = false;  // of the latest Request
 };
 
 namespace {
@@ -420,6 +424,8 @@ Result<HttpResponse> HttpClient::Request(
 const std::string& HttpClient::endpoint() const { return impl_->endpoint(); }
 
 const VerifiedServer& HttpClient::verified_server() const { return impl_->verified_server(); }
+
+bool HttpClient::request_sent() const { return impl_->request_sent(); }
 
 Result<ServerIdentity> CaIdentityOf(const std::string& chain_pem, const std::string& what) {
   auto leaf = CertFromPem(chain_pem);

@@ -59,7 +59,8 @@ class CrlBundleSyncTest : public ::testing::Test {
   }
 
   Result<agent::SyncOutcome> Sync() {
-    auto client = agent::CaClient::Create(url_, trust_pem_, pki_.client_chain_pem, pki_.client_key.get());
+    agent::ServerPool servers({url_}, SystemClock::Instance());
+    auto client = agent::CaClient::Create(servers, trust_pem_, pki_.client_chain_pem, pki_.client_key.get());
     if (!client) return std::unexpected(client.error());
     return agent::SyncCrlAndBundle(*client, config_, *paths_, trust_pem_, {});
   }

@@ -39,7 +39,8 @@ class EnrollTrustDomainTest : public ::testing::Test {
   }
 
   Result<agent::IssuedPem> Enroll() {
-    auto client = agent::CaClient::Create(url_, pki_.root_pem, "", nullptr);
+    agent::ServerPool servers({url_}, SystemClock::Instance());
+    auto client = agent::CaClient::Create(servers, pki_.root_pem, "", nullptr);
     if (!client) return std::unexpected(client.error());
     return client->Enroll("token", "csr");
   }

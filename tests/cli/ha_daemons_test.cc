@@ -50,9 +50,8 @@ class HaDaemonsTest : public ::testing::Test {
     std::smatch m;
     const std::string url = schema_->url();
     ASSERT_TRUE(std::regex_search(url, m, std::regex(R"(127\.0\.0\.1:(\d+))"))) << url;
-    auto relay = testing::TcpRelay::Start(static_cast<uint16_t>(std::stoi(m[1])));
-    ASSERT_TRUE(relay) << relay.error().ToString();
-    relay_ = std::move(*relay);
+    relay_ = std::make_unique<testing::TcpRelay>(static_cast<uint16_t>(std::stoi(m[1])));
+    ASSERT_TRUE(relay_->Start());
     url_ = m.prefix().str() + "127.0.0.1:" + std::to_string(relay_->port()) + m.suffix().str();
     testing::WriteTextFile(Path("pass"), "correct horse battery staple\n");
     ::chmod(Path("pass").c_str(), 0600);
@@ -266,7 +265,8 @@ TEST_F(HaDaemonsTest, ConcurrentWritersOnBothKeepOneAuditChainAndRisingCrlNumber
 
 TEST_F(HaDaemonsTest, WithTheDatabaseAwayBothAnswer503AndServeAgainWhenItReturns) {
   Enroll(a_, a_, "node-1");
-  relay_->Cut();
+  const uint16_t db_port = relay_->port();
+  relay_->Kill();
   for (Instance* instance : {&a_, &b_}) {
     EXPECT_TRUE(testing::WaitUntil([&] { return Curl(instance->metrics + "/healthz", "health") == 503; }, 5s, 50ms))
         << instance->name;
@@ -283,7 +283,7 @@ TEST_F(HaDaemonsTest, WithTheDatabaseAwayBothAnswer503AndServeAgainWhenItReturns
   EXPECT_EQ(Curl(a_.api + "/v1/bundle", "bundle.pem"), 200);
   EXPECT_EQ(Curl(b_.api + "/v1/crl", "down.crl"), 200);
 
-  ASSERT_TRUE(relay_->Resume());
+  ASSERT_TRUE(relay_->Start(db_port));
   const auto back = std::chrono::steady_clock::now();
   for (Instance* instance : {&a_, &b_}) {
     EXPECT_TRUE(testing::WaitUntil([&] { return !SignWeb(*instance, "node-1", "back-" + instance->name).empty(); },

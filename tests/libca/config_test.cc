@@ -94,7 +94,7 @@ void ExpectSameConfig(const CaConfig& got, const CaConfig& want) {
 
 void ExpectSameConfig(const AgentConfig& got, const AgentConfig& want) {
   EXPECT_EQ(got.path, want.path);
-  EXPECT_EQ(got.server, want.server);
+  EXPECT_EQ(got.servers, want.servers);
   EXPECT_EQ(got.ca_fingerprint, want.ca_fingerprint);
   EXPECT_EQ(got.renew_at, want.renew_at);
   ASSERT_EQ(got.workloads.size(), want.workloads.size());
@@ -447,7 +447,7 @@ TEST(AgentConfigTest, MinimalFileKeepsEveryDefault) {
   ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
   AgentConfig want;
   want.path = path;
-  want.server = "https://ca.internal:8443";
+  want.servers = {"https://ca.internal:8443"};
   want.ca_bundle = "root.pem";
   ExpectSameConfig(*cfg, want);
   // The defaults DESIGN.md promises.
@@ -495,7 +495,7 @@ pid_file = "api.pid"
   ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
   AgentConfig want;
   want.path = path;
-  want.server = "https://127.0.0.1:8443";
+  want.servers = {"https://127.0.0.1:8443"};
   want.ca_fingerprint =
       "sha256:abcd00112233445566778899aabbccddeeff00112233445566778899aabbccdd";
   want.join_token_file = "token";
@@ -571,7 +571,7 @@ TEST(AgentConfigTest, FingerprintFormsAreNormalised) {
 TEST(AgentConfigTest, ExampleFileLoadsWithTheQuickstartValues) {
   Result<AgentConfig> cfg = LoadAgentConfig(MAYFLY_SOURCE_DIR "/config/agent.toml");
   ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
-  EXPECT_EQ(cfg->server, "https://127.0.0.1:8443");
+  EXPECT_EQ(cfg->servers, std::vector<std::string>{"https://127.0.0.1:8443"});
   EXPECT_EQ(cfg->ca_bundle, "./demo/ca/root.pem");
   EXPECT_EQ(cfg->ca_fingerprint, "");
   EXPECT_EQ(cfg->join_token_file, "./demo/join-token");
@@ -652,7 +652,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"HookWithoutFile", BASE "crl_on_change = \"true\"\n", 3, "crl_on_change",
                   "expected only together with crl_path"},
         ErrorCase{"UnknownTopLevelKey", BASE "refresh_every = \"1m\"\n", 3, "refresh_every",
-                  "unknown key; known keys in the top level: server, ca_fingerprint, "
+                  "unknown key; known keys in the top level: server, servers, ca_fingerprint, "
                   "ca_bundle, join_token_file, state_dir, crl_path, bundle_path, "
                   "crl_on_change, bundle_on_change, refresh, renew_at, key_type, workload"},
         ErrorCase{"UnknownWorkloadKey", BASE WORKLOAD "sigal = \"HUP\"\n", 7,

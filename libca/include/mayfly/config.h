@@ -178,7 +178,11 @@ struct WorkloadConfig {
 
 struct AgentConfig {
   std::string path;                  // the file this was loaded from (not a key)
-  std::string server;                // required: "https://host:port" of the CA
+  // Required: the CA's "https://host:port" URLs, from `server = "..."` (one)
+  // or `servers = [...]` (several instances of one CA, each a distinct URL):
+  // exactly one of the two keys. Every call goes to the first server not in
+  // back-off and fails over to the next on a transport failure (docs/agent.md).
+  std::vector<std::string> servers;
   // How the agent trusts the CA on first contact: exactly one of
   // ca_fingerprint and ca_bundle is required.
   // SHA-256 of the root certificate's DER, normalised to "sha256:<64 lowercase

@@ -107,6 +107,11 @@ class HttpClient {
       const std::string& method, const std::string& target, const std::string& body = "",
       const std::vector<std::pair<std::string, std::string>>& headers = {});
 
+  // Whether the latest Request wrote (any of) its request to a connection.
+  // False when it failed before: resolving, connecting, the TLS handshake or
+  // the server's identity check -- then the server certainly did not act on
+  // it, and a caller may send a non-idempotent request elsewhere.
+  bool request_sent() const;
   // The URL or socket path, as used in error messages.
   const std::string& endpoint() const;
   // What the server proved on the connection of the latest response.
