@@ -126,5 +126,20 @@ TEST_F(StoreMigrateCliTest, ADaemonMovedToPostgresqlServesTheSameChainAndRecords
   EXPECT_GT(AuditEvents(), events);
 }
 
+// Bad input is refused before anything is read or written, saying what is wrong.
+TEST_F(StoreMigrateCliTest, RefusesAPasswordInTheUrlAndAMissingStore) {
+  testing::WriteTextFile(Path("ca.toml"), "trust_domain = \"example.org\"\nstate_dir = \"" + Path("ca") + "\"\n");
+  auto with_password = ca_.Cli("store migrate --to postgresql://mayfly:hunter2@127.0.0.1/mayfly --password-file " +
+                               pg_->password_file());
+  EXPECT_EQ(with_password.status, 1);
+  EXPECT_NE(with_password.output.find("--to: the PostgreSQL url holds a password"), std::string::npos)
+      << with_password.output;
+  EXPECT_EQ(with_password.output.find("hunter2"), std::string::npos) << with_password.output;
+  auto no_store = ca_.Cli(Migrate());
+  EXPECT_EQ(no_store.status, 1);
+  EXPECT_NE(no_store.output.find("no SQLite store at " + Path("ca") + "/ca.db"), std::string::npos)
+      << no_store.output;
+}
+
 }  // namespace store_migrate_cli_test
 }  // namespace mayfly

@@ -332,7 +332,11 @@ TEST_F(StoreMigrateTest, RefusesASourceWhoseAuditChainIsBroken) {
   auto report = Migrate();
   ASSERT_FALSE(report);
   EXPECT_NE(report.error().message.find("first bad event: 3"), std::string::npos) << report.error().message;
+  // The CA records and certificates written before the audit pages rolled back with them.
   EXPECT_EQ(pg_->QueryValue("SELECT count(*) FROM audit_events").value(), "0");
+  EXPECT_EQ(pg_->QueryValue("SELECT count(*) FROM certificates").value(), "0");
+  EXPECT_EQ(pg_->QueryValue("SELECT count(*) FROM ca_certs").value(), "0");
+  EXPECT_EQ(pg_->QueryValue("SELECT last_id FROM audit_head").value(), "0");
 }
 
 }  // namespace store_migrate_test
