@@ -33,6 +33,9 @@ void AddAdminCommands(CLI::App& app, const GlobalOptions& global, Action& action
 // ca status | prepare | activate | retire | rotate: CA rotation.
 void AddCaCommands(CLI::App& app, const GlobalOptions& global, Action& action);
 
+// store migrate: copy the SQLite store into PostgreSQL.
+void AddStoreCommands(CLI::App& app, const GlobalOptions& global, Action& action);
+
 // Prints "mayfly-ca: <message>" on stderr and returns 1: every failing
 // command ends with one clear line.
 int Fail(const std::string& message);

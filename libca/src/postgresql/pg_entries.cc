@@ -5,10 +5,7 @@
 
 namespace mayfly {
 namespace pg {
-namespace {
 
-// "ARRAY[$n, $n+1, ...]::text[]" for `values`, added to `params`: every name
-// is a parameter of its own, so no quoting is ever done by hand.
 std::string TextArray(PgParams& params, const std::vector<std::string>& values) {
   std::string sql = "ARRAY[";
   for (size_t i = 0; i < values.size(); ++i) {
@@ -17,6 +14,34 @@ std::string TextArray(PgParams& params, const std::vector<std::string>& values) 
   }
   return sql + "]::text[]";
 }
+
+Result<std::vector<EntryRecord>> ReadEntries(PgConnection& conn) {
+  // One row per name (one for an entry with none), dns names first, in order.
+  auto res = conn.Query(
+      "SELECT e.id, e.spiffe_id, e.node, e.max_ttl, e.source, cardinality(e.dns), n.name "
+      "FROM entries e LEFT JOIN LATERAL unnest(e.dns || e.ips) WITH ORDINALITY AS n(name, ord) ON true "
+      "ORDER BY e.id, n.ord",
+      "listing entries");
+  if (!res) return std::unexpected(res.error());
+  std::vector<EntryRecord> entries;
+  int64_t names_seen = 0;
+  for (int i = 0; i < res->Rows(); ++i) {
+    if (entries.empty() || entries.back().id != res->Int(i, 0)) {
+      entries.push_back(EntryRecord{.id = res->Int(i, 0),
+                                    .spiffe_id = res->Text(i, 1),
+                                    .node = res->Text(i, 2),
+                                    .max_ttl = res->Int(i, 3),
+                                    .source = res->Text(i, 4)});
+      names_seen = 0;
+    }
+    if (res->IsNull(i, 6)) continue;
+    EntryRecord& entry = entries.back();
+    (names_seen++ < res->Int(i, 5) ? entry.dns : entry.ips).push_back(res->Text(i, 6));
+  }
+  return entries;
+}
+
+namespace {
 
 Result<int64_t> InsertEntryRow(PgConnection& conn, const EntryRecord& entry, std::string_view source) {
   PgParams params;
@@ -59,31 +84,7 @@ Result<void> PostgresStore::RemoveEntry(int64_t id) {
 }
 
 Result<std::vector<EntryRecord>> PostgresStore::ListEntries() {
-  return impl_->Read([&](PgConnection& conn) -> Result<std::vector<EntryRecord>> {
-    // One row per name (one for an entry with none), dns names first, in order.
-    auto res = conn.Query(
-        "SELECT e.id, e.spiffe_id, e.node, e.max_ttl, e.source, cardinality(e.dns), n.name "
-        "FROM entries e LEFT JOIN LATERAL unnest(e.dns || e.ips) WITH ORDINALITY AS n(name, ord) ON true "
-        "ORDER BY e.id, n.ord",
-        "listing entries");
-    if (!res) return std::unexpected(res.error());
-    std::vector<EntryRecord> entries;
-    int64_t names_seen = 0;
-    for (int i = 0; i < res->Rows(); ++i) {
-      if (entries.empty() || entries.back().id != res->Int(i, 0)) {
-        entries.push_back(EntryRecord{.id = res->Int(i, 0),
-                                      .spiffe_id = res->Text(i, 1),
-                                      .node = res->Text(i, 2),
-                                      .max_ttl = res->Int(i, 3),
-                                      .source = res->Text(i, 4)});
-        names_seen = 0;
-      }
-      if (res->IsNull(i, 6)) continue;
-      EntryRecord& entry = entries.back();
-      (names_seen++ < res->Int(i, 5) ? entry.dns : entry.ips).push_back(res->Text(i, 6));
-    }
-    return entries;
-  });
+  return impl_->Read([](PgConnection& conn) { return pg::ReadEntries(conn); });
 }
 
 Result<void> PostgresStore::ReplaceConfigEntries(std::span<const EntryRecord> entries) {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "mayfly/postgres_store.h"
 #include "pg_pool.h"
@@ -75,6 +76,23 @@ inline constexpr std::string_view kCertColumns =
 // The SQL condition selecting certificates in `status`, reading the
 // parameter `$<now_param>` except for kRevoked.
 std::string CertStatusCondition(CertStatus status, int now_param);
+
+// The database password: the first line of `path`, which only its owner may
+// read. kConfig for an empty path or file, or one others can read.
+[[nodiscard]] Result<std::string> ReadPasswordFile(const std::string& path);
+
+// One connection of its own (not the pool's), for `url` checked by
+// PostgresStore::CheckUrl and the password in `password_file`: the bulk
+// export and import run their whole work on it.
+[[nodiscard]] Result<std::unique_ptr<PgConnection>> ConnectWithPasswordFile(const std::string& url,
+                                                                            const std::string& password_file);
+
+// "ARRAY[$n, $n+1, ...]::text[]" for `values`, added to `params`: every name
+// is a parameter of its own, so no quoting is ever done by hand.
+std::string TextArray(PgParams& params, const std::vector<std::string>& values);
+
+// Every entry, by id, with its names.
+[[nodiscard]] Result<std::vector<EntryRecord>> ReadEntries(PgConnection& conn);
 
 }  // namespace mayfly::pg
 

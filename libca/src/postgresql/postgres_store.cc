@@ -8,7 +8,6 @@
 
 namespace mayfly {
 namespace pg {
-namespace {
 
 // The first line of the password file, which only its owner may read.
 Result<std::string> ReadPasswordFile(const std::string& path) {
@@ -22,7 +21,6 @@ Result<std::string> ReadPasswordFile(const std::string& path) {
   return password;
 }
 
-}  // namespace
 }  // namespace pg
 
 Result<void> PostgresStore::CheckUrl(const std::string& url) {

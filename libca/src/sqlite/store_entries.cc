@@ -55,6 +55,29 @@ Result<int64_t> InsertEntry(Connection& conn, const EntryRecord& entry, std::str
 
 }  // namespace
 
+Result<std::vector<EntryRecord>> ReadEntries(Connection& conn) {
+  auto stmt = conn.Prepare(
+      "SELECT id, spiffe_id, node, dns, ips, max_ttl, source FROM entries ORDER BY id");
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<EntryRecord> entries;
+  while (true) {
+    auto row = stmt->Step();
+    if (!row) return WithContext(row.error(), "listing entries");
+    if (!*row) return entries;
+    auto dns = DecodeList(conn, stmt->Text(3));
+    if (!dns) return std::unexpected(dns.error());
+    auto ips = DecodeList(conn, stmt->Text(4));
+    if (!ips) return std::unexpected(ips.error());
+    entries.push_back(EntryRecord{.id = stmt->Int(0),
+                                  .spiffe_id = stmt->Text(1),
+                                  .node = stmt->Text(2),
+                                  .dns = std::move(*dns),
+                                  .ips = std::move(*ips),
+                                  .max_ttl = stmt->Int(5),
+                                  .source = stmt->Text(6)});
+  }
+}
+
 Result<int64_t> SqliteStore::AddEntry(const EntryRecord& entry) {
   const std::string_view source = entry.source.empty() ? kEntryFromApi : entry.source;
   if (auto r = CheckEntryRecord(entry, source); !r) return std::unexpected(r.error());
@@ -87,28 +110,7 @@ Result<void> SqliteStore::RemoveEntry(int64_t id) {
 }
 
 Result<std::vector<EntryRecord>> SqliteStore::ListEntries() {
-  return impl_->Read([&](Connection& conn) -> Result<std::vector<EntryRecord>> {
-    auto stmt = conn.Prepare(
-        "SELECT id, spiffe_id, node, dns, ips, max_ttl, source FROM entries ORDER BY id");
-    if (!stmt) return std::unexpected(stmt.error());
-    std::vector<EntryRecord> entries;
-    while (true) {
-      auto row = stmt->Step();
-      if (!row) return WithContext(row.error(), "listing entries");
-      if (!*row) return entries;
-      auto dns = DecodeList(conn, stmt->Text(3));
-      if (!dns) return std::unexpected(dns.error());
-      auto ips = DecodeList(conn, stmt->Text(4));
-      if (!ips) return std::unexpected(ips.error());
-      entries.push_back(EntryRecord{.id = stmt->Int(0),
-                                    .spiffe_id = stmt->Text(1),
-                                    .node = stmt->Text(2),
-                                    .dns = std::move(*dns),
-                                    .ips = std::move(*ips),
-                                    .max_ttl = stmt->Int(5),
-                                    .source = stmt->Text(6)});
-    }
-  });
+  return impl_->Read([](Connection& conn) { return ReadEntries(conn); });
 }
 
 Result<void> SqliteStore::ReplaceConfigEntries(std::span<const EntryRecord> entries) {

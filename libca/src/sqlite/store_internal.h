@@ -134,4 +134,7 @@ inline constexpr std::string_view kCertColumns =
 // parameter :now except for kRevoked.
 std::string_view CertStatusCondition(CertStatus status);
 
+// Every entry, by id, with its names decoded.
+[[nodiscard]] Result<std::vector<EntryRecord>> ReadEntries(Connection& conn);
+
 }  // namespace mayfly
