@@ -13,7 +13,9 @@
 #include <set>
 
 #include "mayfly/file_util.h"
+#include "support/ca_fixture.h"
 #include "support/child_process.h"
+#include "support/lapse_watch.h"
 #include "support/pg_test_schema.h"
 #include "support/tcp_relay.h"
 #include "support/temp_dir.h"
@@ -58,8 +60,9 @@ class HaDaemonsTest : public ::testing::Test {
 
     a_ = Configure("a");
     b_ = Configure("b");
-    auto init = Cli(a_, "init");
+    auto init = Cli(a_, "--json init");
     ASSERT_EQ(init.status, 0) << init.output;
+    fingerprint_ = std::string(json::parse(init.output).as_object().at("ca_fingerprint").as_string());
     auto again = Cli(b_, "--json init");
     ASSERT_EQ(again.status, 0) << again.output;
     EXPECT_TRUE(json::parse(again.output).as_object().at("existed").as_bool()) << again.output;
@@ -85,6 +88,7 @@ class HaDaemonsTest : public ::testing::Test {
                            "admin_socket = \"" + Path(name + ".sock") + "\"\n"
                            "server_names = [\"localhost\", \"127.0.0.1\"]\n"
                            "[ca]\nkey_passphrase_file = \"" + Path("pass") + "\"\n"
+                           "[issuance]\nmin_ttl = \"10s\"\nnode_ttl = \"20s\"\nbackdate = \"1s\"\n"
                            "[store]\nbackend = \"postgresql\"\nurl = \"" + url_ + "\"\n"
                            "password_file = \"" + schema_->password_file() + "\"\n"
                            "[[entry]]\nspiffe_id = \"spiffe://example.org/web\"\nnode = \"node-*\"\n");
@@ -170,6 +174,7 @@ class HaDaemonsTest : public ::testing::Test {
   std::unique_ptr<testing::PgTestSchema> schema_;
   std::unique_ptr<testing::TcpRelay> relay_;
   std::string url_;
+  std::string fingerprint_;
   Instance a_, b_;
 };
 
@@ -289,7 +294,8 @@ TEST_F(HaDaemonsTest, WithTheDatabaseAwayBothAnswer503AndServeAgainWhenItReturns
     EXPECT_TRUE(testing::WaitUntil([&] { return !SignWeb(*instance, "node-1", "back-" + instance->name).empty(); },
                                    5s, 100ms))
         << instance->name << " does not issue 5 s after the database came back";
-    EXPECT_EQ(Curl(instance->metrics + "/healthz", "health"), 200);
+    EXPECT_TRUE(testing::WaitUntil([&] { return Curl(instance->metrics + "/healthz", "health") == 200; }, 5s, 50ms))
+        << instance->name;
   }
   RecordProperty("serving_again_ms",
                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -301,6 +307,37 @@ TEST_F(HaDaemonsTest, WithTheDatabaseAwayBothAnswer503AndServeAgainWhenItReturns
         << instance->process->output();
     EXPECT_EQ(testing::CountOf(instance->process->output(), "the store answers again"), 1);
   }
+}
+
+TEST_F(HaDaemonsTest, AnAgentWithBothServersKeepsItsCertificatesFreshWhenOneIsKilled) {
+  testing::WriteTextFile(Path("token"), Token(a_, "node-agent") + "\n");
+  testing::WriteTextFile(Path("agent.toml"),
+                         "servers = [\"" + a_.api + "\", \"" + b_.api + "\"]\n"
+                         "ca_fingerprint = \"" + fingerprint_ + "\"\n"
+                         "join_token_file = \"" + Path("token") + "\"\n"
+                         "state_dir = \"" + Path("agent") + "\"\n"
+                         "crl_path = \"" + Path("out/crl.pem") + "\"\n"
+                         "refresh = \"1s\"\n"
+                         "[[workload]]\nspiffe_id = \"spiffe://example.org/web\"\nttl = \"10s\"\n"
+                         "cert = \"" + Path("web.pem") + "\"\nkey = \"" + Path("web.key") + "\"\n");
+  auto agent = testing::ChildProcess::Start({testing::kAgentBinary, "run", "--config", Path("agent.toml")});
+  ASSERT_TRUE(agent);
+  ASSERT_TRUE(agent->WaitForLineContaining("enrolled with " + a_.api)) << agent->output();
+  testing::LapseWatch watch(Path("web.pem"));
+  ASSERT_TRUE(watch.WaitForRenewals(1, 20s)) << agent->output();
+
+  // A dies as a lost host does, in the middle of the agent's renewal loop.
+  a_.process->Signal(SIGKILL);
+  a_.process.reset();
+  ASSERT_TRUE(watch.WaitForRenewals(3, 40s)) << agent->output();
+  EXPECT_EQ(watch.lapses(), std::vector<std::string>{});
+  EXPECT_NE(agent->output().find("CA server " + a_.api + " is down"), std::string::npos) << agent->output();
+
+  // Every certificate the agent was handed, A's included, is in the store.
+  auto certs = Cli(b_, "--json certs --spiffe-id spiffe://example.org/web --limit 1000");
+  ASSERT_EQ(certs.status, 0) << certs.output;
+  for (const std::string& serial : watch.serials()) EXPECT_NE(certs.output.find(serial), std::string::npos) << serial;
+  EXPECT_EQ(agent->Stop(SIGTERM), 0) << agent->output();
 }
 
 }  // namespace ha_daemons_test
