@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "mayfly/ca_init.h"
+#include "mayfly/ca_layout.h"
 #include "mayfly/config.h"
 
 namespace mayfly::cli {
@@ -51,12 +52,18 @@ int RunInit(const GlobalOptions& global) {
     std::cout << boost::json::serialize(out) << "\n";
     return 0;
   }
-  std::cout << "Created a Mayfly CA for trust domain " << config->trust_domain << " in " << p.state_dir << "\n"
+  // A shared store keeps the keys and every record; state_dir has copies of
+  // the public files and the admin credential.
+  const bool shared = StoreOptionsFor(*config).backend != StoreBackend::kSqlite;
+  const std::string store_name = std::string(StoreBackendName(StoreOptionsFor(*config).backend));
+  std::cout << "Created a Mayfly CA for trust domain " << config->trust_domain << " in "
+            << (shared ? "the " + store_name + " store" : p.state_dir) << "\n"
             << "  root certificate          " << p.root_cert << "\n"
             << "  intermediate certificate  " << p.intermediate_cert << "\n"
-            << "  keys (encrypted)          " << p.root_key << ", " << p.intermediate_key << "\n"
+            << "  keys (encrypted)          "
+            << (shared ? "in the " + store_name + " store" : p.root_key + ", " + p.intermediate_key) << "\n"
             << "  root CRL                  " << p.root_crl << "\n"
-            << "  database                  " << p.database << "\n"
+            << "  database                  " << (shared ? store_name + " ([store] url)" : p.database) << "\n"
             << "  admin credential          " << p.admin_cert << ", " << p.admin_key << "\n"
             << "  key passphrase            " << result->passphrase_file
             << (result->passphrase_generated ? " (generated; keep it safe)" : "") << "\n"
