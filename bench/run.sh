@@ -3,12 +3,13 @@
 # compared with (measured in this same run on this machine), the ratio, the
 # target (issue 3 and 6) and whether it is met. `make bench` runs it.
 # Installs what is missing (scripts/install-deps.sh), builds Release into BUILD
-# (default build-rel). Runs for about eleven minutes (11 min on 2026-11-27);
-# nothing listens beyond 127.0.0.1 and every process it starts is stopped on
-# exit.
+# (default build-rel). Runs for about nine minutes (9 min on 2026-12-05, about
+# two of them in bench/pg.sh); nothing listens beyond 127.0.0.1 and every
+# process it starts is stopped on exit.
 #   CONNECTIONS (64) and DURATION (10 s) tune the load cases; IDLE (1000) the
 #   idle-connection case; STORM (10000) the renewal storm's nodes;
-#   SKIP_SCALE=1 skips bench/scale.sh (1M rows).
+#   SKIP_SCALE=1 skips bench/scale.sh (1M rows); SKIP_PG=1 skips bench/pg.sh
+#   (the same daemon on PostgreSQL, one and two instances).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/start_ca.sh
