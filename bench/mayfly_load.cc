@@ -13,12 +13,16 @@
 // with many idle mTLS clients); it prints "holding N idle connections" once
 // they are all open. --mode storm enrolls --nodes nodes, then has each renew
 // once on a new connection, as fast as --connections workers can.
+// --start-file makes it wait, once ready (nodes enrolled, keep-alive
+// connections open), until that file exists: load processes against two
+// daemons start their clocks together.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -69,6 +73,7 @@ struct Options {
   int csr_pool = 16;
   double rate = 0;  // total requests/s to pace at; 0: as fast as answers come
   int nodes = 10000;  // storm mode
+  std::string start_file;  // wait for it to exist before the clock starts
 };
 
 // One simulated node: its credentials and the request bodies it cycles
@@ -207,6 +212,14 @@ asio::awaitable<void> Drive(const Options& options, size_t index, const Node& no
   }
 }
 
+// Each process prepares at its own pace; the script starts them together.
+void AwaitStartFile(const Options& options) {
+  if (options.start_file.empty()) return;
+  std::printf("ready; waiting for %s\n", options.start_file.c_str());
+  std::fflush(stdout);
+  while (!std::filesystem::exists(options.start_file)) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+}
+
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   const size_t at = std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())));
@@ -288,6 +301,7 @@ int Storm(const Options& given, const std::string& root) {
 
   std::vector<Tally> tallies(static_cast<size_t>(options.connections));
   next = 0;
+  AwaitStartFile(options);
   const auto start = Clock::now();
   for (int w = 0; w < options.connections; ++w) {
     workers.emplace_back([&, w] {
@@ -364,6 +378,7 @@ int Run(const Options& options) {
     }
     ioc.restart();
   }
+  AwaitStartFile(options);
   const auto start = Clock::now();
   const auto until = start + std::chrono::seconds(options.duration);
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -400,6 +415,8 @@ int main(int argc, char** argv) {
   app.add_option("--rate", options.rate, "Pace to this many requests/s in all (default: unpaced)")
       ->check(CLI::PositiveNumber);
   app.add_option("--csr-pool", options.csr_pool, "Distinct CSRs per client (default 16)")->check(CLI::Range(1, 4096));
+  app.add_option("--start-file", options.start_file,
+                 "Once ready, wait until this file exists before starting the clock");
   CLI11_PARSE(app, argc, argv);
   return mayfly::load::Run(options);
 }
