@@ -126,12 +126,13 @@ Result<void> CaRuntime::SaveAndSwap(std::vector<CaCertRecord> changed, AuditEven
   return AdoptCaRecords(std::move(*records));
 }
 
-Result<void> CaRuntime::CatchUpWithStore() {
+Result<bool> CaRuntime::CatchUpWithStore() {
   auto records = store_->ListCaCerts();
   if (!records) return WithContext(records.error(), "reading the CA certificates");
-  if (*records == ca()->records) return Ok();
+  if (*records == ca()->records) return false;
   spdlog::info("the CA certificates changed in the store (another instance's rotation step); following");
-  return AdoptCaRecords(std::move(*records));
+  if (auto r = AdoptCaRecords(std::move(*records)); !r) return std::unexpected(r.error());
+  return true;
 }
 
 Result<void> CaRuntime::AdoptCaRecords(std::vector<CaCertRecord> records) {
@@ -385,7 +386,7 @@ Result<void> CaRuntime::MaintainRotation() {
   std::lock_guard lock(rotation_mu_);
   const auto config = this->config();
   if (!config->ca.auto_rotate) return Ok();
-  if (auto r = CatchUpWithStore(); !r) return r;
+  if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
   const Duration before = config->ca.rotate_before;
   const auto view = ca();
   const CaCertRecord* active = view->Active(CaRole::kIntermediate);

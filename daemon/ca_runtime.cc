@@ -212,23 +212,25 @@ Result<void> CaRuntime::Reload(const CaConfig& config) {
   return Ok();
 }
 
-Result<void> CaRuntime::Refresh() {
+Result<void> CaRuntime::RebuildCaches() {
   if (auto r = revocations_.Rebuild(*store_, ToUnixSeconds(clock_.Now())); !r) return r;
-  if (auto r = entries_.Rebuild(*store_); !r) return r;
+  return entries_.Rebuild(*store_);
+}
+
+Result<void> CaRuntime::Refresh() {
+  if (auto r = RebuildCaches(); !r) return r;
   if (auto r = MaintainRotation(); !r) spdlog::error("automatic CA rotation: {}", r.error().ToString());
   return crl_->Regenerate();
 }
 
 Result<void> CaRuntime::FollowStoreChanges() {
-  if (auto r = revocations_.Rebuild(*store_, ToUnixSeconds(clock_.Now())); !r) return r;
-  if (auto r = entries_.Rebuild(*store_); !r) return r;
-  {
+  if (auto r = RebuildCaches(); !r) return r;
+  const Result<bool> adopted = [&] {
     std::lock_guard lock(rotation_mu_);
-    auto records = store_->ListCaCerts();
-    if (!records) return WithContext(records.error(), "reading the CA certificates");
-    // A new view re-signs the CRLs itself.
-    if (*records != ca()->records) return AdoptCaRecords(std::move(*records));
-  }
+    return CatchUpWithStore();
+  }();
+  if (!adopted) return std::unexpected(adopted.error());
+  if (*adopted) return Ok();  // the new view re-signed the CRLs
   return crl_->Regenerate();
 }
 

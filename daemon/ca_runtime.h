@@ -140,9 +140,12 @@ class CaRuntime {
   // Swaps in the view of `records` (the store's CA records), re-signs the
   // CRLs, updates root.pem and runs the change callback. Under rotation_mu_.
   [[nodiscard]] Result<void> AdoptCaRecords(std::vector<CaCertRecord> records);
-  // Before a rotation step: another instance may have made one since this
-  // view was built. Under rotation_mu_.
-  [[nodiscard]] Result<void> CatchUpWithStore();
+  // Swaps in the store's CA records when they differ from the view's
+  // (another instance made a rotation step since this view was built);
+  // true when it did, which re-signed the CRLs. Under rotation_mu_.
+  [[nodiscard]] Result<bool> CatchUpWithStore();
+  // Reloads the revocation and entry caches from the store.
+  [[nodiscard]] Result<void> RebuildCaches();
   [[nodiscard]] Result<void> MaintainRotation();
   [[nodiscard]] Result<std::string> PrepareLocked(bool root, const std::string& actor);
   [[nodiscard]] Result<std::string> ActivateLocked(const std::string& actor);

@@ -54,8 +54,9 @@ int RunInit(const GlobalOptions& global) {
   }
   // A shared store keeps the keys and every record; state_dir has copies of
   // the public files and the admin credential.
-  const bool shared = StoreOptionsFor(*config).backend != StoreBackend::kSqlite;
-  const std::string store_name = std::string(StoreBackendName(StoreOptionsFor(*config).backend));
+  const StoreBackend backend = StoreOptionsFor(*config).backend;
+  const bool shared = backend != StoreBackend::kSqlite;
+  const std::string store_name(StoreBackendName(backend));
   std::cout << "Created a Mayfly CA for trust domain " << config->trust_domain << " in "
             << (shared ? "the " + store_name + " store" : p.state_dir) << "\n"
             << "  root certificate          " << p.root_cert << "\n"

@@ -3,20 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
-#include <mutex>
 
 namespace mayfly {
 
 namespace {
-
-// Sleeps for `pause` unless `stop` is requested first.
-void Pause(std::chrono::milliseconds pause, const std::stop_token& stop) {
-  std::mutex mu;
-  std::condition_variable_any wake;
-  std::unique_lock lock(mu);
-  wake.wait_for(lock, stop, pause, [] { return false; });
-}
 
 std::optional<int64_t> GenerationNow(Store& store) {
   auto generation = store.ChangeGeneration();
@@ -49,7 +39,7 @@ void StoreFollower::Run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     // It fails at once while the database is away (no LISTEN session):
     // then the pause keeps the checks to a few a second.
-    if (auto notified = store.WaitForChange(poll_, stop); !notified) Pause(kRetryPause, stop);
+    if (auto notified = store.WaitForChange(poll_, stop); !notified) SleepUnlessStopped(kRetryPause, stop);
     if (stop.stop_requested()) return;
     auto generation = store.ChangeGeneration();
     if (!generation) {

@@ -123,25 +123,25 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   if (auto r = ValidateTrustDomain(config.trust_domain); !r) return std::unexpected(r.error());
   auto key_type = ParseKeyType(config.ca.key_type);
   if (!key_type) return WithContext(key_type.error(), "[ca] key_type");
-  std::unique_ptr<Store> shared_store;
-  if (shared) {
-    auto opened = OpenStore(store_options);
-    if (!opened) return WithContext(opened.error(), "opening the store");
-    auto records = (*opened)->ListCaCerts();
-    if (!records) return std::unexpected(records.error());
-    if (!records->empty()) {
-      // Another instance (or an earlier run) made the CA: nothing to do.
-      auto fingerprint = ActiveRootFingerprint(*records);
-      if (!fingerprint) return std::unexpected(fingerprint.error());
-      result.root_fingerprint = *fingerprint;
-      result.existed = true;
-      return result;
-    }
-    shared_store = std::move(*opened);
-  }
   if (auto r = EnsureDirectory(config.state_dir, 0700); !r) return std::unexpected(r.error());
-
   Rollback rollback;
+  auto opened = OpenStore(store_options);
+  if (!opened) return WithContext(opened.error(), "opening the store");
+  const std::unique_ptr<Store> store = std::move(*opened);
+  if (!shared) {
+    for (const char* suffix : {"", "-wal", "-shm"}) rollback.Add(paths.database + suffix);
+  }
+  auto existing = store->ListCaCerts();
+  if (!existing) return std::unexpected(existing.error());
+  if (!existing->empty()) {
+    // Another instance (or an earlier run) made the CA: nothing to do.
+    auto fingerprint = ActiveRootFingerprint(*existing);
+    if (!fingerprint) return std::unexpected(fingerprint.error());
+    result.root_fingerprint = *fingerprint;
+    result.existed = true;
+    return result;
+  }
+
   result.passphrase_file = PassphraseFilePath(config);
   auto pass = LoadOrCreatePassphrase(result.passphrase_file, &result.passphrase_generated, rollback);
   if (!pass) return std::unexpected(pass.error());
@@ -173,16 +173,9 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
     }
   }
 
-  Result<std::unique_ptr<Store>> store =
-      shared ? Result<std::unique_ptr<Store>>(std::move(shared_store)) : OpenStore(store_options);
-  if (!store) return std::unexpected(store.error());
-  if (!shared) {
-    for (const char* suffix : {"", "-wal", "-shm"}) rollback.Add(paths.database + suffix);
-  }
-
   // The root CRL lives as long as the root: verifiers that check every CA in
   // a chain (nginx ssl_crl, HAProxy crl-file) need one for the root too.
-  auto crl_number = (*store)->NextCrlNumber();
+  auto crl_number = store->NextCrlNumber();
   if (!crl_number) return std::unexpected(crl_number.error());
   TimePoint now = std::chrono::floor<Seconds>(clock.Now());
   auto root_crl = BuildCrl(root->get(), root_key->get(), {*crl_number, now, CertNotAfter(root->get()), {}});
@@ -224,10 +217,10 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   // transaction; if a concurrent init saved first, this one fails
   // (kConflict: a second active root) and records nothing.
   if (shared) {
-    if (auto r = (*store)->SaveCaCerts(std::move(shared_records), event); !r) {
+    if (auto r = store->SaveCaCerts(std::move(shared_records), event); !r) {
       return WithContext(r.error(), "recording the CA");
     }
-  } else if (auto r = (*store)->AppendAudit(event); !r) {
+  } else if (auto r = store->AppendAudit(event); !r) {
     return std::unexpected(r.error());
   }
 
@@ -240,12 +233,12 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   record.not_after = ToUnixSeconds(admin->not_after);
   record.issued_at = ToUnixSeconds(now);
   record.der = admin->der;
-  if (auto r = (*store)->InsertCertificates(std::span<const CertRecord>(&record, 1)); !r) {
+  if (auto r = store->InsertCertificates(std::span<const CertRecord>(&record, 1)); !r) {
     return std::unexpected(r.error());
   }
-  for (auto r : {(*store)->SetMeta("trust_domain", config.trust_domain),
-                 (*store)->SetMeta("root_fingerprint", result.root_fingerprint),
-                 (*store)->SetMeta("active_intermediate", issuer_id)}) {
+  for (auto r : {store->SetMeta("trust_domain", config.trust_domain),
+                 store->SetMeta("root_fingerprint", result.root_fingerprint),
+                 store->SetMeta("active_intermediate", issuer_id)}) {
     if (!r) return std::unexpected(r.error());
   }
   rollback.Commit();

@@ -128,12 +128,7 @@ class HaDaemonsTest : public ::testing::Test {
     return std::string(ReadJson(name).at("error").as_object().at("code").as_string());
   }
   std::string Csr(const std::string& name, const std::string& san = "") {
-    std::string key = Path(name + ".key"), csr = Path(name + ".csr");
-    testing::RunCommand("openssl ecparam -genkey -name prime256v1 -noout -out " + key);
-    auto r = testing::RunCommand("openssl req -new -key " + key + " -subj / -out " + csr +
-                                 (san.empty() ? "" : " -addext subjectAltName=" + san));
-    EXPECT_EQ(r.status, 0) << r.output;
-    return ReadFile(csr).value();
+    return testing::OpensslCsr(Path(name + ".key"), Path(name + ".csr"), san);
   }
   std::string Token(const Instance& on, const std::string& node) {
     auto token = Cli(on, "--json token create --node " + node);

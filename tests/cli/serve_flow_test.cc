@@ -60,12 +60,7 @@ class ServeFlowTest : public ::testing::Test {
     return json::parse(ReadFile(Path(name)).value()).as_object();
   }
   std::string Csr(const std::string& name, const std::string& san = "") {
-    std::string key = Path(name + ".key"), csr = Path(name + ".csr");
-    testing::RunCommand("openssl ecparam -genkey -name prime256v1 -noout -out " + key);
-    auto r = testing::RunCommand("openssl req -new -key " + key + " -subj / -out " + csr +
-                                 (san.empty() ? "" : " -addext subjectAltName=" + san));
-    EXPECT_EQ(r.status, 0) << r.output;
-    return ReadFile(csr).value();
+    return testing::OpensslCsr(Path(name + ".key"), Path(name + ".csr"), san);
   }
   // Enrolls node `name` through a fresh token; its cert+chain lands in <name>.pem.
   void Enroll(const std::string& name) {

@@ -32,11 +32,8 @@ class StoreMigrateCliTest : public ::testing::Test {
     auto token = ca_.Cli("--json token create --node " + node);
     ASSERT_EQ(token.status, 0) << token.output;
     const std::string t(json::parse(token.output).as_object().at("token").as_string());
-    const std::string key = Path(node + ".key"), csr = Path(node + ".csr");
-    ASSERT_EQ(testing::RunCommand("openssl ecparam -genkey -name prime256v1 -noout -out " + key).status, 0);
-    ASSERT_EQ(testing::RunCommand("openssl req -new -key " + key + " -subj / -out " + csr).status, 0);
-    testing::WriteTextFile(Path(node + ".req"),
-                           json::serialize(json::object{{"token", t}, {"csr", ReadFile(csr).value()}}));
+    const std::string csr = testing::OpensslCsr(Path(node + ".key"), Path(node + ".csr"));
+    testing::WriteTextFile(Path(node + ".req"), json::serialize(json::object{{"token", t}, {"csr", csr}}));
     auto r = testing::RunCommand("curl -s -o " + Path(node + ".json") + " -w '%{http_code}' --cacert " +
                                  Path("ca/root.pem") + " -X POST --data @" + Path(node + ".req") + " " + ca_.api() +
                                  "/v1/enroll");

@@ -94,6 +94,16 @@ std::string MintLeaf(const X509* issuer, const EVP_PKEY* issuer_key, const EVP_P
   return CertToPem(x.get()).value_or("");
 }
 
+std::string OpensslCsr(const std::string& key_path, const std::string& csr_path, const std::string& san) {
+  auto key = RunCommand("openssl ecparam -genkey -name prime256v1 -noout -out " + key_path);
+  EXPECT_EQ(key.status, 0) << key.output;
+  auto csr = RunCommand("openssl req -new -key " + key_path + " -subj / -out " + csr_path +
+                        (san.empty() ? "" : " -addext subjectAltName=" + san));
+  EXPECT_EQ(csr.status, 0) << csr.output;
+  std::ifstream in(csr_path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 CommandResult RunCommand(const std::string& command) {
   CommandResult result;
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");

@@ -58,6 +58,12 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::string& command);
 
+// A P-256 key at `key_path` and a CSR for it at `csr_path` (subject empty;
+// subjectAltName = `san` when given, e.g. "URI:spiffe://example.org/web")
+// made by the openssl CLI, an independent client; returns the CSR's PEM.
+// Fails the test when openssl does.
+std::string OpensslCsr(const std::string& key_path, const std::string& csr_path, const std::string& san = "");
+
 // Writes `text` to a file (test helper; fails the test on error).
 void WriteTextFile(const std::string& path, const std::string& text);
 

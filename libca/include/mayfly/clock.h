@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <stop_token>
 
 namespace mayfly {
 
@@ -42,5 +43,9 @@ inline int64_t ToUnixSeconds(TimePoint t) {
   return std::chrono::duration_cast<Seconds>(t.time_since_epoch()).count();
 }
 inline TimePoint FromUnixSeconds(int64_t s) { return TimePoint(Seconds(s)); }
+
+// Sleeps for `pause`, or less when `stop` is requested first (a thread
+// that must wait, yet end promptly at shutdown).
+void SleepUnlessStopped(std::chrono::milliseconds pause, const std::stop_token& stop);
 
 }  // namespace mayfly

@@ -1,8 +1,7 @@
 // The change generation. One daemon owns a SQLite store, so nothing else
 // writes it and there is nothing to be notified of; the generation still
 // moves, so the daemon's refresh works as it does on PostgreSQL.
-#include <condition_variable>
-
+#include "mayfly/clock.h"
 #include "store_internal.h"
 
 namespace mayfly {
@@ -24,10 +23,7 @@ Result<int64_t> SqliteStore::ChangeGeneration() {
 }
 
 Result<bool> SqliteStore::WaitForChange(std::chrono::milliseconds timeout, std::stop_token stop) {
-  std::mutex mu;
-  std::condition_variable_any wake;
-  std::unique_lock lock(mu);
-  wake.wait_for(lock, stop, timeout, [] { return false; });
+  SleepUnlessStopped(timeout, stop);
   return false;
 }
 
