@@ -1,8 +1,10 @@
 #include "issuance_hooks.h"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "mayfly/issuance_tamper.h"
 
@@ -14,7 +16,8 @@ namespace {
 std::mutex hooks_mutex;
 std::atomic<bool> tamper_set{false};
 std::shared_ptr<testing::IssuanceTamper> tamper;
-std::shared_ptr<IssuanceCheckObserver> observer;
+uint64_t next_observer_id = 1;
+std::map<uint64_t, std::shared_ptr<const IssuanceCheckObserver>> observers;
 
 }  // namespace
 
@@ -24,9 +27,15 @@ void testing::SetIssuanceTamper(IssuanceTamper t) {
   tamper_set.store(tamper != nullptr, std::memory_order_release);
 }
 
-void SetIssuanceCheckObserver(IssuanceCheckObserver o) {
+ScopedIssuanceCheckObserver::ScopedIssuanceCheckObserver(IssuanceCheckObserver observer) {
   std::lock_guard lock(hooks_mutex);
-  observer = o ? std::make_shared<IssuanceCheckObserver>(std::move(o)) : nullptr;
+  id_ = next_observer_id++;
+  observers.emplace(id_, std::make_shared<const IssuanceCheckObserver>(std::move(observer)));
+}
+
+ScopedIssuanceCheckObserver::~ScopedIssuanceCheckObserver() {
+  std::lock_guard lock(hooks_mutex);
+  observers.erase(id_);
 }
 
 namespace detail {
@@ -42,15 +51,17 @@ void ApplyIssuanceTamper(std::string_view kind, std::string& der) {
 }
 
 std::unexpected<Error> IssuanceCheckFailed(IssuanceCheckFailure failure) {
-  std::shared_ptr<IssuanceCheckObserver> o;
+  std::vector<std::shared_ptr<const IssuanceCheckObserver>> told;
   {
     std::lock_guard lock(hooks_mutex);
-    o = observer;
+    for (const auto& [id, o] : observers) told.push_back(o);
   }
   std::string message = "issuance check failed for " + failure.kind;
   if (!failure.subject.empty()) message += " " + failure.subject;
   message += ": " + failure.field + ": expected " + failure.expected + ", found " + failure.found;
-  if (o) (*o)(failure);
+  for (const auto& o : told) {
+    if (*o) (*o)(failure);
+  }
   return MakeError(ErrorCode::kInternal, std::move(message));
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -76,10 +77,19 @@ struct ExpectedCa {
 // exactly `spec.revoked` (serials, dates and reasons).
 [[nodiscard]] CheckResult CheckCrl(std::string_view der, const X509* issuer, const CrlSpec& spec);
 
-// Called with every failed check (from any thread) before the error is
-// returned: the daemon audits and counts it here. One observer per process;
-// nullptr removes it.
+// Told of every failed check in the process (from the thread that ran it)
+// before the error is returned: the daemon audits and counts it. Registered
+// for the handle's lifetime.
 using IssuanceCheckObserver = std::function<void(const IssuanceCheckFailure&)>;
-void SetIssuanceCheckObserver(IssuanceCheckObserver observer);
+class ScopedIssuanceCheckObserver {
+ public:
+  explicit ScopedIssuanceCheckObserver(IssuanceCheckObserver observer);
+  ~ScopedIssuanceCheckObserver();
+  ScopedIssuanceCheckObserver(const ScopedIssuanceCheckObserver&) = delete;
+  ScopedIssuanceCheckObserver& operator=(const ScopedIssuanceCheckObserver&) = delete;
+
+ private:
+  uint64_t id_;
+};
 
 }  // namespace mayfly
