@@ -17,6 +17,7 @@
 #include "mayfly/csr.h"
 #include "mayfly/heap_tuning.h"
 #include "mayfly/identity.h"
+#include "mayfly/issuance_check.h"
 #include "mayfly/issuer.h"
 #include "mayfly/keys.h"
 #include "mayfly/store.h"
@@ -177,6 +178,25 @@ void BM_PhaseSign(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_PhaseSign)->UseRealTime();
+
+// The pre-issuance check alone (BM_PhaseSign includes it): parse the leaf
+// back, compare it, verify its signature and the name constraints.
+void BM_PhaseCheck(benchmark::State& state) {
+  Fixture& f = Fixture::Get();
+  auto csr = Csr::Parse(f.csrs[0]).value();
+  LeafSpec spec{&csr.public_key(), csr.key_type(), csr.uri_names().at(0), {"a.internal"}, {}, std::chrono::hours(1)};
+  auto issued = f.issuer->Issue(spec).value();
+  const ExpectedLeaf expected{.issuer = f.issuer->cert(), .spki_der = csr.public_key().spki_der,
+                              .key_type = csr.key_type(), .spiffe_id = spec.spiffe_id, .dns = spec.dns, .ips = {},
+                              .now = issued.not_before + std::chrono::minutes(1), .backdate = std::chrono::minutes(1),
+                              .ttl = spec.ttl, .crl_url = {}, .ocsp_url = {}};
+  for (auto _ : state) {
+    auto failure = CheckLeaf(issued.der, expected);
+    if (failure) std::abort();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_PhaseCheck)->UseRealTime();
 
 // The crypto limit: one ECDSA P-256 verify + one sign per item, on a digest,
 // with contexts prepared once (what `openssl speed` measures).
