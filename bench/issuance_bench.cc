@@ -14,9 +14,11 @@
 
 #include "mayfly/ca_certs.h"
 #include "mayfly/commit_queue.h"
+#include "mayfly/crl.h"
 #include "mayfly/csr.h"
 #include "mayfly/heap_tuning.h"
 #include "mayfly/identity.h"
+#include "mayfly/issuance_check.h"
 #include "mayfly/issuer.h"
 #include "mayfly/keys.h"
 #include "mayfly/store.h"
@@ -177,6 +179,58 @@ void BM_PhaseSign(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_PhaseSign)->UseRealTime();
+
+// The pre-issuance check alone (BM_PhaseSign includes it): parse the leaf
+// back, compare it, verify its signature and the name constraints.
+void BM_PhaseCheck(benchmark::State& state) {
+  Fixture& f = Fixture::Get();
+  auto csr = Csr::Parse(f.csrs[0]).value();
+  LeafSpec spec{&csr.public_key(), csr.key_type(), csr.uri_names().at(0), {"a.internal"}, {}, std::chrono::hours(1)};
+  auto issued = f.issuer->Issue(spec).value();
+  const ExpectedLeaf expected{.issuer = f.issuer->cert(), .spki_der = csr.public_key().spki_der,
+                              .key_type = csr.key_type(), .spiffe_id = spec.spiffe_id, .dns = spec.dns, .ips = {},
+                              .now = issued.not_before + std::chrono::minutes(1), .backdate = std::chrono::minutes(1),
+                              .ttl = spec.ttl, .crl_url = {}, .ocsp_url = {}};
+  for (auto _ : state) {
+    auto failure = CheckLeaf(issued.der, expected);
+    if (failure) std::abort();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_PhaseCheck)->UseRealTime();
+
+// A CRL of 100 000 entries: signing it (check included) and the check alone.
+CrlSpec LargeCrlSpec() {
+  const TimePoint now = std::chrono::floor<Seconds>(SystemClock::Instance().Now());
+  CrlSpec spec{42, now, now + std::chrono::hours(1), {}};
+  for (int i = 0; i < 100000; ++i) {
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", 0x80000000u | static_cast<unsigned>(i), 7u, 11u,
+                  static_cast<unsigned>(i));
+    spec.revoked.push_back({hex, now, i % 2 == 0 ? RevocationReason::kKeyCompromise : RevocationReason::kUnspecified});
+  }
+  return spec;
+}
+
+void BM_Crl100k(benchmark::State& state) {
+  Fixture& f = Fixture::Get();
+  const CrlSpec spec = LargeCrlSpec();
+  for (auto _ : state) {
+    auto crl = BuildCrl(f.issuer->cert(), f.issuer->key(), spec);
+    if (!crl) std::abort();
+  }
+}
+BENCHMARK(BM_Crl100k)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_Crl100kCheck(benchmark::State& state) {
+  Fixture& f = Fixture::Get();
+  const CrlSpec spec = LargeCrlSpec();
+  auto crl = BuildCrl(f.issuer->cert(), f.issuer->key(), spec).value();
+  for (auto _ : state) {
+    if (CheckCrl(crl.der, f.issuer->cert(), spec)) std::abort();
+  }
+}
+BENCHMARK(BM_Crl100kCheck)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // The crypto limit: one ECDSA P-256 verify + one sign per item, on a digest,
 // with contexts prepared once (what `openssl speed` measures).

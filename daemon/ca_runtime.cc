@@ -97,6 +97,7 @@ CaRuntime::CaRuntime(const CaConfig& config, const Clock& clock)
 CaRuntime::~CaRuntime() {
   // Completes pending issuances (their callbacks audit), then the audit log.
   commit_queue_.reset();
+  check_observer_.reset();
   audit_.reset();
 }
 
@@ -158,6 +159,15 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   rt->view_ = std::move(*view);
 
   rt->audit_ = std::make_unique<AuditLog>(*rt->store_, rt->metrics_);
+  rt->check_observer_ = std::make_unique<ScopedIssuanceCheckObserver>(
+      [audit = rt->audit_.get(), &metrics = rt->metrics_, &clock](const IssuanceCheckFailure& f) {
+        metrics.CountIssuanceCheckFailure(f.kind);
+        audit->Record(AuditEvent{.time = ToUnixSeconds(clock.Now()), .type = "issuance_check_failed",
+                                 .actor = "mayfly-ca", .subject = f.subject,
+                                 .result = std::string(ErrorCodeName(ErrorCode::kInternal)),
+                                 .detail = AuditDetail({{"kind", f.kind}, {"field", f.field},
+                                                        {"expected", f.expected}, {"found", f.found}})});
+      });
   rt->commit_queue_ = std::make_unique<CommitQueue>(*rt->store_);
 
   if (auto r = rt->SyncConfigEntries(config); !r) return std::unexpected(r.error());

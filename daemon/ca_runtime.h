@@ -18,6 +18,7 @@
 #include "mayfly/commit_queue.h"
 #include "mayfly/config.h"
 #include "mayfly/error.h"
+#include "mayfly/issuance_check.h"
 #include "mayfly/issuer.h"
 #include "mayfly/ossl_ptr.h"
 #include "mayfly/store.h"
@@ -180,6 +181,8 @@ class CaRuntime {
   std::unique_ptr<Store> store_;
   std::unique_ptr<CrlPublisher> crl_;
   std::unique_ptr<AuditLog> audit_;
+  // Audits and counts failed pre-issuance checks; goes before audit_.
+  std::unique_ptr<ScopedIssuanceCheckObserver> check_observer_;
   std::unique_ptr<CommitQueue> commit_queue_;
 };
 

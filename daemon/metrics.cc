@@ -25,6 +25,12 @@ void Metrics::CountRefused(ErrorCode code) {
   if (i < refused.size()) refused[i].fetch_add(1, std::memory_order_relaxed);
 }
 
+void Metrics::CountIssuanceCheckFailure(std::string_view kind) {
+  for (size_t i = 0; i < kIssuanceCheckKinds.size(); ++i) {
+    if (kIssuanceCheckKinds[i] == kind) issuance_check_failures[i].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void Metrics::ObserveLatency(std::chrono::steady_clock::duration d) {
   const double seconds = std::chrono::duration<double>(d).count();
   size_t bucket = 0;
@@ -84,6 +90,12 @@ std::string Metrics::PrometheusText() const {
   AppendMetric(out, "mayfly_crl_failures_total", "counter", "CRL regenerations that failed.", crl_failures.load());
   AppendMetric(out, "mayfly_audit_write_failures_total", "counter", "Audit events that could not be stored.",
                audit_write_failures.load());
+  Header(out, "mayfly_issuance_check_failures_total", "counter",
+         "Certificates and CRLs the pre-issuance check refused, by kind.");
+  for (size_t i = 0; i < kIssuanceCheckKinds.size(); ++i) {
+    out += fmt::format("mayfly_issuance_check_failures_total{{kind=\"{}\"}} {}\n", kIssuanceCheckKinds[i],
+                       issuance_check_failures[i].load());
+  }
 
   Header(out, "mayfly_request_duration_seconds", "histogram", "API request latency.");
   uint64_t cumulative = 0;

@@ -18,6 +18,11 @@ enum class IssueRoute { kEnroll, kRenew, kSign, kServer };
 inline constexpr size_t kIssueRouteCount = 4;
 std::string_view IssueRouteName(IssueRoute route);
 
+// What a failed pre-issuance check was for: the `kind` label of
+// mayfly_issuance_check_failures_total (the check kinds of issuance_check.h).
+inline constexpr std::array<std::string_view, 5> kIssuanceCheckKinds = {"leaf", "root", "intermediate", "cross",
+                                                                         "crl"};
+
 // Every field is safe to bump from any thread. Prometheus text comes from a
 // consistent-enough snapshot (each counter read once; no cross-counter lock).
 struct Metrics {
@@ -37,6 +42,7 @@ struct Metrics {
   std::atomic<uint64_t> crl_regenerations{0};
   std::atomic<uint64_t> crl_failures{0};
   std::atomic<uint64_t> audit_write_failures{0};
+  std::array<std::atomic<uint64_t>, kIssuanceCheckKinds.size()> issuance_check_failures{};
 
   // Requests answered on the API and admin listeners, and how long they took.
   std::array<std::atomic<uint64_t>, kLatencyBounds.size() + 1> latency_buckets{};
@@ -45,6 +51,7 @@ struct Metrics {
 
   void CountIssue(IssueRoute route, bool ok);
   void CountRefused(ErrorCode code);
+  void CountIssuanceCheckFailure(std::string_view kind);
   void ObserveLatency(std::chrono::steady_clock::duration d);
 
   // The Prometheus text exposition format (version 0.0.4), every series

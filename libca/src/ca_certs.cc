@@ -8,6 +8,8 @@
 #include "mayfly/identity.h"
 #include "mayfly/keys.h"
 #include "mayfly/x509_util.h"
+#include "issuance_hooks.h"
+#include "mayfly/issuance_check.h"
 
 namespace mayfly {
 namespace {
@@ -67,6 +69,25 @@ Result<std::string> CidrToAddressMask(const std::string& text) {
   return cidr->base.ToString() + "/" + mask_ip.ToString();
 }
 
+// Re-reads a signed CA certificate (through the test-only tamper) and checks
+// it against what was asked for: the certificate returned is the one checked.
+Result<OsslPtr<X509>> Checked(const X509* built, std::string_view kind, const X509* issuer,
+                              const EVP_PKEY* subject_key, int path_len, bool name_constraints) {
+  auto der = CertToDer(built);
+  if (!der) return std::unexpected(der.error());
+  detail::ApplyIssuanceTamper(kind, *der);
+  auto spki = EncodeDer(subject_key, i2d_PUBKEY, "a CA public key");
+  if (!spki) return std::unexpected(spki.error());
+  auto parsed = CertFromDer(*der);
+  const ExpectedCa expected{.kind = kind, .issuer = issuer != nullptr ? issuer : (parsed ? parsed->get() : built),
+                            .subject = X509_get_subject_name(built), .spki_der = std::move(*spki),
+                            .path_len = path_len, .name_constraints = name_constraints};
+  if (auto failure = CheckCaCert(parsed ? parsed->get() : nullptr, expected)) {
+    return detail::IssuanceCheckFailed(std::move(*failure));
+  }
+  return parsed;
+}
+
 }  // namespace
 
 Result<void> SignWithKey(X509* cert, const EVP_PKEY* key) {
@@ -95,7 +116,7 @@ Result<OsslPtr<X509>> MakeRootCert(const EVP_PKEY* key, const std::string& trust
     if (auto r = AddExt(x->get(), &ctx, nid, value); !r) return std::unexpected(r.error());
   }
   if (auto r = SignWithKey(x->get(), key); !r) return std::unexpected(r.error());
-  return x;
+  return Checked(x->get(), kCheckRoot, nullptr, key, 2, false);
 }
 
 // The extensions of a CA certificate signed by `issuer`: basic constraints
@@ -140,7 +161,7 @@ Result<OsslPtr<X509>> MakeIntermediateCert(const EVP_PKEY* key, const X509* root
   }
   if (auto r = AddSubordinateCaExtensions(x->get(), root, 0, constraints); !r) return std::unexpected(r.error());
   if (auto r = SignWithKey(x->get(), root_key); !r) return std::unexpected(r.error());
-  return x;
+  return Checked(x->get(), kCheckIntermediate, root, key, 0, constraints.enabled);
 }
 
 Result<OsslPtr<X509>> MakeCrossCert(const X509* new_root, const X509* old_root, const EVP_PKEY* old_root_key,
@@ -165,7 +186,7 @@ Result<OsslPtr<X509>> MakeCrossCert(const X509* new_root, const X509* old_root, 
   }
   if (auto r = AddSubordinateCaExtensions(x.get(), old_root, 1, constraints); !r) return std::unexpected(r.error());
   if (auto r = SignWithKey(x.get(), old_root_key); !r) return std::unexpected(r.error());
-  return x;
+  return Checked(x.get(), kCheckCross, old_root, X509_get0_pubkey(new_root), 1, constraints.enabled);
 }
 
 }  // namespace mayfly

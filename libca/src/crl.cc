@@ -3,6 +3,8 @@
 
 #include "der_signer.h"
 #include "der_writer.h"
+#include "issuance_hooks.h"
+#include "mayfly/issuance_check.h"
 #include "mayfly/keys.h"
 #include "mayfly/x509_util.h"
 
@@ -87,6 +89,8 @@ Result<SignedCrl> BuildCrl(const X509* issuer, const EVP_PKEY* key, const CrlSpe
 
   auto der = signer->Sign(der::Tlv(der::kSequence, tbs_content), "a CRL");
   if (!der) return std::unexpected(der.error());
+  detail::ApplyIssuanceTamper(kCheckCrl, *der);
+  if (auto failure = CheckCrl(*der, issuer, spec)) return detail::IssuanceCheckFailed(std::move(*failure));
   SignedCrl out;
   out.pem = DerToPem(*der, "X509 CRL");
   out.der = std::move(*der);

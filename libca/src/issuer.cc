@@ -20,6 +20,8 @@
 #include "mayfly/x509_util.h"
 #include "der_signer.h"
 #include "der_writer.h"
+#include "issuance_hooks.h"
+#include "mayfly/issuance_check.h"
 
 #include <openssl/core_names.h>
 
@@ -271,6 +273,14 @@ Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
   auto der = p.signer.Sign(std::move(tbs), "the certificate");
   if (!der) return std::unexpected(der.error());
   out.der = std::move(*der);
+  detail::ApplyIssuanceTamper(kCheckLeaf, out.der);
+
+  // Nothing leaves Issue() that an independent parse does not confirm.
+  const ExpectedLeaf expected{.issuer = cert_.get(), .spki_der = key.spki_der, .key_type = spec.key_type,
+                              .spiffe_id = spec.spiffe_id, .dns = spec.dns, .ips = spec.ips, .now = now,
+                              .backdate = options_.backdate, .ttl = spec.ttl, .crl_url = options_.crl_url,
+                              .ocsp_url = {}};
+  if (auto failure = CheckLeaf(out.der, expected)) return detail::IssuanceCheckFailed(std::move(*failure));
   return out;
 }
 

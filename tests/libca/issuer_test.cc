@@ -159,8 +159,12 @@ TEST(IssuerTest, ValidityIsBackdatedAndCutAtTheIssuersNotAfter) {
 TEST(IssuerTest, NameConstraintsRefuseLeavesOfAnotherTrustDomain) {
   auto pki = TestPki::Make();
   auto key = GenerateKey(KeyType::kEcdsaP256).value();
-  auto cert = CertFromDer(pki->IssueFor(key.get(), "spiffe://evil.org/x").der).value();
-  EXPECT_NE(VerifyLeaf(cert.get(), *pki, pki->clock.Now()), "");
+  // The pre-issuance check refuses to hand out what no verifier would accept.
+  auto spki = PublicKeyOf(key.get()).value();
+  auto refused = pki->issuer->Issue({.public_key = &spki, .spiffe_id = "spiffe://evil.org/x", .ttl = std::chrono::hours(1)});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInternal);
+  EXPECT_NE(refused.error().message.find("name constraints"), std::string::npos) << refused.error().message;
   auto unconstrained = TestPki::Make({.name_constraints = false});
   auto cert2 = CertFromDer(unconstrained->IssueFor(key.get(), "spiffe://evil.org/x").der).value();
   EXPECT_EQ(VerifyLeaf(cert2.get(), *unconstrained, unconstrained->clock.Now()), "");
