@@ -22,6 +22,7 @@
 #include "mayfly/ossl_ptr.h"
 #include "mayfly/store.h"
 #include "metrics.h"
+#include "ocsp_responder.h"
 #include "rate_limiter.h"
 
 namespace mayfly {
@@ -123,6 +124,7 @@ class CaRuntime {
   Store& store() { return *store_; }
   CommitQueue& commit_queue() { return *commit_queue_; }
   CrlPublisher& crl() { return *crl_; }
+  OcspResponder& ocsp() { return *ocsp_; }
   RevocationCache& revocations() { return revocations_; }
   EntryCache& entries() { return entries_; }
   AuditLog& audit() { return *audit_; }
@@ -179,6 +181,7 @@ class CaRuntime {
   RateLimiter enroll_limiter_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<CrlPublisher> crl_;
+  std::unique_ptr<OcspResponder> ocsp_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<CommitQueue> commit_queue_;
 };
