@@ -33,6 +33,10 @@ void HandleBundle(const CallPtr& call);
 void HandleCrl(const CallPtr& call);
 void HandleIntermediates(const CallPtr& call);
 void HandleHealthz(const CallPtr& call);
+// OCSP (api_ocsp.cc): POST /ocsp and GET /ocsp/{base64 request}, also on the
+// [ocsp] listen plain-HTTP listener.
+void HandleOcspPost(const CallPtr& call);
+void HandleOcspGet(const CallPtr& call);
 // Node certificate: call->caller_name is the node.
 void HandleRenew(const CallPtr& call);
 void HandleSign(const CallPtr& call);

@@ -36,6 +36,8 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/admin/ca/activate", CallerClass::kAdmin, HandleCaActivate},
     {"POST", "/v1/admin/ca/retire", CallerClass::kAdmin, HandleCaRetire},
     {"POST", "/v1/admin/ca/rotate", CallerClass::kAdmin, HandleCaRotate},
+    {"POST", "/ocsp", CallerClass::kAnyone, HandleOcspPost},
+    {"GET", "/ocsp/", CallerClass::kAnyone, HandleOcspGet},
     {"GET", "/healthz", CallerClass::kLocal, HandleHealthz},
 };
 
@@ -50,8 +52,10 @@ bool PathMatches(const Route& route, std::string_view path) {
   return path == route.path;
 }
 
-// The metrics listener serves only local routes; the others serve none.
+// The metrics listener serves only local routes; the others serve none. The
+// OCSP listener serves only OCSP.
 bool ListenerServes(const Route& route, net::Listener listener) {
+  if (listener == net::Listener::kOcsp) return route.path.starts_with("/ocsp");
   return (route.caller == CallerClass::kLocal) == (listener == net::Listener::kMetrics);
 }
 

@@ -90,7 +90,7 @@ CaRuntime::CaRuntime(const CaConfig& config, const Clock& clock)
       state_dir_(config.state_dir),
       passphrase_file_(PassphraseFilePath(config)),
       keys_in_store_(StoreOptionsFor(config).backend == StoreBackend::kPostgresql),
-      issuer_options_{config.issuance.backdate, config.crl.url},
+      issuer_options_{config.issuance.backdate, config.crl.url, config.ocsp.url},
       sign_limiter_(config.limits.sign_per_node_per_minute, clock),
       enroll_limiter_(config.limits.enroll_per_ip_per_minute, clock) {}
 
@@ -179,6 +179,9 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
                                   rt->metrics_);
   if (!crl) return std::unexpected(crl.error());
   rt->crl_ = std::move(*crl);
+  auto ocsp = OcspResponder::Create(*rt, config.ocsp.validity, paths.state_dir, rt->passphrase_file_);
+  if (!ocsp) return std::unexpected(ocsp.error());
+  rt->ocsp_ = std::move(*ocsp);
   return rt;
 }
 

@@ -23,6 +23,7 @@
 #include "mayfly/ossl_ptr.h"
 #include "mayfly/store.h"
 #include "metrics.h"
+#include "ocsp_responder.h"
 #include "rate_limiter.h"
 
 namespace mayfly {
@@ -124,6 +125,7 @@ class CaRuntime {
   Store& store() { return *store_; }
   CommitQueue& commit_queue() { return *commit_queue_; }
   CrlPublisher& crl() { return *crl_; }
+  OcspResponder& ocsp() { return *ocsp_; }
   RevocationCache& revocations() { return revocations_; }
   EntryCache& entries() { return entries_; }
   AuditLog& audit() { return *audit_; }
@@ -180,6 +182,7 @@ class CaRuntime {
   RateLimiter enroll_limiter_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<CrlPublisher> crl_;
+  std::unique_ptr<OcspResponder> ocsp_;
   std::unique_ptr<AuditLog> audit_;
   // Audits and counts failed pre-issuance checks; goes before audit_.
   std::unique_ptr<ScopedIssuanceCheckObserver> check_observer_;

@@ -88,6 +88,18 @@ std::string Metrics::PrometheusText() const {
                static_cast<uint64_t>(crl_number.load()));
   AppendMetric(out, "mayfly_crl_regenerations_total", "counter", "CRLs signed.", crl_regenerations.load());
   AppendMetric(out, "mayfly_crl_failures_total", "counter", "CRL regenerations that failed.", crl_failures.load());
+  auto ocsp = [this](OcspOutcome o) { return ocsp_responses[static_cast<size_t>(o)].load(); };
+  AppendLabelledMetric(out, "mayfly_ocsp_responses_total", "counter", "OCSP responses sent, by what they said.",
+                       "status",
+                       {{"good", ocsp(OcspOutcome::kGood)},
+                        {"revoked", ocsp(OcspOutcome::kRevoked)},
+                        {"unknown", ocsp(OcspOutcome::kUnknown)},
+                        {"unauthorized", ocsp(OcspOutcome::kUnauthorized)},
+                        {"malformed", ocsp(OcspOutcome::kMalformed)},
+                        {"try_later", ocsp(OcspOutcome::kTryLater)}});
+  AppendMetric(out, "mayfly_ocsp_signatures_total", "counter",
+               "OCSP responses and responder certificates signed (not one per request: answers are cached).",
+               ocsp_signatures.load());
   AppendMetric(out, "mayfly_audit_write_failures_total", "counter", "Audit events that could not be stored.",
                audit_write_failures.load());
   Header(out, "mayfly_issuance_check_failures_total", "counter",

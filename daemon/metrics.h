@@ -22,6 +22,9 @@ std::string_view IssueRouteName(IssueRoute route);
 // mayfly_issuance_check_failures_total (the check kinds of issuance_check.h).
 inline constexpr std::array<std::string_view, 5> kIssuanceCheckKinds = {"leaf", "root", "intermediate", "cross",
                                                                          "crl"};
+// What an OCSP answer said; the `status` label of mayfly_ocsp_responses_total.
+enum class OcspOutcome { kGood, kRevoked, kUnknown, kUnauthorized, kMalformed, kTryLater };
+inline constexpr size_t kOcspOutcomeCount = 6;
 
 // Every field is safe to bump from any thread. Prometheus text comes from a
 // consistent-enough snapshot (each counter read once; no cross-counter lock).
@@ -43,6 +46,8 @@ struct Metrics {
   std::atomic<uint64_t> crl_failures{0};
   std::atomic<uint64_t> audit_write_failures{0};
   std::array<std::atomic<uint64_t>, kIssuanceCheckKinds.size()> issuance_check_failures{};
+  std::array<std::atomic<uint64_t>, kOcspOutcomeCount> ocsp_responses{};
+  std::atomic<uint64_t> ocsp_signatures{0};     // OCSP responses and responder certificates signed
 
   // Requests answered on the API and admin listeners, and how long they took.
   std::array<std::atomic<uint64_t>, kLatencyBounds.size() + 1> latency_buckets{};
@@ -52,6 +57,9 @@ struct Metrics {
   void CountIssue(IssueRoute route, bool ok);
   void CountRefused(ErrorCode code);
   void CountIssuanceCheckFailure(std::string_view kind);
+  void CountOcsp(OcspOutcome outcome) {
+    ocsp_responses[static_cast<size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
+  }
   void ObserveLatency(std::chrono::steady_clock::duration d);
 
   // The Prometheus text exposition format (version 0.0.4), every series

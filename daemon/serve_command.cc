@@ -99,6 +99,14 @@ class Daemon {
     }
     auto metrics_port = server_->ListenPlain(config_.metrics_listen);
     if (!metrics_port) return WithContext(metrics_port.error(), "metrics_listen = \"" + config_.metrics_listen + "\"");
+    // OCSP clients such as nginx speak plain HTTP; the answers are signed.
+    std::string ocsp_ready;
+    if (!config_.ocsp.listen.empty()) {
+      auto ocsp_port = server_->ListenPlain(config_.ocsp.listen, net::Listener::kOcsp);
+      if (!ocsp_port) return WithContext(ocsp_port.error(), "[ocsp] listen = \"" + config_.ocsp.listen + "\"");
+      ocsp_ready = " ocsp=" + config_.ocsp.listen.substr(0, config_.ocsp.listen.rfind(':')) + ":" +
+                   std::to_string(*ocsp_port);
+    }
 
     // A rotation step changes the issuer and the client trust: the daemon's
     // own certificate and TLS context follow at once.
@@ -112,7 +120,7 @@ class Daemon {
     std::string host = config_.listen.substr(0, config_.listen.rfind(':'));
     std::string metrics_host = config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':'));
     ready_line_ = "ready api=" + host + ":" + std::to_string(*api_port) + " metrics=" + metrics_host + ":" +
-                  std::to_string(*metrics_port) + " admin=" + config_.admin_socket;
+                  std::to_string(*metrics_port) + " admin=" + config_.admin_socket + ocsp_ready;
     return Ok();
   }
 

@@ -192,7 +192,7 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
 
   // The first admin credential, issued like any leaf.
   std::string issuer_id = SubjectKeyIdHex(inter->get());
-  auto issuer = Issuer::Create(std::move(*inter), std::move(*int_key), {config.issuance.backdate, config.crl.url}, clock);
+  auto issuer = Issuer::Create(std::move(*inter), std::move(*int_key), {config.issuance.backdate, config.crl.url, config.ocsp.url}, clock);
   if (!issuer) return std::unexpected(issuer.error());
   auto admin_key = GenerateKey(KeyType::kEcdsaP256);
   if (!admin_key) return std::unexpected(admin_key.error());

@@ -95,6 +95,17 @@ void ReadCrl(TableReader& t, CaConfig::Crl& crl) {
           R"(expected an http:// or https:// URL like "http://ca.internal/crl")");
 }
 
+void ReadOcsp(TableReader& t, CaConfig::Ocsp& ocsp) {
+  t.Read("listen", ocsp.listen);
+  t.Check("listen", ocsp.listen.empty() || IsHostPort(ocsp.listen), kHostPortExpected);
+  t.Read("url", ocsp.url);
+  t.Check("url", ocsp.url.empty() || ocsp.url.starts_with("http://") || ocsp.url.starts_with("https://"),
+          R"(expected an http:// or https:// URL like "http://ca.internal:8080/ocsp")");
+  t.Read("validity", ocsp.validity);
+  t.Check("validity", ocsp.validity >= std::chrono::minutes(1) && ocsp.validity <= std::chrono::days(7),
+          R"(expected a duration from "1m" to "7d")");
+}
+
 void ReadLimits(TableReader& t, CaConfig::Limits& limits) {
   t.Read("sign_per_node_per_minute", limits.sign_per_node_per_minute);
   t.Read("enroll_per_ip_per_minute", limits.enroll_per_ip_per_minute);
@@ -178,11 +189,13 @@ void ReadCaFile(TableReader& root, CaConfig& cfg) {
   ReadCrl(crl, cfg.crl);
   TableReader limits = root.Table("limits");
   ReadLimits(limits, cfg.limits);
+  TableReader ocsp = root.Table("ocsp");
+  ReadOcsp(ocsp, cfg.ocsp);
   TableReader tls = root.Table("tls");
   ReadTls(tls, cfg.tls);
   TableReader store = root.Table("store");
   ReadStore(store, cfg.store);
-  for (TableReader* table : {&ca, &issuance, &crl, &limits, &tls, &store}) table->Finish();
+  for (TableReader* table : {&ca, &issuance, &crl, &limits, &ocsp, &tls, &store}) table->Finish();
 
   root.ForEachTable("entry", [&](TableReader& t) {
     ReadEntry(t, cfg.issuance, cfg.entries.emplace_back());

@@ -147,6 +147,24 @@ Result<OsslPtr<X509_EXTENSION>> CrlDistributionPoint(const std::string& url) {
   return MakeExt(NID_crl_distribution_points, false, dps.get());
 }
 
+Result<OsslPtr<X509_EXTENSION>> OcspAuthorityInfoAccess(const std::string& url) {
+  OsslPtr<AUTHORITY_INFO_ACCESS> aia(sk_ACCESS_DESCRIPTION_new_null());
+  OsslPtr<ACCESS_DESCRIPTION> ad(ACCESS_DESCRIPTION_new());
+  OsslPtr<GENERAL_NAMES> uri(GENERAL_NAMES_new());
+  if (!aia || !ad || !uri || !PushName(uri.get(), GEN_URI, url.data(), url.size())) {
+    return OpensslError("building the OCSP authority information access");
+  }
+  ASN1_OBJECT_free(ad->method);
+  ad->method = OBJ_nid2obj(NID_ad_OCSP);
+  GENERAL_NAME_free(ad->location);
+  ad->location = sk_GENERAL_NAME_shift(uri.get());  // ad owns it
+  if (sk_ACCESS_DESCRIPTION_push(aia.get(), ad.get()) == 0) {
+    return OpensslError("building the OCSP authority information access");
+  }
+  ad.release();  // the stack owns it
+  return MakeExt(NID_info_access, false, aia.get());
+}
+
 constexpr std::string_view kOidOrganization("\x06\x03\x55\x04\x0a", 5);
 constexpr std::string_view kOidCommonName("\x06\x03\x55\x04\x03", 5);
 constexpr std::string_view kOidSubjectKeyId("\x06\x03\x55\x1d\x0e", 5);
@@ -198,6 +216,11 @@ Result<std::unique_ptr<Issuer>> Issuer::Create(OsslPtr<X509> cert, OsslPtr<EVP_P
     auto dp = ExtDer(CrlDistributionPoint(issuer->options_.crl_url));
     if (!dp) return std::unexpected(dp.error());
     p->exts_tail += *dp;
+  }
+  if (!issuer->options_.ocsp_url.empty()) {
+    auto aia = ExtDer(OcspAuthorityInfoAccess(issuer->options_.ocsp_url));
+    if (!aia) return std::unexpected(aia.error());
+    p->exts_tail += *aia;
   }
 
   issuer->prepared_ = std::move(p);

@@ -433,10 +433,10 @@ void StartTlsSession(std::shared_ptr<Server::Core> core, asio::ip::tcp::socket s
   session->Start();
 }
 
-void StartPlainSession(std::shared_ptr<Server::Core> core, asio::ip::tcp::socket socket,
+void StartPlainSession(std::shared_ptr<Server::Core> core, asio::ip::tcp::socket socket, Listener kind,
                        std::string peer_ip, Admission::Entry* entry) {
   auto session = std::make_shared<HttpSession<beast::tcp_stream>>(
-      std::move(core), Listener::kMetrics, std::move(peer_ip), entry, nullptr, std::move(socket));
+      std::move(core), kind, std::move(peer_ip), entry, nullptr, std::move(socket));
   session->Start();
 }
 

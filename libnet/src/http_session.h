@@ -17,7 +17,7 @@ namespace mayfly::net {
 void StartTlsSession(std::shared_ptr<Server::Core> core, boost::asio::ip::tcp::socket socket,
                      std::shared_ptr<ssl::context> tls, std::string peer_ip, Admission::Entry* entry);
 void StartPlainSession(std::shared_ptr<Server::Core> core, boost::asio::ip::tcp::socket socket,
-                       std::string peer_ip, Admission::Entry* entry);
+                       Listener kind, std::string peer_ip, Admission::Entry* entry);
 void StartUnixSession(std::shared_ptr<Server::Core> core,
                       boost::asio::local::stream_protocol::socket socket);
 

@@ -168,7 +168,7 @@ class Acceptor final : public ListenerBase,
       const asio::ip::address address = PeerAddress(socket);
       std::string ip = address.is_unspecified() ? "" : address.to_string();
       // The allow-list is checked before any TLS work is spent on the peer.
-      if (kind_ == Listener::kApi && !Allowed(options.allow_cidrs, ip)) {
+      if ((kind_ == Listener::kApi || kind_ == Listener::kOcsp) && !Allowed(options.allow_cidrs, ip)) {
         core_->counters().refused_not_allowed++;
         return;  // the socket closes as it goes out of scope
       }
@@ -177,7 +177,7 @@ class Acceptor final : public ListenerBase,
       Admission::Entry* entry = core_->Admit(PeerKey(address), options);
       if (entry == nullptr) {
         // A TLS client cannot read a plain reply: it is just closed.
-        if (kind_ == Listener::kMetrics) RefuseBusy<tcp>(std::move(socket));
+        if (kind_ != Listener::kApi) RefuseBusy<tcp>(std::move(socket));
         return;
       }
       // Each answer leaves in one write: Nagle would only hold it back
@@ -187,7 +187,7 @@ class Acceptor final : public ListenerBase,
       if (kind_ == Listener::kApi) {
         StartTlsSession(core_, std::move(socket), std::move(tls), std::move(ip), entry);
       } else {
-        StartPlainSession(core_, std::move(socket), std::move(ip), entry);
+        StartPlainSession(core_, std::move(socket), kind_, std::move(ip), entry);
       }
     } else {
       StartUnixSession(core_, std::move(socket));
@@ -289,9 +289,9 @@ Result<uint16_t> Server::ListenTls(const std::string& host_port, std::shared_ptr
   return port;
 }
 
-Result<uint16_t> Server::ListenPlain(const std::string& host_port) {
+Result<uint16_t> Server::ListenPlain(const std::string& host_port, Listener kind) {
   if (core_->shutting_down()) return MakeError(ErrorCode::kUnavailable, "the server is shutting down");
-  auto acceptor = BindTcp(core_, host_port, Listener::kMetrics);
+  auto acceptor = BindTcp(core_, host_port, kind);
   if (!acceptor) return std::unexpected(acceptor.error());
   uint16_t port = (*acceptor)->acceptor().local_endpoint().port();
   core_->AddListener(*acceptor);

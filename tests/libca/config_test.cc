@@ -294,7 +294,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "trust_domian",
                   "unknown key; known keys in the top level: trust_domain, state_dir, "
                   "listen, server_names, metrics_listen, admin_socket, ca, issuance, crl, "
-                  "limits, tls, store, entry"},
+                  "limits, ocsp, tls, store, entry"},
         ErrorCase{"UnknownKeyInTable",
                   "trust_domain = \"example.org\"\n[issuance]\nmax_tll = \"1h\"\n", 3,
                   "issuance.max_tll",
@@ -381,6 +381,14 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"CrlUrlNotHttp",
                   "trust_domain = \"example.org\"\n[crl]\nurl = \"ftp://x/crl\"\n", 3,
                   "crl.url", "expected an http:// or https:// URL"},
+        ErrorCase{"OcspListenNotHostPort",
+                  "trust_domain = \"example.org\"\n[ocsp]\nlisten = \"8080\"\n", 3, "ocsp.listen", "host:port"},
+        ErrorCase{"OcspUrlNotHttp",
+                  "trust_domain = \"example.org\"\n[ocsp]\nurl = \"ldap://x\"\n", 3, "ocsp.url",
+                  "expected an http:// or https:// URL"},
+        ErrorCase{"OcspValidityTooShort",
+                  "trust_domain = \"example.org\"\n[ocsp]\nvalidity = \"30s\"\n", 3, "ocsp.validity",
+                  "expected a duration from \"1m\" to \"7d\""},
         ErrorCase{"ZeroLimit",
                   "trust_domain = \"example.org\"\n[limits]\nmax_connections = 0\n", 3,
                   "limits.max_connections", "expected a positive integer, got integer 0"},

@@ -73,8 +73,11 @@ std::unique_ptr<Nginx> Nginx::Start(const std::string& dir, const NginxFiles& fi
                 "    ssl_certificate_key " + files.key + ";\n"
                 "    ssl_client_certificate " + files.bundle + ";\n"
                 "    ssl_verify_client on;\n"
-                "    ssl_verify_depth 3;\n"
-                "    ssl_crl " + files.crl + ";\n"
+                "    ssl_verify_depth 3;\n" +
+                (files.crl.empty() ? "" : "    ssl_crl " + files.crl + ";\n") +
+                (files.ocsp_responder.empty()
+                     ? ""
+                     : "    ssl_ocsp on;\n    ssl_ocsp_responder " + files.ocsp_responder + ";\n") +
                 "    location / { default_type text/plain; return 200 \"verified $ssl_client_s_dn\\n\"; }\n"
                 "  }\n"
                 "}\n");

@@ -13,7 +13,9 @@ struct NginxFiles {
   std::string cert;    // leaf + chain (PEM)
   std::string key;
   std::string bundle;  // trusted roots for client certificates
-  std::string crl;     // every CRL of the chain (ssl_crl)
+  std::string crl;     // every CRL of the chain (ssl_crl); empty: none
+  // When set: ssl_ocsp on, asking this responder (no ssl_ocsp_cache).
+  std::string ocsp_responder;
 };
 
 // The files the agent tests publish into <dir>/out: web.pem, web.key,

@@ -108,6 +108,17 @@ struct CaConfig {
     bool operator==(const Crl&) const = default;
   } crl;
 
+  // The OCSP responder (POST /ocsp, GET /ocsp/{request}), always on `listen`.
+  struct Ocsp {
+    std::string listen;              // "host:port" of a plain-HTTP OCSP listener; default: none
+    std::string url;                 // AIA OCSP URL put in issued leaves (http:// or https://); default: none
+    // thisUpdate..nextUpdate of each response; a response is re-signed when
+    // older than half of it. 1m..7d.
+    Duration validity = std::chrono::hours(1);
+
+    bool operator==(const Ocsp&) const = default;
+  } ocsp;
+
   // Every number is positive.
   struct Limits {
     int sign_per_node_per_minute = 600;   // /v1/sign and /v1/renew per node

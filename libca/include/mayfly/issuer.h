@@ -20,6 +20,9 @@ struct IssuerOptions {
   std::chrono::seconds backdate = std::chrono::minutes(1);
   // CRL distribution point URL put in every leaf; empty: none.
   std::string crl_url;
+  // OCSP responder URL put in every leaf's Authority Information Access
+  // (id-ad-ocsp); empty: none.
+  std::string ocsp_url;
 };
 
 // What goes into one leaf. Names must already be checked and authorized: the
@@ -53,8 +56,8 @@ class Issuer {
 
   // Leaf extensions: basicConstraints CA:FALSE (critical), keyUsage
   // digitalSignature (critical; + keyEncipherment for RSA), EKU serverAuth +
-  // clientAuth, SKI, AKI, SAN (the SPIFFE ID, DNS names, IPs), CRL DP when
-  // configured. Serial: 128 random bits. Subject: O=Mayfly, plus CN = the
+  // clientAuth, SKI, AKI, SAN (the SPIFFE ID, DNS names, IPs), CRL DP and AIA
+  // OCSP when configured. Serial: 128 random bits. Subject: O=Mayfly, plus CN = the
   // first DNS name when there is one of at most 64 characters.
   [[nodiscard]] Result<IssuedCert> Issue(const LeafSpec& spec) const;
 

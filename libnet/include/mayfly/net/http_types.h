@@ -12,7 +12,8 @@
 
 namespace mayfly::net {
 
-enum class Listener { kApi, kAdminSocket, kMetrics };
+// kOcsp: the plain-HTTP OCSP listener, which serves only the OCSP routes.
+enum class Listener { kApi, kAdminSocket, kMetrics, kOcsp };
 
 // Who is on the other end of the connection.
 struct PeerInfo {

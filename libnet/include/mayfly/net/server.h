@@ -90,8 +90,9 @@ class Server {
   // A stale socket file left by a dead process is removed first; a socket a
   // live server still answers on, or a file that is not a socket, is kIo.
   [[nodiscard]] Result<void> ListenUnix(const std::string& path, mode_t mode = 0600);
-  // Plain HTTP on TCP (peer.listener = kMetrics); returns the bound port.
-  [[nodiscard]] Result<uint16_t> ListenPlain(const std::string& host_port);
+  // Plain HTTP on TCP (peer.listener = `kind`: kMetrics or kOcsp); returns
+  // the bound port. allow_cidrs applies to kOcsp as to the TLS listener.
+  [[nodiscard]] Result<uint16_t> ListenPlain(const std::string& host_port, Listener kind = Listener::kMetrics);
 
   // New TLS connections use this context from now on (server certificate
   // renewal); established ones keep theirs.
