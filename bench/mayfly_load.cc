@@ -16,6 +16,10 @@
 // --start-file makes it wait, once ready (nodes enrolled, keep-alive
 // connections open), until that file exists: load processes against two
 // daemons start their clocks together.
+// --peer cfssl drives Debian's `cfssl serve` instead, with the same clients,
+// CSRs and verification: every client presents the --client-cert chain and
+// key, and posts its CSRs to /api/v1/cfssl/sign. The comparison then differs
+// only in the server.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -74,7 +78,12 @@ struct Options {
   double rate = 0;  // total requests/s to pace at; 0: as fast as answers come
   int nodes = 10000;  // storm mode
   std::string start_file;  // wait for it to exist before the clock starts
+  std::string peer = "mayfly";  // or "cfssl"
+  std::string client_cert;      // cfssl: the clients' chain (leaf first) ...
+  std::string client_key;       // ... and key
 };
+
+bool DrivesCfssl(const Options& options) { return options.peer == "cfssl"; }
 
 // One simulated node: its credentials and the request bodies it cycles
 // through (distinct CSRs, made before the clock starts).
@@ -111,10 +120,51 @@ std::vector<std::string> StringFields(const std::string& body, std::initializer_
   return out;
 }
 
-// Leaf + chain of a certificate answer.
-std::string ChainOf(const std::string& body) {
+// Leaf + chain of a certificate answer: Mayfly's {"certificate","chain"},
+// or cfssl's {"success":true,"result":{"certificate"}}, which holds the leaf
+// only: `intermediates` completes it.
+std::string ChainOf(const std::string& body, const std::string& intermediates = "") {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  const json::value* result = !ec && v.is_object() ? v.as_object().if_contains("result") : nullptr;
+  if (result != nullptr) {
+    return (result->is_object() ? StringFields(json::serialize(*result), {"certificate"})[0] : "") + intermediates;
+  }
   auto f = StringFields(body, {"certificate", "chain"});
   return f[0] + f[1];
+}
+
+// The certificates of a PEM chain after its first (the leaf).
+std::string AfterLeaf(const std::string& chain_pem) {
+  constexpr std::string_view kEnd = "-----END CERTIFICATE-----\n";
+  const size_t end = chain_pem.find(kEnd);
+  return end == std::string::npos ? "" : chain_pem.substr(end + kEnd.size());
+}
+
+// One signing request body of `options.peer`'s API for a CSR naming `uris`.
+std::string SignBody(const Options& options, const std::vector<std::string>& uris) {
+  auto key = GenerateKey(KeyType::kEcdsaP256).value();
+  const std::string csr = MakeCsrPem(key.get(), uris, {}, {}).value();
+  // cfssl copies the CSR's (empty) subject and marks the SAN non-critical,
+  // which X.509 path validation refuses: the request names a CN instead.
+  return json::serialize(DrivesCfssl(options) ? json::object{{"certificate_request", csr},
+                                                             {"subject", json::object{{"CN", "mayfly-load"}}}}
+                                              : json::object{{"csr", csr}});
+}
+
+// A cfssl client: the credentials given on the command line (cfssl has no
+// enrollment) and its CSRs.
+Node CfsslClient(const Options& options, int index) {
+  Node node;
+  node.name = options.node_prefix + std::to_string(index);
+  auto chain = ReadFile(options.client_cert);
+  if (!chain) Die("--client-cert: " + chain.error().message);
+  auto key = LoadKeyFile(options.client_key);
+  if (!key) Die("--client-key: " + key.error().message);
+  node.key = std::move(*key);
+  node.chain_pem = *chain;
+  for (int i = 0; i < options.csr_pool; ++i) node.bodies.push_back(SignBody(options, {options.spiffe_id}));
+  return node;
 }
 
 Node Enroll(const Options& options, net::HttpClient& admin, const std::string& root, int index) {
@@ -135,10 +185,8 @@ Node Enroll(const Options& options, net::HttpClient& admin, const std::string& r
   }
   node.chain_pem = ChainOf(enrolled->body);
   for (int i = 0; i < options.csr_pool; ++i) {
-    auto key = GenerateKey(KeyType::kEcdsaP256).value();
-    const std::vector<std::string> uris =
-        options.route == "sign" ? std::vector<std::string>{options.spiffe_id} : std::vector<std::string>{};
-    node.bodies.push_back(json::serialize(json::object{{"csr", MakeCsrPem(key.get(), uris, {}, {}).value()}}));
+    node.bodies.push_back(SignBody(
+        options, options.route == "sign" ? std::vector<std::string>{options.spiffe_id} : std::vector<std::string>{}));
   }
   return node;
 }
@@ -165,7 +213,7 @@ asio::awaitable<void> Drive(const Options& options, size_t index, const Node& no
                             std::optional<Stream>& stream, Tally& tally) {
   auto ex = co_await asio::this_coro::executor;
   const bool keepalive = options.mode == "keepalive";
-  const std::string target = "/v1/" + options.route;
+  const std::string target = DrivesCfssl(options) ? "/api/v1/cfssl/sign" : "/v1/" + options.route;
   beast::flat_buffer buffer;
   asio::steady_timer pace(ex);
   size_t next = 0;
@@ -228,7 +276,8 @@ double Percentile(const std::vector<double>& sorted, double p) {
 
 // Prints throughput, latency and errors over all tallies, then verifies
 // every certificate received; 0 when there was no error at all.
-int Report(const std::vector<Tally>& tallies, const std::string& root, double seconds) {
+int Report(const std::vector<Tally>& tallies, const std::string& root, double seconds,
+           const std::string& intermediates = "") {
   std::vector<double> all;
   uint64_t errors = 0;
   std::string first_error;
@@ -243,7 +292,9 @@ int Report(const std::vector<Tally>& tallies, const std::string& root, double se
   std::string first_bad;
   for (const Tally& t : tallies) {
     for (const std::string& body : t.issued) {
-      if (auto r = agent::VerifyIssued(ChainOf(body), root); !r && bad++ == 0) first_bad = r.error().message;
+      if (auto r = agent::VerifyIssued(ChainOf(body, intermediates), root); !r && bad++ == 0) {
+        first_bad = r.error().message;
+      }
     }
   }
   std::printf("%-22s %12.0f req/s\n", "throughput", static_cast<double>(all.size()) / seconds);
@@ -335,13 +386,20 @@ int Storm(const Options& given, const std::string& root) {
 int Run(const Options& options) {
   auto root = ReadFile(options.ca_bundle);
   if (!root) Die(root.error().message);
-  auto admin = net::HttpClient::ForUnixSocket(options.admin_socket);
-  if (!admin) Die(admin.error().message);
-  if (options.mode == "idle") return HoldIdle(options, Enroll(options, *admin, *root, 0), *root);
-  if (options.mode == "storm") return Storm(options, *root);
-
   std::vector<Node> nodes;
-  for (int i = 0; i < options.connections; ++i) nodes.push_back(Enroll(options, *admin, *root, i));
+  if (DrivesCfssl(options)) {
+    if (options.mode != "keepalive" && options.mode != "new-connection") {
+      Die("--peer cfssl drives the keepalive and new-connection modes only");
+    }
+    for (int i = 0; i < options.connections; ++i) nodes.push_back(CfsslClient(options, i));
+  } else {
+    if (options.admin_socket.empty()) Die("--admin-socket is required to enroll the nodes");
+    auto admin = net::HttpClient::ForUnixSocket(options.admin_socket);
+    if (!admin) Die(admin.error().message);
+    if (options.mode == "idle") return HoldIdle(options, Enroll(options, *admin, *root, 0), *root);
+    if (options.mode == "storm") return Storm(options, *root);
+    for (int i = 0; i < options.connections; ++i) nodes.push_back(Enroll(options, *admin, *root, i));
+  }
 
   // The server's address, from the URL "https://host:port".
   constexpr std::string_view kScheme = "https://";
@@ -388,9 +446,10 @@ int Run(const Options& options) {
   ioc.run();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-  std::printf("mode %s, route /v1/%s, %d connections, %.1f s\n", options.mode.c_str(), options.route.c_str(),
-              options.connections, seconds);
-  return Report(tallies, *root, seconds);
+  std::printf("mode %s, %s route %s, %d connections, %.1f s\n", options.mode.c_str(), options.peer.c_str(),
+              DrivesCfssl(options) ? "/api/v1/cfssl/sign" : ("/v1/" + options.route).c_str(), options.connections,
+              seconds);
+  return Report(tallies, *root, seconds, DrivesCfssl(options) ? AfterLeaf(nodes.front().chain_pem) : "");
 }
 
 }  // namespace
@@ -400,7 +459,7 @@ int main(int argc, char** argv) {
   mayfly::load::Options options;
   CLI::App app{"mayfly-load: N mTLS nodes driving a running mayfly-ca"};
   app.add_option("--server", options.server, "API URL, e.g. https://127.0.0.1:8443")->required();
-  app.add_option("--admin-socket", options.admin_socket, "The daemon's admin socket (join tokens)")->required();
+  app.add_option("--admin-socket", options.admin_socket, "The daemon's admin socket (join tokens; mayfly only)");
   app.add_option("--ca-bundle", options.ca_bundle, "Root PEM to trust")->required();
   app.add_option("--connections", options.connections, "Concurrent clients, one node each (default 64)")
       ->check(CLI::Range(1, 4096));
@@ -417,6 +476,10 @@ int main(int argc, char** argv) {
   app.add_option("--csr-pool", options.csr_pool, "Distinct CSRs per client (default 16)")->check(CLI::Range(1, 4096));
   app.add_option("--start-file", options.start_file,
                  "Once ready, wait until this file exists before starting the clock");
+  app.add_option("--peer", options.peer, "The CA under load: mayfly (default) or cfssl (`cfssl serve`)")
+      ->check(CLI::IsMember({"mayfly", "cfssl"}));
+  app.add_option("--client-cert", options.client_cert, "cfssl: every client's certificate chain (PEM, leaf first)");
+  app.add_option("--client-key", options.client_key, "cfssl: every client's key (PEM)");
   CLI11_PARSE(app, argc, argv);
   return mayfly::load::Run(options);
 }

@@ -15,7 +15,7 @@ PACKAGES=(
   libsystemd-dev
   curl jq nginx-light procps systemd
   clang-16 libclang-rt-16-dev
-  golang-go
+  golang-go golang-cfssl
 )
 
 missing=()

@@ -302,7 +302,7 @@ Result<IssuedCert> Issuer::Issue(const LeafSpec& spec) const {
   const ExpectedLeaf expected{.issuer = cert_.get(), .spki_der = key.spki_der, .key_type = spec.key_type,
                               .spiffe_id = spec.spiffe_id, .dns = spec.dns, .ips = spec.ips, .now = now,
                               .backdate = options_.backdate, .ttl = spec.ttl, .crl_url = options_.crl_url,
-                              .ocsp_url = {}};
+                              .ocsp_url = options_.ocsp_url};
   if (auto failure = CheckLeaf(out.der, expected)) return detail::IssuanceCheckFailed(std::move(*failure));
   return out;
 }
