@@ -54,13 +54,13 @@ void AddToken(CLI::App& app, const GlobalOptions& global, Action& action) {
 }
 
 void PrintEntries(const json::object& r) {
-  Table table({"ID", "SPIFFE ID", "NODE", "DNS", "IPS", "TTL", "SOURCE"});
+  Table table({"ID", "SPIFFE ID", "NODE", "DNS", "IPS", "TTL", "SOURCE", "SELECTORS"});
   if (const auto* entries = r.if_contains("entries"); entries != nullptr && entries->is_array()) {
     for (const auto& e : entries->as_array()) {
       const auto& o = e.as_object();
       table.AddRow({JsonString(o, "id"), JsonString(o, "spiffe_id"), JsonString(o, "node"),
                     Join(o.if_contains("dns")), Join(o.if_contains("ips")), JsonString(o, "ttl"),
-                    JsonString(o, "source")});
+                    JsonString(o, "source"), Join(o.if_contains("selectors"))});
     }
   }
   table.Print(std::cout);
@@ -71,7 +71,7 @@ void AddEntry(CLI::App& app, const GlobalOptions& global, Action& action) {
   entry->require_subcommand(1);
   struct AddArgs {
     std::string spiffe_id, node, ttl;
-    std::vector<std::string> dns, ips;
+    std::vector<std::string> dns, ips, selectors;
   };
   auto args = std::make_shared<AddArgs>();
   auto* add = entry->add_subcommand("add", "Allow a node (name or glob) to get a SPIFFE ID");
@@ -80,11 +80,14 @@ void AddEntry(CLI::App& app, const GlobalOptions& global, Action& action) {
   add->add_option("--dns", args->dns, "DNS name the certificate may carry (repeatable)");
   add->add_option("--ip", args->ips, "IP address the certificate may carry (repeatable)");
   add->add_option("--ttl", args->ttl, "Maximum certificate lifetime");
+  add->add_option("--selector", args->selectors,
+                  "Workload selector, e.g. unix:uid:1000 (repeatable; all must match)");
   add->callback([&global, &action, args] {
     action = [&global, args] {
       json::object body{{"spiffe_id", args->spiffe_id}, {"node", args->node}};
       body["dns"] = json::value_from(args->dns);
       body["ips"] = json::value_from(args->ips);
+      body["selectors"] = json::value_from(args->selectors);
       if (!args->ttl.empty()) body["ttl"] = args->ttl;
       return RunAdminCall(global, "POST", "/v1/admin/entries", json::value(body), [](const json::object& r) {
         std::cout << "Added entry " << JsonString(r, "id") << " for " << JsonString(r, "spiffe_id") << "\n";

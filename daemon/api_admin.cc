@@ -30,11 +30,12 @@ Result<std::optional<Duration>> OptionalDuration(const JsonBody& body, std::stri
 boost::json::object EntryJson(const EntryRecord& e) {
   boost::json::array dns(e.dns.begin(), e.dns.end());
   boost::json::array ips(e.ips.begin(), e.ips.end());
+  boost::json::array selectors(e.selectors.begin(), e.selectors.end());
   boost::json::value ttl = nullptr;  // null: the [issuance] max_ttl applies
   if (e.max_ttl > 0) ttl = FormatDuration(Duration(e.max_ttl));
   return boost::json::object{{"id", e.id},          {"spiffe_id", e.spiffe_id}, {"node", e.node},
                              {"dns", std::move(dns)}, {"ips", std::move(ips)}, {"ttl", std::move(ttl)},
-                             {"source", e.source}};
+                             {"source", e.source}, {"selectors", std::move(selectors)}};
 }
 
 // Lowercase hex without leading zeros, as the store keeps serials; colons
@@ -109,19 +110,21 @@ void HandleListEntries(const CallPtr& call) {
 
 void HandleAddEntry(const CallPtr& call) {
   CaRuntime& rt = call->rt;
-  auto body = JsonBody::Parse(call->request.body, {"spiffe_id", "node", "dns", "ips", "ttl"});
+  auto body = JsonBody::Parse(call->request.body, {"spiffe_id", "node", "dns", "ips", "ttl", "selectors"});
   if (!body) return call->Refuse(body.error());
   auto spiffe_id = body->String("spiffe_id");
   auto node = body->String("node");
   auto dns = body->StringArray("dns");
   auto ips = body->StringArray("ips");
   auto ttl = OptionalDuration(*body, "ttl");
+  auto selectors = body->StringArray("selectors");
   for (const Error* e : {spiffe_id ? nullptr : &spiffe_id.error(), node ? nullptr : &node.error(),
-                         dns ? nullptr : &dns.error(), ips ? nullptr : &ips.error(), ttl ? nullptr : &ttl.error()}) {
+                         dns ? nullptr : &dns.error(), ips ? nullptr : &ips.error(), ttl ? nullptr : &ttl.error(),
+                         selectors ? nullptr : &selectors.error()}) {
     if (e != nullptr) return call->Refuse(*e);
   }
   EntryRecord entry{.spiffe_id = *spiffe_id, .node = *node, .dns = std::move(*dns), .ips = std::move(*ips),
-                    .max_ttl = *ttl ? (*ttl)->count() : 0, .source = "api"};
+                    .max_ttl = *ttl ? (*ttl)->count() : 0, .source = "api", .selectors = std::move(*selectors)};
   auto valid = ValidateEntry(std::move(entry), rt.policy());
   if (!valid) return call->Refuse(valid.error(), *spiffe_id);
   auto id = rt.store().AddEntry(*valid);

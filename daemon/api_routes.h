@@ -27,6 +27,10 @@ struct Route {
 // exactly this, so tests walk it rather than a copy of it.
 std::span<const Route> ApiRoutes();
 
+// Answers `body` with its ETag, or 304 when If-None-Match already names it.
+void ReplyConditional(const CallPtr& call, const std::string& body, const std::string& etag,
+                      std::string_view content_type);
+
 // Public: anyone (no credential).
 void HandleEnroll(const CallPtr& call);
 void HandleBundle(const CallPtr& call);
@@ -40,6 +44,7 @@ void HandleOcspGet(const CallPtr& call);
 // Node certificate: call->caller_name is the node.
 void HandleRenew(const CallPtr& call);
 void HandleSign(const CallPtr& call);
+void HandleNodeEntries(const CallPtr& call);
 // Admin certificate or admin socket.
 void HandleCreateToken(const CallPtr& call);
 void HandleListEntries(const CallPtr& call);

@@ -22,6 +22,7 @@ constexpr Route kRoutes[] = {
     {"GET", "/v1/intermediates", CallerClass::kAnyone, HandleIntermediates},
     {"POST", "/v1/renew", CallerClass::kNode, HandleRenew},
     {"POST", "/v1/sign", CallerClass::kNode, HandleSign},
+    {"GET", "/v1/node/entries", CallerClass::kNode, HandleNodeEntries},
     {"POST", "/v1/admin/tokens", CallerClass::kAdmin, HandleCreateToken},
     {"GET", "/v1/admin/entries", CallerClass::kAdmin, HandleListEntries},
     {"POST", "/v1/admin/entries", CallerClass::kAdmin, HandleAddEntry},

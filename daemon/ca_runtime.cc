@@ -29,7 +29,8 @@ Result<std::vector<EntryRecord>> ValidateConfigEntries(const CaConfig& config, c
   for (size_t i = 0; i < config.entries.size(); ++i) {
     const EntryConfig& e = config.entries[i];
     EntryRecord record{.spiffe_id = e.spiffe_id, .node = e.node, .dns = e.dns, .ips = e.ips,
-                       .max_ttl = e.ttl ? e.ttl->count() : 0, .source = "config"};
+                       .max_ttl = e.ttl ? e.ttl->count() : 0, .source = "config",
+                       .selectors = e.selectors};
     auto valid = ValidateEntry(std::move(record), policy);
     if (!valid) {
       std::string where = config.path.empty() ? std::string("configuration") : config.path;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mayfly/config.h"
+#include "mayfly/selector.h"
 
 namespace mayfly {
 namespace {
@@ -184,6 +185,8 @@ Result<EntryRecord> ValidateEntry(EntryRecord entry, const AuthzPolicy& policy) 
     seen.push_back(std::move(*ip));
   }
   entry.ips = std::move(ips);
+
+  if (auto ok = ValidateSelectors(entry.selectors); !ok) return WithContext(ok.error(), context);
 
   // 0 stays 0 so that the entry follows later changes of the policy's max.
   const seconds max_ttl(entry.max_ttl);

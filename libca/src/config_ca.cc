@@ -4,6 +4,7 @@
 #include "mayfly/config.h"
 #include "mayfly/identity.h"
 #include "mayfly/postgres_store.h"
+#include "mayfly/selector.h"
 #include "toml_reader.h"
 
 namespace mayfly {
@@ -157,6 +158,9 @@ void ReadEntry(TableReader& t, const CaConfig::Issuance& issuance, EntryConfig& 
   t.Read("dns", entry.dns);
   t.CheckEach("dns", IsNonEmpty, "expected a DNS name");
   config_internal::ReadIps(t, "ips", entry.ips);
+  t.Read("selectors", entry.selectors);
+  t.CheckEach("selectors", [](std::string_view s) { return SelectorProblem(s).empty(); },
+              std::string("expected a selector: ") + std::string(kSelectorForms));
   t.Read("ttl", entry.ttl);
   if (entry.ttl) {
     // Always blame the entry: it is the one asking for what [issuance] forbids.

@@ -74,7 +74,7 @@ bool SameNode(const NodeRecord& a, const NodeRecord& b) {
 }
 bool SameEntry(const EntryRecord& a, const EntryRecord& b) {
   return a.id == b.id && a.spiffe_id == b.spiffe_id && a.node == b.node && a.dns == b.dns && a.ips == b.ips &&
-         a.max_ttl == b.max_ttl && a.source == b.source;
+         a.max_ttl == b.max_ttl && a.source == b.source && a.selectors == b.selectors;
 }
 
 }  // namespace

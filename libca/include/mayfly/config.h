@@ -37,6 +37,7 @@ struct EntryConfig {
   std::vector<std::string> dns;      // DNS SANs the entry allows; default: none
   std::vector<std::string> ips;      // IP SANs the entry allows; default: none
   std::optional<Duration> ttl;       // max TTL; default (nullopt): [issuance] max_ttl
+  std::vector<std::string> selectors;  // workload selectors, all must match; default: none
 
   bool operator==(const EntryConfig&) const = default;
 };

@@ -111,6 +111,9 @@ struct EntryRecord {
   std::vector<std::string> ips;
   int64_t max_ttl = 0;       // seconds
   std::string source;        // "config" or "api"
+  // Workload selectors ("unix:uid:1000", ...); all must match. Only the agent's
+  // Workload API reads them; /v1/sign ignores them.
+  std::vector<std::string> selectors;
 };
 
 struct AuditEvent {

@@ -38,6 +38,19 @@ Result<std::vector<EntryRecord>> ReadEntries(PgConnection& conn) {
     EntryRecord& entry = entries.back();
     (names_seen++ < res->Int(i, 5) ? entry.dns : entry.ips).push_back(res->Text(i, 6));
   }
+  // Selectors in a second query rather than a wider join; an entry added or
+  // removed in between is skipped.
+  auto sel = conn.Query(
+      "SELECT e.id, s.selector FROM entries e, unnest(e.selectors) WITH ORDINALITY AS s(selector, ord) "
+      "ORDER BY e.id, s.ord",
+      "listing entry selectors");
+  if (!sel) return std::unexpected(sel.error());
+  auto entry = entries.begin();
+  for (int i = 0; i < sel->Rows(); ++i) {
+    while (entry != entries.end() && entry->id < sel->Int(i, 0)) ++entry;
+    if (entry == entries.end() || entry->id != sel->Int(i, 0)) continue;  // added between the queries
+    entry->selectors.push_back(sel->Text(i, 1));
+  }
   return entries;
 }
 
@@ -48,8 +61,9 @@ Result<int64_t> InsertEntryRow(PgConnection& conn, const EntryRecord& entry, std
   params.AddAll(entry.spiffe_id, entry.node, entry.max_ttl, source);
   const std::string dns = TextArray(params, entry.dns);
   const std::string ips = TextArray(params, entry.ips);
-  auto res = conn.Exec("INSERT INTO entries (spiffe_id, node, max_ttl, source, dns, ips) VALUES ($1, $2, $3, $4, " +
-                           dns + ", " + ips + ") RETURNING id",
+  const std::string selectors = TextArray(params, entry.selectors);
+  auto res = conn.Exec("INSERT INTO entries (spiffe_id, node, max_ttl, source, dns, ips, selectors) VALUES ($1, $2, "
+                           "$3, $4, " + dns + ", " + ips + ", " + selectors + ") RETURNING id",
                        params, "adding entry " + entry.spiffe_id);
   if (!res) return std::unexpected(res.error());
   return res->Int(0, 0);

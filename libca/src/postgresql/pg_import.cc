@@ -107,8 +107,10 @@ class PgImport final : public StoreImport {
       params.AddAll(e.id, e.spiffe_id, e.node, e.max_ttl, e.source);
       const std::string dns = TextArray(params, e.dns);
       const std::string ips = TextArray(params, e.ips);
-      if (auto r = Insert("INSERT INTO entries (id, spiffe_id, node, max_ttl, source, dns, ips) OVERRIDING SYSTEM "
-                          "VALUE VALUES ($1, $2, $3, $4, $5, " + dns + ", " + ips + ")",
+      const std::string selectors = TextArray(params, e.selectors);
+      if (auto r = Insert("INSERT INTO entries (id, spiffe_id, node, max_ttl, source, dns, ips, selectors) "
+                          "OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, " + dns + ", " + ips + ", " +
+                          selectors + ")",
                           params, "copying entry " + std::to_string(e.id));
           !r) {
         return r;

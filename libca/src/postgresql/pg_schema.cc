@@ -126,6 +126,9 @@ CREATE TABLE store_changes (
 );
 INSERT INTO store_changes (id, generation) VALUES (1, 0);
 )sql"},
+    {3, "workload selectors on entries", R"sql(
+ALTER TABLE entries ADD COLUMN selectors text[] NOT NULL DEFAULT '{}';
+)sql"},
 };
 
 // The version the database is at; 0 for an empty one.

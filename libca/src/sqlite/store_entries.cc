@@ -41,11 +41,13 @@ Result<int64_t> InsertEntry(Connection& conn, const EntryRecord& entry, std::str
   if (!dns) return std::unexpected(dns.error());
   auto ips = EncodeList(conn, entry.ips);
   if (!ips) return std::unexpected(ips.error());
+  auto selectors = EncodeList(conn, entry.selectors);
+  if (!selectors) return std::unexpected(selectors.error());
   auto stmt = conn.Prepare(
-      "INSERT INTO entries (spiffe_id, node, dns, ips, max_ttl, source) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
+      "INSERT INTO entries (spiffe_id, node, dns, ips, max_ttl, source, selectors) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id");
   if (!stmt) return std::unexpected(stmt.error());
-  stmt->BindAll(entry.spiffe_id, entry.node, *dns, *ips, entry.max_ttl, source);
+  stmt->BindAll(entry.spiffe_id, entry.node, *dns, *ips, entry.max_ttl, source, *selectors);
   auto row = stmt->Step();
   if (!row) return WithContext(row.error(), "adding entry " + entry.spiffe_id);
   const int64_t id = stmt->Int(0);
@@ -57,7 +59,7 @@ Result<int64_t> InsertEntry(Connection& conn, const EntryRecord& entry, std::str
 
 Result<std::vector<EntryRecord>> ReadEntries(Connection& conn) {
   auto stmt = conn.Prepare(
-      "SELECT id, spiffe_id, node, dns, ips, max_ttl, source FROM entries ORDER BY id");
+      "SELECT id, spiffe_id, node, dns, ips, max_ttl, source, selectors FROM entries ORDER BY id");
   if (!stmt) return std::unexpected(stmt.error());
   std::vector<EntryRecord> entries;
   while (true) {
@@ -68,13 +70,16 @@ Result<std::vector<EntryRecord>> ReadEntries(Connection& conn) {
     if (!dns) return std::unexpected(dns.error());
     auto ips = DecodeList(conn, stmt->Text(4));
     if (!ips) return std::unexpected(ips.error());
+    auto selectors = DecodeList(conn, stmt->Text(7));
+    if (!selectors) return std::unexpected(selectors.error());
     entries.push_back(EntryRecord{.id = stmt->Int(0),
                                   .spiffe_id = stmt->Text(1),
                                   .node = stmt->Text(2),
                                   .dns = std::move(*dns),
                                   .ips = std::move(*ips),
                                   .max_ttl = stmt->Int(5),
-                                  .source = stmt->Text(6)});
+                                  .source = stmt->Text(6),
+                                  .selectors = std::move(*selectors)});
   }
 }
 

@@ -126,6 +126,10 @@ CREATE TABLE store_changes (
 );
 INSERT INTO store_changes (id, generation) VALUES (1, 0);
 )sql"},
+    {5, "workload selectors on entries", R"sql(
+-- A JSON array of selector strings, like dns and ips.
+ALTER TABLE entries ADD COLUMN selectors TEXT NOT NULL DEFAULT '[]';
+)sql"},
 };
 
 Result<int> ReadUserVersion(Connection& conn) {
