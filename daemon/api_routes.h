@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "api_call.h"
+#include "mayfly/store_records.h"
 
 namespace mayfly {
 
@@ -21,6 +22,9 @@ struct Route {
   std::string_view path;     // exact, or a prefix when it ends in '/'
   CallerClass caller;
   void (*handle)(const CallPtr&);
+  // kAdmin routes: the least role an admin certificate needs (the admin
+  // socket has every role). This table is the one place that says it.
+  AdminRole role = AdminRole::kAdmin;
 };
 
 // The router's table (api_service.cc), in match order: what it serves is
@@ -60,5 +64,9 @@ void HandleCaPrepare(const CallPtr& call);
 void HandleCaActivate(const CallPtr& call);
 void HandleCaRetire(const CallPtr& call);
 void HandleCaRotate(const CallPtr& call);
+// Admin credentials (api_admins.cc).
+void HandleListAdmins(const CallPtr& call);
+void HandleCreateAdmin(const CallPtr& call);
+void HandleRevokeAdmin(const CallPtr& call);
 
 }  // namespace mayfly

@@ -15,6 +15,10 @@
 namespace mayfly {
 namespace {
 
+constexpr AdminRole kViewer = AdminRole::kViewer;
+constexpr AdminRole kOperator = AdminRole::kOperator;
+constexpr AdminRole kAdminRole = AdminRole::kAdmin;
+
 constexpr Route kRoutes[] = {
     {"POST", "/v1/enroll", CallerClass::kAnyone, HandleEnroll},
     {"GET", "/v1/bundle", CallerClass::kAnyone, HandleBundle},
@@ -23,20 +27,23 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/renew", CallerClass::kNode, HandleRenew},
     {"POST", "/v1/sign", CallerClass::kNode, HandleSign},
     {"GET", "/v1/node/entries", CallerClass::kNode, HandleNodeEntries},
-    {"POST", "/v1/admin/tokens", CallerClass::kAdmin, HandleCreateToken},
-    {"GET", "/v1/admin/entries", CallerClass::kAdmin, HandleListEntries},
-    {"POST", "/v1/admin/entries", CallerClass::kAdmin, HandleAddEntry},
-    {"DELETE", "/v1/admin/entries", CallerClass::kAdmin, HandleRemoveEntry},
-    {"DELETE", "/v1/admin/entries/", CallerClass::kAdmin, HandleRemoveEntry},
-    {"POST", "/v1/admin/revoke", CallerClass::kAdmin, HandleRevoke},
-    {"GET", "/v1/admin/certs", CallerClass::kAdmin, HandleListCerts},
-    {"GET", "/v1/admin/audit", CallerClass::kAdmin, HandleListAudit},
-    {"GET", "/v1/admin/audit/verify", CallerClass::kAdmin, HandleVerifyAudit},
-    {"GET", "/v1/admin/ca", CallerClass::kAdmin, HandleCaStatus},
-    {"POST", "/v1/admin/ca/prepare", CallerClass::kAdmin, HandleCaPrepare},
-    {"POST", "/v1/admin/ca/activate", CallerClass::kAdmin, HandleCaActivate},
-    {"POST", "/v1/admin/ca/retire", CallerClass::kAdmin, HandleCaRetire},
-    {"POST", "/v1/admin/ca/rotate", CallerClass::kAdmin, HandleCaRotate},
+    {"POST", "/v1/admin/tokens", CallerClass::kAdmin, HandleCreateToken, kOperator},
+    {"GET", "/v1/admin/entries", CallerClass::kAdmin, HandleListEntries, kViewer},
+    {"POST", "/v1/admin/entries", CallerClass::kAdmin, HandleAddEntry, kAdminRole},
+    {"DELETE", "/v1/admin/entries", CallerClass::kAdmin, HandleRemoveEntry, kAdminRole},
+    {"DELETE", "/v1/admin/entries/", CallerClass::kAdmin, HandleRemoveEntry, kAdminRole},
+    {"POST", "/v1/admin/revoke", CallerClass::kAdmin, HandleRevoke, kOperator},
+    {"GET", "/v1/admin/certs", CallerClass::kAdmin, HandleListCerts, kViewer},
+    {"GET", "/v1/admin/audit", CallerClass::kAdmin, HandleListAudit, kViewer},
+    {"GET", "/v1/admin/audit/verify", CallerClass::kAdmin, HandleVerifyAudit, kViewer},
+    {"GET", "/v1/admin/ca", CallerClass::kAdmin, HandleCaStatus, kViewer},
+    {"POST", "/v1/admin/ca/prepare", CallerClass::kAdmin, HandleCaPrepare, kAdminRole},
+    {"POST", "/v1/admin/ca/activate", CallerClass::kAdmin, HandleCaActivate, kAdminRole},
+    {"POST", "/v1/admin/ca/retire", CallerClass::kAdmin, HandleCaRetire, kAdminRole},
+    {"POST", "/v1/admin/ca/rotate", CallerClass::kAdmin, HandleCaRotate, kAdminRole},
+    {"GET", "/v1/admin/admins", CallerClass::kAdmin, HandleListAdmins, kAdminRole},
+    {"POST", "/v1/admin/admins", CallerClass::kAdmin, HandleCreateAdmin, kAdminRole},
+    {"POST", "/v1/admin/admins/revoke", CallerClass::kAdmin, HandleRevokeAdmin, kAdminRole},
     {"POST", "/ocsp", CallerClass::kAnyone, HandleOcspPost},
     {"GET", "/ocsp/", CallerClass::kAnyone, HandleOcspGet},
     {"GET", "/healthz", CallerClass::kLocal, HandleHealthz},
@@ -171,6 +178,26 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
   return Ok();
 }
 
+// An admin certificate acts with its name's role in the store, read on
+// every call so a change by any instance applies to the next request. A
+// name without a role row, or whose row is revoked, has no rights.
+Result<void> CheckAdminRole(const ApiCall& call, AdminRole need) {
+  if (call.request.peer.listener == net::Listener::kAdminSocket) return Ok();
+  auto admin = call.rt.store().GetAdmin(call.caller_name);
+  if (!admin) return std::unexpected(admin.error());
+  if (!*admin || (*admin)->revoked_at) {
+    return MakeError(ErrorCode::kForbidden, "admin " + call.caller_name + " has no role (" +
+                                                (*admin ? "revoked" : "none recorded") + "); " + call.route +
+                                                " needs role " + std::string(AdminRoleName(need)));
+  }
+  if ((*admin)->role < need) {
+    return MakeError(ErrorCode::kForbidden, call.route + " needs role " + std::string(AdminRoleName(need)) +
+                                                "; admin " + call.caller_name + " has role " +
+                                                std::string(AdminRoleName((*admin)->role)));
+  }
+  return Ok();
+}
+
 std::string ActorOf(const net::HttpRequest& request) {
   if (request.peer.listener == net::Listener::kAdminSocket) return "admin-socket";
   if (request.peer.client_cert) {
@@ -205,6 +232,9 @@ void Dispatch(const CallPtr& call) {
   call->route = std::string(match->method) + " " + std::string(match->path);
   call->actor = ActorOf(request);
   if (auto r = CheckCaller(*call, match->caller); !r) return call->Refuse(r.error());
+  if (match->caller == CallerClass::kAdmin) {
+    if (auto r = CheckAdminRole(*call, match->role); !r) return call->Refuse(r.error());
+  }
   const size_t max_body = call->rt.config()->limits.max_body;
   if (request.body.size() > max_body) {
     return call->Refuse(

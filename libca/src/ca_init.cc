@@ -236,6 +236,11 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   if (auto r = store->InsertCertificates(std::span<const CertRecord>(&record, 1)); !r) {
     return std::unexpected(r.error());
   }
+  // The first admin has every right; `admin create` makes narrower ones.
+  if (auto r = store->PutAdmin({.name = "admin", .role = AdminRole::kAdmin, .created_at = ToUnixSeconds(now)});
+      !r && r.error().code != ErrorCode::kConflict) {
+    return std::unexpected(r.error());
+  }
   for (auto r : {store->SetMeta("trust_domain", config.trust_domain),
                  store->SetMeta("root_fingerprint", result.root_fingerprint),
                  store->SetMeta("active_intermediate", issuer_id)}) {

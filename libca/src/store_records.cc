@@ -29,6 +29,12 @@ constexpr std::array<std::pair<CaState, std::string_view>, 5> kCaStateNames = {{
     {CaState::kRevoked, "revoked"},
 }};
 
+constexpr std::array<std::pair<AdminRole, std::string_view>, 3> kAdminRoleNames = {{
+    {AdminRole::kViewer, "viewer"},
+    {AdminRole::kOperator, "operator"},
+    {AdminRole::kAdmin, "admin"},
+}};
+
 struct ReasonNames {
   RevocationReason reason;
   std::string_view rfc;    // the ASN.1 name in RFC 5280
@@ -114,6 +120,21 @@ std::string_view CertStatusName(CertStatus status) {
 
 Result<CertStatus> ParseCertStatus(std::string_view name) {
   return ValueOf(kStatusNames, name, "certificate status");
+}
+
+std::string_view AdminRoleName(AdminRole role) {
+  for (const auto& [r, name] : kAdminRoleNames) {
+    if (r == role) return name;
+  }
+  return "viewer";
+}
+
+Result<AdminRole> ParseAdminRole(std::string_view name) {
+  for (const auto& [role, n] : kAdminRoleNames) {
+    if (n == name) return role;
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "role must be \"viewer\", \"operator\" or \"admin\", not \"" + std::string(name) + "\"");
 }
 
 }  // namespace mayfly

@@ -1,5 +1,8 @@
 // The per-connection HTTP/1.1 loop: handshake → wait → headers → body →
 // handler → write → wait | close, with a timeout on every step.
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "http_session.h"
 
 #include <openssl/ssl.h>
@@ -442,6 +445,17 @@ void StartPlainSession(std::shared_ptr<Server::Core> core, asio::ip::tcp::socket
 
 void StartUnixSession(std::shared_ptr<Server::Core> core,
                       asio::local::stream_protocol::socket socket) {
+  // The socket's mode is not the only guard: its peer must be the daemon's
+  // own uid or root, checked on every connection (a file mode can be
+  // loosened, or the socket reached through an open descriptor).
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+      (cred.uid != 0 && cred.uid != getuid())) {
+    error_code ignored;
+    socket.close(ignored);
+    return;
+  }
   auto session = std::make_shared<HttpSession<UnixStream>>(
       std::move(core), Listener::kAdminSocket, std::string(), nullptr, nullptr, std::move(socket));
   session->Start();

@@ -63,6 +63,10 @@ class PostgresStore final : public Store {
   [[nodiscard]] Result<std::string> ConsumeTokenAndEnroll(const std::string& token_hash, int64_t now, CertRecord node_cert, std::optional<AuditEvent> event) override;
   [[nodiscard]] Result<std::optional<NodeRecord>> GetNode(const std::string& name) override;
   [[nodiscard]] Result<std::vector<std::string>> ListBannedNodes() override;
+  [[nodiscard]] Result<void> PutAdmin(const AdminRecord& admin) override;
+  [[nodiscard]] Result<std::optional<AdminRecord>> GetAdmin(const std::string& name) override;
+  [[nodiscard]] Result<std::vector<AdminRecord>> ListAdmins() override;
+  [[nodiscard]] Result<void> RevokeAdmin(const std::string& name, int64_t now) override;
   [[nodiscard]] Result<int64_t> AddEntry(const EntryRecord& entry) override;
   [[nodiscard]] Result<void> RemoveEntry(int64_t id) override;
   [[nodiscard]] Result<std::vector<EntryRecord>> ListEntries() override;

@@ -105,6 +105,18 @@ class Store {
   // Names of banned nodes, sorted.
   [[nodiscard]] virtual Result<std::vector<std::string>> ListBannedNodes() = 0;
 
+  // Admin roles, one row per admin name. Rows are never deleted: a revoked
+  // name keeps its row (revoked_at set). PutAdmin inserts a new name, or
+  // gives a revoked one a new role and created_at (clearing revoked_at);
+  // kConflict when the name exists unrevoked.
+  [[nodiscard]] virtual Result<void> PutAdmin(const AdminRecord& admin) = 0;
+  [[nodiscard]] virtual Result<std::optional<AdminRecord>> GetAdmin(const std::string& name) = 0;
+  // Every admin, by name (byte order).
+  [[nodiscard]] virtual Result<std::vector<AdminRecord>> ListAdmins() = 0;
+  // Marks the name revoked at `now`; kNotFound when it has no row. Revoking
+  // its certificates is the caller's (Revoke by SPIFFE ID).
+  [[nodiscard]] virtual Result<void> RevokeAdmin(const std::string& name, int64_t now) = 0;
+
   // Registration entries. AddEntry stores `entry` with source "api" when
   // its source is empty, and returns its id; ids are never reused.
   [[nodiscard]] virtual Result<int64_t> AddEntry(const EntryRecord& entry) = 0;

@@ -89,6 +89,19 @@ struct RevokeSelector {
   std::optional<std::string> node;    // also bans the node
 };
 
+// An admin credential's name and what it may do: viewer < operator < admin.
+enum class AdminRole { kViewer, kOperator, kAdmin };
+std::string_view AdminRoleName(AdminRole role);  // "viewer", "operator", "admin"
+// kInvalidArgument naming the accepted values for anything else.
+[[nodiscard]] Result<AdminRole> ParseAdminRole(std::string_view name);
+
+struct AdminRecord {
+  std::string name;  // the NAME of spiffe://<td>/.../admin/NAME
+  AdminRole role = AdminRole::kViewer;
+  int64_t created_at = 0;
+  std::optional<int64_t> revoked_at;  // set: the name has no rights any more
+};
+
 struct NodeRecord {
   std::string name;
   int64_t enrolled_at = 0;

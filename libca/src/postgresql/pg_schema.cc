@@ -129,6 +129,20 @@ INSERT INTO store_changes (id, generation) VALUES (1, 0);
     {3, "workload selectors on entries", R"sql(
 ALTER TABLE entries ADD COLUMN selectors text[] NOT NULL DEFAULT '{}';
 )sql"},
+    {4, "admin roles", R"sql(
+CREATE TABLE admins (
+  name text PRIMARY KEY,
+  role text NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+  created_at bigint NOT NULL,
+  revoked_at bigint
+);
+-- Every admin credential issued before roles existed keeps full rights.
+INSERT INTO admins (name, role, created_at)
+  SELECT substring(spiffe_id from '/admin/([^/]+)$'), 'admin', min(issued_at)
+  FROM certificates WHERE kind = 'admin' AND spiffe_id ~ '/admin/[^/]+$'
+  GROUP BY 1
+ON CONFLICT (name) DO NOTHING;
+)sql"},
 };
 
 // The version the database is at; 0 for an empty one.

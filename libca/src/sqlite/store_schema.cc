@@ -130,6 +130,19 @@ INSERT INTO store_changes (id, generation) VALUES (1, 0);
 -- A JSON array of selector strings, like dns and ips.
 ALTER TABLE entries ADD COLUMN selectors TEXT NOT NULL DEFAULT '[]';
 )sql"},
+    {6, "admin roles", R"sql(
+CREATE TABLE admins (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+) WITHOUT ROWID;
+-- Every admin credential issued before roles existed keeps full rights.
+INSERT OR IGNORE INTO admins (name, role, created_at)
+  SELECT substr(spiffe_id, instr(spiffe_id, '/admin/') + 7), 'admin', min(issued_at)
+  FROM certificates WHERE kind = 'admin' AND instr(spiffe_id, '/admin/') > 0
+  GROUP BY 1;
+)sql"},
 };
 
 Result<int> ReadUserVersion(Connection& conn) {

@@ -1,0 +1,67 @@
+// Admin roles in the PostgreSQL store.
+#include <string>
+
+#include "pg_store_internal.h"
+
+namespace mayfly {
+namespace {
+
+Result<AdminRecord> AdminFromRow(const PgResult& res, int row) {
+  auto role = ParseAdminRole(res.Text(row, 1));
+  if (!role) return std::unexpected(role.error());
+  return AdminRecord{
+      .name = res.Text(row, 0), .role = *role, .created_at = res.Int(row, 2), .revoked_at = res.OptInt(row, 3)};
+}
+
+}  // namespace
+
+Result<void> PostgresStore::PutAdmin(const AdminRecord& admin) {
+  return impl_->Write([&](PgConnection& conn) -> Result<void> {
+    auto res = conn.Query(
+        "INSERT INTO admins (name, role, created_at) VALUES ($1, $2, $3) "
+        "ON CONFLICT (name) DO UPDATE SET role = excluded.role, created_at = excluded.created_at, "
+        "revoked_at = NULL WHERE admins.revoked_at IS NOT NULL RETURNING name",
+        "recording admin " + admin.name, admin.name, std::string(AdminRoleName(admin.role)), admin.created_at);
+    if (!res) return std::unexpected(res.error());
+    if (res->Rows() == 0) return MakeError(ErrorCode::kConflict, "admin " + admin.name + " already exists");
+    return Ok();
+  });
+}
+
+Result<std::optional<AdminRecord>> PostgresStore::GetAdmin(const std::string& name) {
+  return impl_->Read([&](PgConnection& conn) -> Result<std::optional<AdminRecord>> {
+    auto res = conn.Query("SELECT name, role, created_at, revoked_at FROM admins WHERE name = $1",
+                          "reading admin " + name, name);
+    if (!res) return std::unexpected(res.error());
+    if (res->Rows() == 0) return std::nullopt;
+    return AdminFromRow(*res, 0);
+  });
+}
+
+Result<std::vector<AdminRecord>> PostgresStore::ListAdmins() {
+  return impl_->Read([&](PgConnection& conn) -> Result<std::vector<AdminRecord>> {
+    // COLLATE "C": sorted by bytes, as SQLite sorts, whatever the database's locale.
+    auto res = conn.Query("SELECT name, role, created_at, revoked_at FROM admins ORDER BY name COLLATE \"C\"",
+                          "listing admins");
+    if (!res) return std::unexpected(res.error());
+    std::vector<AdminRecord> admins;
+    for (int i = 0; i < res->Rows(); ++i) {
+      auto admin = AdminFromRow(*res, i);
+      if (!admin) return std::unexpected(admin.error());
+      admins.push_back(std::move(*admin));
+    }
+    return admins;
+  });
+}
+
+Result<void> PostgresStore::RevokeAdmin(const std::string& name, int64_t now) {
+  return impl_->Write([&](PgConnection& conn) -> Result<void> {
+    auto res = conn.Query("UPDATE admins SET revoked_at = coalesce(revoked_at, $2) WHERE name = $1 RETURNING name",
+                          "revoking admin " + name, name, now);
+    if (!res) return std::unexpected(res.error());
+    if (res->Rows() == 0) return MakeError(ErrorCode::kNotFound, "no admin named " + name);
+    return Ok();
+  });
+}
+
+}  // namespace mayfly
