@@ -9,7 +9,8 @@
 #   CONNECTIONS (64) and DURATION (10 s) tune the load cases; IDLE (1000) the
 #   idle-connection case; STORM (10000) the renewal storm's nodes;
 #   SKIP_SCALE=1 skips bench/scale.sh (1M rows); SKIP_PG=1 skips bench/pg.sh
-#   (the same daemon on PostgreSQL, one and two instances).
+#   (the same daemon on PostgreSQL, one and two instances); SKIP_CFSSL=1
+#   skips bench/cfssl.sh (the peer CA, `cfssl serve`, under the same load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/start_ca.sh
@@ -93,6 +94,14 @@ load storm --connections "$CONNECTIONS" --mode storm --nodes "$STORM"
 # Every renewal answered was committed first: enrollment + renewal rows.
 storm_rows=$(sqlite3 "$dir/ca/ca.db" "SELECT count(*) FROM certificates WHERE kind = 'node' AND node LIKE 'load-storm-%'")
 
+# The peer CA under the same load, right after Mayfly's own rows (bench/cfssl.sh).
+cfssl_ran=0
+if [ "${SKIP_CFSSL:-0}" != 1 ]; then
+  BUILD=$BUILD CONNECTIONS=$CONNECTIONS DURATION=$DURATION bench/cfssl.sh | tee "$dir/cfssl.out" ||
+    echo "bench/cfssl.sh failed: its rows are missing" >&2
+  cfssl_ran=1
+fi
+
 # The same daemon on PostgreSQL, one and two instances (bench/pg.sh: its own
 # throw-away cluster, stopped when it exits).
 pg_ran=0
@@ -163,6 +172,17 @@ row "renewal storm: $STORM nodes renew, new conns" "$storm_s" s "" "" "<60"
 row "  slowest renewal" "$storm_max" ms "" "" "<1000"
 row "  errors" "$storm_errors" "" "" "" "<1"
 row "  node certificates committed" "$storm_rows" rows "enrollments + renewals" "$((2 * STORM))" ">=100"
+if [ "$cfssl_ran" = 1 ]; then
+  cf() { awk -v k="cfssl.$1" '$1 == k {print $2}' "$dir/cfssl.out"; }
+  row "cfssl serve keep-alive, $CONNECTIONS conns" "$(cf keepalive)" req/s "" "" ""
+  row "  p99 at full load" "$(cf keepalive_p99)" ms "" "" ""
+  row "  errors + certificates not verifying" "$(cf keepalive_failures)" "" "" "" "<1"
+  row "cfssl serve new connection per request" "$(cf new_connection)" req/s "" "" ""
+  row "  errors + certificates not verifying" "$(cf new_connection_failures)" "" "" "" "<1"
+  row "Mayfly / cfssl, /v1/sign keep-alive" "$ka" req/s "cfssl keep-alive, same run" "$(cf keepalive)" ">=200"
+  row "Mayfly / cfssl, new connection per request" "$nc" req/s "cfssl new connection, same run" \
+    "$(cf new_connection)" ">=120"
+fi
 if [ "$pg_ran" = 1 ]; then
   pg() { awk -v k="pg.$1" '$1 == k {print $2}' "$dir/pg.out"; }
   row "/v1/sign keep-alive, $CONNECTIONS conns, PostgreSQL" "$(pg sign_one)" req/s "SQLite keep-alive, same run" "$ka" ">=60"

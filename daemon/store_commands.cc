@@ -41,7 +41,7 @@ void PrintSummary(const StoreCopyReport& report, const MigrateArgs& args, const 
     boost::json::object counts{{"certificates", n.certificates}, {"nodes", n.nodes},
                                {"join_tokens", n.join_tokens},   {"entries", n.entries},
                                {"audit_events", n.audit_events}, {"ca_certs", n.ca_certs},
-                               {"meta", n.meta}};
+                               {"meta", n.meta},                 {"admins", n.admins}};
     boost::json::object out{{"source", source},
                             {"url", args.to},
                             {"counts", std::move(counts)},
@@ -61,6 +61,7 @@ void PrintSummary(const StoreCopyReport& report, const MigrateArgs& args, const 
             << (report.counters.last_audit_hash.empty() ? "none" : report.counters.last_audit_hash) << ")\n"
             << "  CA certificates   " << n.ca_certs << " (keys copied into the database, still encrypted)\n"
             << "  settings          " << n.meta << "\n"
+            << "  admins            " << n.admins << "\n"
             << "  CRL number        " << report.counters.crl_number << "\n"
             << "Root fingerprint: " << (report.root_fingerprint.empty() ? "none" : report.root_fingerprint) << "\n"
             << "Now put this into ca.toml (replacing any [store] table) and start the daemon(s):\n"

@@ -72,6 +72,9 @@ bool SameEvent(const AuditEvent& a, const AuditEvent& b) {
 bool SameNode(const NodeRecord& a, const NodeRecord& b) {
   return a.name == b.name && a.enrolled_at == b.enrolled_at && a.banned == b.banned && a.banned_at == b.banned_at;
 }
+bool SameAdmin(const AdminRecord& a, const AdminRecord& b) {
+  return a.name == b.name && a.role == b.role && a.created_at == b.created_at && a.revoked_at == b.revoked_at;
+}
 bool SameEntry(const EntryRecord& a, const EntryRecord& b) {
   return a.id == b.id && a.spiffe_id == b.spiffe_id && a.node == b.node && a.dns == b.dns && a.ips == b.ips &&
          a.max_ttl == b.max_ttl && a.source == b.source && a.selectors == b.selectors;
@@ -159,6 +162,9 @@ Result<StoreCopyReport> CopyStore(StoreExport& from, const std::string& state_di
   auto meta = from.Meta();
   if (!meta) return std::unexpected(meta.error());
   if (auto r = to.AddMeta(*meta); !r) return std::unexpected(r.error());
+  auto admins = from.Admins();
+  if (!admins) return std::unexpected(admins.error());
+  if (auto r = to.AddAdmins(*admins); !r) return std::unexpected(r.error());
 
   if (auto r = to.Commit(report.counters); !r) return std::unexpected(r.error());
   return report;
@@ -227,6 +233,13 @@ Result<void> VerifyCopy(StoreExport& from, const std::string& state_dir, StoreEx
   auto copy_meta = copy.Meta();
   if (!copy_meta) return std::unexpected(copy_meta.error());
   if (*meta != *copy_meta) return Differs("the settings (meta)");
+  auto admins = from.Admins();
+  if (!admins) return std::unexpected(admins.error());
+  auto copy_admins = copy.Admins();
+  if (!copy_admins) return std::unexpected(copy_admins.error());
+  if (!std::equal(admins->begin(), admins->end(), copy_admins->begin(), copy_admins->end(), SameAdmin)) {
+    return Differs("the admin roles");
+  }
 
   // The chain as the daemons will check it, through the store itself.
   auto check = copy_store.VerifyAuditChain();

@@ -179,9 +179,9 @@ TEST_F(RevokedIntermediateTest, LeavesMintedWithTheRevokedKeyGetNowhere) {
 TEST_F(RevokedIntermediateTest, ALeafWithoutAnAkiIsRefusedFromTheActiveIntermediate) {
   const StolenCa active = FirstIntermediate();
   EnrollNode();
-  // Minted like the CA does (with an AKI), the same key gets in: what
-  // refuses the leaf below is its missing AKI alone.
-  const Outcome with_aki = AdminCall(Forge(active, "spiffe://example.org/mayfly/admin/probe", true));
+  // Minted like the CA does (with an AKI) for the admin init records, the
+  // same key gets in: what refuses the leaf below is its missing AKI alone.
+  const Outcome with_aki = AdminCall(Forge(active, "spiffe://example.org/mayfly/admin/admin", true));
   EXPECT_EQ(with_aki.status, 200) << with_aki;
 
   const Outcome admin = AdminCall(Forge(active, "spiffe://example.org/mayfly/admin/evil", false));

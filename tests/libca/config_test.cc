@@ -311,7 +311,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "[[entry]]\nspiffe_id = \"spiffe://example.org/a\"\nnode = \"n\"\n"
                   "[[entry]]\nspiffe_id = \"spiffe://example.org/b\"\nnod = \"n\"\n",
                   7, "entry[1].nod",
-                  "unknown key; known keys in [[entry]]: spiffe_id, node, dns, ips, ttl"},
+                  "unknown key; known keys in [[entry]]: spiffe_id, node, dns, ips, selectors, ttl"},
         ErrorCase{"BadDuration",
                   "trust_domain = \"example.org\"\n[issuance]\nmax_ttl = \"abc\"\n", 3,
                   "issuance.max_ttl", kDurationShape},

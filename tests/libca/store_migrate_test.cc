@@ -104,6 +104,9 @@ class StoreMigrateTest : public ::testing::Test {
 
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(source_->NextCrlNumber());
     ASSERT_TRUE(source_->SetMeta("trust_domain", "example.org"));
+    ASSERT_TRUE(source_->PutAdmin({.name = "alice", .role = AdminRole::kOperator, .created_at = kNow + 8}));
+    ASSERT_TRUE(source_->PutAdmin({.name = "bob", .role = AdminRole::kViewer, .created_at = kNow + 9}));
+    ASSERT_TRUE(source_->RevokeAdmin("bob", kNow + 10));
     ASSERT_TRUE(source_->SetMeta("root_fingerprint", root_fingerprint_));
     ASSERT_TRUE(source_->AppendAudit({.time = kNow + 50, .type = "revoke", .actor = "admin-socket",
                                       .subject = "c3", .result = "ok", .detail = "{\"reason\":\"x\"}"}));
@@ -152,6 +155,7 @@ TEST_F(StoreMigrateTest, CopiesEveryRecordUnchanged) {
   }
   const auto cas = source_->ListCaCerts().value();
   const auto entries = source_->ListEntries().value();
+  const auto admins = source_->ListAdmins().value();
   const auto audit = source_->ListAudit(0, 1000, std::nullopt).value();
   const auto chain = source_->VerifyAuditChain().value();
   ASSERT_FALSE(chain.first_bad_id);
@@ -161,6 +165,7 @@ TEST_F(StoreMigrateTest, CopiesEveryRecordUnchanged) {
   ASSERT_TRUE(report) << report.error().ToString();
   EXPECT_EQ(report->counts.certificates, kCerts + 1);
   EXPECT_EQ(report->counts.ca_certs, 3);
+  EXPECT_EQ(report->counts.admins, static_cast<int64_t>(admins.size()));
   EXPECT_EQ(report->counts.audit_events, static_cast<int64_t>(audit.size()));
   EXPECT_EQ(report->counters.crl_number, 3);
   EXPECT_EQ(report->root_fingerprint, root_fingerprint_);
@@ -224,6 +229,16 @@ TEST_F(StoreMigrateTest, CopiesEveryRecordUnchanged) {
     EXPECT_EQ(target_entries[i].source, entries[i].source);
   }
   auto added = target->AddEntry({.spiffe_id = "spiffe://example.org/new", .node = "x"});
+  // Admin roles, revoked names included: a revoked admin stays revoked.
+  auto target_admins = target->ListAdmins().value();
+  ASSERT_EQ(target_admins.size(), admins.size());
+  for (size_t i = 0; i < admins.size(); ++i) {
+    EXPECT_EQ(target_admins[i].name, admins[i].name);
+    EXPECT_EQ(target_admins[i].role, admins[i].role);
+    EXPECT_EQ(target_admins[i].created_at, admins[i].created_at);
+    EXPECT_EQ(target_admins[i].revoked_at, admins[i].revoked_at);
+  }
+  ASSERT_GE(admins.size(), 2u);
   ASSERT_TRUE(added) << added.error().ToString();
   EXPECT_GT(*added, last_entry_id_);
 

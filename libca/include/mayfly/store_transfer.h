@@ -57,6 +57,7 @@ struct StoreCounts {
   int64_t audit_events = 0;
   int64_t ca_certs = 0;
   int64_t meta = 0;
+  int64_t admins = 0;
 
   friend bool operator==(const StoreCounts&, const StoreCounts&) = default;
 };
@@ -95,6 +96,7 @@ class StoreExport {
   [[nodiscard]] virtual Result<std::vector<EntryRecord>> Entries() = 0;  // by id
   [[nodiscard]] virtual Result<std::vector<CaCertRecord>> CaCerts() = 0;  // by id
   [[nodiscard]] virtual Result<std::vector<MetaRow>> Meta() = 0;         // by key, byte order
+  [[nodiscard]] virtual Result<std::vector<AdminRecord>> Admins() = 0;   // by name, byte order
 };
 
 // Writes a whole store into an empty database, all of it in one transaction:
@@ -112,6 +114,7 @@ class StoreImport {
   [[nodiscard]] virtual Result<void> AddEntries(std::span<const EntryRecord> rows) = 0;
   [[nodiscard]] virtual Result<void> AddCaCerts(std::span<const CaCertRecord> rows) = 0;
   [[nodiscard]] virtual Result<void> AddMeta(std::span<const MetaRow> rows) = 0;
+  [[nodiscard]] virtual Result<void> AddAdmins(std::span<const AdminRecord> rows) = 0;
   // Sets the counters (so new ids come after every copied one and the next
   // audit event links to the copied head), then commits.
   [[nodiscard]] virtual Result<void> Commit(const StoreCounters& counters) = 0;

@@ -15,6 +15,22 @@ Result<AdminRecord> AdminFromRow(const PgResult& res, int row) {
 
 }  // namespace
 
+namespace pg {
+Result<std::vector<AdminRecord>> ReadAdmins(PgConnection& conn) {
+  // COLLATE "C": sorted by bytes, as SQLite sorts, whatever the database's locale.
+  auto res = conn.Query("SELECT name, role, created_at, revoked_at FROM admins ORDER BY name COLLATE \"C\"",
+                        "listing admins");
+  if (!res) return std::unexpected(res.error());
+  std::vector<AdminRecord> admins;
+  for (int i = 0; i < res->Rows(); ++i) {
+    auto admin = AdminFromRow(*res, i);
+    if (!admin) return std::unexpected(admin.error());
+    admins.push_back(std::move(*admin));
+  }
+  return admins;
+}
+}  // namespace pg
+
 Result<void> PostgresStore::PutAdmin(const AdminRecord& admin) {
   return impl_->Write([&](PgConnection& conn) -> Result<void> {
     auto res = conn.Query(
@@ -39,19 +55,7 @@ Result<std::optional<AdminRecord>> PostgresStore::GetAdmin(const std::string& na
 }
 
 Result<std::vector<AdminRecord>> PostgresStore::ListAdmins() {
-  return impl_->Read([&](PgConnection& conn) -> Result<std::vector<AdminRecord>> {
-    // COLLATE "C": sorted by bytes, as SQLite sorts, whatever the database's locale.
-    auto res = conn.Query("SELECT name, role, created_at, revoked_at FROM admins ORDER BY name COLLATE \"C\"",
-                          "listing admins");
-    if (!res) return std::unexpected(res.error());
-    std::vector<AdminRecord> admins;
-    for (int i = 0; i < res->Rows(); ++i) {
-      auto admin = AdminFromRow(*res, i);
-      if (!admin) return std::unexpected(admin.error());
-      admins.push_back(std::move(*admin));
-    }
-    return admins;
-  });
+  return impl_->Read([](PgConnection& conn) { return pg::ReadAdmins(conn); });
 }
 
 Result<void> PostgresStore::RevokeAdmin(const std::string& name, int64_t now) {

@@ -29,12 +29,12 @@ class PgExport final : public StoreExport {
     auto res = conn_->Query(
         "SELECT (SELECT count(*) FROM certificates), (SELECT count(*) FROM nodes), "
         "(SELECT count(*) FROM join_tokens), (SELECT count(*) FROM entries), (SELECT count(*) FROM audit_events), "
-        "(SELECT count(*) FROM ca_certs), (SELECT count(*) FROM meta)",
+        "(SELECT count(*) FROM ca_certs), (SELECT count(*) FROM meta), (SELECT count(*) FROM admins)",
         "counting the store's rows");
     if (!res) return std::unexpected(res.error());
     return StoreCounts{.certificates = res->Int(0, 0), .nodes = res->Int(0, 1), .join_tokens = res->Int(0, 2),
                        .entries = res->Int(0, 3), .audit_events = res->Int(0, 4), .ca_certs = res->Int(0, 5),
-                       .meta = res->Int(0, 6)};
+                       .meta = res->Int(0, 6), .admins = res->Int(0, 7)};
   }
 
   Result<StoreCounters> Counters() override {
@@ -110,6 +110,7 @@ class PgExport final : public StoreExport {
   }
 
   Result<std::vector<EntryRecord>> Entries() override { return ReadEntries(*conn_); }
+  Result<std::vector<AdminRecord>> Admins() override { return ReadAdmins(*conn_); }
 
   Result<std::vector<CaCertRecord>> CaCerts() override {
     auto res = conn_->Query(

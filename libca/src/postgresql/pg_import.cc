@@ -12,7 +12,7 @@ namespace {
 // The store's tables, locked for the import's life so no daemon already
 // pointed at the database can write between the emptiness check and COMMIT.
 constexpr const char* kLockTables =
-    "LOCK TABLE certificates, nodes, join_tokens, entries, audit_events, audit_head, crl_state, meta, ca_certs "
+    "LOCK TABLE certificates, nodes, join_tokens, entries, audit_events, audit_head, crl_state, meta, ca_certs, admins "
     "IN EXCLUSIVE MODE";
 
 // "($1, $2), ($3, $4)" for `rows` rows of `columns` parameters each.
@@ -33,13 +33,14 @@ Result<std::string> DescribeContents(PgConnection& conn) {
       "SELECT (SELECT count(*) FROM ca_certs), (SELECT count(*) FROM certificates), "
       "(SELECT count(*) FROM audit_events), (SELECT count(*) FROM nodes), (SELECT count(*) FROM join_tokens), "
       "(SELECT count(*) FROM entries), (SELECT count(*) FROM meta), (SELECT number FROM crl_state WHERE id = 1), "
-      "(SELECT last_id FROM audit_head WHERE id = 1)",
+      "(SELECT last_id FROM audit_head WHERE id = 1), (SELECT count(*) FROM admins)",
       "checking that the target database is empty");
   if (!res) return std::unexpected(res.error());
   const char* names[] = {"CA certificates", "certificates", "audit events", "nodes", "join tokens",
-                         "entries",         "settings",     "CRLs issued",  "audit ids handed out"};
+                         "entries",         "settings",     "CRLs issued",  "audit ids handed out",
+                         "admins"};
   std::string found;
-  for (int col = 0; col < 9; ++col) {
+  for (int col = 0; col < static_cast<int>(std::size(names)); ++col) {
     if (res->Int(0, col) == 0) continue;
     found += (found.empty() ? "" : ", ") + std::to_string(res->Int(0, col)) + " " + names[col];
   }
@@ -141,6 +142,16 @@ class PgImport final : public StoreImport {
     PgParams params;
     for (const auto& [key, value] : rows) params.AddAll(key, value);
     return Insert("INSERT INTO meta (key, value) VALUES " + Placeholders(rows.size(), 2), params, "copying settings");
+  }
+
+  Result<void> AddAdmins(std::span<const AdminRecord> rows) override {
+    if (rows.empty()) return Ok();
+    PgParams params;
+    for (const AdminRecord& a : rows) {
+      params.AddAll(a.name, std::string(AdminRoleName(a.role)), a.created_at, a.revoked_at);
+    }
+    return Insert("INSERT INTO admins (name, role, created_at, revoked_at) VALUES " + Placeholders(rows.size(), 4),
+                  params, "copying admins");
   }
 
   Result<void> Commit(const StoreCounters& c) override {

@@ -93,6 +93,8 @@ std::string TextArray(PgParams& params, const std::vector<std::string>& values);
 
 // Every entry, by id, with its names.
 [[nodiscard]] Result<std::vector<EntryRecord>> ReadEntries(PgConnection& conn);
+// Every admin role row, by name in byte order.
+[[nodiscard]] Result<std::vector<AdminRecord>> ReadAdmins(PgConnection& conn);
 
 }  // namespace mayfly::pg
 

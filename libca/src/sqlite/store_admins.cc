@@ -13,6 +13,20 @@ Result<AdminRecord> AdminFromRow(Statement& stmt) {
 
 }  // namespace
 
+Result<std::vector<AdminRecord>> ReadAdmins(Connection& conn) {
+  auto stmt = conn.Prepare("SELECT name, role, created_at, revoked_at FROM admins ORDER BY name");
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<AdminRecord> admins;
+  while (true) {
+    auto row = stmt->Step();
+    if (!row) return WithContext(row.error(), "listing admins");
+    if (!*row) return admins;
+    auto admin = AdminFromRow(*stmt);
+    if (!admin) return std::unexpected(admin.error());
+    admins.push_back(std::move(*admin));
+  }
+}
+
 Result<void> SqliteStore::PutAdmin(const AdminRecord& admin) {
   return impl_->Write([&](Connection& conn) -> Result<void> {
     const std::string what = "recording admin " + admin.name;
@@ -41,19 +55,7 @@ Result<std::optional<AdminRecord>> SqliteStore::GetAdmin(const std::string& name
 }
 
 Result<std::vector<AdminRecord>> SqliteStore::ListAdmins() {
-  return impl_->Read([&](Connection& conn) -> Result<std::vector<AdminRecord>> {
-    auto stmt = conn.Prepare("SELECT name, role, created_at, revoked_at FROM admins ORDER BY name");
-    if (!stmt) return std::unexpected(stmt.error());
-    std::vector<AdminRecord> admins;
-    while (true) {
-      auto row = stmt->Step();
-      if (!row) return WithContext(row.error(), "listing admins");
-      if (!*row) return admins;
-      auto admin = AdminFromRow(*stmt);
-      if (!admin) return std::unexpected(admin.error());
-      admins.push_back(std::move(*admin));
-    }
-  });
+  return impl_->Read([](Connection& conn) { return ReadAdmins(conn); });
 }
 
 Result<void> SqliteStore::RevokeAdmin(const std::string& name, int64_t now) {

@@ -27,7 +27,7 @@ class SqliteExport final : public StoreExport {
         {"certificates", &counts.certificates}, {"nodes", &counts.nodes},
         {"join_tokens", &counts.join_tokens},   {"entries", &counts.entries},
         {"audit_events", &counts.audit_events}, {"ca_certs", &counts.ca_certs},
-        {"meta", &counts.meta}};
+        {"meta", &counts.meta},                 {"admins", &counts.admins}};
     for (const auto& [table, count] : tables) {
       auto n = Single("SELECT count(*) FROM " + std::string(table), std::string("counting ") + table);
       if (!n) return std::unexpected(n.error());
@@ -131,6 +131,7 @@ class SqliteExport final : public StoreExport {
   }
 
   Result<std::vector<EntryRecord>> Entries() override { return ReadEntries(*conn_); }
+  Result<std::vector<AdminRecord>> Admins() override { return ReadAdmins(*conn_); }
 
   Result<std::vector<CaCertRecord>> CaCerts() override {
     auto stmt = conn_->Prepare(

@@ -136,5 +136,7 @@ std::string_view CertStatusCondition(CertStatus status);
 
 // Every entry, by id, with its names decoded.
 [[nodiscard]] Result<std::vector<EntryRecord>> ReadEntries(Connection& conn);
+// Every admin role row, by name.
+[[nodiscard]] Result<std::vector<AdminRecord>> ReadAdmins(Connection& conn);
 
 }  // namespace mayfly
