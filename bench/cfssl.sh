@@ -109,7 +109,7 @@ echo "cfssl.keepalive $(field keepalive throughput) req/s"
 echo "cfssl.keepalive_p99 $(awk '/^latency p99 / {print $3}' "$dir/keepalive.out") ms"
 # Errors and certificates that do not verify, together: either makes a rate
 # worthless.
-failures() { echo $(($(field "$1" errors) + $(field "$1" 'not verifying'))); }
+failures() { awk '/^errors/ {e = $2} /^not verifying/ {b = $3} END {print e + b}' "$dir/$1.out"; }
 echo "cfssl.keepalive_failures $(failures keepalive)"
 echo "cfssl.new_connection $(field new-connection throughput) req/s"
 echo "cfssl.new_connection_failures $(failures new-connection)"

@@ -13,6 +13,9 @@
 // with many idle mTLS clients); it prints "holding N idle connections" once
 // they are all open. --mode storm enrolls --nodes nodes, then has each renew
 // once on a new connection, as fast as --connections workers can.
+// --mode ocsp enrolls one node, then N clients POST an OCSP request for its
+// certificate to --ocsp-url over plain HTTP kept alive; every distinct
+// answer is verified (signature, responder chain, "good") after the clock.
 // --start-file makes it wait, once ready (nodes enrolled, keep-alive
 // connections open), until that file exists: load processes against two
 // daemons start their clocks together.
@@ -27,6 +30,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -47,6 +51,7 @@
 #include <boost/json.hpp>
 
 #include "agent_cert_check.h"
+#include "load_ocsp.h"
 #include "mayfly/csr.h"
 #include "mayfly/file_util.h"
 #include "mayfly/keys.h"
@@ -81,6 +86,7 @@ struct Options {
   std::string peer = "mayfly";  // or "cfssl"
   std::string client_cert;      // cfssl: the clients' chain (leaf first) ...
   std::string client_key;       // ... and key
+  std::string ocsp_url;         // ocsp mode: http://host:port/path of the responder
 };
 
 bool DrivesCfssl(const Options& options) { return options.peer == "cfssl"; }
@@ -274,10 +280,20 @@ double Percentile(const std::vector<double>& sorted, double p) {
   return sorted[at];
 }
 
+// Checks one answer kept in a tally.
+using Verifier = std::function<Result<void>(const std::string& body)>;
+
+// Mayfly's and cfssl's certificate answers, verified to `root`.
+Verifier CertificateVerifier(const std::string& root, const std::string& intermediates = "") {
+  return [root, intermediates](const std::string& body) {
+    return agent::VerifyIssued(ChainOf(body, intermediates), root);
+  };
+}
+
 // Prints throughput, latency and errors over all tallies, then verifies
-// every certificate received; 0 when there was no error at all.
-int Report(const std::vector<Tally>& tallies, const std::string& root, double seconds,
-           const std::string& intermediates = "") {
+// every answer kept; 0 when there was no error at all.
+int Report(const std::vector<Tally>& tallies, double seconds, const Verifier& verify,
+           std::string_view answers = "certificates") {
   std::vector<double> all;
   uint64_t errors = 0;
   std::string first_error;
@@ -292,7 +308,7 @@ int Report(const std::vector<Tally>& tallies, const std::string& root, double se
   std::string first_bad;
   for (const Tally& t : tallies) {
     for (const std::string& body : t.issued) {
-      if (auto r = agent::VerifyIssued(ChainOf(body, intermediates), root); !r && bad++ == 0) {
+      if (auto r = verify(body); !r && bad++ == 0) {
         first_bad = r.error().message;
       }
     }
@@ -302,12 +318,88 @@ int Report(const std::vector<Tally>& tallies, const std::string& root, double se
   std::printf("%-22s %12.2f ms\n", "latency p99", Percentile(all, 0.99));
   std::printf("%-22s %12.2f ms\n", "latency p999", Percentile(all, 0.999));
   std::printf("%-22s %12.2f ms\n", "latency max", all.empty() ? 0.0 : all.back());
-  std::printf("%-22s %12zu\n", "certificates", all.size());
+  std::printf("%-22s %12zu\n", std::string(answers).c_str(), all.size());
   std::printf("%-22s %12llu\n", "errors", static_cast<unsigned long long>(errors));
   std::printf("%-22s %12llu\n", "not verifying", static_cast<unsigned long long>(bad));
   if (errors > 0) std::fprintf(stderr, "first error: %s\n", first_error.c_str());
-  if (bad > 0) std::fprintf(stderr, "first certificate that does not verify: %s\n", first_bad.c_str());
+  if (bad > 0) std::fprintf(stderr, "first answer that does not verify: %s\n", first_bad.c_str());
   return errors == 0 && bad == 0 && !all.empty() ? 0 : 1;
+}
+
+// One OCSP client: the same request, POSTed over one plain-HTTP connection
+// kept alive. Answers to a serial are signed once and served from memory, so
+// each distinct answer is kept (and verified after the clock stops) and the
+// rest only compared with it.
+asio::awaitable<void> DriveOcsp(const std::string& request, const tcp::endpoint& server, const std::string& host,
+                                const std::string& target, Clock::time_point until, Tally& tally) {
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  beast::flat_buffer buffer;
+  bool connected = false;
+  while (Clock::now() < until) {
+    const auto start = Clock::now();
+    try {
+      if (!connected) {
+        co_await stream.async_connect(server, asio::use_awaitable);
+        stream.socket().set_option(tcp::no_delay(true));
+        buffer.clear();
+        connected = true;
+      }
+      http::request<http::string_body> req{http::verb::post, target, 11};
+      req.set(http::field::host, host);
+      req.set(http::field::content_type, "application/ocsp-request");
+      req.body() = request;
+      req.prepare_payload();
+      co_await http::async_write(stream, req, asio::use_awaitable);
+      http::response<http::string_body> response;
+      co_await http::async_read(stream, buffer, response, asio::use_awaitable);
+      if (response.result_int() != 200) {
+        if (tally.errors++ == 0) tally.first_error = std::to_string(response.result_int()) + " " + response.body();
+        continue;
+      }
+      tally.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      if (std::find(tally.issued.begin(), tally.issued.end(), response.body()) == tally.issued.end()) {
+        tally.issued.push_back(std::move(response.body()));
+      }
+    } catch (const boost::system::system_error& e) {
+      if (tally.errors++ == 0) tally.first_error = e.what();
+      beast::error_code ignored;
+      stream.socket().close(ignored);
+      connected = false;
+    }
+  }
+}
+
+// OCSP over keep-alive: one node enrolled for a certificate to ask about,
+// then `connections` clients asking about it as fast as answers come.
+int RunOcsp(const Options& options, const Node& node, const std::string& root) {
+  constexpr std::string_view kScheme = "http://";
+  const std::string_view url = options.ocsp_url;
+  const size_t path_at = url.find('/', kScheme.size());
+  const auto hp = net::ParseHostPort(url.substr(kScheme.size(), path_at - kScheme.size()), false);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(hp ? hp->host : "", ec);
+  if (!url.starts_with(kScheme) || !hp || ec) {
+    Die("--ocsp-url must be http://<IP address>:<port>/<path>, got " + options.ocsp_url);
+  }
+  const std::string target = path_at == std::string_view::npos ? "/" : std::string(url.substr(path_at));
+  auto request = MakeOcspRequest(node.chain_pem);
+  if (!request) Die("building the OCSP request: " + request.error().message);
+
+  asio::io_context ioc(1);
+  std::vector<Tally> tallies(static_cast<size_t>(options.connections));
+  AwaitStartFile(options);
+  const auto start = Clock::now();
+  const auto until = start + std::chrono::seconds(options.duration);
+  for (Tally& tally : tallies) {
+    asio::co_spawn(ioc, DriveOcsp(*request, tcp::endpoint(address, hp->port), hp->host, target, until, tally),
+                   asio::detached);
+  }
+  ioc.run();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("mode ocsp, POST %s, %d connections, %.1f s\n", options.ocsp_url.c_str(), options.connections, seconds);
+  return Report(
+      tallies, seconds,
+      [&](const std::string& body) { return VerifyOcspResponse(body, *request, node.chain_pem, root); }, "answers");
 }
 
 int HoldIdle(const Options& options, const Node& node, const std::string& root) {
@@ -380,7 +472,7 @@ int Storm(const Options& given, const std::string& root) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("renewal storm: %d nodes renewed once each on a new connection, %d workers, %.1f s\n", options.nodes,
               options.connections, seconds);
-  return Report(tallies, root, seconds);
+  return Report(tallies, seconds, CertificateVerifier(root));
 }
 
 int Run(const Options& options) {
@@ -398,6 +490,7 @@ int Run(const Options& options) {
     if (!admin) Die(admin.error().message);
     if (options.mode == "idle") return HoldIdle(options, Enroll(options, *admin, *root, 0), *root);
     if (options.mode == "storm") return Storm(options, *root);
+    if (options.mode == "ocsp") return RunOcsp(options, Enroll(options, *admin, *root, 0), *root);
     for (int i = 0; i < options.connections; ++i) nodes.push_back(Enroll(options, *admin, *root, i));
   }
 
@@ -449,7 +542,8 @@ int Run(const Options& options) {
   std::printf("mode %s, %s route %s, %d connections, %.1f s\n", options.mode.c_str(), options.peer.c_str(),
               DrivesCfssl(options) ? "/api/v1/cfssl/sign" : ("/v1/" + options.route).c_str(), options.connections,
               seconds);
-  return Report(tallies, *root, seconds, DrivesCfssl(options) ? AfterLeaf(nodes.front().chain_pem) : "");
+  return Report(tallies, seconds,
+                CertificateVerifier(*root, DrivesCfssl(options) ? AfterLeaf(nodes.front().chain_pem) : ""));
 }
 
 }  // namespace
@@ -464,8 +558,10 @@ int main(int argc, char** argv) {
   app.add_option("--connections", options.connections, "Concurrent clients, one node each (default 64)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--duration", options.duration, "Seconds of load (default 10)")->check(CLI::Range(1, 3600));
-  app.add_option("--mode", options.mode, "keepalive, new-connection, idle or storm")
-      ->check(CLI::IsMember({"keepalive", "new-connection", "idle", "storm"}));
+  app.add_option("--mode", options.mode, "keepalive, new-connection, idle, storm or ocsp")
+      ->check(CLI::IsMember({"keepalive", "new-connection", "idle", "storm", "ocsp"}));
+  app.add_option("--ocsp-url", options.ocsp_url,
+                 "ocsp: the responder, http://IP:port/path (an enrolled node's certificate is asked about)");
   app.add_option("--nodes", options.nodes, "storm: distinct nodes renewing once each (default 10000)")
       ->check(CLI::Range(1, 1000000));
   app.add_option("--route", options.route, "sign or renew")->check(CLI::IsMember({"sign", "renew"}));
