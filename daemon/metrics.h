@@ -20,8 +20,8 @@ std::string_view IssueRouteName(IssueRoute route);
 
 // What a failed pre-issuance check was for: the `kind` label of
 // mayfly_issuance_check_failures_total (the check kinds of issuance_check.h).
-inline constexpr std::array<std::string_view, 5> kIssuanceCheckKinds = {"leaf", "root", "intermediate", "cross",
-                                                                         "crl"};
+inline constexpr std::array<std::string_view, 6> kIssuanceCheckKinds = {"leaf",  "root", "intermediate",
+                                                                         "cross", "crl",  "ocsp_responder"};
 // What an OCSP answer said; the `status` label of mayfly_ocsp_responses_total.
 enum class OcspOutcome { kGood, kRevoked, kUnknown, kUnauthorized, kMalformed, kTryLater };
 inline constexpr size_t kOcspOutcomeCount = 6;

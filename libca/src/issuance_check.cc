@@ -186,14 +186,15 @@ bool CheckSans(const X509* cert, const ExpectedLeaf& e, Findings& f) {
   return true;
 }
 
-bool CheckEku(const X509* cert, Findings& f) {
+bool CheckEku(const X509* cert, const std::vector<int>& want_nids, Findings& f) {
   OsslPtr<EXTENDED_KEY_USAGE> eku(
       static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
   std::vector<std::string> have;
   for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku.get()); ++i) {
     have.push_back(OBJ_nid2sn(OBJ_obj2nid(sk_ASN1_OBJECT_value(eku.get(), i))));
   }
-  const std::vector<std::string> want = {OBJ_nid2sn(NID_server_auth), OBJ_nid2sn(NID_client_auth)};
+  std::vector<std::string> want;
+  for (int nid : want_nids) want.push_back(OBJ_nid2sn(nid));
   if (have != want) return f.Differ("extendedKeyUsage", Joined(want), Joined(have));
   return true;
 }
@@ -297,7 +298,7 @@ CheckResult CheckLeaf(std::string_view der, const ExpectedLeaf& e) {
       (na > nb || f.Differ("notAfter", "after notBefore " + TimeText(nb), TimeText(na))) &&
       (Spki(cert) == e.spki_der || f.Differ("public key", "the CSR's key", "another key")) &&
       CheckExtensionSet(cert, std::move(want), f) && CheckBasicConstraints(cert, false, 0, f) &&
-      CheckKeyUsage(cert, KU_DIGITAL_SIGNATURE | (rsa ? KU_KEY_ENCIPHERMENT : 0), f) && CheckEku(cert, f) &&
+      CheckKeyUsage(cert, KU_DIGITAL_SIGNATURE | (rsa ? KU_KEY_ENCIPHERMENT : 0), f) && CheckEku(cert, {NID_server_auth, NID_client_auth}, f) &&
       CheckSubjectKeyId(cert, f) && CheckSans(cert, e, f) && CheckCrlDp(cert, e.crl_url, f) &&
       CheckOcspUrl(cert, e.ocsp_url, f) && CheckIssuedBy(cert, e.issuer, f) && CheckNameConstraints(cert, e.issuer, f);
   return f.Take();
@@ -331,6 +332,30 @@ CheckResult CheckCaCert(const X509* cert, const ExpectedCa& e) {
        f.Differ("notAfter", "at most the issuer's " + TimeText(CertNotAfter(e.issuer)), TimeText(CertNotAfter(c)))) &&
       CheckExtensionSet(c, std::move(want), f) && CheckBasicConstraints(c, true, e.path_len, f) &&
       CheckKeyUsage(c, KU_KEY_CERT_SIGN | KU_CRL_SIGN, f) && CheckSubjectKeyId(c, f) && CheckIssuedBy(c, e.issuer, f);
+  return f.Take();
+}
+
+CheckResult CheckOcspResponderCert(std::string_view der, const ExpectedOcspResponder& e) {
+  Findings f(kCheckOcspResponder, e.issuer == nullptr ? std::string() : NameText(X509_get_subject_name(e.issuer)));
+  auto parsed = ParseForCheck(der);
+  if (!parsed || e.issuer == nullptr) {
+    f.Differ("encoding", "a DER certificate and its issuer", parsed ? "no issuer" : parsed.error().message);
+    return f.Take();
+  }
+  X509* c = parsed->get();
+  const TimePoint na = CertNotAfter(c);
+  const TimePoint issuer_na = CertNotAfter(e.issuer);
+  ExtensionSet want = {{NID_basic_constraints, true},        {NID_key_usage, true},
+                       {NID_ext_key_usage, false},           {NID_id_pkix_OCSP_noCheck, false},
+                       {NID_subject_key_identifier, false},  {NID_authority_key_identifier, false}};
+  (X509_get_version(c) == X509_VERSION_3 || f.Differ("version", "3", std::to_string(X509_get_version(c) + 1))) &&
+      CheckSerial(c, f) && (Spki(c) == e.spki_der || f.Differ("public key", "the responder's key", "another key")) &&
+      (na <= issuer_na || f.Differ("notAfter", "at most the issuer's " + TimeText(issuer_na), TimeText(na))) &&
+      (na <= e.not_after || f.Differ("notAfter", "at most " + TimeText(e.not_after), TimeText(na))) &&
+      (na > CertNotBefore(c) || f.Differ("notAfter", "after notBefore", TimeText(na))) &&
+      CheckExtensionSet(c, std::move(want), f) && CheckBasicConstraints(c, false, 0, f) &&
+      CheckKeyUsage(c, KU_DIGITAL_SIGNATURE, f) && CheckEku(c, {NID_OCSP_sign}, f) && CheckSubjectKeyId(c, f) &&
+      CheckIssuedBy(c, e.issuer, f);
   return f.Take();
 }
 

@@ -5,6 +5,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "issuance_hooks.h"
+#include "mayfly/issuance_check.h"
 #include "mayfly/x509_util.h"
 
 namespace mayfly {
@@ -181,7 +183,16 @@ Result<OsslPtr<X509>> IssueOcspResponderCert(const X509* issuer, EVP_PKEY* issue
   if (X509_sign(cert.get(), issuer_key, DigestFor(issuer_key)) <= 0) {
     return OpensslError("signing the OCSP responder certificate");
   }
-  return cert;
+  // Like every certificate the CA signs: read back and compared with what
+  // was authorized before it is used (issuance_check.h).
+  auto der = CertToDer(cert.get());
+  if (!der) return std::unexpected(der.error());
+  detail::ApplyIssuanceTamper(kCheckOcspResponder, *der);
+  auto spki = EncodeDer(responder_key, i2d_PUBKEY, "the OCSP responder's public key");
+  if (!spki) return std::unexpected(spki.error());
+  const ExpectedOcspResponder expected{.issuer = issuer, .spki_der = std::move(*spki), .not_after = not_after};
+  if (auto failure = CheckOcspResponderCert(*der, expected)) return detail::IssuanceCheckFailed(std::move(*failure));
+  return CertFromDer(*der);
 }
 
 Result<std::string> BuildOcspResponse(const OcspQuery& query, const OcspStatus& status, TimePoint this_update,

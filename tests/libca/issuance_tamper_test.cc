@@ -13,6 +13,7 @@
 #include "mayfly/crl.h"
 #include "mayfly/issuance_check.h"
 #include "mayfly/issuance_tamper.h"
+#include "mayfly/ocsp.h"
 #include "mayfly/public_key.h"
 #include "mayfly/x509_util.h"
 #include "support/test_pki.h"
@@ -143,6 +144,46 @@ TEST_F(TamperTest, ADamagedIntermediateOrRootIsNotReturned) {
   EXPECT_EQ(failures_[0].kind, "intermediate");
   EXPECT_EQ(failures_[0].field, "signature");
   EXPECT_EQ(failures_[1].kind, "root");
+}
+
+TEST_F(TamperTest, AnOcspResponderCertificateIsCheckedToo) {
+  auto responder_key = GenerateKey(KeyType::kEcdsaP256).value();
+  auto issue = [&] {
+    return IssueOcspResponderCert(pki_->intermediate.get(), pki_->intermediate_key.get(), responder_key.get(),
+                                  std::chrono::hours(4), std::chrono::minutes(1), pki_->clock.Now());
+  };
+  ASSERT_TRUE(issue()) << "an undamaged responder certificate is issued";
+  ASSERT_TRUE(failures_.empty());
+
+  // An added EKU (serverAuth beside OCSPSigning): the responder could serve TLS.
+  testing::SetIssuanceTamper([this](std::string_view kind, std::string& der) {
+    if (kind != kCheckOcspResponder) return;
+    auto x = CertFromDer(der).value();
+    X509_delete_ext(x.get(), X509_get_ext_by_NID(x.get(), NID_ext_key_usage, -1));
+    OsslPtr<X509_EXTENSION> eku(X509V3_EXT_conf_nid(nullptr, nullptr, NID_ext_key_usage, "OCSPSigning,serverAuth"));
+    ASSERT_TRUE(eku);
+    X509_add_ext(x.get(), eku.get(), -1);
+    ASSERT_GT(X509_sign(x.get(), pki_->intermediate_key.get(), EVP_sha256()), 0);
+    der = CertToDer(x.get()).value();
+  });
+  auto widened = issue();
+  ASSERT_FALSE(widened.has_value()) << "a responder certificate with another EKU was handed out";
+  EXPECT_EQ(widened.error().code, ErrorCode::kInternal);
+  ASSERT_EQ(failures_.size(), 1u);
+  EXPECT_EQ(failures_[0].kind, "ocsp_responder");
+  EXPECT_EQ(failures_[0].field, "extendedKeyUsage");
+
+  // Signed by another key than the CA it answers for.
+  auto wrong = GenerateKey(KeyType::kEcdsaP256).value();
+  testing::SetIssuanceTamper([&wrong](std::string_view kind, std::string& der) {
+    if (kind != kCheckOcspResponder) return;
+    auto x = CertFromDer(der).value();
+    ASSERT_GT(X509_sign(x.get(), wrong.get(), EVP_sha256()), 0);
+    der = CertToDer(x.get()).value();
+  });
+  ASSERT_FALSE(issue().has_value());
+  ASSERT_EQ(failures_.size(), 2u);
+  EXPECT_EQ(failures_[1].field, "signature");
 }
 
 }  // namespace issuance_tamper_test

@@ -27,6 +27,7 @@ inline constexpr std::string_view kCheckRoot = "root";
 inline constexpr std::string_view kCheckIntermediate = "intermediate";
 inline constexpr std::string_view kCheckCross = "cross";
 inline constexpr std::string_view kCheckCrl = "crl";
+inline constexpr std::string_view kCheckOcspResponder = "ocsp_responder";
 
 // What was authorized for one leaf, filled from the same inputs the issuer
 // gets. Adding an expectation (say an AIA OCSP URL) is a field here and a
@@ -71,6 +72,15 @@ struct ExpectedCa {
   bool name_constraints = false;      // present (critical) or absent
 };
 [[nodiscard]] CheckResult CheckCaCert(const X509* cert, const ExpectedCa& expected);
+
+// What was authorized for a delegated OCSP responder certificate: an
+// end-entity certificate for OCSP signing only, with id-pkix-ocsp-nocheck.
+struct ExpectedOcspResponder {
+  const X509* issuer = nullptr;  // the CA it answers for, which signs it
+  std::string spki_der;          // the responder key's SubjectPublicKeyInfo
+  TimePoint not_after;           // the latest notAfter authorized
+};
+[[nodiscard]] CheckResult CheckOcspResponderCert(std::string_view der, const ExpectedOcspResponder& expected);
 
 // Parses a CRL back and checks its signature under the issuer's key, its
 // issuer name, number, thisUpdate/nextUpdate, and that its entries are

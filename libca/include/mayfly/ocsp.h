@@ -54,7 +54,8 @@ struct OcspIssuerHashes {
 // digitalSignature (critical), EKU id-kp-OCSPSigning, id-pkix-ocsp-nocheck,
 // SKI, AKI; subject O=Mayfly, CN="Mayfly OCSP responder"; 128 random serial
 // bits; notBefore = now - backdate, notAfter = now + ttl cut to the issuer's
-// notAfter.
+// notAfter. Read back and checked before it is returned (CheckOcspResponderCert):
+// kInternal, and the failure reported, when it differs.
 [[nodiscard]] Result<OsslPtr<X509>> IssueOcspResponderCert(const X509* issuer, EVP_PKEY* issuer_key,
                                                           EVP_PKEY* responder_key, std::chrono::seconds ttl,
                                                           std::chrono::seconds backdate, TimePoint now);
