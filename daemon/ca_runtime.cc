@@ -210,9 +210,13 @@ Result<void> CaRuntime::SyncConfigEntries(const CaConfig& config) {
 
 Result<void> CaRuntime::Reload(const CaConfig& config) {
   auto current = this->config();
-  if (config.trust_domain != current->trust_domain || config.state_dir != current->state_dir ||
-      config.listen != current->listen || config.ca != current->ca || config.issuance != current->issuance ||
-      config.crl != current->crl || config.tls != current->tls || config.server_names != current->server_names) {
+  // Everything but what a reload applies, compared whole: a setting added
+  // later ([ocsp], [store], ...) is covered without being listed here.
+  CaConfig unapplied = config;
+  unapplied.path = current->path;
+  unapplied.entries = current->entries;
+  unapplied.limits = current->limits;
+  if (unapplied != *current) {
     spdlog::warn("reload: only [[entry]] and [limits] are applied; other changes need a restart");
   }
   if (auto r = SyncConfigEntries(config); !r) return r;

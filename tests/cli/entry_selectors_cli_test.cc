@@ -4,46 +4,27 @@
 #include <gtest/gtest.h>
 
 #include "mayfly/file_util.h"
-#include "support/child_process.h"
-#include "support/temp_dir.h"
+#include "support/ca_fixture.h"
 #include "support/test_pki.h"
 
 namespace mayfly {
 namespace entry_selectors_cli_test {
 
 namespace json = boost::json;
-const std::string kBinary = std::string(MAYFLY_BINARY_DIR) + "/daemon/mayfly-ca";
 
 class EntrySelectorsCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::WriteTextFile(Path("ca.toml"),
-                           "trust_domain = \"example.org\"\n"
-                           "state_dir = \"" + Path("ca") + "\"\n"
-                           "listen = \"127.0.0.1:0\"\n"
-                           "metrics_listen = \"127.0.0.1:0\"\n"
-                           "admin_socket = \"" + Path("admin.sock") + "\"\n"
-                           "[ca]\nkey_passphrase_file = \"" + Path("pass") + "\"\n"
-                           "[[entry]]\nspiffe_id = \"spiffe://example.org/cfg\"\nnode = \"node-*\"\n"
-                           "selectors = [\"unix:gid:33\"]\n");
-    auto init = testing::RunCommand(kBinary + " init --config " + Path("ca.toml"));
-    ASSERT_EQ(init.status, 0) << init.output;
-    daemon_ = testing::ChildProcess::Start({kBinary, "serve", "--config", Path("ca.toml")});
-    ASSERT_TRUE(daemon_);
-    auto ready = daemon_->WaitForLine("ready ");
-    ASSERT_TRUE(ready) << daemon_->output();
-    size_t at = ready->find("api=127.0.0.1:") + 14;
-    api_ = "https://127.0.0.1:" + ready->substr(at, ready->find(' ', at) - at);
+    ca_.Init("[[entry]]\nspiffe_id = \"spiffe://example.org/cfg\"\nnode = \"node-*\"\n"
+             "selectors = [\"unix:gid:33\"]\n");
+    ASSERT_FALSE(HasFatalFailure());
+    ca_.Start();
   }
 
-  std::string Path(const std::string& name) const { return dir_.File(name); }
-  testing::CommandResult Cli(const std::string& args) {
-    return testing::RunCommand(kBinary + " --config " + Path("ca.toml") + " " + args);
-  }
+  std::string Path(const std::string& name) const { return ca_.Path(name); }
+  testing::CommandResult Cli(const std::string& args) { return ca_.Cli(args); }
 
-  testing::TempDir dir_;
-  std::unique_ptr<testing::ChildProcess> daemon_;
-  std::string api_;
+  testing::CaFixture ca_;
 };
 
 TEST_F(EntrySelectorsCliTest, AddListAndNodeEntries) {
@@ -80,13 +61,13 @@ TEST_F(EntrySelectorsCliTest, AddListAndNodeEntries) {
   const std::string csr = testing::OpensslCsr(Path("node.key"), Path("node.csr"), "");
   testing::WriteTextFile(Path("enroll.req"), json::serialize(json::object{{"token", t}, {"csr", csr}}));
   auto enroll = testing::RunCommand("curl -sf --cacert " + Path("ca/root.pem") + " -X POST --data @" +
-                                    Path("enroll.req") + " " + api_ + "/v1/enroll");
+                                    Path("enroll.req") + " " + ca_.api() + "/v1/enroll");
   ASSERT_EQ(enroll.status, 0) << enroll.output;
   const json::value cert = json::parse(enroll.output);
   testing::WriteTextFile(Path("node.pem"), std::string(cert.at("certificate").as_string()) +
                                               std::string(cert.at("chain").as_string()));
   auto entries = testing::RunCommand("curl -sf --cacert " + Path("ca/root.pem") + " --cert " + Path("node.pem") +
-                                     " --key " + Path("node.key") + " " + api_ + "/v1/node/entries");
+                                     " --key " + Path("node.key") + " " + ca_.api() + "/v1/node/entries");
   ASSERT_EQ(entries.status, 0) << entries.output;
   std::vector<std::string> ids;
   const json::value answer = json::parse(entries.output);
