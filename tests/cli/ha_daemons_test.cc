@@ -36,6 +36,7 @@ struct Instance {
   std::unique_ptr<testing::ChildProcess> process;
   std::string api;      // https://127.0.0.1:port
   std::string metrics;  // http://127.0.0.1:port
+  std::string ocsp;     // http://127.0.0.1:port/ocsp (plain HTTP)
 };
 
 class HaDaemonsTest : public ::testing::Test {
@@ -89,6 +90,7 @@ class HaDaemonsTest : public ::testing::Test {
                            "server_names = [\"localhost\", \"127.0.0.1\"]\n"
                            "[ca]\nkey_passphrase_file = \"" + Path("pass") + "\"\n"
                            "[issuance]\nmin_ttl = \"10s\"\nnode_ttl = \"20s\"\nbackdate = \"1s\"\n"
+                           "[ocsp]\nlisten = \"127.0.0.1:0\"\n"
                            "[store]\nbackend = \"postgresql\"\nurl = \"" + url_ + "\"\n"
                            "password_file = \"" + schema_->password_file() + "\"\n"
                            "[[entry]]\nspiffe_id = \"spiffe://example.org/web\"\nnode = \"node-*\"\n");
@@ -106,6 +108,7 @@ class HaDaemonsTest : public ::testing::Test {
     };
     instance.api = "https://127.0.0.1:" + port_after("api=127.0.0.1:");
     instance.metrics = "http://127.0.0.1:" + port_after("metrics=127.0.0.1:");
+    instance.ocsp = "http://127.0.0.1:" + port_after("ocsp=127.0.0.1:") + "/ocsp";
   }
 
   testing::CommandResult Cli(const Instance& instance, const std::string& args) {
@@ -333,6 +336,33 @@ TEST_F(HaDaemonsTest, AnAgentWithBothServersKeepsItsCertificatesFreshWhenOneIsKi
   ASSERT_EQ(certs.status, 0) << certs.output;
   for (const std::string& serial : watch.serials()) EXPECT_NE(certs.output.find(serial), std::string::npos) << serial;
   EXPECT_EQ(agent->Stop(SIGTERM), 0) << agent->output();
+}
+
+// A revocation made on A reaches B's OCSP answers, already cached as good,
+// within 2 s (B's store follower empties the answers it no longer trusts).
+TEST_F(HaDaemonsTest, ARevocationOnOneReachesTheOthersOcspAnswersWithinTwoSeconds) {
+  auto ask = [&](const Instance& instance) {
+    return testing::RunCommand("openssl ocsp -no_nonce -issuer " + Path("state-a/intermediate.pem") + " -cert " +
+                               Path("state-a/admin.pem") + " -url " + instance.ocsp + " -CAfile " +
+                               Path("state-a/root.pem") + " 2>&1")
+        .output;
+  };
+  std::string out = ask(b_);
+  ASSERT_NE(out.find("admin.pem: good"), std::string::npos) << out;
+  ASSERT_NE(out.find("Response verify OK"), std::string::npos) << out;
+  auto serial = testing::RunCommand("openssl x509 -noout -serial -in " + Path("state-a/admin.pem"));
+  std::string hex = serial.output.substr(serial.output.find('=') + 1);
+  hex.erase(hex.find_last_not_of("\r\n") + 1);
+  auto revoke = Cli(a_, "revoke --serial " + hex);
+  ASSERT_EQ(revoke.status, 0) << revoke.output;
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        out = ask(b_);
+        return out.find("admin.pem: revoked") != std::string::npos;
+      },
+      2s))
+      << out;
+  EXPECT_NE(out.find("Response verify OK"), std::string::npos) << out;
 }
 
 }  // namespace ha_daemons_test
