@@ -159,7 +159,7 @@ TEST_F(TamperTest, AnOcspResponderCertificateIsCheckedToo) {
   testing::SetIssuanceTamper([this](std::string_view kind, std::string& der) {
     if (kind != kCheckOcspResponder) return;
     auto x = CertFromDer(der).value();
-    X509_delete_ext(x.get(), X509_get_ext_by_NID(x.get(), NID_ext_key_usage, -1));
+    X509_EXTENSION_free(X509_delete_ext(x.get(), X509_get_ext_by_NID(x.get(), NID_ext_key_usage, -1)));
     OsslPtr<X509_EXTENSION> eku(X509V3_EXT_conf_nid(nullptr, nullptr, NID_ext_key_usage, "OCSPSigning,serverAuth"));
     ASSERT_TRUE(eku);
     X509_add_ext(x.get(), eku.get(), -1);
