@@ -285,7 +285,14 @@ void ReplyConditional(const CallPtr& call, const std::string& body, const std::s
 
 void HandleBundle(const CallPtr& call) {
   const auto view = call->rt.ca();
-  ReplyConditional(call, view->bundle_pem, view->bundle_etag, "application/x-pem-file");
+  auto format = call->request.query.find("format");
+  if (format == call->request.query.end() || format->second == "pem") {
+    return ReplyConditional(call, view->bundle_pem, view->bundle_etag, "application/x-pem-file");
+  }
+  if (format->second != "spiffe") {
+    return call->Refuse(Error{ErrorCode::kInvalidArgument, "format must be \"pem\" or \"spiffe\""});
+  }
+  ReplyConditional(call, view->spiffe_bundle_json, view->spiffe_bundle_etag, "application/json");
 }
 
 void HandleIntermediates(const CallPtr& call) {

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "crl_publisher.h"
+#include "spiffe_bundle.h"
 #include "mayfly/keys.h"
 #include "mayfly/x509_util.h"
 
@@ -109,14 +110,25 @@ Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> reco
 
   const int64_t now = ToUnixSeconds(clock.Now());
   std::string revoked_pem;
+  std::vector<OsslPtr<X509>> published_roots;
+  // spiffe_sequence: records are never deleted and their states only move
+  // forward (prepared, active, retiring, retired or revoked), so this sum
+  // rises at every rotation step, and every instance on one store computes
+  // the same value.
+  int64_t sequence = 0;
   for (const CaCertRecord& r : view->records) {
+    sequence += 1 + static_cast<int64_t>(r.state);
     const std::string pem = DerToPem(r.der, "CERTIFICATE");
     switch (r.role) {
-      case CaRole::kRoot:
+      case CaRole::kRoot: {
         if (!IsPublished(r.state)) break;
         view->bundle_pem += pem;
         view->root_crls_pem += r.crl_pem;
+        auto cert = CertFromDer(r.der);
+        if (!cert) return WithContext(cert.error(), "root " + r.serial);
+        published_roots.push_back(std::move(*cert));
         break;
+      }
       case CaRole::kCross:
         if (CrossPublished(view->records, r)) view->intermediates_pem += pem;
         break;
@@ -145,6 +157,12 @@ Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> reco
   view->client_trust_pem = view->bundle_pem + view->intermediates_pem;
   if (!revoked_pem.empty()) view->client_recovery_pem = view->bundle_pem + revoked_pem;
   view->bundle_etag = EntityTag(view->bundle_pem);
+  std::vector<const X509*> roots;
+  for (const auto& cert : published_roots) roots.push_back(cert.get());
+  auto spiffe = SpiffeBundleJson(roots, sequence);
+  if (!spiffe) return WithContext(spiffe.error(), "the SPIFFE bundle");
+  view->spiffe_bundle_json = std::move(*spiffe);
+  view->spiffe_bundle_etag = EntityTag(view->spiffe_bundle_json);
   view->intermediates_etag = EntityTag(view->intermediates_pem);
 
   // Leaves carry the active intermediate and, while an older root is still

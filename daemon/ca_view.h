@@ -25,6 +25,8 @@ struct CaView {
   std::string chain_pem;                      // sent with each leaf
   std::string bundle_pem;                     // every published root
   std::string bundle_etag;                    // EntityTag(bundle_pem), made once per view
+  std::string spiffe_bundle_json;             // the same roots in the SPIFFE bundle format (spiffe_bundle.h)
+  std::string spiffe_bundle_etag;
   std::string intermediates_pem;              // published intermediates and cross certificates
   std::string intermediates_etag;
   std::string client_trust_pem;               // what client certificates must chain to: published CAs

@@ -130,11 +130,17 @@ TEST_F(ApiCaTest, EveryStepIsAuditedAndTheChainStaysIntact) {
 TEST_F(ApiCaTest, ARootRotationPublishesTheRootFirstAndCrossCertifiesIt) {
   TestNode node = Enroll("db-1");
   const std::string old_root = rt_->BundlePem();
+  const int64_t first_sequence =
+      boost::json::parse(Get("/v1/bundle", {{"format", "spiffe"}})).as_object().at("spiffe_sequence").as_int64();
   auto prepared = Step("prepare", {{"root", true}});
   ASSERT_FALSE(SerialOf(prepared, "root", "prepared").empty());
   ASSERT_FALSE(SerialOf(prepared, "cross", "prepared").empty());
   EXPECT_EQ(CountOf(Get("/v1/bundle"), "BEGIN CERTIFICATE"), 2);
   EXPECT_EQ(CountOf(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 4);
+  // The SPIFFE bundle carries both roots, under a higher spiffe_sequence.
+  const auto spiffe = boost::json::parse(Get("/v1/bundle", {{"format", "spiffe"}})).as_object();
+  EXPECT_EQ(spiffe.at("keys").as_array().size(), 2u);
+  EXPECT_GT(spiffe.at("spiffe_sequence").as_int64(), first_sequence);
   EXPECT_EQ(CountOf(SignedChain(node), "BEGIN CERTIFICATE"), 2) << "nothing chains to the new root yet";
   const std::string new_root = Get("/v1/bundle").substr(old_root.size());
 

@@ -2,7 +2,13 @@
 #include <gtest/gtest.h>
 
 #include "api_fixture.h"
+#include <openssl/core_names.h>
+
+#include <boost/json.hpp>
+
 #include "mayfly/crl.h"
+#include "mayfly/ocsp.h"
+#include "mayfly/x509_util.h"
 
 namespace mayfly::testing {
 namespace api_public_test {
@@ -16,6 +22,47 @@ TEST_F(ApiPublicTest, BundleIsTheRootPem) {
   EXPECT_EQ(r.body, ReadFile(CaPaths::For(config_.state_dir).root_cert).value());
   EXPECT_EQ(r.body, rt_->BundlePem());
   EXPECT_EQ(rt_->ClientTrustPem(), rt_->BundlePem() + rt_->ChainPem());
+}
+
+// The SPIFFE bundle format: the root as a JWK whose coordinates are the
+// root's key and whose x5c is the root, checked with OpenSSL.
+TEST_F(ApiPublicTest, BundleInTheSpiffeFormatIsTheRootAsAJwk) {
+  auto r = Send("GET", "/v1/bundle", "", Anonymous(), {{"format", "spiffe"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  const boost::json::object bundle = boost::json::parse(r.body).as_object();
+  EXPECT_GT(bundle.at("spiffe_sequence").as_int64(), 0);
+  EXPECT_EQ(bundle.at("spiffe_refresh_hint").as_int64(), 300);
+  const auto& keys = bundle.at("keys").as_array();
+  ASSERT_EQ(keys.size(), 1u) << r.body;
+  const auto& jwk = keys[0].as_object();
+  EXPECT_EQ(jwk.at("use"), "x509-svid");
+  EXPECT_EQ(jwk.at("kty"), "EC");
+  EXPECT_EQ(jwk.at("crv"), "P-256");
+
+  auto root = CertFromPem(rt_->BundlePem()).value();
+  EXPECT_EQ(DecodeBase64(jwk.at("x5c").as_array().at(0).as_string()).value(), CertToDer(root.get()).value());
+  // x || y, from base64url, is the root's uncompressed point after its 0x04.
+  auto from_url = [](std::string s) {
+    for (char& c : s) c = c == '-' ? '+' : c == '_' ? '/' : c;
+    return DecodeBase64(s).value();
+  };
+  unsigned char point[65];
+  size_t len = 0;
+  ASSERT_EQ(EVP_PKEY_get_octet_string_param(X509_get0_pubkey(root.get()), OSSL_PKEY_PARAM_PUB_KEY, point,
+                                            sizeof point, &len),
+            1);
+  ASSERT_EQ(len, 65u);
+  EXPECT_EQ(from_url(std::string(jwk.at("x").as_string())) + from_url(std::string(jwk.at("y").as_string())),
+            std::string(reinterpret_cast<char*>(point) + 1, 64));
+
+  // Conditional GET like the PEM bundle; an unknown format is refused.
+  auto again = Send("GET", "/v1/bundle", "", Anonymous(), {{"format", "spiffe"}},
+                    {{"if-none-match", Header(r, "ETag")}});
+  EXPECT_EQ(again.status, 304);
+  auto bad = Send("GET", "/v1/bundle", "", Anonymous(), {{"format", "jwks"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("spiffe"), std::string::npos) << bad.body;
 }
 
 TEST_F(ApiPublicTest, CrlDerAndPemWithEtags) {
