@@ -11,6 +11,7 @@
 
 #include "mayfly/file_util.h"
 #include "support/ca_fixture.h"
+#include "support/wait.h"
 
 namespace mayfly {
 namespace admin_roles_cli_test {
@@ -57,11 +58,14 @@ TEST_F(AdminRolesCliTest, ViewerCreatedListedUsedAndRevoked) {
   EXPECT_NE(refused.find("forbidden"), std::string::npos) << refused;
   EXPECT_NE(refused.find("operator"), std::string::npos) << refused;
 
-  // The refusal is in the audit log, under alice's identity.
-  auto audit = ca_.Cli("--json audit");
-  ASSERT_EQ(audit.status, 0) << audit.output;
-  EXPECT_NE(audit.output.find("spiffe://example.org/mayfly/admin/alice"), std::string::npos) << audit.output;
-  EXPECT_NE(audit.output.find("refused"), std::string::npos) << audit.output;
+  // The refusal is audited (type "refused", actor alice's identity); refused
+  // events are batched, not flushed per call, so await them.
+  std::string audit;
+  EXPECT_TRUE(testing::WaitUntil([&] {
+    audit = ca_.Cli("--json audit").output;
+    return audit.find("\"refused\"") != std::string::npos &&
+           audit.find("spiffe://example.org/mayfly/admin/alice") != std::string::npos;
+  })) << audit;
 
   auto revoke = ca_.Cli("admin revoke --name alice");
   ASSERT_EQ(revoke.status, 0) << revoke.output;
