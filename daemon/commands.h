@@ -29,6 +29,8 @@ void AddInitCommand(CLI::App& app, const GlobalOptions& global, Action& action);
 void AddServeCommand(CLI::App& app, const GlobalOptions& global, Action& action);
 // token, entry, revoke, certs, audit, crl: clients of the admin API.
 void AddAdminCommands(CLI::App& app, const GlobalOptions& global, Action& action);
+// admin create | list | revoke: admin credentials and roles.
+void AddAdminRoleCommands(CLI::App& app, const GlobalOptions& global, Action& action);
 
 // ca status | prepare | activate | retire | rotate: CA rotation.
 void AddCaCommands(CLI::App& app, const GlobalOptions& global, Action& action);
