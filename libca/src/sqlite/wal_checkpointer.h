@@ -31,8 +31,10 @@ class WalCheckpointer {
   static constexpr int kCheckpointPages = 1000;
   // WAL size at which the writer checkpoints inline after all, as SQLite
   // would have: the thread has not kept up (a stalled disk, a failing
-  // connection), and the WAL must not grow without bound.
-  static constexpr int kInlinePages = 16 * kCheckpointPages;
+  // connection, a burst of writes faster than the copy), and the WAL must
+  // not grow without bound: it stays under this many pages plus the commit
+  // that crossed the mark.
+  static constexpr int kInlinePages = 4 * kCheckpointPages;
 
   // Opens the thread's connection to `path` and hooks `writer`, whose
   // transactions `writer_mu` serialises (both must outlive this object).
