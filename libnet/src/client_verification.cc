@@ -88,7 +88,12 @@ std::string SessionIssuerKeyId(SSL_SESSION* session) {
 int OnNewSession(SSL* ssl, SSL_SESSION* session) {
   const X509* cert = SSL_SESSION_get0_peer(session);
   if (cert == nullptr) return 0;
-  const int64_t left = ToUnixSeconds(CertNotAfter(cert)) - static_cast<int64_t>(std::time(nullptr));
+  // OpenSSL keeps session times in whole seconds and may stamp the session
+  // in another second than this callback runs in (a loaded server): the
+  // cut counts from the session's own stamp and leaves one second of slack,
+  // so a session never resumes past its certificate's last second.
+  const int64_t left =
+      ToUnixSeconds(CertNotAfter(cert)) - static_cast<int64_t>(SSL_SESSION_get_time(session)) - 1;
   if (left < SSL_SESSION_get_timeout(session)) {
     SSL_SESSION_set_timeout(session, static_cast<long>(std::max<int64_t>(left, 0)));
   }

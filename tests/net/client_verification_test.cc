@@ -142,10 +142,10 @@ TEST_F(ClientVerificationTest, ARecoveryCaCertificateArrivesApartFromVerifiedOne
 TEST_F(ClientVerificationTest, AResumedSessionEndsWithItsClientCertificate) {
   RunningServer server(PeerHandler);
   const uint16_t port = Listen(server, Config(pki_.root_pem + intermediate_pem_));
-  // A certificate with a few seconds left.
+  // A certificate with a few seconds left (sessions end a second early).
   auto key = GenerateKey(KeyType::kEcdsaP256).value();
   pki_.pki->clock.Set(SystemClock::Instance().Now());
-  const IssuedCert short_lived = pki_.pki->IssueFor(key.get(), kClientId, {}, std::chrono::seconds(3));
+  const IssuedCert short_lived = pki_.pki->IssueFor(key.get(), kClientId, {}, std::chrono::seconds(5));
   const TimePoint not_after = short_lived.not_after;
   auto client = ClientContext(short_lived.Pem() + intermediate_pem_, key.get());
 
