@@ -58,7 +58,7 @@ std::unexpected<Error> RevokedInFlight(const std::string& caller_serial) {
 }
 
 Result<void> CheckCaStates(const std::function<Result<int64_t>(CaRole, CaState)>& count) {
-  for (CaRole role : {CaRole::kRoot, CaRole::kIntermediate}) {
+  for (CaRole role : {CaRole::kRoot, CaRole::kIntermediate, CaRole::kJwt}) {
     for (CaState state : {CaState::kActive, CaState::kPrepared}) {
       auto n = count(role, state);
       if (!n) return std::unexpected(n.error());

@@ -143,6 +143,11 @@ INSERT INTO admins (name, role, created_at)
   GROUP BY 1
 ON CONFLICT (name) DO NOTHING;
 )sql"},
+    {5, "JWT signing keys among the CA records", R"sql(
+ALTER TABLE ca_certs DROP CONSTRAINT ca_certs_role_check;
+ALTER TABLE ca_certs ADD CONSTRAINT ca_certs_role_check
+  CHECK (role IN ('root', 'intermediate', 'cross', 'jwt'));
+)sql"},
 };
 
 // The version the database is at; 0 for an empty one.
