@@ -294,7 +294,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "trust_domian",
                   "unknown key; known keys in the top level: trust_domain, state_dir, "
                   "listen, server_names, metrics_listen, admin_socket, ca, issuance, crl, "
-                  "limits, ocsp, tls, store, entry"},
+                  "limits, ocsp, jwt, tls, store, entry"},
         ErrorCase{"UnknownKeyInTable",
                   "trust_domain = \"example.org\"\n[issuance]\nmax_tll = \"1h\"\n", 3,
                   "issuance.max_tll",
@@ -389,6 +389,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"OcspValidityTooShort",
                   "trust_domain = \"example.org\"\n[ocsp]\nvalidity = \"30s\"\n", 3, "ocsp.validity",
                   "expected a duration from \"1m\" to \"7d\""},
+        ErrorCase{"JwtMaxTtlTooLong",
+                  "trust_domain = \"example.org\"\n[jwt]\nmax_ttl = \"2d\"\n", 3, "jwt.max_ttl",
+                  "expected a duration from \"10s\" to \"24h\""},
+        ErrorCase{"JwtUnknownKey", "trust_domain = \"example.org\"\n[jwt]\nttl = \"5m\"\n", 3, "jwt.ttl",
+                  "unknown key; known keys in [jwt]: max_ttl"},
         ErrorCase{"ZeroLimit",
                   "trust_domain = \"example.org\"\n[limits]\nmax_connections = 0\n", 3,
                   "limits.max_connections", "expected a positive integer, got integer 0"},
