@@ -1,0 +1,243 @@
+// The Workload API process: its socket, fork and restarts in the agent, and
+// in the process itself the gRPC server, the accept loop that records each
+// connection's credentials, and the identity keeper thread.
+#include "workload_api_process.h"
+
+#include <fcntl.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/server_posix.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "agent_publish.h"
+#include "mayfly/file_util.h"
+#include "workload_api_service.h"
+#include "workload_identities.h"
+
+namespace mayfly::agent {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr auto kMaxRestartDelay = std::chrono::seconds(30);
+
+Result<sockaddr_un> UnixAddress(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return MakeError(ErrorCode::kConfig, "workload_api_socket " + path + ": longer than a unix socket path may be");
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+Result<void> Fail(const std::string& path, const std::string& what) {
+  return MakeError(ErrorCode::kConfig, "workload_api_socket " + path + ": " + what);
+}
+
+// Removes a socket file no process listens on any more; refuses anything
+// else at that path.
+Result<void> RemoveStaleSocket(const std::string& path, const sockaddr_un& addr) {
+  struct stat st{};
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Ok();
+    return Fail(path, ErrnoString(errno));
+  }
+  if (!S_ISSOCK(st.st_mode)) return Fail(path, "exists and is not a socket; expected a path the agent may create");
+  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return Fail(path, "socket: " + ErrnoString(errno));
+  const bool live = connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(probe);
+  if (live) return Fail(path, "another process is serving on it (a running agent?)");
+  if (unlink(path.c_str()) != 0) return Fail(path, "removing the stale socket: " + ErrnoString(errno));
+  return Ok();
+}
+
+}  // namespace
+
+Result<int> ListenOnWorkloadSocket(const std::string& path) {
+  auto addr = UnixAddress(path);
+  if (!addr) return std::unexpected(addr.error());
+  if (auto r = RemoveStaleSocket(path, *addr); !r) return std::unexpected(r.error());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::unexpected(Fail(path, "socket: " + ErrnoString(errno)).error());
+  auto fail = [&](const std::string& what) {
+    const int err = errno;
+    close(fd);
+    return std::unexpected(Fail(path, what + ": " + ErrnoString(err)).error());
+  };
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0) return fail("cannot create the socket");
+  if (chmod(path.c_str(), 0666) != 0) return fail("chmod 0666");
+  if (listen(fd, SOMAXCONN) != 0) return fail("listen");
+  return fd;
+}
+
+Result<std::unique_ptr<WorkloadApiProcess>> WorkloadApiProcess::Open(asio::io_context& ioc,
+                                                                     const AgentConfig& config) {
+  auto fd = ListenOnWorkloadSocket(config.workload_api_socket);
+  if (!fd) return std::unexpected(fd.error());
+  return std::unique_ptr<WorkloadApiProcess>(new WorkloadApiProcess(ioc, config, *fd));
+}
+
+WorkloadApiProcess::~WorkloadApiProcess() {
+  Stop();
+  if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+void WorkloadApiProcess::Start() {
+  stopping_ = false;
+  spdlog::default_logger()->flush();  // nothing buffered is written twice
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    spdlog::error("workload API: fork: {}", ErrnoString(errno));
+    return Exited();
+  }
+  if (pid == 0) RunWorkloadApi(config_, listen_fd_, parent);
+  pid_ = pid;
+  started_ = std::chrono::steady_clock::now();
+  Watch();
+}
+
+void WorkloadApiProcess::Watch() {
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd < 0) {
+    spdlog::error("workload API: pidfd_open: {}", ErrnoString(errno));
+    return;
+  }
+  pidfd_.emplace(ioc_, pidfd);
+  pidfd_->async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+    if (!ec && pid_ > 0) Exited();
+  });
+}
+
+void WorkloadApiProcess::Exited() {
+  if (pid_ > 0) {
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    spdlog::error("workload API: the process {}; restarting it", DescribeExit(status));
+    pid_ = -1;
+    pidfd_.reset();
+    // A process that served for a while starts the backoff again.
+    if (std::chrono::steady_clock::now() - started_ > std::chrono::minutes(1)) failures_ = 0;
+  }
+  if (stopping_) return;
+  ++failures_;
+  const auto delay = std::min<std::chrono::steady_clock::duration>(
+      std::chrono::seconds(1LL << std::min(failures_ - 1, 5)), kMaxRestartDelay);
+  restart_.expires_after(delay);
+  restart_.async_wait([this](boost::system::error_code ec) {
+    if (!ec && !stopping_) Start();
+  });
+}
+
+void WorkloadApiProcess::Reload(const AgentConfig& config) {
+  if (config.workload_api_socket != config_.workload_api_socket) {
+    spdlog::warn("workload API: workload_api_socket changed to {}; it takes effect when the agent restarts",
+                 config.workload_api_socket);
+  }
+  AgentConfig next = config;
+  next.workload_api_socket = config_.workload_api_socket;
+  if (next == config_) return;
+  config_ = std::move(next);
+  Stop();
+  Start();
+}
+
+void WorkloadApiProcess::Stop() {
+  stopping_ = true;
+  restart_.cancel();
+  if (pid_ <= 0) return;
+  pidfd_.reset();
+  kill(pid_, SIGTERM);
+  while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
+void RunWorkloadApi(const AgentConfig& config, int listen_fd, pid_t parent) {
+  // It dies with the agent: no orphan keeps serving identities.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(1);
+  // The parent's handlers would only poke the parent's signal pipe; here
+  // the main thread takes the signals with sigwait, so every thread started
+  // below has them blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signo : {SIGTERM, SIGINT, SIGHUP}) {
+    std::signal(signo, SIG_DFL);
+    sigaddset(&signals, signo);
+  }
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  IdentityBoard board;
+  Connections connections;
+  WorkloadApiService service(board, connections);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    spdlog::error("workload API: the gRPC server did not start");
+    spdlog::default_logger()->flush();
+    _exit(1);
+  }
+  std::thread keeper([&] {
+    IdentityKeeper identities(config, SystemClock::Instance(), board);
+    while (!board.closed()) {
+      const TimePoint next = identities.Step();
+      while (!board.closed() && SystemClock::Instance().Now() < next) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  });
+  // Connections are accepted here rather than by gRPC so that each one's
+  // peer credentials (SO_PEERCRED) are taken before gRPC owns it.
+  std::thread acceptor([&] {
+    while (true) {
+      const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (board.closed()) return;
+        spdlog::error("workload API: accept: {}", ErrnoString(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      Connections::Peer peer{.accepted_ticks = TicksSinceBoot()};
+      socklen_t size = sizeof(peer.cred);
+      if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer.cred, &size) != 0) {
+        spdlog::warn("workload API: SO_PEERCRED: {}", ErrnoString(errno));
+        close(fd);
+        continue;
+      }
+      connections.Add(fd, peer);
+      grpc::AddInsecureChannelFromFd(server.get(), fd);  // gRPC owns and closes fd from here
+    }
+  });
+  spdlog::info("workload API serving on {}", config.workload_api_socket);
+  int signo = 0;
+  while (sigwait(&signals, &signo) == 0 && signo == SIGHUP) {
+  }
+  board.Close();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  spdlog::info("workload API: stopped (signal {})", signo);
+  spdlog::default_logger()->flush();
+  // The keeper may be inside a call to the CA and the acceptor inside
+  // accept(): the process ends with them rather than waiting.
+  _exit(0);
+}
+
+}  // namespace mayfly::agent
