@@ -94,7 +94,8 @@ Result<std::unique_ptr<WorkloadApiProcess>> WorkloadApiProcess::Open(asio::io_co
 
 WorkloadApiProcess::~WorkloadApiProcess() {
   Stop();
-  if (listen_fd_ >= 0) close(listen_fd_);
+  close(listen_fd_);
+  unlink(config_.workload_api_socket.c_str());
 }
 
 void WorkloadApiProcess::Start() {

@@ -35,6 +35,7 @@ class WorkloadApiProcess {
   // Binds config.workload_api_socket; the process starts with Start().
   [[nodiscard]] static Result<std::unique_ptr<WorkloadApiProcess>> Open(boost::asio::io_context& ioc,
                                                                          const AgentConfig& config);
+  // Stops the process and removes the socket.
   ~WorkloadApiProcess();
   WorkloadApiProcess(const WorkloadApiProcess&) = delete;
   WorkloadApiProcess& operator=(const WorkloadApiProcess&) = delete;
@@ -44,7 +45,7 @@ class WorkloadApiProcess {
   // A new configuration (SIGHUP): the process restarts with it. A new
   // workload_api_socket takes effect only when the agent restarts.
   void Reload(const AgentConfig& config);
-  // Ends the process (SIGTERM), reaps it and removes the socket.
+  // Ends the process (SIGTERM) and reaps it; no restart follows.
   void Stop();
 
  private:
