@@ -1,12 +1,8 @@
-// The Workload API process: its socket, fork and restarts in the agent, and
-// in the process itself the gRPC server, the accept loop that records each
-// connection's credentials, and the identity keeper thread.
+// The Workload API process seen from the agent: its socket, fork, exec and
+// restarts.
 #include "workload_api_process.h"
 
 #include <fcntl.h>
-#include <grpcpp/server.h>
-#include <grpcpp/server_builder.h>
-#include <grpcpp/server_posix.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
@@ -17,14 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <thread>
 
 #include "agent_publish.h"
 #include "mayfly/file_util.h"
-#include "workload_api_service.h"
-#include "workload_identities.h"
 
 namespace mayfly::agent {
 
@@ -33,6 +28,7 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr auto kMaxRestartDelay = std::chrono::seconds(30);
+constexpr const char* kProgram = "mayfly-workload-api";
 
 Result<sockaddr_un> UnixAddress(const std::string& path) {
   sockaddr_un addr{};
@@ -64,6 +60,29 @@ Result<void> RemoveStaleSocket(const std::string& path, const sockaddr_un& addr)
   if (live) return Fail(path, "another process is serving on it (a running agent?)");
   if (unlink(path.c_str()) != 0) return Fail(path, "removing the stale socket: " + ErrnoString(errno));
   return Ok();
+}
+
+// The child's half of Start(): becomes the mayfly-workload-api program
+// beside this one, handing it the listening socket.
+[[noreturn]] void ExecWorkloadApi(const std::string& config_path, int listen_fd, pid_t parent) {
+  // It dies with the agent (kept across exec): no orphan serves identities.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(1);
+  std::array<char, 4096> self{};
+  const ssize_t n = readlink("/proc/self/exe", self.data(), self.size() - 1);
+  std::string program = n > 0 ? std::string(self.data(), static_cast<size_t>(n)) : std::string();
+  program = program.substr(0, program.rfind('/') + 1) + kProgram;
+  // The listening socket is the one descriptor it inherits on purpose.
+  const int fd = dup(listen_fd);
+  const std::string fd_text = std::to_string(fd);
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, nullptr);
+  execl(program.c_str(), kProgram, "--config", config_path.c_str(), "--listen-fd", fd_text.c_str(),
+        static_cast<char*>(nullptr));
+  std::fprintf(stderr, "mayfly-agent: workload API: cannot run %s: %s\n", program.c_str(),
+               ErrnoString(errno).c_str());
+  _exit(127);
 }
 
 }  // namespace
@@ -107,7 +126,7 @@ void WorkloadApiProcess::Start() {
     spdlog::error("workload API: fork: {}", ErrnoString(errno));
     return Exited();
   }
-  if (pid == 0) RunWorkloadApi(config_, listen_fd_, parent);
+  if (pid == 0) ExecWorkloadApi(config_.path, listen_fd_, parent);
   pid_ = pid;
   started_ = std::chrono::steady_clock::now();
   Watch();
@@ -168,77 +187,6 @@ void WorkloadApiProcess::Stop() {
   while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
-}
-
-void RunWorkloadApi(const AgentConfig& config, int listen_fd, pid_t parent) {
-  // It dies with the agent: no orphan keeps serving identities.
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (getppid() != parent) _exit(1);
-  // The parent's handlers would only poke the parent's signal pipe; here
-  // the main thread takes the signals with sigwait, so every thread started
-  // below has them blocked.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int signo : {SIGTERM, SIGINT, SIGHUP}) {
-    std::signal(signo, SIG_DFL);
-    sigaddset(&signals, signo);
-  }
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  IdentityBoard board;
-  Connections connections;
-  WorkloadApiService service(board, connections);
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server) {
-    spdlog::error("workload API: the gRPC server did not start");
-    spdlog::default_logger()->flush();
-    _exit(1);
-  }
-  std::thread keeper([&] {
-    IdentityKeeper identities(config, SystemClock::Instance(), board);
-    while (!board.closed()) {
-      const TimePoint next = identities.Step();
-      while (!board.closed() && SystemClock::Instance().Now() < next) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
-  });
-  // Connections are accepted here rather than by gRPC so that each one's
-  // peer credentials (SO_PEERCRED) are taken before gRPC owns it.
-  std::thread acceptor([&] {
-    while (true) {
-      const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (board.closed()) return;
-        spdlog::error("workload API: accept: {}", ErrnoString(errno));
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      Connections::Peer peer{.accepted_ticks = TicksSinceBoot()};
-      socklen_t size = sizeof(peer.cred);
-      if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer.cred, &size) != 0) {
-        spdlog::warn("workload API: SO_PEERCRED: {}", ErrnoString(errno));
-        close(fd);
-        continue;
-      }
-      connections.Add(fd, peer);
-      grpc::AddInsecureChannelFromFd(server.get(), fd);  // gRPC owns and closes fd from here
-    }
-  });
-  spdlog::info("workload API serving on {}", config.workload_api_socket);
-  int signo = 0;
-  while (sigwait(&signals, &signo) == 0 && signo == SIGHUP) {
-  }
-  board.Close();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  spdlog::info("workload API: stopped (signal {})", signo);
-  spdlog::default_logger()->flush();
-  // The keeper may be inside a call to the CA and the acceptor inside
-  // accept(): the process ends with them rather than waiting.
-  _exit(0);
 }
 
 }  // namespace mayfly::agent

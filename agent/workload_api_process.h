@@ -2,11 +2,14 @@
 //
 // The run loop makes each pass in a short-lived child so that it holds no
 // keys between passes (agent_pass_child.h). The Workload API must hold
-// keys all the time -- one per identity it serves -- so it gets a process
-// of its own, forked at start before the agent creates any thread, that
-// keeps them in memory only. The agent binds the socket itself, so a bad
-// path stops `run` at once with a clear error, and keeps the listening
-// socket so a restarted Workload API process serves on it without a gap.
+// keys all the time -- one per identity it serves -- so it is a process of
+// its own, the mayfly-workload-api program installed beside mayfly-agent,
+// which keeps them in memory only. A program of its own, not a fork of
+// this one, so the agent never loads gRPC: the long-lived agent stays as
+// small as before for hosts that do not serve the Workload API. The agent
+// binds the socket itself, so a bad path stops `run` at once with a clear
+// error, and keeps the listening socket, so a restarted Workload API
+// process serves on it without a gap.
 #pragma once
 
 #include <sys/types.h>
@@ -64,8 +67,5 @@ class WorkloadApiProcess {
   std::chrono::steady_clock::time_point started_{};
   bool stopping_ = false;
 };
-
-// The Workload API process's main: serves on `listen_fd` until SIGTERM.
-[[noreturn]] void RunWorkloadApi(const AgentConfig& config, int listen_fd, pid_t parent);
 
 }  // namespace mayfly::agent
