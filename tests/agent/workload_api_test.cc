@@ -1,12 +1,16 @@
 // The SPIFFE Workload API of `mayfly-agent run` against a real mayfly-ca,
 // called by workload_api_probe (a gRPC client process): X.509-SVIDs for a
 // caller the selectors match, the required header, a caller no entry
-// matches, a renewal reaching an open stream, and no identity key on disk.
+// matches, a renewal and a CRL-forced replacement reaching an open stream,
+// no identity key on disk, and the socket's creation.
 #include <gtest/gtest.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -57,6 +61,17 @@ std::string StatusIn(const std::string& output) {
   return at == std::string::npos ? "" : output.substr(at + 7, output.find('\n', at) - at - 7);
 }
 
+// A socket file nobody listens on, as an agent killed with SIGKILL leaves.
+void LeaveStaleSocket(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+  close(fd);
+}
+
 class WorkloadApiTest : public ::testing::Test {
  protected:
   // A CA whose entry for node-1 names this test's uid, and an agent
@@ -70,6 +85,7 @@ class WorkloadApiTest : public ::testing::Test {
     ca_.Start();
     fingerprint_ = ca_.WriteToken("node-1", ca_.Path("token"));
     socket_ = ca_.Path("agent.sock");
+    LeaveStaleSocket(socket_);
     testing::WriteTextFile(ca_.Path("agent.toml"), ca_.AgentTomlHead(fingerprint_) +
                                                        "workload_api_socket = \"" + socket_ + "\"\n"
                                                        "refresh = \"2s\"\n");
@@ -185,6 +201,58 @@ TEST_F(WorkloadApiTest, ARenewalReachesAnOpenStream) {
   EXPECT_LT(SystemClock::Instance().Now(), CertNotAfter(leaf_a->get())) << "renewed only after expiry";
   EXPECT_TRUE(agent_->WaitForLineContaining("(due) serial=" + CertSerialHex(renewed.get()), std::chrono::seconds(5)))
       << agent_->output();
+}
+
+TEST_F(WorkloadApiTest, AnSvidTheCrlListsIsReplacedOnTheOpenStream) {
+  StartAll();
+  auto stream = testing::ChildProcess::Start({kProbe, socket_, "x509svid", "--messages", "20", "--timeout", "30"});
+  ASSERT_TRUE(stream);
+  auto first = stream->WaitForLine("svid ");
+  ASSERT_TRUE(first) << stream->output();
+  auto leaf = CertFromDer(ParseSvid(*first).value_or(SvidLine{}).chain_der);
+  ASSERT_TRUE(leaf);
+  const std::string serial = CertSerialHex(leaf->get());
+  auto revoke = ca_.Cli("revoke --serial " + serial);
+  ASSERT_EQ(revoke.status, 0) << revoke.output;
+  // The next pass (refresh = 2 s) fetches the CRL; the Workload API sees it
+  // in state_dir and replaces the SVID at once.
+  ASSERT_TRUE(agent_->WaitForLineContaining("(listed in the CRL) serial=", std::chrono::seconds(15)))
+      << agent_->output();
+  bool replaced = false;
+  while (!replaced) {
+    auto line = stream->WaitForLine("svid ", std::chrono::seconds(5));
+    if (!line) break;
+    auto next = CertFromDer(ParseSvid(*line).value_or(SvidLine{}).chain_der);
+    ASSERT_TRUE(next);
+    replaced = CertSerialHex(next->get()) != serial;
+  }
+  EXPECT_TRUE(replaced) << stream->output();
+}
+
+TEST(WorkloadApiSocketTest, AnUncreatableSocketStopsRunWithAClearError) {
+  testing::TempDir dir;
+  testing::WriteTextFile(dir.File("agent.toml"),
+                         "server = \"https://127.0.0.1:1\"\n"
+                         "ca_fingerprint = \"sha256:" + std::string(64, '0') + "\"\n"
+                         "state_dir = \"" + dir.File("state") + "\"\n"
+                         "workload_api_socket = \"" + dir.File("missing/agent.sock") + "\"\n");
+  auto r = testing::RunCommand(testing::kAgentBinary + " run --config " + dir.File("agent.toml") + " 2>&1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("mayfly-agent: workload_api_socket " + dir.File("missing/agent.sock") +
+                          ": cannot create the socket: "),
+            std::string::npos)
+      << r.output;
+
+  testing::WriteTextFile(dir.File("not-a-socket"), "x");
+  testing::WriteTextFile(dir.File("agent.toml"),
+                         "server = \"https://127.0.0.1:1\"\n"
+                         "ca_fingerprint = \"sha256:" + std::string(64, '0') + "\"\n"
+                         "state_dir = \"" + dir.File("state") + "\"\n"
+                         "workload_api_socket = \"" + dir.File("not-a-socket") + "\"\n");
+  r = testing::RunCommand(testing::kAgentBinary + " run --config " + dir.File("agent.toml") + " 2>&1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("exists and is not a socket"), std::string::npos) << r.output;
+  EXPECT_EQ(ReadFile(dir.File("not-a-socket")).value_or(""), "x") << "a file that is not a socket is left alone";
 }
 
 }  // namespace workload_api_test
