@@ -3,6 +3,7 @@
 // not meant to be run by hand. It serves on the listening socket it is
 // handed until SIGTERM: a gRPC server, an accept loop that records each
 // connection's peer credentials, and the identity keeper thread.
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_posix.h>
@@ -26,6 +27,8 @@
 
 namespace mayfly::agent {
 namespace {
+
+constexpr int kMaxThreads = 256;
 
 // Accepts here rather than in gRPC so that each connection's peer
 // credentials (SO_PEERCRED) are taken before gRPC owns it.
@@ -64,6 +67,12 @@ int Serve(const AgentConfig& config, int listen_fd) {
   WorkloadApiService service(board, connections);
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
+  // Each open stream holds a thread of the synchronous server: a bound, so
+  // a local process opening streams without end exhausts calls (they fail
+  // with RESOURCE_EXHAUSTED), not the agent's memory.
+  grpc::ResourceQuota quota("mayfly-workload-api");
+  quota.SetMaxThreads(kMaxThreads);
+  builder.SetResourceQuota(quota);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {
     spdlog::error("workload API: the gRPC server did not start");
