@@ -149,7 +149,13 @@ void WorkloadApiProcess::Exited() {
     int status = 0;
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
-    spdlog::error("workload API: the process {}; restarting it", DescribeExit(status));
+    // Exit 0 is its answer to a SIGTERM, which under systemd reaches every
+    // process of the unit at once: the agent's own stop follows.
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      spdlog::info("workload API: the process stopped");
+    } else {
+      spdlog::error("workload API: the process {}; restarting it", DescribeExit(status));
+    }
     pid_ = -1;
     pidfd_.reset();
     // A process that served for a while starts the backoff again.
