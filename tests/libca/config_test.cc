@@ -483,6 +483,7 @@ bundle_on_change = "true"
 refresh = "30s"
 renew_at = 0.7
 key_type = "ed25519"
+workload_api_socket = "/run/mayfly/agent.sock"
 [[workload]]
 spiffe_id = "spiffe://example.org/web"
 dns = ["web.internal"]
@@ -520,6 +521,7 @@ pid_file = "api.pid"
   want.refresh = seconds(30);
   want.renew_at = 0.7;
   want.key_type = "ed25519";
+  want.workload_api_socket = "/run/mayfly/agent.sock";
   want.workloads = {{.spiffe_id = "spiffe://example.org/web",
                      .dns = {"web.internal"},
                      .ips = {"10.0.0.1"},
@@ -667,7 +669,13 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownTopLevelKey", BASE "refresh_every = \"1m\"\n", 3, "refresh_every",
                   "unknown key; known keys in the top level: server, servers, ca_fingerprint, "
                   "ca_bundle, join_token_file, state_dir, crl_path, bundle_path, "
-                  "crl_on_change, bundle_on_change, refresh, renew_at, key_type, workload"},
+                  "crl_on_change, bundle_on_change, refresh, renew_at, key_type, "
+                  "workload_api_socket, workload"},
+        ErrorCase{"WorkloadApiSocketTooLong",
+                  BASE "workload_api_socket = \"/run/sssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss\"\n", 3,
+                  "workload_api_socket", "expected a unix socket path of at most 107 bytes"},
+        ErrorCase{"WorkloadApiSocketEmpty", BASE "workload_api_socket = \"\"\n", 3,
+                  "workload_api_socket", "expected a non-empty string"},
         ErrorCase{"UnknownWorkloadKey", BASE WORKLOAD "sigal = \"HUP\"\n", 7,
                   "workload[0].sigal",
                   "unknown key; known keys in [[workload]]: spiffe_id, dns, ips, ttl, cert, "
