@@ -213,6 +213,31 @@ Result<IssuedPem> CaClient::Sign(const std::string& csr, Duration ttl) {
                      json::serialize(json::object{{"csr", csr}, {"ttl", FormatDuration(ttl)}}));
 }
 
+Result<CaClient::JwtAnswer> CaClient::MintJwt(const std::string& spiffe_id, const std::vector<std::string>& audience) {
+  if (endpoints_.empty() || !endpoints_.front().node) {
+    return MakeError(ErrorCode::kUnauthenticated, "no node certificate to ask for a JWT-SVID with");
+  }
+  retry_after_ = 0;
+  banned_ = false;
+  const std::string body = json::serialize(
+      json::object{{"spiffe_id", spiffe_id}, {"audience", json::array(audience.begin(), audience.end())}});
+  // A token asked twice is two tokens, the first unused: fail over freely.
+  auto response = Exchange(Caller::kNode, FailOver::kAlways, "POST", "/v1/jwt", body);
+  if (!response) return std::unexpected(response.error());
+  if (response->status != 200) return std::unexpected(ErrorFrom(*response, "POST /v1/jwt"));
+  boost::system::error_code ec;
+  const json::value answer = json::parse(response->body, ec);
+  const json::object* o = ec ? nullptr : answer.if_object();
+  const json::string* token = o != nullptr && o->contains("token") ? o->at("token").if_string() : nullptr;
+  const json::string* expires = o != nullptr && o->contains("expires_at") ? o->at("expires_at").if_string() : nullptr;
+  auto expires_at = expires != nullptr ? ParseRfc3339(*expires)
+                                       : Result<TimePoint>(MakeError(ErrorCode::kInvalidArgument, "no expires_at"));
+  if (token == nullptr || token->empty() || !expires_at) {
+    return MakeError(ErrorCode::kInvalidArgument, "POST /v1/jwt: the answer has no token and expires_at");
+  }
+  return JwtAnswer{std::string(*token), *expires_at};
+}
+
 Result<std::optional<std::string>> CaClient::GetIfChanged(const std::string& target, std::string& etag) {
   return GetIfChanged(Caller::kAnonymous, target, etag);
 }

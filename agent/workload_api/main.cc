@@ -64,7 +64,8 @@ int Serve(const AgentConfig& config, int listen_fd) {
 
   IdentityBoard board;
   Connections connections;
-  WorkloadApiService service(board, connections);
+  JwtSvidCache jwt(config, SystemClock::Instance());
+  WorkloadApiService service(board, connections, jwt, SystemClock::Instance());
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
   // Each open stream holds a thread of the synchronous server: a bound, so

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <set>
 
 namespace mayfly::agent {
 
@@ -150,27 +151,80 @@ grpc::Status WorkloadApiService::FetchX509Bundles(grpc::ServerContext* context, 
                 });
 }
 
-// JWT-SVIDs need the CA's POST /v1/jwt and JWT bundle; until this agent
-// speaks them the calls say so instead of answering empty.
-grpc::Status WorkloadApiService::FetchJWTSVID(grpc::ServerContext* context, const JWTSVIDRequest*,
-                                              JWTSVIDResponse*) {
+grpc::Status WorkloadApiService::FetchJWTSVID(grpc::ServerContext* context, const JWTSVIDRequest* request,
+                                              JWTSVIDResponse* response) {
   CallerFacts caller;
   if (grpc::Status s = Admit(context, caller); !s.ok()) return s;
-  return {grpc::StatusCode::UNIMPLEMENTED, "JWT-SVIDs are not served by this agent yet; use X.509-SVIDs"};
+  if (request->audience_size() == 0) return {grpc::StatusCode::INVALID_ARGUMENT, "audience must be specified"};
+  const std::vector<std::string> audience(request->audience().begin(), request->audience().end());
+  const auto snapshot = board_.Current();
+  if (!snapshot->entries_known) {
+    return {grpc::StatusCode::UNAVAILABLE, "the agent has not learned its node's entries yet; retry"};
+  }
+  // Every identity the caller holds, or the one it names; each once.
+  std::set<std::string> identities;
+  for (const NodeEntry* e : EntriesFor(*snapshot, caller)) {
+    if (request->spiffe_id().empty() || e->spiffe_id == request->spiffe_id()) identities.insert(e->spiffe_id);
+  }
+  if (identities.empty()) return NoIdentity();
+  for (const std::string& id : identities) {
+    auto token = jwt_.Token(id, audience);
+    if (!token) {
+      spdlog::warn("workload API: JWT-SVID for {}: {}", id, token.error().message);
+      return {grpc::StatusCode::UNAVAILABLE, "could not get a JWT-SVID for " + id + ": " + token.error().message};
+    }
+    JWTSVID* svid = response->add_svids();
+    svid->set_spiffe_id(id);
+    svid->set_svid(std::move(*token));
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status WorkloadApiService::FetchJWTBundles(grpc::ServerContext* context, const JWTBundlesRequest*,
-                                                 grpc::ServerWriter<JWTBundlesResponse>*) {
+                                                 grpc::ServerWriter<JWTBundlesResponse>* writer) {
   CallerFacts caller;
   if (grpc::Status s = Admit(context, caller); !s.ok()) return s;
-  return {grpc::StatusCode::UNIMPLEMENTED, "JWT bundles are not served by this agent yet; use X.509 bundles"};
+  return Stream(context, writer,
+                [&](const IdentitySnapshot& snapshot, JWTBundlesResponse& response, std::string& key) {
+                  auto entries = EntriesFor(snapshot, caller);
+                  if (entries.empty() && snapshot.entries_known) return NoIdentity();
+                  if (entries.empty() || !snapshot.jwt_authorities || snapshot.trust_domain_id.empty()) {
+                    return grpc::Status::OK;  // nothing to send yet
+                  }
+                  (*response.mutable_bundles())[snapshot.trust_domain_id] = snapshot.jwt_authorities->jwks_json;
+                  key = snapshot.jwt_authorities->jwks_json;
+                  return grpc::Status::OK;
+                });
 }
 
-grpc::Status WorkloadApiService::ValidateJWTSVID(grpc::ServerContext* context, const ValidateJWTSVIDRequest*,
-                                                 ValidateJWTSVIDResponse*) {
+// Any caller may ask: validating a token proves nothing about the caller
+// and hands out nothing it could not fetch from the bundle itself.
+grpc::Status WorkloadApiService::ValidateJWTSVID(grpc::ServerContext* context, const ValidateJWTSVIDRequest* request,
+                                                 ValidateJWTSVIDResponse* response) {
   CallerFacts caller;
   if (grpc::Status s = Admit(context, caller); !s.ok()) return s;
-  return {grpc::StatusCode::UNIMPLEMENTED, "JWT-SVID validation is not served by this agent yet"};
+  if (request->audience().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "audience must be specified"};
+  if (request->svid().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "svid must be specified"};
+  const auto snapshot = board_.Current();
+  if (!snapshot->jwt_authorities) {
+    return {grpc::StatusCode::UNAVAILABLE, "the agent has not fetched the JWT bundle yet; retry"};
+  }
+  auto claims = VerifyJwtSvid(request->svid(), request->audience(), snapshot->jwt_authorities->View(),
+                              ToUnixSeconds(clock_.Now()));
+  if (!claims) return {grpc::StatusCode::INVALID_ARGUMENT, claims.error().message};
+  // Only this trust domain's keys are held: a token of another would not
+  // have verified, but its subject is checked all the same.
+  if (!claims->subject.starts_with(snapshot->trust_domain_id + "/")) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "JWT-SVID refused: its subject is not in this trust domain"};
+  }
+  response->set_spiffe_id(claims->subject);
+  auto& fields = *response->mutable_claims()->mutable_fields();
+  fields["sub"].set_string_value(claims->subject);
+  auto* aud = fields["aud"].mutable_list_value();
+  for (const std::string& a : claims->audience) aud->add_values()->set_string_value(a);
+  fields["exp"].set_number_value(static_cast<double>(claims->expires_at));
+  if (claims->issued_at != 0) fields["iat"].set_number_value(static_cast<double>(claims->issued_at));
+  return grpc::Status::OK;
 }
 
 }  // namespace mayfly::agent

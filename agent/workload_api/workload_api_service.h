@@ -11,6 +11,7 @@
 #include "workload.grpc.pb.h"
 #include "workload_caller.h"
 #include "workload_identities.h"
+#include "workload_jwt.h"
 
 namespace mayfly::agent {
 
@@ -35,8 +36,9 @@ class Connections {
 
 class WorkloadApiService final : public SpiffeWorkloadAPI::Service {
  public:
-  WorkloadApiService(const IdentityBoard& board, const Connections& connections)
-      : board_(board), connections_(connections) {}
+  WorkloadApiService(const IdentityBoard& board, const Connections& connections, JwtSvidCache& jwt,
+                     const Clock& clock)
+      : board_(board), connections_(connections), jwt_(jwt), clock_(clock) {}
 
   grpc::Status FetchX509SVID(grpc::ServerContext* context, const X509SVIDRequest* request,
                              grpc::ServerWriter<X509SVIDResponse>* writer) override;
@@ -61,6 +63,8 @@ class WorkloadApiService final : public SpiffeWorkloadAPI::Service {
 
   const IdentityBoard& board_;
   const Connections& connections_;
+  JwtSvidCache& jwt_;
+  const Clock& clock_;
 };
 
 }  // namespace mayfly::agent

@@ -196,6 +196,25 @@ bool IdentityKeeper::RefreshEntries(TimePoint now) {
   return true;
 }
 
+bool IdentityKeeper::RefreshJwtAuthorities(TimePoint now, bool roots_changed) {
+  if (roots_changed) jwt_etag_.clear();
+  if (!roots_changed && now < next_jwt_) return false;
+  auto body = client_->GetIfChanged("/v1/bundle?format=spiffe", jwt_etag_);
+  Result<JwtAuthorities> parsed = MakeError(ErrorCode::kInvalidArgument, "no bundle");
+  if (body && body->has_value()) parsed = JwtAuthoritiesFromBundle(**body);
+  if (!body || (body->has_value() && !parsed)) {
+    jwt_etag_.clear();
+    next_jwt_ = now + std::min<Duration>(config_.refresh, std::chrono::seconds(30));
+    spdlog::warn("workload API: fetching the JWT bundle: {}", (!body ? body.error() : parsed.error()).message);
+    return false;
+  }
+  next_jwt_ = now + config_.refresh;
+  if (!body->has_value()) return false;  // 304: unchanged
+  if (jwt_authorities_ && jwt_authorities_->jwks_json == parsed->jwks_json) return false;
+  jwt_authorities_ = std::make_shared<const JwtAuthorities>(std::move(*parsed));
+  return true;
+}
+
 Result<IdentityKeeper::Held> IdentityKeeper::Issue(const NodeEntry& entry) {
   auto fresh = NewKeyAndCsr(kSvidKeyType, {entry.spiffe_id}, entry.dns, entry.ips);
   if (!fresh) return std::unexpected(fresh.error());
@@ -284,6 +303,7 @@ void IdentityKeeper::Publish() {
   for (const auto& crl : CrlsFromPem(crl_pem_)) {
     if (auto der = CrlToDer(crl.get()); der) next.crls_der.push_back(std::move(*der));
   }
+  next.jwt_authorities = jwt_authorities_;
   board_.Publish(std::move(next));
 }
 
@@ -298,6 +318,7 @@ TimePoint IdentityKeeper::Step() {
   }
   if (client_) {
     changed |= RefreshEntries(now);
+    changed |= RefreshJwtAuthorities(now, files_changed);
     changed |= EnsureSvids(now, files_changed);
   }
   if (changed) Publish();

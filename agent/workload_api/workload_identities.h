@@ -26,6 +26,7 @@
 #include "mayfly/clock.h"
 #include "mayfly/config.h"
 #include "mayfly/error.h"
+#include "mayfly/jwt_svid.h"
 
 namespace mayfly::agent {
 
@@ -74,6 +75,9 @@ struct IdentitySnapshot {
   std::string trust_domain_id;                  // "spiffe://example.org"; "" before the node enrolled
   std::string bundle_der;                       // the trusted roots, DER concatenated
   std::vector<std::string> crls_der;
+  // The CA's JWT authorities (GET /v1/bundle?format=spiffe); null until
+  // first fetched.
+  std::shared_ptr<const JwtAuthorities> jwt_authorities;
 };
 
 // The latest snapshot and its waiters. Thread-safe.
@@ -119,6 +123,9 @@ class IdentityKeeper {
   };
   bool ReloadFiles();
   bool RefreshEntries(TimePoint now);
+  // The JWT authorities, every `refresh` and at once when the roots change
+  // (a rotation); true when they changed.
+  bool RefreshJwtAuthorities(TimePoint now, bool roots_changed);
   bool EnsureSvids(TimePoint now, bool recheck_chains);
   Result<Held> Issue(const NodeEntry& entry);
   void Publish();
@@ -139,6 +146,9 @@ class IdentityKeeper {
   int entry_failures_ = 0;
   bool entries_known_ = false;
   std::vector<NodeEntry> entries_;
+  std::string jwt_etag_;
+  TimePoint next_jwt_{};
+  std::shared_ptr<const JwtAuthorities> jwt_authorities_;
   std::map<std::string, Held> held_;           // by entry id
   std::map<std::string, TimePoint> retry_at_;  // by entry id, after a failed issuance
   std::map<std::string, int> failures_;        // by entry id

@@ -2,6 +2,7 @@
 #include "mayfly/jwk.h"
 
 #include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include "mayfly/ocsp.h"
 #include "mayfly/ossl_ptr.h"
@@ -88,6 +89,42 @@ Result<boost::json::object> PublicJwk(const EVP_PKEY* key, std::string_view what
         {"kty", "OKP"}, {"crv", "Ed25519"}, {"x", Base64Url(std::string_view(reinterpret_cast<char*>(raw), len))}};
   }
   return MakeError(ErrorCode::kInvalidArgument, std::string(what) + "'s key type has no JWK form");
+}
+
+Result<OsslPtr<EVP_PKEY>> PublicKeyFromJwk(const boost::json::object& jwk) {
+  auto member = [&](std::string_view name) -> std::string_view {
+    const boost::json::value* v = jwk.if_contains(name);
+    const boost::json::string* s = v != nullptr ? v->if_string() : nullptr;
+    return s != nullptr ? std::string_view(*s) : std::string_view();
+  };
+  const std::string_view crv = member("crv");
+  const size_t width = crv == "P-256" ? 32 : crv == "P-384" ? 48 : 0;
+  if (member("kty") != "EC" || width == 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "a JWK that is not an EC P-256 or P-384 key");
+  }
+  auto x = DecodeBase64Url(member("x"));
+  auto y = DecodeBase64Url(member("y"));
+  if (!x || !y || x->size() != width || y->size() != width) {
+    return MakeError(ErrorCode::kInvalidArgument, "a JWK whose x or y is not a " + std::string(crv) + " coordinate");
+  }
+  // The uncompressed point, 0x04 || x || y (SEC 1 section 2.3.3).
+  std::string point = "\x04" + *x + *y;
+  char group[16] = {};
+  std::string_view(crv == "P-256" ? "P-256" : "P-384").copy(group, sizeof group - 1);
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  ClearOpensslErrors();
+  OsslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+    ClearOpensslErrors();
+    return MakeError(ErrorCode::kInvalidArgument, "a JWK whose point is not on " + std::string(crv));
+  }
+  return OsslPtr<EVP_PKEY>(raw);
 }
 
 }  // namespace mayfly

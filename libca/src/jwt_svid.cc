@@ -80,6 +80,35 @@ const json::string* StringMember(const json::object& o, std::string_view name) {
 
 }  // namespace
 
+std::map<std::string, const EVP_PKEY*, std::less<>> JwtAuthorities::View() const {
+  std::map<std::string, const EVP_PKEY*, std::less<>> view;
+  for (const auto& [kid, key] : keys) view.emplace(kid, key.get());
+  return view;
+}
+
+Result<JwtAuthorities> JwtAuthoritiesFromBundle(std::string_view spiffe_bundle_json) {
+  boost::system::error_code ec;
+  json::value bundle = json::parse(spiffe_bundle_json, ec);
+  const json::value* listed = !ec && bundle.is_object() ? bundle.as_object().if_contains("keys") : nullptr;
+  if (listed == nullptr || !listed->is_array()) {
+    return MakeError(ErrorCode::kInvalidArgument, "the SPIFFE bundle is not a JWKS (no \"keys\" array)");
+  }
+  JwtAuthorities authorities;
+  json::array kept;
+  for (const json::value& key : listed->as_array()) {
+    const json::object* jwk = key.if_object();
+    if (jwk == nullptr || StringMember(*jwk, "use") == nullptr || *StringMember(*jwk, "use") != "jwt-svid") continue;
+    const json::string* kid = StringMember(*jwk, "kid");
+    if (kid == nullptr || kid->empty()) return MakeError(ErrorCode::kInvalidArgument, "a jwt-svid key without a kid");
+    auto public_key = PublicKeyFromJwk(*jwk);
+    if (!public_key) return WithContext(public_key.error(), "JWT key " + std::string(*kid));
+    authorities.keys.emplace(std::string(*kid), std::move(*public_key));
+    kept.push_back(key);
+  }
+  authorities.jwks_json = json::serialize(json::object{{"keys", std::move(kept)}});
+  return authorities;
+}
+
 Result<OsslPtr<EVP_PKEY>> GenerateJwtKey() { return GenerateKey(KeyType::kEcdsaP256); }
 
 Result<std::string> JwtKeyId(const EVP_PKEY* key) {

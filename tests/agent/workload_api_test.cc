@@ -151,8 +151,55 @@ TEST_F(WorkloadApiTest, AMatchingCallerGetsItsSvidAndNoKeyIsOnDisk) {
 
   auto bundles = Probe("bundles");
   EXPECT_NE(bundles.output.find("bundle spiffe://example.org "), std::string::npos) << bundles.output;
-  auto jwt = Probe("jwtsvid");
-  EXPECT_EQ(StatusIn(jwt.output).substr(0, 3), "12 ") << jwt.output;  // UNIMPLEMENTED
+}
+
+// A JWT-SVID over the socket: validated by PyJWT against the JWT bundle the
+// agent streams, and by the agent's ValidateJWTSVID; refused for another
+// audience; cached (the same token twice); and none without an audience or
+// for a caller no entry matches.
+TEST_F(WorkloadApiTest, AJwtSvidFromTheSocketValidatesWithPyJwtAndThroughTheAgent) {
+  ASSERT_EQ(getuid(), 0u) << "calling as another user needs root";
+  StartAll();
+  auto fetched = Probe("jwtsvid --audience billing");
+  ASSERT_EQ(StatusIn(fetched.output), "0 ") << fetched.output << agent_->output();
+  const std::string prefix = "jwt " + std::string(kSpiffeId) + " ";
+  const size_t at = fetched.output.find(prefix);
+  ASSERT_NE(at, std::string::npos) << fetched.output;
+  const std::string token = fetched.output.substr(at + prefix.size(), fetched.output.find('\n', at) - at - prefix.size());
+  auto again = Probe("jwtsvid --audience billing");
+  EXPECT_NE(again.output.find(prefix + token + "\n"), std::string::npos) << "cached until half its life";
+
+  auto bundles = Probe("jwtbundles");
+  const std::string bundle_prefix = "jwtbundle spiffe://example.org ";
+  const size_t b = bundles.output.find(bundle_prefix);
+  ASSERT_NE(b, std::string::npos) << bundles.output;
+  testing::WriteTextFile(ca_.Path("jwks.json"), bundles.output.substr(b + bundle_prefix.size(),
+                                                                      bundles.output.find('\n', b) - b -
+                                                                          bundle_prefix.size()));
+  testing::WriteTextFile(ca_.Path("jwt"), token);
+  const std::string pyjwt = "/usr/bin/python3 " + std::string(MAYFLY_SOURCE_DIR) + "/tests/support/jwt_validate.py " +
+                            ca_.Path("jwks.json") + " " + ca_.Path("jwt");
+  auto valid = testing::RunCommand(pyjwt + " billing");
+  EXPECT_EQ(valid.status, 0) << valid.output;
+  EXPECT_NE(valid.output.find("valid " + std::string(kSpiffeId)), std::string::npos) << valid.output;
+  EXPECT_NE(testing::RunCommand(pyjwt + " payments").status, 0);
+
+  auto checked = Probe("validate --audience billing --token " + token);
+  EXPECT_EQ(StatusIn(checked.output), "0 ") << checked.output;
+  EXPECT_NE(checked.output.find("valid " + std::string(kSpiffeId) + " billing"), std::string::npos) << checked.output;
+  auto other = Probe("validate --audience payments --token " + token);
+  EXPECT_EQ(StatusIn(other.output).substr(0, 2), "3 ") << other.output;  // INVALID_ARGUMENT
+  EXPECT_NE(other.output.find("audience"), std::string::npos) << other.output;
+  std::string forged = token;
+  forged[forged.size() - 5] = forged[forged.size() - 5] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(StatusIn(Probe("validate --audience billing --token " + forged).output).substr(0, 2), "3 ");
+
+  auto no_audience = Probe("jwtsvid --audience ''");
+  EXPECT_EQ(StatusIn(no_audience.output), "3 audience must be specified") << no_audience.output;
+  ASSERT_EQ(chmod(std::filesystem::path(socket_).parent_path().c_str(), 0711), 0);
+  auto stranger = Probe("jwtsvid --audience billing --uid 65534");
+  EXPECT_EQ(StatusIn(stranger.output), "7 no identity issued") << stranger.output;
+  EXPECT_EQ(stranger.output.find("jwt "), std::string::npos);
 }
 
 TEST_F(WorkloadApiTest, ACallWithoutTheHeaderIsInvalid) {

@@ -110,6 +110,33 @@ TEST_F(JwtSvidTest, TamperedOrUnsignedTokensAreRefused) {
   EXPECT_FALSE(VerifyJwtSvid(Sign(not_spiffe), "audit", keys_, kNow));
 }
 
+// What a relying party does with a SPIFFE bundle: the jwt-svid keys, by
+// kid, read back from their JWKs; other keys are left out.
+TEST_F(JwtSvidTest, TheAuthoritiesOfABundleVerifyWhatTheirKeysSigned) {
+  auto jwk = PublicJwk(key_.get(), "the JWT key").value();
+  jwk["use"] = "jwt-svid";
+  jwk["kid"] = kid_;
+  auto root_jwk = PublicJwk(GenerateJwtKey().value().get(), "a root").value();
+  root_jwk["use"] = "x509-svid";
+  const std::string bundle = boost::json::serialize(
+      boost::json::object{{"keys", boost::json::array{root_jwk, jwk}}, {"spiffe_sequence", 1}});
+  auto authorities = JwtAuthoritiesFromBundle(bundle);
+  ASSERT_TRUE(authorities) << authorities.error().ToString();
+  ASSERT_EQ(authorities->keys.size(), 1u);
+  EXPECT_EQ(EVP_PKEY_eq(authorities->keys.at(kid_).get(), key_.get()), 1);
+  EXPECT_EQ(boost::json::parse(authorities->jwks_json).at("keys").as_array().size(), 1u);
+  EXPECT_TRUE(VerifyJwtSvid(Sign(Claims()), "audit", authorities->View(), kNow));
+
+  // A point off the curve, a missing kid, not a JWKS.
+  auto off_curve = jwk;
+  off_curve["y"] = off_curve["x"];
+  EXPECT_FALSE(JwtAuthoritiesFromBundle(boost::json::serialize(boost::json::object{{"keys", {off_curve}}})));
+  auto no_kid = jwk;
+  no_kid.erase("kid");
+  EXPECT_FALSE(JwtAuthoritiesFromBundle(boost::json::serialize(boost::json::object{{"keys", {no_kid}}})));
+  EXPECT_FALSE(JwtAuthoritiesFromBundle("[]"));
+}
+
 TEST_F(JwtSvidTest, ATokenNeedsASubjectAndAnAudience) {
   JwtSvidClaims claims = Claims();
   claims.audience.clear();

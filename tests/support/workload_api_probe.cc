@@ -2,13 +2,16 @@
 // as a process of its own so a test can call as another user (setuid) and
 // so gRPC never runs inside the forking test binary.
 //
-//   workload_api_probe SOCKET x509svid|bundles|jwtsvid [--messages N]
-//                      [--no-header] [--uid N] [--timeout SECONDS]
+//   workload_api_probe SOCKET x509svid|bundles|jwtsvid|jwtbundles|validate
+//                      [--messages N] [--no-header] [--uid N]
+//                      [--timeout SECONDS] [--audience A] [--token T]
 //
 // Prints one line per SVID ("svid <spiffe_id> <chain hex> <key hex>
-// <bundle hex>") or bundle ("bundle <trust domain> <hex>"), "message" after
-// each streamed message, and "status <code> <message>" last. Exits 0
-// whenever it got a status.
+// <bundle hex>"), JWT-SVID ("jwt <spiffe_id> <token>"), bundle ("bundle
+// <trust domain> <hex>", "jwtbundle <trust domain> <JWKS>") or validated
+// token ("valid <spiffe_id> <aud...>"), "message" after each streamed
+// message, and "status <code> <message>" last. Exits 0 whenever it got a
+// status.
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -71,9 +74,15 @@ int Run(int argc, char** argv) {
   int messages = 1;
   bool header = true;
   int timeout = 20;
+  std::string audience = "test";
+  std::string token;
   for (int i = 3; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--messages" && i + 1 < argc) {
+    if (arg == "--audience" && i + 1 < argc) {
+      audience = argv[++i];
+    } else if (arg == "--token" && i + 1 < argc) {
+      token = argv[++i];
+    } else if (arg == "--messages" && i + 1 < argc) {
       messages = std::atoi(argv[++i]);
     } else if (arg == "--no-header") {
       header = false;
@@ -114,9 +123,33 @@ int Run(int argc, char** argv) {
   }
   if (method == "jwtsvid") {
     JWTSVIDRequest request;
-    request.add_audience("test");
+    if (!audience.empty()) request.add_audience(audience);
     JWTSVIDResponse response;
-    return Finish(stub->FetchJWTSVID(&context, request, &response));
+    grpc::Status status = stub->FetchJWTSVID(&context, request, &response);
+    for (const JWTSVID& s : response.svids()) Line("jwt " + s.spiffe_id() + " " + s.svid());
+    return Finish(status);
+  }
+  if (method == "jwtbundles") {
+    return Stream(stub->FetchJWTBundles(&context, JWTBundlesRequest()), context, messages,
+                  [](const JWTBundlesResponse& r) {
+                    for (const auto& [td, jwks] : r.bundles()) Line("jwtbundle " + td + " " + jwks);
+                  });
+  }
+  if (method == "validate") {
+    ValidateJWTSVIDRequest request;
+    request.set_audience(audience);
+    request.set_svid(token);
+    ValidateJWTSVIDResponse response;
+    grpc::Status status = stub->ValidateJWTSVID(&context, request, &response);
+    if (status.ok()) {
+      std::string line = "valid " + response.spiffe_id();
+      const auto& fields = response.claims().fields();
+      if (auto aud = fields.find("aud"); aud != fields.end()) {
+        for (const auto& v : aud->second.list_value().values()) line += " " + v.string_value();
+      }
+      Line(line);
+    }
+    return Finish(status);
   }
   std::fprintf(stderr, "workload_api_probe: unknown method %s\n", method.c_str());
   return 2;

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "mayfly/error.h"
+#include "mayfly/ossl_ptr.h"
 
 namespace mayfly {
 
@@ -22,5 +23,8 @@ std::string Base64Url(std::string_view bytes);
 // and P-384, RSA, Ed25519). kInvalidArgument for a key JWK cannot carry;
 // `what` names the key in messages ("a root").
 [[nodiscard]] Result<boost::json::object> PublicJwk(const EVP_PKEY* key, std::string_view what);
+// The inverse for EC keys (P-256, P-384), the only JWT keys Mayfly makes or
+// accepts. kInvalidArgument naming what is wrong with the JWK.
+[[nodiscard]] Result<OsslPtr<EVP_PKEY>> PublicKeyFromJwk(const boost::json::object& jwk);
 
 }  // namespace mayfly

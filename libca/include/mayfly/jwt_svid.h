@@ -40,6 +40,18 @@ struct JwtSvidClaims {
 // alg ES256 or ES384 and a kid naming one of `keys`, a valid signature by
 // that key, "sub" a SPIFFE ID, "exp" after `now`, and `audience` among
 // "aud". kUnauthenticated with the reason otherwise.
+// The JWT authorities of a SPIFFE bundle: its keys with "use" "jwt-svid".
+struct JwtAuthorities {
+  std::map<std::string, OsslPtr<EVP_PKEY>, std::less<>> keys;  // by kid
+  std::string jwks_json;  // {"keys": [...]}, those keys only, as the bundle has them
+
+  // `keys` as VerifyJwtSvid takes them.
+  std::map<std::string, const EVP_PKEY*, std::less<>> View() const;
+};
+// kInvalidArgument when the bundle is not a JWKS or a jwt-svid key has no
+// kid or cannot be read. Keys of other uses are left out unread.
+[[nodiscard]] Result<JwtAuthorities> JwtAuthoritiesFromBundle(std::string_view spiffe_bundle_json);
+
 [[nodiscard]] Result<JwtSvidClaims> VerifyJwtSvid(std::string_view token, std::string_view audience,
                                                    const std::map<std::string, const EVP_PKEY*, std::less<>>& keys,
                                                    int64_t now);
