@@ -56,6 +56,12 @@ class Agent {
   Result<void> LoadNode();
   Result<void> EnrollWithToken(const std::string& why);
   Result<void> RenewNode();
+  // A new node certificate for a new key without a join token, proven with
+  // the held (expired) node key; kRecoveryRefused when only a new join
+  // token can bring the node back.
+  Result<void> RecoverNode();
+  // After the node certificate expired: recovery, else the join token.
+  Result<void> RecoverOrEnroll();
   // Checks the answer (CheckAnswer, for `key` and exactly `spiffe_id`), then
   // writes the new key and certificate; a refused answer writes nothing.
   Result<void> KeepNode(const IssuedPem& issued, const EVP_PKEY* key, const std::string& spiffe_id);

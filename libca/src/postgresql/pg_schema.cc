@@ -143,6 +143,14 @@ INSERT INTO admins (name, role, created_at)
   GROUP BY 1
 ON CONFLICT (name) DO NOTHING;
 )sql"},
+    {5, "node recovery challenges", R"sql(
+-- Single-use, short-lived; a challenge is kept only as its SHA-256.
+CREATE TABLE recovery_challenges (
+  hash text PRIMARY KEY,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX recovery_challenges_expiry ON recovery_challenges (expires_at);
+)sql"},
 };
 
 // The version the database is at; 0 for an empty one.

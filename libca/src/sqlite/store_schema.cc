@@ -143,6 +143,14 @@ INSERT OR IGNORE INTO admins (name, role, created_at)
   FROM certificates WHERE kind = 'admin' AND instr(spiffe_id, '/admin/') > 0
   GROUP BY 1;
 )sql"},
+    {7, "node recovery challenges", R"sql(
+-- Single-use, short-lived; a challenge is kept only as its SHA-256.
+CREATE TABLE recovery_challenges (
+  hash TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX recovery_challenges_expiry ON recovery_challenges (expires_at);
+)sql"},
 };
 
 Result<int> ReadUserVersion(Connection& conn) {
