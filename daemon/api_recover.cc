@@ -49,16 +49,20 @@ Result<std::string> RecoverableNode(CaRuntime& rt, const X509* cert) {
     return std::unexpected(Refused("certificate " + serial + " is not a node certificate this CA issued", ""));
   }
   const CertRecord& record = **recorded;
-  if (record.revoked_at) return std::unexpected(Refused("node certificate " + serial + " is revoked", record.node));
+  // A ban revokes the node's certificates too; it is reported first, as the
+  // router does, because it is the reason.
   auto node = rt.store().GetNode(record.node);
   if (!node) return std::unexpected(node.error());
   if (!*node || (*node)->banned) {
     return std::unexpected(
         Refused("node " + record.node + (*node ? " is banned" : " is not enrolled"), record.node));
   }
+  if (record.revoked_at) return std::unexpected(Refused("node certificate " + serial + " is revoked", record.node));
   const int64_t now = NowSeconds(rt);
   const Duration window = rt.config()->issuance.node_recovery_window;
-  if (now <= record.not_after) {
+  // Expired from notAfter's own second on, as the agent counts it (it
+  // compares at sub-second precision and so never asks sooner).
+  if (now < record.not_after) {
     return MakeError(ErrorCode::kInvalidArgument, "node certificate " + serial + " is still valid until " +
                                                       FormatRfc3339(FromUnixSeconds(record.not_after)) +
                                                       "; renew with it (POST /v1/renew)");
