@@ -95,7 +95,9 @@ class Agent {
   TimePoint next_refresh_{};
   int failures_ = 0;       // consecutive failed passes, for the backoff
   int retry_after_ = 0;    // largest Retry-After of this pass, seconds
-  bool banned_ = false;    // the CA said this node is banned, this pass
+  // The CA said, this pass, that only a new join token brings this node
+  // back (it is banned, or its recovery was refused) and none worked.
+  bool banned_ = false;
   std::mt19937_64 rng_{std::random_device{}()};
 };
 

@@ -156,13 +156,19 @@ Result<void> Agent::RecoverOrEnroll() {
     return WithContext(recovered.error(), why);
   }
   spdlog::error("{}; the CA refused to recover it: {}", why, recovered.error().message);
+  Result<void> enrolled;
   if (config_.join_token_file.empty()) {
-    return MakeError(ErrorCode::kRecoveryRefused,
-                     why + " and the CA refused to recover it (" + recovered.error().message +
-                         "); set join_token_file and write a new join token there (mayfly-ca token create --node "
-                         "NAME)");
+    enrolled = MakeError(ErrorCode::kRecoveryRefused,
+                         why + " and the CA refused to recover it (" + recovered.error().message +
+                             "); set join_token_file and write a new join token there (mayfly-ca token create "
+                             "--node NAME)");
+  } else {
+    enrolled = EnrollWithToken(why + " and the CA refused to recover it");
   }
-  return EnrollWithToken(why + " and the CA refused to recover it");
+  // Until a new token is written, asking again only hears the same answer:
+  // back off as far as a banned node does.
+  banned_ = !enrolled;
+  return enrolled;
 }
 
 Result<void> Agent::EnsureNode(const std::set<std::string>& revoked) {

@@ -75,9 +75,8 @@ class NodeRecoveryTest : public ::testing::Test {
     auto response = Client().Request("POST", "/v1/enroll",
                                      json::serialize(json::object{{"token", token}, {"csr", Csr(out.key.get())}}));
     EXPECT_TRUE(response && response->status == 200) << (response ? response->body : response.error().ToString());
-    if (response) {
-      out.cert_pem = net::ParseCertificateAnswer(response->body, "enroll").value_or(net::CertificateAnswer{}).certificate;
-    }
+    auto answer = response ? net::ParseCertificateAnswer(response->body, "enroll") : Result<net::CertificateAnswer>{};
+    if (answer) out.cert_pem = answer->certificate;
     return out;
   }
   // Waits (at most 10 s) until the certificate in `pem` has been expired for `past`.
@@ -85,8 +84,8 @@ class NodeRecoveryTest : public ::testing::Test {
     auto cert = CertFromPem(pem);
     if (!cert) return false;
     const TimePoint not_after = CertNotAfter(cert->get());
-    return testing::WaitUntil([&] { return SystemClock::Instance().Now() > not_after + past; }, std::chrono::seconds(10),
-                              std::chrono::milliseconds(100));
+    return testing::WaitUntil([&] { return SystemClock::Instance().Now() > not_after + past; },
+                              std::chrono::seconds(10), std::chrono::milliseconds(100));
   }
 
   Result<net::HttpResponse> AskChallenge() {

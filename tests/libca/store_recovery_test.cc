@@ -3,6 +3,11 @@
 // a ban refuses, and a refusal leaves everything as it was.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <barrier>
+#include <thread>
+#include <vector>
+
 #include "mayfly/store.h"
 #include "support/store_fixture.h"
 
@@ -91,6 +96,36 @@ TEST_P(StoreRecoveryTest, ABannedNodeIsRefused) {
   EXPECT_TRUE(r.error().code == ErrorCode::kRecoveryRefused || r.error().code == ErrorCode::kNodeBanned)
       << r.error().ToString();
   EXPECT_FALSE(store_->GetCertificate("02").value());
+}
+
+// Eight recoveries of one certificate at once, each with its own challenge,
+// through two stores on one database (two instances): exactly one
+// certificate; the others see it as the latest and are refused.
+TEST_P(StoreRecoveryTest, ConcurrentRecoveriesOfOneNodeYieldOneCertificate) {
+  constexpr int kThreads = 8;
+  for (int i = 0; i < kThreads; ++i) Challenge("race" + std::to_string(i));
+  auto other = OpenAnother();
+  ASSERT_TRUE(other);
+  std::barrier start(kThreads);
+  std::atomic<int> winners{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      auto r = Recover(i % 2 == 0 ? *store_ : *other, "race" + std::to_string(i), "01", "f" + std::to_string(i));
+      if (r) {
+        ++winners;
+      } else if (r.error().code == ErrorCode::kRecoveryRefused) {
+        ++refused;
+      } else {
+        ADD_FAILURE() << r.error().ToString();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(refused.load(), kThreads - 1);
+  EXPECT_EQ(store_->ListCertificates({.node = "web-1"}).value().certs.size(), 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreRecoveryTest, testing::StoreBackends(), testing::BackendName);
