@@ -19,6 +19,7 @@
 #include "mayfly/signature.h"
 #include "mayfly/x509_util.h"
 #include "support/ca_fixture.h"
+#include "support/tcp_relay.h"
 #include "support/wait.h"
 
 namespace mayfly {
@@ -166,6 +167,33 @@ TEST_F(NodeRecoveryTest, AnAgentRecoversItsExpiredNodeCertificateWithoutAToken) 
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("mayfly_issuances_total{route=\"recover\",result=\"ok\"} 1"), std::string::npos)
       << metrics->body;
+}
+
+// `mayfly-agent run` whose CA was unreachable across its node certificate's
+// expiry recovers in a later pass, once the CA answers again.
+TEST_F(NodeRecoveryTest, ARunningAgentRecoversOnceTheCaIsBack) {
+  StartCa("30d");
+  const std::string api = ca_.api();
+  testing::TcpRelay relay(static_cast<uint16_t>(std::stoi(api.substr(api.rfind(':') + 1))));
+  ASSERT_TRUE(relay.Start());
+  std::string head = ca_.AgentTomlHead(ca_.WriteToken("node-1", Path("token")));
+  head.replace(head.find(api), api.size(), relay.url());
+  testing::WriteTextFile(Path("agent.toml"), head);
+  std::filesystem::create_directories(Path("out"));
+  auto agent = testing::ChildProcess::Start({kAgentBinary, "run", "--config", Path("agent.toml")});
+  ASSERT_TRUE(agent);
+  ASSERT_TRUE(agent->WaitForLineContaining("enrolled with")) << agent->output();
+  // Cut at once, long before the first renewal is due (half the lifetime):
+  // no renewal is in flight, so the certificate on disk is the node's latest.
+  const uint16_t port = relay.port();
+  relay.Kill();
+  std::filesystem::remove(Path("token"));
+  ASSERT_TRUE(WaitForExpiry(ReadFile(Path("agent/node.pem")).value()));
+  ASSERT_TRUE(relay.Start(port));
+  ASSERT_TRUE(agent->WaitForLineContaining("recovered with")) << agent->output();
+  auto cert = CertFromPem(ReadFile(Path("agent/node.pem")).value()).value();
+  EXPECT_GT(CertNotAfter(cert.get()), SystemClock::Instance().Now());
+  EXPECT_EQ(agent->Stop(SIGTERM), 0) << agent->output();
 }
 
 TEST_F(NodeRecoveryTest, AfterTheWindowTheAgentNeedsANewToken) {
