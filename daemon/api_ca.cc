@@ -8,6 +8,22 @@
 namespace mayfly {
 namespace {
 
+// A JWT signing key has no certificate: its subject says what it is, its
+// fingerprint is of its SubjectPublicKeyInfo, and it lives as long as the
+// intermediate it was made with.
+boost::json::object JwtKeyJson(const CaCertRecord& r) {
+  return boost::json::object{{"role", CaRoleName(r.role)},
+                             {"state", CaStateName(r.state)},
+                             {"serial", r.serial},
+                             {"subject", "JWT-SVID signing key (ES256)"},
+                             {"key_id", r.key_id},
+                             {"issuer_key_id", r.issuer_key_id},
+                             {"fingerprint", "sha256:" + Sha256Hex(r.der)},
+                             {"not_before", FormatRfc3339(FromUnixSeconds(r.created_at))},
+                             {"not_after", FormatRfc3339(FromUnixSeconds(r.not_after))},
+                             {"changed_at", FormatRfc3339(FromUnixSeconds(r.changed_at))}};
+}
+
 // {"cas": [...]} newest first, each with how many live leaves it signed.
 Result<boost::json::object> StatusJson(CaRuntime& rt) {
   auto live = rt.LiveLeaves();
@@ -16,6 +32,10 @@ Result<boost::json::object> StatusJson(CaRuntime& rt) {
   boost::json::array cas;
   for (auto it = view->records.rbegin(); it != view->records.rend(); ++it) {
     const CaCertRecord& r = *it;
+    if (r.role == CaRole::kJwt) {
+      cas.push_back(JwtKeyJson(r));
+      continue;
+    }
     auto cert = CertFromDer(r.der);
     if (!cert) return std::unexpected(cert.error());
     auto fingerprint = CertFingerprint(cert->get());

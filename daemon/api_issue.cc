@@ -1,4 +1,5 @@
-// The issuing routes: enroll (join token), renew (node) and sign (workload).
+// The issuing routes: enroll (join token), renew (node), sign (workload
+// certificate) and jwt (JWT-SVID).
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "mayfly/authorization.h"
 #include "mayfly/csr.h"
 #include "mayfly/identity.h"
+#include "mayfly/jwt_svid.h"
 #include "mayfly/x509_util.h"
 
 namespace mayfly {
@@ -212,6 +214,58 @@ void HandleSign(const CallPtr& call) {
   LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = id->ToString(),
                 .dns = std::move(request.dns), .ips = std::move(request.ips), .ttl = decision->ttl};
   IssueAndCommit(call, std::move(announced), IssueRoute::kSign, spec, call->caller_name, CertKind::kWorkload);
+}
+
+void HandleJwt(const CallPtr& call) {
+  CaRuntime& rt = call->rt;
+  // One bucket per node for certificates and tokens alike.
+  if (!Admit(call, rt.sign_limiter(), call->caller_name, IssueRoute::kSign)) return;
+  auto body = JsonBody::Parse(call->request.body, {"spiffe_id", "audience", "ttl"});
+  if (!body) return call->Refuse(body.error());
+  auto id_text = body->String("spiffe_id");
+  if (!id_text) return call->Refuse(id_text.error());
+  auto audience = body->StringArray("audience");
+  if (!audience) return call->Refuse(audience.error());
+  if (audience->empty() || std::any_of(audience->begin(), audience->end(), [](const auto& a) { return a.empty(); })) {
+    return call->Refuse(Error{ErrorCode::kInvalidArgument,
+                              "field \"audience\": expected an array of one or more non-empty strings"});
+  }
+  auto ttl_text = body->OptionalString("ttl");
+  if (!ttl_text) return call->Refuse(ttl_text.error());
+  const auto config = rt.config();
+  Duration ttl = std::min<Duration>(kDefaultJwtTtl, config->jwt.max_ttl);
+  if (*ttl_text) {
+    auto parsed = ParseDuration(**ttl_text);
+    if (!parsed) return call->Refuse(WithContext(parsed.error(), "field \"ttl\"").error());
+    ttl = *parsed;
+  }
+  auto id = SpiffeId::Parse(*id_text);
+  if (!id) return call->Refuse(id.error());
+  // The same entries that allow the node a certificate for the identity
+  // allow it a token; their TTL limits apply, then [jwt] max_ttl.
+  const auto entries = rt.entries().Get();
+  auto decision = AuthorizeSign(Caller{Caller::Kind::kNode, call->caller_name},
+                                SignRequest{.spiffe_id = *id, .ttl = ttl}, *entries, rt.policy());
+  if (!decision) return call->Refuse(decision.error(), id->ToString());
+  const auto signer = rt.ca()->jwt_signer;
+  if (!signer) return call->Refuse(Error{ErrorCode::kUnavailable, "the CA has no JWT signing key yet"});
+  const int64_t now = NowSeconds(rt);
+  const JwtSvidClaims claims{.subject = id->ToString(), .audience = *audience, .issued_at = now,
+                             .expires_at = now + std::min<Duration>(decision->ttl, config->jwt.max_ttl).count()};
+  auto token = SignJwtSvid(signer->key.get(), signer->kid, claims);
+  if (!token) return call->Refuse(token.error(), claims.subject);
+  std::string audiences;
+  for (const std::string& a : claims.audience) audiences += (audiences.empty() ? "" : " ") + a;
+  const std::string expires_at = FormatRfc3339(FromUnixSeconds(claims.expires_at));
+  // The token itself is never kept: it is a bearer credential.
+  AuditEvent event{.time = now, .type = "jwt_issue", .actor = call->actor, .subject = claims.subject,
+                   .result = "ok",
+                   .detail = AuditDetail({{"node", call->caller_name}, {"audience", audiences},
+                                          {"kid", signer->kid}, {"expires_at", expires_at}})};
+  rt.audit().Record(std::move(event));
+  rt.metrics().jwt_svids.fetch_add(1, std::memory_order_relaxed);
+  call->ReplyJson(200, boost::json::object{{"token", std::move(*token)}, {"spiffe_id", claims.subject},
+                                           {"expires_at", expires_at}});
 }
 
 }  // namespace mayfly

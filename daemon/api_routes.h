@@ -54,6 +54,10 @@ void HandleOcspGet(const CallPtr& call);
 void HandleRenew(const CallPtr& call);
 void HandleSign(const CallPtr& call);
 void HandleNodeEntries(const CallPtr& call);
+// POST /v1/jwt: a JWT-SVID for an identity the node's entries allow.
+void HandleJwt(const CallPtr& call);
+// Its lifetime when the request names none (or [jwt] max_ttl, if shorter).
+inline constexpr Duration kDefaultJwtTtl = std::chrono::minutes(5);
 // Admin certificate or admin socket.
 void HandleCreateToken(const CallPtr& call);
 void HandleListEntries(const CallPtr& call);

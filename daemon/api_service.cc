@@ -30,6 +30,7 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/renew", CallerClass::kNode, HandleRenew},
     {"POST", "/v1/sign", CallerClass::kNode, HandleSign},
     {"GET", "/v1/node/entries", CallerClass::kNode, HandleNodeEntries},
+    {"POST", "/v1/jwt", CallerClass::kNode, HandleJwt},
     {"POST", "/v1/admin/tokens", CallerClass::kAdmin, HandleCreateToken, kOperator},
     {"GET", "/v1/admin/entries", CallerClass::kAdmin, HandleListEntries, kViewer},
     {"POST", "/v1/admin/entries", CallerClass::kAdmin, HandleAddEntry, kAdminRole},

@@ -7,9 +7,11 @@
 #include "ca_runtime.h"
 #include "mayfly/ca_certs.h"
 #include "mayfly/ca_layout.h"
-#include "mayfly/file_util.h"
 #include "mayfly/crl.h"
+#include "mayfly/file_util.h"
+#include "mayfly/jwt_svid.h"
 #include "mayfly/keys.h"
+#include "mayfly/public_key.h"
 #include "mayfly/x509_util.h"
 
 namespace mayfly {
@@ -94,6 +96,31 @@ Result<std::pair<CaCertRecord, SigningCa>> NewCa(CaRole role, KeyType key_type, 
   CaCertRecord record = RecordOf(cert->get(), std::move(*der), role, now);
   if (auto r = files.Save(record, key->get(), passphrase); !r) return std::unexpected(r.error());
   return std::pair{std::move(record), SigningCa{std::move(*cert), std::move(*key)}};
+}
+
+// A new JWT-SVID signing key in `state`, made and rotated with
+// `intermediate`: it lives as long as that intermediate.
+Result<CaCertRecord> NewJwtKey(const CaCertRecord& intermediate, CaState state, KeyFiles& files,
+                               const Passphrase& passphrase, int64_t now) {
+  auto key = GenerateJwtKey();
+  if (!key) return std::unexpected(key.error());
+  auto kid = JwtKeyId(key->get());
+  if (!kid) return std::unexpected(kid.error());
+  auto pub = PublicKeyOf(key->get());
+  if (!pub) return std::unexpected(pub.error());
+  CaCertRecord record{.role = CaRole::kJwt, .state = state, .key_id = *kid, .issuer_key_id = intermediate.key_id,
+                      .serial = "jwt-" + *kid, .der = std::move(pub->spki_der), .not_after = intermediate.not_after,
+                      .created_at = now, .changed_at = now};
+  if (auto r = files.Save(record, key->get(), passphrase); !r) return std::unexpected(r.error());
+  return record;
+}
+
+// The JWT key of `role` made with the intermediate `key_id` in `state`, or null.
+const CaCertRecord* JwtKeyOf(const CaView& view, const std::string& intermediate_key_id, CaState state) {
+  for (const CaCertRecord& r : view.records) {
+    if (r.role == CaRole::kJwt && r.issuer_key_id == intermediate_key_id && r.state == state) return &r;
+  }
+  return nullptr;
 }
 
 CaCertRecord WithState(CaCertRecord record, CaState state, int64_t now) {
@@ -223,14 +250,18 @@ Result<std::string> CaRuntime::PrepareLocked(bool root, const std::string& actor
                                 config->ca.intermediate_ttl, clock_);
   });
   if (!inter) return WithContext(inter.error(), "making the new intermediate");
+  auto jwt = NewJwtKey(inter->first, CaState::kPrepared, files, *passphrase, now);
+  if (!jwt) return WithContext(jwt.error(), "making the new JWT signing key");
   const std::string summary = "prepared " + Describe(inter->first) + (root ? " under the new " + Describe(records[0]) : "") +
                               ", valid until " + FormatRfc3339(FromUnixSeconds(inter->first.not_after));
   AuditEvent event{.time = now, .type = "ca_prepare", .actor = actor, .subject = "intermediate " + inter->first.serial,
                    .result = "ok",
                    .detail = AuditDetail({{"serial", inter->first.serial},
                                           {"root", root ? records[0].serial : std::string()},
+                                          {"jwt_kid", jwt->key_id},
                                           {"not_after", FormatRfc3339(FromUnixSeconds(inter->first.not_after))}})};
   records.push_back(std::move(inter->first));
+  records.push_back(std::move(*jwt));
   if (auto r = SaveAndSwap(std::move(records), std::move(event)); !r) return std::unexpected(r.error());
   files.Keep();
   return summary;
@@ -248,6 +279,22 @@ Result<std::string> CaRuntime::ActivateLocked(const std::string& actor) {
     changed.push_back(WithState(*old, CaState::kRetiring, now));
   }
   std::string summary = "activated " + Describe(*next);
+  // Its JWT key signs from now on; the one it replaces stays in the bundle
+  // until the tokens it signed have expired (RetireLocked).
+  KeyFiles files(state_dir_, keys_in_store_);
+  if (const CaCertRecord* jwt = JwtKeyOf(*view, next->key_id, CaState::kPrepared)) {
+    changed.push_back(WithState(*jwt, CaState::kActive, now));
+  } else {
+    // Prepared before JWT keys existed: it gets one now.
+    auto passphrase = Passphrase::Read(passphrase_file_);
+    if (!passphrase) return std::unexpected(passphrase.error());
+    auto made = NewJwtKey(*next, CaState::kActive, files, *passphrase, now);
+    if (!made) return WithContext(made.error(), "making the JWT signing key");
+    changed.push_back(std::move(*made));
+  }
+  if (const CaCertRecord* old_jwt = view->Active(CaRole::kJwt)) {
+    changed.push_back(WithState(*old_jwt, CaState::kRetiring, now));
+  }
   for (const CaCertRecord& r : view->records) {
     // A root prepared with this intermediate takes over with it.
     if (r.role == CaRole::kRoot && r.key_id == next->issuer_key_id && r.state == CaState::kPrepared) {
@@ -264,6 +311,7 @@ Result<std::string> CaRuntime::ActivateLocked(const std::string& actor) {
   AuditEvent event{.time = now, .type = "ca_activate", .actor = actor, .subject = "intermediate " + next->serial,
                    .result = "ok", .detail = AuditDetail({{"serial", next->serial}})};
   if (auto r = SaveAndSwap(std::move(changed), std::move(event)); !r) return std::unexpected(r.error());
+  files.Keep();
   return summary;
 }
 
@@ -283,6 +331,18 @@ Result<std::string> CaRuntime::RetireLocked(const std::string& actor, bool quiet
       retired_keys.insert(r.key_id);
     } else {
       blockers += "; " + Describe(r) + " still has " + std::to_string(n) + " unexpired certificate(s)";
+    }
+  }
+  // A JWT key stopped signing when it started retiring: once the longest
+  // token it could have signed has expired, no relying party needs it.
+  const int64_t jwt_max_ttl = config()->jwt.max_ttl.count();
+  for (const CaCertRecord& r : view->records) {
+    if (r.role != CaRole::kJwt || r.state != CaState::kRetiring) continue;
+    if (r.changed_at + jwt_max_ttl <= now) {
+      changed.push_back(WithState(r, CaState::kRetired, now));
+    } else {
+      blockers += "; " + Describe(r) + " may have signed tokens valid until " +
+                  FormatRfc3339(FromUnixSeconds(r.changed_at + jwt_max_ttl));
     }
   }
   for (const CaCertRecord& root : view->records) {
@@ -342,12 +402,21 @@ Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& a
                                 config->ca.intermediate_ttl, clock_);
   });
   if (!fresh) return WithContext(fresh.error(), "making the new intermediate");
+  auto jwt = NewJwtKey(fresh->first, CaState::kActive, files, *passphrase, now);
+  if (!jwt) return WithContext(jwt.error(), "making the new JWT signing key");
   const CaCertRecord& old = *view->Active(CaRole::kIntermediate);
   std::vector<CaCertRecord> changed{WithState(std::move(fresh->first), CaState::kActive, now),
-                                    WithState(old, revoke_old ? CaState::kRevoked : CaState::kRetiring, now)};
-  // A prepared intermediate was made before the incident: never activate it.
+                                    WithState(old, revoke_old ? CaState::kRevoked : CaState::kRetiring, now),
+                                    std::move(*jwt)};
+  // After a compromise the old JWT key leaves the bundle at once: tokens it
+  // signed stop validating. Otherwise it retires like the intermediate.
+  if (const CaCertRecord* old_jwt = view->Active(CaRole::kJwt)) {
+    changed.push_back(WithState(*old_jwt, revoke_old ? CaState::kRetired : CaState::kRetiring, now));
+  }
+  // A prepared intermediate was made before the incident: never activate it
+  // (nor its JWT key).
   for (const CaCertRecord& r : view->records) {
-    if (r.role == CaRole::kIntermediate && r.state == CaState::kPrepared) {
+    if ((r.role == CaRole::kIntermediate || r.role == CaRole::kJwt) && r.state == CaState::kPrepared) {
       changed.push_back(WithState(r, CaState::kRetired, now));
     }
   }
@@ -380,6 +449,28 @@ Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& a
   if (auto r = SaveAndSwap(std::move(changed), std::move(event)); !r) return std::unexpected(r.error());
   files.Keep();
   return summary;
+}
+
+Result<void> CaRuntime::EnsureJwtKey() {
+  std::lock_guard lock(rotation_mu_);
+  if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
+  const auto view = ca();
+  if (view->Active(CaRole::kJwt) != nullptr) return Ok();
+  auto passphrase = Passphrase::Read(passphrase_file_);
+  if (!passphrase) return std::unexpected(passphrase.error());
+  const int64_t now = ToUnixSeconds(clock_.Now());
+  KeyFiles files(state_dir_, keys_in_store_);
+  auto jwt = NewJwtKey(*view->Active(CaRole::kIntermediate), CaState::kActive, files, *passphrase, now);
+  if (!jwt) return WithContext(jwt.error(), "making the JWT signing key");
+  AuditEvent event{.time = now, .type = "jwt_key_create", .actor = "mayfly-ca", .subject = "jwt " + jwt->key_id,
+                   .result = "ok", .detail = AuditDetail({{"kid", jwt->key_id}})};
+  if (auto r = SaveAndSwap({std::move(*jwt)}, std::move(event)); !r) {
+    // Another instance on the same store made one at the same moment.
+    if (r.error().code != ErrorCode::kConflict) return r;
+    if (auto caught_up = CatchUpWithStore(); !caught_up) return std::unexpected(caught_up.error());
+  }
+  files.Keep();
+  return Ok();
 }
 
 Result<void> CaRuntime::MaintainRotation() {

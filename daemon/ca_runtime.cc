@@ -77,9 +77,7 @@ Result<std::vector<CaCertRecord>> ImportInitialCa(const CaPaths& paths, int64_t 
 }  // namespace
 
 std::string HashToken(std::string_view token) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+  return Sha256Hex(token);
 }
 
 CaRuntime::CaRuntime(const CaConfig& config, const Clock& clock)
@@ -183,6 +181,7 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   auto ocsp = OcspResponder::Create(*rt, config.ocsp.validity, paths.state_dir, rt->passphrase_file_);
   if (!ocsp) return std::unexpected(ocsp.error());
   rt->ocsp_ = std::move(*ocsp);
+  if (auto r = rt->EnsureJwtKey(); !r) return WithContext(r.error(), "the JWT signing key");
   return rt;
 }
 

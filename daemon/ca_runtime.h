@@ -110,6 +110,9 @@ class CaRuntime {
   // A fresh intermediate, active at once; with revoke_old, the one it
   // replaces is revoked at its root's CRL (cACompromise).
   [[nodiscard]] Result<std::string> RotateCaNow(bool revoke_old, const std::string& actor);
+  // Makes an active JWT-SVID signing key when the store holds none (a new
+  // CA, or one made before JWT-SVIDs); a no-op otherwise.
+  [[nodiscard]] Result<void> EnsureJwtKey();
   // Live (unexpired, unrevoked) leaves per issuer key id.
   [[nodiscard]] Result<std::map<std::string, int64_t>> LiveLeaves();
   // Called after every rotation step (the daemon renews its TLS identity).

@@ -6,6 +6,7 @@
 #include "crl_publisher.h"
 #include "spiffe_bundle.h"
 #include "mayfly/keys.h"
+#include "mayfly/public_key.h"
 #include "mayfly/x509_util.h"
 
 namespace mayfly {
@@ -49,6 +50,29 @@ Result<std::shared_ptr<const Issuer>> LoadIssuer(const CaCertRecord& record, con
   auto issuer = Issuer::Create(std::move(*cert), std::move(*key), options, clock);
   if (!issuer) return WithContext(issuer.error(), "preparing intermediate " + record.serial);
   return std::shared_ptr<const Issuer>(std::move(*issuer));
+}
+
+// The active JWT key of `record`: the previous view's when it is the same
+// key, else loaded (and checked against the public key recorded with it).
+Result<std::shared_ptr<const JwtSigner>> LoadJwtSigner(const CaCertRecord& record, const EVP_PKEY* public_key,
+                                                       const std::string& state_dir,
+                                                       const std::string& passphrase_file,
+                                                       std::optional<Passphrase>& passphrase, const CaView* previous) {
+  if (previous != nullptr && previous->jwt_signer && previous->jwt_signer->kid == record.key_id) {
+    return previous->jwt_signer;
+  }
+  if (!passphrase) {
+    auto read = Passphrase::Read(passphrase_file);
+    if (!read) return std::unexpected(read.error());
+    passphrase.emplace(std::move(*read));
+  }
+  auto key = LoadCaKey(record, state_dir, *passphrase);
+  if (!key) return std::unexpected(key.error());
+  if (!KeysMatch(public_key, key->get())) {
+    return MakeError(ErrorCode::kConfig, "the key " + CaKeyPlace(record, state_dir) + " does not match JWT key " +
+                                             record.key_id);
+  }
+  return std::make_shared<const JwtSigner>(JwtSigner{record.key_id, std::move(*key)});
 }
 
 }  // namespace
@@ -111,6 +135,7 @@ Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> reco
   const int64_t now = ToUnixSeconds(clock.Now());
   std::string revoked_pem;
   std::vector<OsslPtr<X509>> published_roots;
+  std::vector<std::pair<std::string, OsslPtr<EVP_PKEY>>> jwt_keys;  // published: kid, public key
   // spiffe_sequence: records are never deleted and their states only move
   // forward (prepared, active, retiring, retired or revoked), so this sum
   // rises at every rotation step, and every instance on one store computes
@@ -118,6 +143,18 @@ Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> reco
   int64_t sequence = 0;
   for (const CaCertRecord& r : view->records) {
     sequence += 1 + static_cast<int64_t>(r.state);
+    if (r.role == CaRole::kJwt) {
+      if (!IsPublished(r.state)) continue;
+      auto public_key = PublicKeyFromDer(r.der);
+      if (!public_key) return WithContext(public_key.error(), "JWT key " + r.key_id);
+      if (r.state == CaState::kActive) {
+        auto signer = LoadJwtSigner(r, public_key->get(), state_dir, passphrase_file, passphrase, previous);
+        if (!signer) return std::unexpected(signer.error());
+        view->jwt_signer = std::move(*signer);
+      }
+      jwt_keys.emplace_back(r.key_id, std::move(*public_key));
+      continue;
+    }
     const std::string pem = DerToPem(r.der, "CERTIFICATE");
     switch (r.role) {
       case CaRole::kRoot: {
@@ -129,6 +166,8 @@ Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> reco
         published_roots.push_back(std::move(*cert));
         break;
       }
+      case CaRole::kJwt:
+        break;
       case CaRole::kCross:
         if (CrossPublished(view->records, r)) view->intermediates_pem += pem;
         break;
@@ -159,7 +198,9 @@ Result<std::shared_ptr<const CaView>> BuildCaView(std::vector<CaCertRecord> reco
   view->bundle_etag = EntityTag(view->bundle_pem);
   std::vector<const X509*> roots;
   for (const auto& cert : published_roots) roots.push_back(cert.get());
-  auto spiffe = SpiffeBundleJson(roots, sequence);
+  std::vector<JwtAuthority> authorities;
+  for (const auto& [kid, key] : jwt_keys) authorities.push_back({kid, key.get()});
+  auto spiffe = SpiffeBundleJson(roots, authorities, sequence);
   if (!spiffe) return WithContext(spiffe.error(), "the SPIFFE bundle");
   view->spiffe_bundle_json = std::move(*spiffe);
   view->spiffe_bundle_etag = EntityTag(view->spiffe_bundle_json);

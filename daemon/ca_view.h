@@ -19,6 +19,12 @@ namespace mayfly {
 // the client trust.
 bool IsPublished(CaState state);
 
+// The active JWT-SVID signing key.
+struct JwtSigner {
+  std::string kid;
+  OsslPtr<EVP_PKEY> key;
+};
+
 struct CaView {
   std::vector<CaCertRecord> records;          // every CA certificate, creation order
   std::shared_ptr<const Issuer> active;       // the active intermediate
@@ -38,6 +44,9 @@ struct CaView {
   std::string root_crls_pem;                  // each published root's CRL
   std::string root_fingerprint;               // "sha256:<hex>" of the active root
   std::set<std::string> revoked_intermediates;  // key ids
+  // Null while the store holds no active JWT key (CaRuntime::EnsureJwtKey
+  // makes one at start).
+  std::shared_ptr<const JwtSigner> jwt_signer;
 
   // The active record of `role`, or null.
   const CaCertRecord* Active(CaRole role) const;

@@ -8,11 +8,7 @@
 
 namespace mayfly {
 
-std::string EntityTag(std::string_view body) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest);
-  return "\"" + HexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest))) + "\"";
-}
+std::string EntityTag(std::string_view body) { return "\"" + Sha256Hex(body) + "\""; }
 
 CrlPublisher::CrlPublisher(Store& store, ViewSource view, Duration next_update, const Clock& clock,
                            Metrics& metrics)

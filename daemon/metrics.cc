@@ -101,6 +101,7 @@ std::string Metrics::PrometheusText() const {
   AppendMetric(out, "mayfly_ocsp_signatures_total", "counter",
                "OCSP responses and responder certificates signed (not one per request: answers are cached).",
                ocsp_signatures.load());
+  AppendMetric(out, "mayfly_jwt_svids_total", "counter", "JWT-SVIDs signed (POST /v1/jwt).", jwt_svids.load());
   AppendMetric(out, "mayfly_audit_write_failures_total", "counter", "Audit events that could not be stored.",
                audit_write_failures.load());
   Header(out, "mayfly_issuance_check_failures_total", "counter",

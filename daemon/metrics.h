@@ -48,6 +48,7 @@ struct Metrics {
   std::array<std::atomic<uint64_t>, kIssuanceCheckKinds.size()> issuance_check_failures{};
   std::array<std::atomic<uint64_t>, kOcspOutcomeCount> ocsp_responses{};
   std::atomic<uint64_t> ocsp_signatures{0};     // OCSP responses and responder certificates signed
+  std::atomic<uint64_t> jwt_svids{0};           // JWT-SVIDs signed
 
   // Requests answered on the API and admin listeners, and how long they took.
   std::array<std::atomic<uint64_t>, kLatencyBounds.size() + 1> latency_buckets{};

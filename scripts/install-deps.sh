@@ -16,6 +16,7 @@ PACKAGES=(
   curl jq nginx-light procps systemd
   clang-16 libclang-rt-16-dev
   golang-go golang-cfssl
+  python3 python3-jwt python3-cryptography
 )
 
 missing=()

@@ -108,6 +108,12 @@ void ReadOcsp(TableReader& t, CaConfig::Ocsp& ocsp) {
           R"(expected a duration from "1m" to "7d")");
 }
 
+void ReadJwt(TableReader& t, CaConfig::Jwt& jwt) {
+  t.Read("max_ttl", jwt.max_ttl);
+  t.Check("max_ttl", jwt.max_ttl >= std::chrono::seconds(10) && jwt.max_ttl <= std::chrono::hours(24),
+          R"(expected a duration from "10s" to "24h")");
+}
+
 void ReadLimits(TableReader& t, CaConfig::Limits& limits) {
   t.Read("sign_per_node_per_minute", limits.sign_per_node_per_minute);
   t.Read("enroll_per_ip_per_minute", limits.enroll_per_ip_per_minute);
@@ -196,11 +202,13 @@ void ReadCaFile(TableReader& root, CaConfig& cfg) {
   ReadLimits(limits, cfg.limits);
   TableReader ocsp = root.Table("ocsp");
   ReadOcsp(ocsp, cfg.ocsp);
+  TableReader jwt = root.Table("jwt");
+  ReadJwt(jwt, cfg.jwt);
   TableReader tls = root.Table("tls");
   ReadTls(tls, cfg.tls);
   TableReader store = root.Table("store");
   ReadStore(store, cfg.store);
-  for (TableReader* table : {&ca, &issuance, &crl, &limits, &ocsp, &tls, &store}) table->Finish();
+  for (TableReader* table : {&ca, &issuance, &crl, &limits, &ocsp, &jwt, &tls, &store}) table->Finish();
 
   root.ForEachTable("entry", [&](TableReader& t) {
     ReadEntry(t, cfg.issuance, cfg.entries.emplace_back());

@@ -22,12 +22,6 @@ std::string Sha1(std::string_view data) {
   return std::string(reinterpret_cast<const char*>(d), sizeof d);
 }
 
-std::string Sha256(std::string_view data) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
-  return std::string(reinterpret_cast<const char*>(d), sizeof d);
-}
-
 Error Malformed(std::string message) { return Error{ErrorCode::kInvalidArgument, std::move(message)}; }
 
 // Ed25519/Ed448 keys sign without a separate digest.

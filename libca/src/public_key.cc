@@ -22,18 +22,24 @@ Result<SubjectPublicKey> PublicKeyOf(const EVP_PKEY* key) {
   return out;
 }
 
-Result<bool> SamePublicKey(std::string_view spki_der, const EVP_PKEY* key) {
-  if (key == nullptr) return MakeError(ErrorCode::kCrypto, "comparing public keys: no key to compare with");
+Result<OsslPtr<EVP_PKEY>> PublicKeyFromDer(std::string_view spki_der) {
   ClearOpensslErrors();
   const auto* p = reinterpret_cast<const unsigned char*>(spki_der.data());
-  OsslPtr<EVP_PKEY> other(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
-  if (!other) return OpensslError("comparing public keys: reading the SubjectPublicKeyInfo");
+  OsslPtr<EVP_PKEY> key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+  if (!key) return OpensslError("reading a SubjectPublicKeyInfo");
+  return key;
+}
+
+Result<bool> SamePublicKey(std::string_view spki_der, const EVP_PKEY* key) {
+  if (key == nullptr) return MakeError(ErrorCode::kCrypto, "comparing public keys: no key to compare with");
+  auto other = PublicKeyFromDer(spki_der);
+  if (!other) return WithContext(other.error(), "comparing public keys");
   const char* type = EVP_PKEY_get0_type_name(key);
   if (type == nullptr) return OpensslError("comparing public keys: a key without a type");
-  if (!EVP_PKEY_is_a(other.get(), type)) return false;
+  if (!EVP_PKEY_is_a(other->get(), type)) return false;
   // 1: equal, 0: different; below 0 (not comparable) only on failure, as
   // the algorithms are the same.
-  const int eq = EVP_PKEY_eq(other.get(), key);
+  const int eq = EVP_PKEY_eq(other->get(), key);
   if (eq < 0) return OpensslError("comparing two " + std::string(type) + " public keys");
   return eq == 1;
 }

@@ -15,10 +15,11 @@ constexpr std::array<std::pair<CertKind, std::string_view>, 4> kKindNames = {{
     {CertKind::kServer, "server"},
 }};
 
-constexpr std::array<std::pair<CaRole, std::string_view>, 3> kCaRoleNames = {{
+constexpr std::array<std::pair<CaRole, std::string_view>, 4> kCaRoleNames = {{
     {CaRole::kRoot, "root"},
     {CaRole::kIntermediate, "intermediate"},
     {CaRole::kCross, "cross"},
+    {CaRole::kJwt, "jwt"},
 }};
 
 constexpr std::array<std::pair<CaState, std::string_view>, 5> kCaStateNames = {{

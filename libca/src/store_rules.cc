@@ -79,7 +79,7 @@ Result<void> CheckLatestNodeCert(const std::string& node, const std::string& old
 }
 
 Result<void> CheckCaStates(const std::function<Result<int64_t>(CaRole, CaState)>& count) {
-  for (CaRole role : {CaRole::kRoot, CaRole::kIntermediate}) {
+  for (CaRole role : {CaRole::kRoot, CaRole::kIntermediate, CaRole::kJwt}) {
     for (CaState state : {CaState::kActive, CaState::kPrepared}) {
       auto n = count(role, state);
       if (!n) return std::unexpected(n.error());

@@ -2,6 +2,7 @@
 #include "mayfly/x509_util.h"
 
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 
 #include <cstdio>
 #include <ctime>
@@ -106,6 +107,14 @@ std::string SerialHex(const ASN1_INTEGER* serial) {
 }
 
 std::string CertSerialHex(const X509* cert) { return SerialHex(X509_get0_serialNumber(cert)); }
+
+std::string Sha256(std::string_view data) {
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
+  return std::string(reinterpret_cast<const char*>(d), sizeof d);
+}
+
+std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256(data)); }
 
 Result<std::string> CertFingerprint(const X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];

@@ -25,7 +25,7 @@ TEST_F(ApiPublicTest, BundleIsTheRootPem) {
 }
 
 // The SPIFFE bundle format: the root as a JWK whose coordinates are the
-// root's key and whose x5c is the root, checked with OpenSSL.
+// root's key and whose x5c is the root, checked with OpenSSL; then the JWT key.
 TEST_F(ApiPublicTest, BundleInTheSpiffeFormatIsTheRootAsAJwk) {
   auto r = Send("GET", "/v1/bundle", "", Anonymous(), {{"format", "spiffe"}});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -34,7 +34,12 @@ TEST_F(ApiPublicTest, BundleInTheSpiffeFormatIsTheRootAsAJwk) {
   EXPECT_GT(bundle.at("spiffe_sequence").as_int64(), 0);
   EXPECT_EQ(bundle.at("spiffe_refresh_hint").as_int64(), 300);
   const auto& keys = bundle.at("keys").as_array();
-  ASSERT_EQ(keys.size(), 1u) << r.body;
+  // The root, then the JWT key (api_jwt_test.cc checks tokens against it).
+  ASSERT_EQ(keys.size(), 2u) << r.body;
+  EXPECT_EQ(keys[1].at("use"), "jwt-svid");
+  EXPECT_EQ(keys[1].at("crv"), "P-256");
+  EXPECT_EQ(keys[1].at("kid").as_string().size(), 32u);
+  EXPECT_FALSE(keys[1].as_object().contains("x5c"));
   const auto& jwk = keys[0].as_object();
   EXPECT_EQ(jwk.at("use"), "x509-svid");
   EXPECT_EQ(jwk.at("kty"), "EC");

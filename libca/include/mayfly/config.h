@@ -124,6 +124,16 @@ struct CaConfig {
     bool operator==(const Ocsp&) const = default;
   } ocsp;
 
+  // JWT-SVIDs (POST /v1/jwt).
+  struct Jwt {
+    // No token outlives this; a request without "ttl" gets 5 minutes (or
+    // this, when shorter). 10s..24h. A replaced JWT key stays in the SPIFFE
+    // bundle this long after it last signed.
+    Duration max_ttl = std::chrono::hours(1);
+
+    bool operator==(const Jwt&) const = default;
+  } jwt;
+
   // Every number is positive.
   struct Limits {
     int sign_per_node_per_minute = 600;   // /v1/sign and /v1/renew per node

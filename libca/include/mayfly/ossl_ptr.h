@@ -8,6 +8,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
@@ -61,6 +62,7 @@ MAYFLY_OSSL_DELETER(OCSP_REQUEST, OCSP_REQUEST_free);
 MAYFLY_OSSL_DELETER(OCSP_RESPONSE, OCSP_RESPONSE_free);
 MAYFLY_OSSL_DELETER(OCSP_BASICRESP, OCSP_BASICRESP_free);
 MAYFLY_OSSL_DELETER(OCSP_CERTID, OCSP_CERTID_free);
+MAYFLY_OSSL_DELETER(ECDSA_SIG, ECDSA_SIG_free);
 
 #undef MAYFLY_OSSL_DELETER
 

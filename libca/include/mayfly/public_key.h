@@ -18,6 +18,9 @@ struct SubjectPublicKey {
 // credential).
 [[nodiscard]] Result<SubjectPublicKey> PublicKeyOf(const EVP_PKEY* key);
 
+// The key a DER SubjectPublicKeyInfo holds; kCrypto when it is not one.
+[[nodiscard]] Result<OsslPtr<EVP_PKEY>> PublicKeyFromDer(std::string_view spki_der);
+
 // Whether `spki_der` (a DER SubjectPublicKeyInfo) holds the same public key
 // as `key`, compared as keys (EVP_PKEY_eq), never as bytes: one EC point has
 // an uncompressed and a compressed encoding. Keys of different algorithms

@@ -152,8 +152,12 @@ enum class CaRole {
   kRoot,          // self-signed trust anchor
   kIntermediate,  // issues leaves and signs its CRL
   kCross,         // a newer root's key certified by an older root, for old trust stores
+  // A JWT-SVID signing key, made and rotated with the intermediate whose key
+  // id is its issuer_key_id. Not a certificate: der is its public key
+  // (SubjectPublicKeyInfo), key_id its JWK "kid", serial "jwt-" + key_id.
+  kJwt,
 };
-std::string_view CaRoleName(CaRole role);   // "root", "intermediate", "cross"
+std::string_view CaRoleName(CaRole role);   // "root", "intermediate", "cross", "jwt"
 [[nodiscard]] Result<CaRole> ParseCaRole(std::string_view name);
 
 enum class CaState {

@@ -33,6 +33,9 @@ std::string CertSerialHex(const X509* cert);
 [[nodiscard]] Result<std::string> CertFingerprint(const X509* cert);
 // Lowercase hex of bytes.
 std::string HexEncode(std::string_view bytes);
+// The SHA-256 digest of `data`: its 32 bytes, or as 64 lowercase hex digits.
+std::string Sha256(std::string_view data);
+std::string Sha256Hex(std::string_view data);
 // The subject key identifier as hex ("" when absent).
 std::string SubjectKeyIdHex(const X509* cert);
 // A distinguished name as RFC 2253 text ("CN=…,OU=…,O=Mayfly"), for messages.

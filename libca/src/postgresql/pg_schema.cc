@@ -143,7 +143,12 @@ INSERT INTO admins (name, role, created_at)
   GROUP BY 1
 ON CONFLICT (name) DO NOTHING;
 )sql"},
-    {5, "node recovery challenges", R"sql(
+    {5, "JWT signing keys among the CA records", R"sql(
+ALTER TABLE ca_certs DROP CONSTRAINT ca_certs_role_check;
+ALTER TABLE ca_certs ADD CONSTRAINT ca_certs_role_check
+  CHECK (role IN ('root', 'intermediate', 'cross', 'jwt'));
+)sql"},
+    {6, "node recovery challenges", R"sql(
 -- Single-use, short-lived; a challenge is kept only as its SHA-256.
 CREATE TABLE recovery_challenges (
   hash text PRIMARY KEY,

@@ -143,7 +143,32 @@ INSERT OR IGNORE INTO admins (name, role, created_at)
   FROM certificates WHERE kind = 'admin' AND instr(spiffe_id, '/admin/') > 0
   GROUP BY 1;
 )sql"},
-    {7, "node recovery challenges", R"sql(
+    {7, "JWT signing keys among the CA records", R"sql(
+-- SQLite cannot change a CHECK constraint in place: the table is rebuilt
+-- with the same rows and ids (the sequence follows the renamed table).
+CREATE TABLE ca_certs_jwt (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  role TEXT NOT NULL CHECK (role IN ('root', 'intermediate', 'cross', 'jwt')),
+  state TEXT NOT NULL CHECK (state IN ('prepared', 'active', 'retiring', 'retired', 'revoked')),
+  key_id TEXT NOT NULL,
+  issuer_key_id TEXT NOT NULL,
+  serial TEXT NOT NULL UNIQUE,
+  der BLOB NOT NULL,
+  key_file TEXT NOT NULL DEFAULT '',
+  not_after INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  changed_at INTEGER NOT NULL,
+  crl_pem TEXT NOT NULL DEFAULT '',
+  key_pem TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO ca_certs_jwt (id, role, state, key_id, issuer_key_id, serial, der, key_file, not_after, created_at,
+                          changed_at, crl_pem, key_pem)
+  SELECT id, role, state, key_id, issuer_key_id, serial, der, key_file, not_after, created_at, changed_at, crl_pem,
+         key_pem FROM ca_certs;
+DROP TABLE ca_certs;
+ALTER TABLE ca_certs_jwt RENAME TO ca_certs;
+)sql"},
+    {8, "node recovery challenges", R"sql(
 -- Single-use, short-lived; a challenge is kept only as its SHA-256.
 CREATE TABLE recovery_challenges (
   hash TEXT PRIMARY KEY,
