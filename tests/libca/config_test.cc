@@ -305,7 +305,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "trust_domian",
                   "unknown key; known keys in the top level: trust_domain, state_dir, "
                   "listen, server_names, metrics_listen, admin_socket, ca, issuance, crl, "
-                  "limits, ocsp, tls, store, entry"},
+                  "limits, ocsp, jwt, tls, store, entry"},
         ErrorCase{"UnknownKeyInTable",
                   "trust_domain = \"example.org\"\n[issuance]\nmax_tll = \"1h\"\n", 3,
                   "issuance.max_tll",
