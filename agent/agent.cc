@@ -51,14 +51,7 @@ TimePoint Agent::DueTime(const HeldCert& cert) {
   if (mode_ == Mode::kOnce) return renew;
   auto it = due_.find(cert.serial);
   if (it != due_.end()) return it->second;
-  // +-10% of the time left, so many agents issued at once do not renew at once.
-  const TimePoint now = clock_.Now();
-  TimePoint due = renew;
-  if (renew > now) {
-    std::uniform_real_distribution<double> jitter(0.9, 1.1);
-    auto left = std::chrono::duration<double>(renew - now) * jitter(rng_);
-    due = std::min(now + std::chrono::duration_cast<TimePoint::duration>(left), cert.not_after);
-  }
+  const TimePoint due = JitteredDue(cert, renew, clock_.Now(), rng_);
   due_.emplace(cert.serial, due);
   return due;
 }

@@ -237,11 +237,23 @@ Result<IssuedPem> CaClient::Sign(const std::string& csr, Duration ttl) {
 }
 
 Result<std::optional<std::string>> CaClient::GetIfChanged(const std::string& target, std::string& etag) {
+  return GetIfChanged(Caller::kAnonymous, target, etag);
+}
+
+Result<std::optional<std::string>> CaClient::GetAsNodeIfChanged(const std::string& target, std::string& etag) {
+  if (endpoints_.empty() || !endpoints_.front().node) {
+    return MakeError(ErrorCode::kUnauthenticated, "no node certificate to call " + target + " with");
+  }
+  return GetIfChanged(Caller::kNode, target, etag);
+}
+
+Result<std::optional<std::string>> CaClient::GetIfChanged(Caller caller, const std::string& target,
+                                                          std::string& etag) {
   retry_after_ = 0;
   banned_ = false;
   std::vector<std::pair<std::string, std::string>> headers;
   if (!etag.empty()) headers.emplace_back("If-None-Match", etag);
-  auto response = Exchange(Caller::kAnonymous, FailOver::kAlways, "GET", target, "", headers);
+  auto response = Exchange(caller, FailOver::kAlways, "GET", target, "", headers);
   if (!response) return std::unexpected(response.error());
   if (response->status == 304) return std::optional<std::string>();
   if (response->status != 200) return std::unexpected(ErrorFrom(*response, "GET " + target));

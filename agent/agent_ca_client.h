@@ -78,6 +78,9 @@ class CaClient {
   // GET with If-None-Match when `etag` is set. nullopt for 304; else the body
   // and the new ETag (in `etag`).
   [[nodiscard]] Result<std::optional<std::string>> GetIfChanged(const std::string& target, std::string& etag);
+  // GetIfChanged with the node certificate, for the routes that serve a node
+  // its own data (/v1/node/entries).
+  [[nodiscard]] Result<std::optional<std::string>> GetAsNodeIfChanged(const std::string& target, std::string& etag);
 
   // After a failed call: Retry-After in seconds (0 when none), and whether
   // the CA said this node is banned.
@@ -106,6 +109,7 @@ class CaClient {
                                      const std::vector<std::pair<std::string, std::string>>& headers = {});
   Result<IssuedPem> PostForCert(Caller caller, FailOver fail_over, const std::string& target,
                                 const std::string& body);
+  Result<std::optional<std::string>> GetIfChanged(Caller caller, const std::string& target, std::string& etag);
   Error ErrorFrom(const net::HttpResponse& response, const std::string& what);
 
   ServerPool* pool_;

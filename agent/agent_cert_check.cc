@@ -36,24 +36,32 @@ std::string Join(const std::set<std::string>& names) {
 
 }  // namespace
 
-Result<HeldCert> LoadHeldPair(const std::string& cert_path, const std::string& key_path) {
-  auto pem = ReadFile(cert_path);
-  if (!pem) return std::unexpected(pem.error());
-  auto certs = CertsFromPem(*pem);
-  if (!certs) return WithContext(certs.error(), cert_path);
-  auto key = LoadKeyFile(key_path);
-  if (!key) return std::unexpected(key.error());
+Result<HeldCert> HeldFromPem(const std::string& chain_pem, const EVP_PKEY* key, const std::string& what) {
+  auto certs = CertsFromPem(chain_pem);
+  if (!certs) return WithContext(certs.error(), what);
   X509* leaf = certs->front().get();
   OsslPtr<EVP_PKEY> public_key(X509_get_pubkey(leaf));
-  if (!public_key || !KeysMatch(public_key.get(), key->get())) {
-    return MakeError(ErrorCode::kConflict, key_path + " does not hold the key of " + cert_path);
+  if (!public_key || !KeysMatch(public_key.get(), key)) {
+    return MakeError(ErrorCode::kConflict, "the key does not match the certificate of " + what);
   }
-  HeldCert held{.chain_pem = *pem,
+  HeldCert held{.chain_pem = chain_pem,
                 .serial = CertSerialHex(leaf),
                 .spiffe_id = CertSpiffeId(leaf),
                 .not_before = CertNotBefore(leaf),
                 .not_after = CertNotAfter(leaf)};
   held.leaf = std::move(certs->front());
+  return held;
+}
+
+Result<HeldCert> LoadHeldPair(const std::string& cert_path, const std::string& key_path) {
+  auto pem = ReadFile(cert_path);
+  if (!pem) return std::unexpected(pem.error());
+  auto key = LoadKeyFile(key_path);
+  if (!key) return std::unexpected(key.error());
+  auto held = HeldFromPem(*pem, key->get(), cert_path);
+  if (!held && held.error().code == ErrorCode::kConflict) {
+    return MakeError(ErrorCode::kConflict, key_path + " does not hold the key of " + cert_path);
+  }
   return held;
 }
 
@@ -89,6 +97,13 @@ std::string NameMismatch(const X509* cert, const ExpectedNames& want) {
 TimePoint RenewalTime(const HeldCert& cert, double renew_at) {
   auto lifetime = cert.not_after - cert.not_before;
   return cert.not_before + std::chrono::duration_cast<TimePoint::duration>(lifetime * renew_at);
+}
+
+TimePoint JitteredDue(const HeldCert& cert, TimePoint renew, TimePoint now, std::mt19937_64& rng) {
+  if (renew <= now) return renew;
+  std::uniform_real_distribution<double> jitter(0.9, 1.1);
+  auto left = std::chrono::duration<double>(renew - now) * jitter(rng);
+  return std::min(now + std::chrono::duration_cast<TimePoint::duration>(left), cert.not_after);
 }
 
 std::set<std::string> RevokedSerials(const std::string& crl_pem) {

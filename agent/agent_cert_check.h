@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ struct HeldCert {
 // error says what is wrong (missing, unreadable, not a pair) in words for
 // the log.
 [[nodiscard]] Result<HeldCert> LoadHeldPair(const std::string& cert_path, const std::string& key_path);
+// The same for a chain and key in memory; `what` names them in errors.
+[[nodiscard]] Result<HeldCert> HeldFromPem(const std::string& chain_pem, const EVP_PKEY* key, const std::string& what);
 
 // The names a certificate must carry, exactly: one URI SAN, these DNS names
 // and these IP addresses (compared normalised: case, IP spelling).
@@ -43,6 +46,11 @@ std::string NameMismatch(const X509* cert, const ExpectedNames& want);
 
 // not_before + renew_at x lifetime: when a certificate falls due, unjittered.
 TimePoint RenewalTime(const HeldCert& cert, double renew_at);
+
+// `renew` (RenewalTime) moved by +-10% of the time left from `now`, never
+// past not_after, so many certificates issued at once do not all renew at
+// once. `renew` itself when it is already past.
+TimePoint JitteredDue(const HeldCert& cert, TimePoint renew, TimePoint now, std::mt19937_64& rng);
 
 // Lowercase hex serials listed in every CRL of a PEM text (unparseable CRLs
 // are skipped: only verified CRLs reach this).

@@ -1,5 +1,5 @@
 // once, run (timers and signals on one io_context, each pass in a child
-// process) and status.
+// process, the Workload API in a process of its own) and status.
 #include "agent_commands.h"
 
 #include <spdlog/spdlog.h>
@@ -12,11 +12,13 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include "agent.h"
 #include "agent_pass_child.h"
 #include "agent_state.h"
+#include "workload_api_process.h"
 #include "mayfly/x509_util.h"
 
 namespace mayfly::agent {
@@ -54,9 +56,15 @@ int OnceCommand(const std::string& config_path) {
 int RunCommand(const std::string& config_path) {
   auto config = LoadAgentConfig(config_path);
   if (!config) return Fail(config.error().message), 2;
-  Agent agent(std::move(*config), Mode::kRun, SystemClock::Instance());
-
   asio::io_context ioc;
+  // Before anything else, so a bad socket path stops `run` here.
+  std::unique_ptr<WorkloadApiProcess> workload_api;
+  if (!config->workload_api_socket.empty()) {
+    auto opened = WorkloadApiProcess::Open(ioc, *config);
+    if (!opened) return Fail(opened.error().message), 2;
+    workload_api = std::move(*opened);
+  }
+  Agent agent(*config, Mode::kRun, SystemClock::Instance());
   asio::steady_timer timer(ioc);
   asio::signal_set stop(ioc, SIGTERM, SIGINT);
   asio::signal_set reload(ioc, SIGHUP);
@@ -88,6 +96,7 @@ int RunCommand(const std::string& config_path) {
         spdlog::error("SIGHUP: keeping the running configuration: {}", fresh.error().message);
       } else {
         spdlog::info("SIGHUP: reloaded {}", config_path);
+        if (workload_api) workload_api->Reload(*fresh);
         if (child.running()) {
           pending = std::move(*fresh);
         } else {
@@ -103,9 +112,11 @@ int RunCommand(const std::string& config_path) {
     if (ec) return;
     spdlog::info("signal {}: exiting", signo);
     child.Stop();
+    if (workload_api) workload_api->Stop();
     ioc.stop();
   });
   wait_reload();
+  if (workload_api) workload_api->Start();
   asio::post(ioc, pass);
   spdlog::info("mayfly-agent running for {}", config_path);
   ioc.run();

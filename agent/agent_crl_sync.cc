@@ -50,19 +50,6 @@ Result<std::vector<OsslPtr<X509>>> FetchIntermediates(CaClient& client, const st
   return verified;
 }
 
-// Every CRL in a PEM text, in order (none when it holds none).
-std::vector<OsslPtr<X509_CRL>> CrlsFromPem(const std::string& pem) {
-  std::vector<OsslPtr<X509_CRL>> crls;
-  OsslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  while (bio) {
-    OsslPtr<X509_CRL> crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
-    if (!crl) break;
-    crls.push_back(std::move(crl));
-  }
-  ERR_clear_error();  // the end of the text reads as a PEM error
-  return crls;
-}
-
 // A CRL's issuer as CheckCrlNumbers tells issuers apart: the DER of its name
 // (self-delimiting) then the key id of its authority key identifier (a
 // rotated CA may keep its name).
@@ -128,6 +115,18 @@ std::string Fingerprints(const std::vector<Root>& roots) {
 }
 
 }  // namespace
+
+std::vector<OsslPtr<X509_CRL>> CrlsFromPem(const std::string& pem) {
+  std::vector<OsslPtr<X509_CRL>> crls;
+  OsslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  while (bio) {
+    OsslPtr<X509_CRL> crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+    if (!crl) break;
+    crls.push_back(std::move(crl));
+  }
+  ERR_clear_error();  // the end of the text reads as a PEM error
+  return crls;
+}
 
 Result<void> CheckBundleUpdate(const std::string& trusted_pem, const std::string& fetched_pem,
                                const std::string& server_root_der) {

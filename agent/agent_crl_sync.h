@@ -13,6 +13,9 @@
 
 namespace mayfly::agent {
 
+// Every CRL in a PEM text, in order (none when it holds none).
+std::vector<OsslPtr<X509_CRL>> CrlsFromPem(const std::string& pem);
+
 // Checks that `crl_pem` holds at least one CRL and that every CRL in it is
 // signed by one of `issuers` (roots and intermediates) whose subject is the
 // CRL's issuer. kCrypto naming the CRL otherwise.

@@ -9,6 +9,7 @@ function(mayfly_target_settings target)
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     target_compile_options(${target} PRIVATE -Wno-restrict)
   endif()
+  mayfly_sanitizer_settings(${target})
   if(MAYFLY_FUZZ)
     # libstdc++ 12 offers std::expected only when __cpp_concepts >= 202002;
     # clang 16 implements what <expected> needs (P0848) but still reports
@@ -18,6 +19,14 @@ function(mayfly_target_settings target)
     target_compile_options(${target} PRIVATE
       -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()
+
+# The sanitizer flags alone, for targets that are not our code (generated
+# sources): instrumented like the rest, without our warning flags.
+function(mayfly_sanitizer_settings target)
+  if(MAYFLY_FUZZ)
+    return()  # mayfly_target_settings instruments fuzz builds itself
   elseif(MAYFLY_TSAN)
     # Asio's atomic_thread_fence is not modelled by TSan (GCC's -Wtsan): a
     # TSan build of the network code may report races inside Asio itself.

@@ -13,6 +13,8 @@ PACKAGES=(
   libtomlplusplus-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  python3-grpcio python3-protobuf
   curl jq nginx-light procps systemd
   clang-16 libclang-rt-16-dev
   golang-go golang-cfssl

@@ -215,6 +215,10 @@ void ReadAgentFile(TableReader& root, AgentConfig& cfg) {
   root.Check("renew_at", cfg.renew_at > 0 && cfg.renew_at < 1,
              "expected a number strictly between 0 and 1, like 0.5");
   config_internal::ReadKeyType(root, cfg.key_type);
+  root.ReadNonEmpty("workload_api_socket", cfg.workload_api_socket);
+  // sun_path holds 108 bytes with the terminating NUL.
+  root.Check("workload_api_socket", cfg.workload_api_socket.size() <= 107 && !cfg.workload_api_socket.ends_with('/'),
+             "expected a unix socket path of at most 107 bytes, like \"/run/mayfly/agent.sock\"");
 
   std::map<std::string, std::string> writers;  // file -> the key that writes it
   root.ForEachTable("workload", [&](TableReader& t) {

@@ -158,6 +158,21 @@ Result<KeyType> ClassifyKey(const EVP_PKEY* key) {
 
 Result<std::string> PrivateKeyToPem(const EVP_PKEY* key) { return PemOut(key, nullptr, {}); }
 
+Result<std::string> PrivateKeyToDer(const EVP_PKEY* key) {
+  ClearOpensslErrors();
+  OsslPtr<PKCS8_PRIV_KEY_INFO> info(EVP_PKEY2PKCS8(key));
+  if (!info) return OpensslError("encoding a private key as PKCS#8");
+  const int size = i2d_PKCS8_PRIV_KEY_INFO(info.get(), nullptr);
+  if (size <= 0) return OpensslError("encoding a private key as PKCS#8");
+  std::string der(static_cast<size_t>(size), '\0');
+  auto* out = reinterpret_cast<unsigned char*>(der.data());
+  if (i2d_PKCS8_PRIV_KEY_INFO(info.get(), &out) != size) {
+    OPENSSL_cleanse(der.data(), der.size());
+    return OpensslError("encoding a private key as PKCS#8");
+  }
+  return der;
+}
+
 Result<std::string> PrivateKeyToEncryptedPem(const EVP_PKEY* key, std::string_view passphrase) {
   if (passphrase.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "refusing to encrypt a key with an empty passphrase");

@@ -89,11 +89,12 @@ TEST_F(StoreMigrateCliTest, ADaemonMovedToPostgresqlServesTheSameChainAndRecords
   const size_t store_at = migrated.output.find("[store]\n");
   ASSERT_NE(store_at, std::string::npos) << migrated.output;
   EXPECT_NE(migrated.output.find("backend = \"postgresql\""), std::string::npos);
-  // The CA keys are in the database now, as the encrypted files hold them.
+  // The CA keys (root, intermediate, JWT key) are in the database now, as
+  // the encrypted files hold them.
   EXPECT_EQ(pg_->QueryValue("SELECT count(*) FROM ca_certs WHERE key_pem LIKE "
                             "'-----BEGIN ENCRYPTED PRIVATE KEY-----%'")
                 .value(),
-            "2");
+            "3");
   EXPECT_EQ(pg_->QueryValue("SELECT key_pem FROM ca_certs WHERE role = 'root'").value(),
             ReadFile(Path("ca/root.key")).value());
 

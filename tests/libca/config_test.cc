@@ -406,6 +406,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"OcspValidityTooShort",
                   "trust_domain = \"example.org\"\n[ocsp]\nvalidity = \"30s\"\n", 3, "ocsp.validity",
                   "expected a duration from \"1m\" to \"7d\""},
+        ErrorCase{"JwtMaxTtlTooLong",
+                  "trust_domain = \"example.org\"\n[jwt]\nmax_ttl = \"2d\"\n", 3, "jwt.max_ttl",
+                  "expected a duration from \"10s\" to \"24h\""},
+        ErrorCase{"JwtUnknownKey", "trust_domain = \"example.org\"\n[jwt]\nttl = \"5m\"\n", 3, "jwt.ttl",
+                  "unknown key; known keys in [jwt]: max_ttl"},
         ErrorCase{"ZeroLimit",
                   "trust_domain = \"example.org\"\n[limits]\nmax_connections = 0\n", 3,
                   "limits.max_connections", "expected a positive integer, got integer 0"},
@@ -495,6 +500,7 @@ bundle_on_change = "true"
 refresh = "30s"
 renew_at = 0.7
 key_type = "ed25519"
+workload_api_socket = "/run/mayfly/agent.sock"
 [[workload]]
 spiffe_id = "spiffe://example.org/web"
 dns = ["web.internal"]
@@ -532,6 +538,7 @@ pid_file = "api.pid"
   want.refresh = seconds(30);
   want.renew_at = 0.7;
   want.key_type = "ed25519";
+  want.workload_api_socket = "/run/mayfly/agent.sock";
   want.workloads = {{.spiffe_id = "spiffe://example.org/web",
                      .dns = {"web.internal"},
                      .ips = {"10.0.0.1"},
@@ -679,7 +686,13 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownTopLevelKey", BASE "refresh_every = \"1m\"\n", 3, "refresh_every",
                   "unknown key; known keys in the top level: server, servers, ca_fingerprint, "
                   "ca_bundle, join_token_file, state_dir, crl_path, bundle_path, "
-                  "crl_on_change, bundle_on_change, refresh, renew_at, key_type, workload"},
+                  "crl_on_change, bundle_on_change, refresh, renew_at, key_type, "
+                  "workload_api_socket, workload"},
+        ErrorCase{"WorkloadApiSocketTooLong",
+                  BASE "workload_api_socket = \"/run/sssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss\"\n", 3,
+                  "workload_api_socket", "expected a unix socket path of at most 107 bytes"},
+        ErrorCase{"WorkloadApiSocketEmpty", BASE "workload_api_socket = \"\"\n", 3,
+                  "workload_api_socket", "expected a non-empty string"},
         ErrorCase{"UnknownWorkloadKey", BASE WORKLOAD "sigal = \"HUP\"\n", 7,
                   "workload[0].sigal",
                   "unknown key; known keys in [[workload]]: spiffe_id, dns, ips, ttl, cert, "

@@ -224,6 +224,9 @@ struct AgentConfig {
   Duration refresh = std::chrono::minutes(1);  // how often the CRL and bundle are fetched
   double renew_at = 0.5;             // renew at this fraction of the lifetime, in (0, 1)
   std::string key_type = "ecdsa-p256";  // of the node key
+  // Where the SPIFFE Workload API (gRPC) is served, as a unix socket path
+  // of at most 107 bytes (sun_path). Default: "" (not served).
+  std::string workload_api_socket;
   std::vector<WorkloadConfig> workloads;  // the [[workload]] tables, in file order
 
   bool operator==(const AgentConfig&) const = default;

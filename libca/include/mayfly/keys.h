@@ -33,6 +33,9 @@ inline constexpr int kMaxRsaBits = 8192;
 
 // Unencrypted PKCS#8 PEM, for keys that live on the host using them.
 [[nodiscard]] Result<std::string> PrivateKeyToPem(const EVP_PKEY* key);
+// Unencrypted PKCS#8 DER, for keys handed over in memory (the Workload
+// API); the caller wipes it.
+[[nodiscard]] Result<std::string> PrivateKeyToDer(const EVP_PKEY* key);
 // PKCS#8 encrypted with AES-256-CBC under a PBKDF2-derived key (PBES2).
 [[nodiscard]] Result<std::string> PrivateKeyToEncryptedPem(const EVP_PKEY* key,
                                                            std::string_view passphrase);
