@@ -56,6 +56,12 @@ class Agent {
   Result<void> LoadNode();
   Result<void> EnrollWithToken(const std::string& why);
   Result<void> RenewNode();
+  // A new node certificate for a new key without a join token, proven with
+  // the held (expired) node key; kRecoveryRefused when only a new join
+  // token can bring the node back.
+  Result<void> RecoverNode();
+  // After the node certificate expired: recovery, else the join token.
+  Result<void> RecoverOrEnroll();
   // Checks the answer (CheckAnswer, for `key` and exactly `spiffe_id`), then
   // writes the new key and certificate; a refused answer writes nothing.
   Result<void> KeepNode(const IssuedPem& issued, const EVP_PKEY* key, const std::string& spiffe_id);
@@ -89,7 +95,9 @@ class Agent {
   TimePoint next_refresh_{};
   int failures_ = 0;       // consecutive failed passes, for the backoff
   int retry_after_ = 0;    // largest Retry-After of this pass, seconds
-  bool banned_ = false;    // the CA said this node is banned, this pass
+  // The CA said, this pass, that only a new join token brings this node
+  // back (it is banned, or its recovery was refused) and none worked.
+  bool banned_ = false;
   std::mt19937_64 rng_{std::random_device{}()};
 };
 

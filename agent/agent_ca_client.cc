@@ -205,6 +205,29 @@ Result<IssuedPem> CaClient::Renew(const std::string& csr) {
   return PostForCert(Caller::kNode, FailOver::kAlways, "/v1/renew", json::serialize(json::object{{"csr", csr}}));
 }
 
+Result<std::string> CaClient::RecoveryChallenge() {
+  retry_after_ = 0;
+  banned_ = false;
+  const std::string target(net::kRecoverChallengePath);
+  auto response = Exchange(Caller::kAnonymous, FailOver::kAlways, "POST", target, "{}");
+  if (!response) return std::unexpected(response.error());
+  if (response->status != 200) return std::unexpected(ErrorFrom(*response, "POST " + target));
+  boost::system::error_code ec;
+  const json::value v = json::parse(response->body, ec);
+  const json::value* challenge = !ec && v.is_object() ? v.as_object().if_contains("challenge") : nullptr;
+  if (challenge == nullptr || !challenge->is_string() || challenge->as_string().empty()) {
+    return MakeError(ErrorCode::kUnavailable, "POST " + target + ": the answer has no challenge");
+  }
+  return std::string(challenge->as_string());
+}
+
+Result<IssuedPem> CaClient::Recover(const std::string& cert_pem, const std::string& challenge,
+                                    const std::string& signature, const std::string& csr) {
+  return PostForCert(Caller::kAnonymous, FailOver::kUnsent, std::string(net::kRecoverPath),
+                     json::serialize(json::object{
+                         {"cert", cert_pem}, {"challenge", challenge}, {"signature", signature}, {"csr", csr}}));
+}
+
 Result<IssuedPem> CaClient::Sign(const std::string& csr, Duration ttl) {
   if (endpoints_.empty() || !endpoints_.front().node) {
     return MakeError(ErrorCode::kUnauthenticated, "no node certificate to sign with");

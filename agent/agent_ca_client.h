@@ -64,6 +64,16 @@ class CaClient {
   // kUnavailable when the node certificate's trust domain is not the CA's.
   [[nodiscard]] Result<IssuedPem> Enroll(const std::string& token, const std::string& csr);
   [[nodiscard]] Result<IssuedPem> Renew(const std::string& csr);
+  // Node recovery, anonymous (an expired certificate cannot authenticate
+  // the connection): a fresh one-time challenge, then the new certificate
+  // for `csr`, proven by `signature` (base64, the old node key's over
+  // net::RecoveryMessage). `cert_pem` is the expired node certificate.
+  // Recover spends the challenge, so it moves to another server only when
+  // the request was certainly not sent. kRecoveryRefused when the CA says
+  // only a new join token can bring the node back.
+  [[nodiscard]] Result<std::string> RecoveryChallenge();
+  [[nodiscard]] Result<IssuedPem> Recover(const std::string& cert_pem, const std::string& challenge,
+                                          const std::string& signature, const std::string& csr);
   [[nodiscard]] Result<IssuedPem> Sign(const std::string& csr, Duration ttl);
   // POST /v1/jwt: a JWT-SVID for `spiffe_id` and `audience` (the CA's
   // default lifetime). kInvalidArgument for an answer without its members.

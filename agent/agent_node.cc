@@ -9,6 +9,8 @@
 #include "mayfly/file_util.h"
 #include "mayfly/identity.h"
 #include "mayfly/keys.h"
+#include "mayfly/net/api_wire.h"
+#include "mayfly/signature.h"
 #include "mayfly/x509_util.h"
 
 namespace mayfly::agent {
@@ -123,6 +125,52 @@ Result<void> Agent::RenewNode() {
   return KeepNode(*issued, fresh->key.get(), node_->spiffe_id);
 }
 
+Result<void> Agent::RecoverNode() {
+  auto client = Client();
+  if (!client) return std::unexpected(client.error());
+  auto challenge = (*client)->RecoveryChallenge();
+  if (!challenge) return WithContext(challenge.error(), "asking for a recovery challenge");
+  auto fresh = NewKeyAndCsr(config_.key_type, {}, {}, {});
+  if (!fresh) return std::unexpected(fresh.error());
+  auto signature = SignMessage(node_key_.get(), net::RecoveryMessage(*challenge, fresh->csr));
+  if (!signature) return WithContext(signature.error(), "signing the recovery request");
+  auto leaf = CertToPem(node_->leaf.get());
+  if (!leaf) return std::unexpected(leaf.error());
+  auto issued = (*client)->Recover(*leaf, *challenge, EncodeBase64(*signature), fresh->csr);
+  if (!issued) return WithContext(issued.error(), "recovering the node certificate");
+  const std::string ca = (*client)->answered_by();  // KeepNode replaces the client
+  const std::string old_serial = node_->serial;
+  if (auto r = KeepNode(*issued, fresh->key.get(), node_->spiffe_id); !r) return r;
+  spdlog::info("recovered with {}: node certificate serial={} replaces expired serial={}", ca, node_->serial,
+               old_serial);
+  return Ok();
+}
+
+Result<void> Agent::RecoverOrEnroll() {
+  const std::string why = "the node certificate expired at " + FormatRfc3339(node_->not_after);
+  spdlog::info("{}; recovering it with the node key", why);
+  auto recovered = RecoverNode();
+  if (recovered) return recovered;
+  if (recovered.error().code != ErrorCode::kRecoveryRefused) {
+    if (client_) retry_after_ = std::max(retry_after_, client_->retry_after());
+    return WithContext(recovered.error(), why);
+  }
+  spdlog::error("{}; the CA refused to recover it: {}", why, recovered.error().message);
+  Result<void> enrolled;
+  if (config_.join_token_file.empty()) {
+    enrolled = MakeError(ErrorCode::kRecoveryRefused,
+                         why + " and the CA refused to recover it (" + recovered.error().message +
+                             "); set join_token_file and write a new join token there (mayfly-ca token create "
+                             "--node NAME)");
+  } else {
+    enrolled = EnrollWithToken(why + " and the CA refused to recover it");
+  }
+  // Until a new token is written, asking again only hears the same answer:
+  // back off as far as a banned node does.
+  banned_ = !enrolled;
+  return enrolled;
+}
+
 Result<void> Agent::EnsureNode(const std::set<std::string>& revoked) {
   if (!node_) {
     if (auto r = LoadNode(); !r) {
@@ -131,10 +179,7 @@ Result<void> Agent::EnsureNode(const std::set<std::string>& revoked) {
     }
   }
   const TimePoint now = clock_.Now();
-  if (now >= node_->not_after) {
-    return EnrollWithToken("the node certificate expired at " + FormatRfc3339(node_->not_after) +
-                           " while the CA was unreachable");
-  }
+  if (now >= node_->not_after) return RecoverOrEnroll();
   if (revoked.contains(node_->serial)) {
     return EnrollWithToken("the node certificate (serial " + node_->serial + ") was revoked");
   }

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "api_json.h"
+#include "api_issue_steps.h"
 #include "api_routes.h"
 #include "mayfly/authorization.h"
 #include "mayfly/csr.h"
@@ -30,6 +31,8 @@ Result<std::string> NodeFromToken(std::string_view token) {
   return std::string(token.substr(0, dot));
 }
 
+}  // namespace
+
 // Enroll and renew CSRs name the node itself or nothing (DESIGN.md, PKI).
 Result<void> CheckNodeCsr(const Csr& csr, const std::string& node_id) {
   if (!csr.dns_names().empty() || !csr.ip_names().empty()) {
@@ -41,7 +44,7 @@ Result<void> CheckNodeCsr(const Csr& csr, const std::string& node_id) {
   return Ok();
 }
 
-// Takes a token from the per-node (sign, renew) or per-IP (enroll) bucket.
+// The per-node bucket for sign and renew, the per-IP one for enroll and recovery.
 bool Admit(const CallPtr& call, RateLimiter& limiter, const std::string& key, IssueRoute route) {
   const int wait = limiter.Acquire(key);
   if (wait == 0) return true;
@@ -59,7 +62,6 @@ CertRecord RecordOf(const CaRuntime& rt, const Issuer& issuer, const IssuedCert&
                     .not_after = ToUnixSeconds(cert.not_after), .issued_at = NowSeconds(rt), .der = cert.der};
 }
 
-// The audit event of an issuance; it commits with the certificate.
 AuditEvent IssueEvent(const CallPtr& call, IssueRoute route, const CertRecord& record, const IssuedCert& cert) {
   return AuditEvent{
       .time = record.issued_at, .type = std::string(route == IssueRoute::kSign ? "issue" : IssueRouteName(route)),
@@ -72,6 +74,8 @@ void IssueFailed(const CallPtr& call, IssueRoute route, const Error& error) {
   call->rt.metrics().CountIssue(route, false);
   call->Refuse(error);
 }
+
+namespace {
 
 // Signs, then commits the certificate and its audit event through the
 // group-commit queue and answers only once both are durable.

@@ -37,6 +37,11 @@ void ReplyConditional(const CallPtr& call, const std::string& body, const std::s
 
 // Public: anyone (no credential).
 void HandleEnroll(const CallPtr& call);
+// Node recovery (api_recover.cc): an expired node certificate, proven with
+// its key against a one-time challenge, for a new one. No client
+// certificate: the listener refuses an expired one at the handshake.
+void HandleRecoverChallenge(const CallPtr& call);
+void HandleRecover(const CallPtr& call);
 void HandleBundle(const CallPtr& call);
 void HandleCrl(const CallPtr& call);
 void HandleIntermediates(const CallPtr& call);

@@ -10,6 +10,7 @@
 #include "api_json.h"
 #include "api_routes.h"
 #include "mayfly/identity.h"
+#include "mayfly/net/api_wire.h"
 #include "mayfly/x509_util.h"
 
 namespace mayfly {
@@ -21,6 +22,8 @@ constexpr AdminRole kAdminRole = AdminRole::kAdmin;
 
 constexpr Route kRoutes[] = {
     {"POST", "/v1/enroll", CallerClass::kAnyone, HandleEnroll},
+    {"POST", net::kRecoverChallengePath, CallerClass::kAnyone, HandleRecoverChallenge},
+    {"POST", net::kRecoverPath, CallerClass::kAnyone, HandleRecover},
     {"GET", "/v1/bundle", CallerClass::kAnyone, HandleBundle},
     {"GET", "/v1/crl", CallerClass::kAnyone, HandleCrl},
     {"GET", "/v1/intermediates", CallerClass::kAnyone, HandleIntermediates},

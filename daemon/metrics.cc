@@ -11,6 +11,7 @@ std::string_view IssueRouteName(IssueRoute route) {
     case IssueRoute::kRenew: return "renew";
     case IssueRoute::kSign: return "sign";
     case IssueRoute::kServer: return "server";
+    case IssueRoute::kRecover: return "recover";
   }
   return "unknown";
 }

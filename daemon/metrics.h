@@ -14,8 +14,8 @@
 namespace mayfly {
 
 // What an issuance was for; the `route` label of mayfly_issuances_total.
-enum class IssueRoute { kEnroll, kRenew, kSign, kServer };
-inline constexpr size_t kIssueRouteCount = 4;
+enum class IssueRoute { kEnroll, kRenew, kSign, kServer, kRecover };
+inline constexpr size_t kIssueRouteCount = 5;
 std::string_view IssueRouteName(IssueRoute route);
 
 // What a failed pre-issuance check was for: the `kind` label of

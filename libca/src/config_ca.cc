@@ -74,6 +74,7 @@ void ReadIssuance(TableReader& t, TableReader& ca_table, CaConfig& cfg) {
   t.Read("node_ttl", is.node_ttl);
   t.Read("backdate", is.backdate);
   t.Read("max_token_ttl", is.max_token_ttl);
+  t.ReadDurationOrOff("node_recovery_window", is.node_recovery_window);
   TableReader::CheckOrder(t, "min_ttl", is.min_ttl, t, "default_ttl", is.default_ttl);
   TableReader::CheckOrder(t, "default_ttl", is.default_ttl, t, "max_ttl", is.max_ttl);
   TableReader::CheckOrder(t, "min_ttl", is.min_ttl, t, "node_ttl", is.node_ttl);

@@ -14,6 +14,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kForbidden: return "forbidden";
     case ErrorCode::kNodeBanned: return "node_banned";
     case ErrorCode::kInvalidToken: return "invalid_token";
+    case ErrorCode::kRecoveryRefused: return "recovery_refused";
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kAlreadyExists: return "already_exists";
     case ErrorCode::kConflict: return "conflict";

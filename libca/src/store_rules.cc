@@ -57,6 +57,27 @@ std::unexpected<Error> RevokedInFlight(const std::string& caller_serial) {
                    "certificate " + caller_serial + " was revoked while this request was in flight");
 }
 
+std::unexpected<Error> ChallengeUnusable() {
+  return MakeError(ErrorCode::kUnauthenticated,
+                   "the recovery challenge is unknown, already used or expired; ask for a new one");
+}
+
+Result<void> CheckLatestNodeCert(const std::string& node, const std::string& old_serial,
+                                 const std::optional<std::string>& latest, bool latest_revoked) {
+  if (!latest || *latest != old_serial) {
+    return MakeError(ErrorCode::kRecoveryRefused,
+                     "certificate " + old_serial + " is not the latest node certificate of " + node +
+                         "; only the latest may recover: issue a new join token (mayfly-ca token create --node " +
+                         node + ")");
+  }
+  if (latest_revoked) {
+    return MakeError(ErrorCode::kRecoveryRefused, "certificate " + old_serial +
+                                                     " is revoked: issue a new join token (mayfly-ca token create "
+                                                     "--node " + node + ")");
+  }
+  return Ok();
+}
+
 Result<void> CheckCaStates(const std::function<Result<int64_t>(CaRole, CaState)>& count) {
   for (CaRole role : {CaRole::kRoot, CaRole::kIntermediate, CaRole::kJwt}) {
     for (CaState state : {CaState::kActive, CaState::kPrepared}) {

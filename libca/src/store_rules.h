@@ -40,6 +40,14 @@ inline constexpr std::string_view kEntryFromApi = "api";
 [[nodiscard]] std::unexpected<Error> BannedInFlight(const std::string& node);
 [[nodiscard]] std::unexpected<Error> RevokedInFlight(const std::string& caller_serial);
 
+// Why a node recovery is refused in its transaction: the challenge is not
+// (or no longer) usable (kUnauthenticated), or the certificate it presented
+// is not its node's latest unrevoked one (kRecoveryRefused). `latest` is the
+// latest node certificate's serial, nullopt when the node has none.
+[[nodiscard]] std::unexpected<Error> ChallengeUnusable();
+[[nodiscard]] Result<void> CheckLatestNodeCert(const std::string& node, const std::string& old_serial,
+                                               const std::optional<std::string>& latest, bool latest_revoked);
+
 // After a rotation step is written, within its transaction: at most one
 // active and one prepared CA certificate of each of root and intermediate.
 // Two instances making steps at once (two inits, two prepares) would break

@@ -200,6 +200,20 @@ void TableReader::Read(std::string_view key, Duration& out) {
   out = *parsed;
 }
 
+void TableReader::ReadDurationOrOff(std::string_view key, Duration& out) {
+  const toml::node* node = Node(key);
+  if (node == nullptr) return;
+  const auto* text = node->as_string();
+  if (text != nullptr && text->get() == "0s") {
+    out = Duration::zero();
+    return;
+  }
+  if (text == nullptr) return Check(key, false, std::string(kDurationExpected) + R"(, or "0s" for off)");
+  Result<Duration> parsed = ParseDuration(text->get());
+  if (!parsed) return Invalid(key, parsed.error().message + R"(, or "0s" for off)");
+  out = *parsed;
+}
+
 void TableReader::Read(std::string_view key, std::optional<Duration>& out) {
   if (!Has(key)) {
     Node(key);

@@ -72,6 +72,8 @@ class TableReader {
   void Read(std::string_view key, bool& out);
   void Read(std::string_view key, Duration& out);
   void Read(std::string_view key, std::optional<Duration>& out);
+  // A duration, or "0s" (zero: the feature it sets is off).
+  void ReadDurationOrOff(std::string_view key, Duration& out);
   void Read(std::string_view key, std::vector<std::string>& out);
   void Read(std::string_view key, int& out);      // a positive integer
   void Read(std::string_view key, size_t& out);   // a positive integer

@@ -38,6 +38,7 @@ int HttpStatusFor(ErrorCode code) {
       return 401;
     case ErrorCode::kForbidden:
     case ErrorCode::kNodeBanned:
+    case ErrorCode::kRecoveryRefused:
       return 403;
     case ErrorCode::kNotFound: return 404;
     case ErrorCode::kAlreadyExists:
@@ -96,6 +97,16 @@ Result<CertificateAnswer> ParseCertificateAnswer(std::string_view body, std::str
     return MakeError(ErrorCode::kUnavailable, std::string(what) + ": the answer has no certificate");
   }
   return answer;
+}
+
+std::string RecoveryMessage(std::string_view challenge, std::string_view csr_pem) {
+  // The challenge is fixed-size hex, with no newline, so the CSR's bytes
+  // start at one place only.
+  std::string message = "mayfly node recovery v1\n";
+  message += challenge;
+  message += '\n';
+  message += csr_pem;
+  return message;
 }
 
 }  // namespace mayfly::net

@@ -12,7 +12,12 @@
 #include <regex>
 #include <set>
 
+#include "mayfly/clock.h"
 #include "mayfly/file_util.h"
+#include "mayfly/keys.h"
+#include "mayfly/net/api_wire.h"
+#include "mayfly/signature.h"
+#include "mayfly/x509_util.h"
 #include "support/ca_fixture.h"
 #include "support/child_process.h"
 #include "support/lapse_watch.h"
@@ -233,6 +238,26 @@ TEST_F(HaDaemonsTest, OneTokenEnrollsOnceWhateverInstanceEachTryReaches) {
   EXPECT_EQ(statuses.count(200), 1u);
   const std::string loser = ReadJson("race-a").contains("error") ? "race-a" : "race-b";
   EXPECT_EQ(ErrorCodeIn(loser), "invalid_token");
+}
+
+// A node recovery challenge handed out by one instance is accepted by the
+// other and spent there: the same request sent to the first is refused.
+TEST_F(HaDaemonsTest, ARecoveryChallengeFromOneIsSpentOnceAtTheOther) {
+  Enroll(a_, a_, "node-away");
+  auto cert = CertFromPem(ReadFile(Path("node-away.pem")).value()).value();
+  const TimePoint not_after = CertNotAfter(cert.get());
+  ASSERT_TRUE(testing::WaitUntil([&] { return SystemClock::Instance().Now() > not_after; }, 30s, 200ms));
+  ASSERT_EQ(Post(a_, std::string(net::kRecoverChallengePath), {}, "challenge.json"), 200);
+  const std::string challenge(ReadJson("challenge.json").at("challenge").as_string());
+  const std::string csr = Csr("node-away-new");
+  auto key = LoadKeyFile(Path("node-away.key")).value();
+  const std::string signature = SignMessage(key.get(), net::RecoveryMessage(challenge, csr)).value();
+  const json::object body{{"cert", CertToPem(cert.get()).value()}, {"challenge", challenge},
+                          {"signature", EncodeBase64(signature)}, {"csr", csr}};
+  ASSERT_EQ(Post(b_, std::string(net::kRecoverPath), body, "recovered.json"), 200)
+      << ReadFile(Path("recovered.json")).value_or("");
+  EXPECT_EQ(Post(a_, std::string(net::kRecoverPath), body, "replayed.json"), 401);
+  EXPECT_EQ(ErrorCodeIn("replayed.json"), "unauthenticated");
 }
 
 TEST_F(HaDaemonsTest, ConcurrentWritersOnBothKeepOneAuditChainAndRisingCrlNumbers) {

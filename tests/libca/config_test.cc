@@ -121,9 +121,18 @@ TEST(CaConfigTest, MinimalFileKeepsEveryDefault) {
   EXPECT_EQ(cfg->issuance.min_ttl, minutes(1));
   EXPECT_EQ(cfg->issuance.backdate, minutes(1));
   EXPECT_EQ(cfg->issuance.max_token_ttl, hours(24));
+  EXPECT_EQ(cfg->issuance.node_recovery_window, hours(24 * 30));
   EXPECT_TRUE(cfg->ca.name_constraints);
   EXPECT_EQ(cfg->ca.key_type, "ecdsa-p256");
   EXPECT_EQ(cfg->ca.rotate_before, cfg->ca.intermediate_ttl / 3);
+}
+
+TEST(CaConfigTest, NodeRecoveryWindowZeroTurnsRecoveryOff) {
+  testing::TempDir dir;
+  auto cfg = LoadCaConfig(
+      WriteFile(dir, "ca.toml", "trust_domain = \"example.org\"\n[issuance]\nnode_recovery_window = \"0s\"\n"));
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  EXPECT_EQ(cfg->issuance.node_recovery_window, Duration::zero());
 }
 
 TEST(CaConfigTest, RotateBeforeDefaultsToAThirdOfTheIntermediateLifetime) {
@@ -163,6 +172,7 @@ min_ttl = "30s"
 node_ttl = "12h"
 backdate = "5m"
 max_token_ttl = "2h"
+node_recovery_window = "7d"
 [crl]
 interval = "5m"
 next_update = "2h"
@@ -213,7 +223,8 @@ node = "db-1"
                    .min_ttl = seconds(30),
                    .node_ttl = hours(12),
                    .backdate = minutes(5),
-                   .max_token_ttl = hours(2)};
+                   .max_token_ttl = hours(2),
+                   .node_recovery_window = hours(24 * 7)};
   want.crl = {.interval = minutes(5), .next_update = hours(2), .url = "http://ca.internal/crl"};
   want.limits = {.sign_per_node_per_minute = 10,
                  .enroll_per_ip_per_minute = 2,
@@ -299,9 +310,15 @@ INSTANTIATE_TEST_SUITE_P(
                   "trust_domain = \"example.org\"\n[issuance]\nmax_tll = \"1h\"\n", 3,
                   "issuance.max_tll",
                   "unknown key; known keys in [issuance]: default_ttl, max_ttl, min_ttl, "
-                  "node_ttl, backdate, max_token_ttl"},
+                  "node_ttl, backdate, max_token_ttl, node_recovery_window"},
         ErrorCase{"BadMaxTokenTtl", "trust_domain = \"example.org\"\n[issuance]\nmax_token_ttl = \"0s\"\n", 3,
                   "issuance.max_token_ttl", "expected a duration"},
+        ErrorCase{"BadNodeRecoveryWindow",
+                  "trust_domain = \"example.org\"\n[issuance]\nnode_recovery_window = \"30 days\"\n", 3,
+                  "issuance.node_recovery_window", "expected a duration like \"90s\", \"10m\", \"1h\" or \"30d\""},
+        ErrorCase{"NodeRecoveryWindowNotAString",
+                  "trust_domain = \"example.org\"\n[issuance]\nnode_recovery_window = 0\n", 3,
+                  "issuance.node_recovery_window", "or \"0s\" for off"},
         ErrorCase{"MaxTokenTtlNotAString", "trust_domain = \"example.org\"\n[issuance]\nmax_token_ttl = 24\n", 3,
                   "issuance.max_token_ttl", "expected a duration string"},
         ErrorCase{"UnknownTable", "trust_domain = \"example.org\"\n[issuence]\n", 2,

@@ -97,6 +97,10 @@ struct CaConfig {
     // naming this cap). A token asked without a TTL lives 1h, or this when
     // shorter.
     Duration max_token_ttl = std::chrono::hours(24);
+    // How long after its node certificate expired a node may still recover
+    // (POST /v1/node/recover: a new certificate for a new key, proven with
+    // the old key, no join token). Zero ("0s"): recovery is off.
+    Duration node_recovery_window = std::chrono::hours(24 * 30);
 
     bool operator==(const Issuance&) const = default;
   } issuance;

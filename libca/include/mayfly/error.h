@@ -21,6 +21,7 @@ enum class ErrorCode {
   kForbidden,         // the caller may not do this
   kNodeBanned,        // the calling node is banned until it re-enrolls with a new join token
   kInvalidToken,      // join token unknown, used or expired
+  kRecoveryRefused,   // node recovery refused for good: the node needs a new join token
   kNotFound,
   kAlreadyExists,
   kConflict,

@@ -45,6 +45,8 @@ class SqliteStore final : public Store {
   [[nodiscard]] Result<CrlContents> NextCrl(const std::string& issuer, int64_t now) override;
   [[nodiscard]] Result<void> CreateToken(const TokenRecord& token) override;
   [[nodiscard]] Result<std::string> ConsumeTokenAndEnroll(const std::string& token_hash, int64_t now, CertRecord node_cert, std::optional<AuditEvent> event) override;
+  [[nodiscard]] Result<void> CreateRecoveryChallenge(const std::string& challenge_hash, int64_t expires_at, int64_t now) override;
+  [[nodiscard]] Result<void> ConsumeChallengeAndRecover(const std::string& challenge_hash, int64_t now, const std::string& old_serial, const CertRecord& new_cert, const AuditEvent& event) override;
   [[nodiscard]] Result<std::optional<NodeRecord>> GetNode(const std::string& name) override;
   [[nodiscard]] Result<std::vector<std::string>> ListBannedNodes() override;
   [[nodiscard]] Result<void> PutAdmin(const AdminRecord& admin) override;

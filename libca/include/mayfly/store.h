@@ -100,6 +100,26 @@ class Store {
                                                           int64_t now, CertRecord node_cert,
                                                           std::optional<AuditEvent> event = std::nullopt) = 0;
 
+  // Node recovery challenges, stored only as hashes. Records one usable
+  // until `expires_at`, and drops every challenge expired at `now` (a
+  // challenge never asked for back costs nothing for long). kConflict when
+  // the hash exists.
+  [[nodiscard]] virtual Result<void> CreateRecoveryChallenge(const std::string& challenge_hash, int64_t expires_at,
+                                                             int64_t now) = 0;
+  // One transaction, atomic against every writer of the database: the
+  // challenge is consumed (it must exist and be unexpired at `now`, else
+  // kUnauthenticated); `old_serial` must be the latest node certificate of
+  // new_cert.node and unrevoked (else kRecoveryRefused: a newer one was
+  // issued meanwhile, by a renewal or another recovery); new_cert is
+  // inserted as InsertCertificates would (kNodeBanned for a banned node,
+  // kConflict for a duplicate serial) and `event` appended to the audit
+  // chain. Any failure leaves everything as it was, the challenge included.
+  // Concurrent calls with one challenge, or for one node: one wins.
+  [[nodiscard]] virtual Result<void> ConsumeChallengeAndRecover(const std::string& challenge_hash, int64_t now,
+                                                                const std::string& old_serial,
+                                                                const CertRecord& new_cert,
+                                                                const AuditEvent& event) = 0;
+
   // Nodes. A node revoked before it ever enrolled has enrolled_at 0.
   [[nodiscard]] virtual Result<std::optional<NodeRecord>> GetNode(const std::string& name) = 0;
   // Names of banned nodes, sorted.

@@ -148,6 +148,14 @@ ALTER TABLE ca_certs DROP CONSTRAINT ca_certs_role_check;
 ALTER TABLE ca_certs ADD CONSTRAINT ca_certs_role_check
   CHECK (role IN ('root', 'intermediate', 'cross', 'jwt'));
 )sql"},
+    {6, "node recovery challenges", R"sql(
+-- Single-use, short-lived; a challenge is kept only as its SHA-256.
+CREATE TABLE recovery_challenges (
+  hash text PRIMARY KEY,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX recovery_challenges_expiry ON recovery_challenges (expires_at);
+)sql"},
 };
 
 // The version the database is at; 0 for an empty one.

@@ -168,6 +168,14 @@ INSERT INTO ca_certs_jwt (id, role, state, key_id, issuer_key_id, serial, der, k
 DROP TABLE ca_certs;
 ALTER TABLE ca_certs_jwt RENAME TO ca_certs;
 )sql"},
+    {8, "node recovery challenges", R"sql(
+-- Single-use, short-lived; a challenge is kept only as its SHA-256.
+CREATE TABLE recovery_challenges (
+  hash TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX recovery_challenges_expiry ON recovery_challenges (expires_at);
+)sql"},
 };
 
 Result<int> ReadUserVersion(Connection& conn) {

@@ -50,4 +50,16 @@ boost::json::object ToJson(const CertificateAnswer& answer);
 // certificate: the server is not speaking this API.
 [[nodiscard]] Result<CertificateAnswer> ParseCertificateAnswer(std::string_view body, std::string_view what);
 
+// Node recovery: a node whose certificate expired asks POST
+// /v1/node/recover/challenge for {"challenge","expires_at"}, then POSTs
+// /v1/node/recover {"cert","challenge","signature","csr"}, where
+// `signature` is base64 of its old key's signature over RecoveryMessage.
+inline constexpr std::string_view kRecoverChallengePath = "/v1/node/recover/challenge";
+inline constexpr std::string_view kRecoverPath = "/v1/node/recover";
+// What the old node key signs: a fixed label (so no signature made for
+// anything else can serve here), the challenge (so no captured request can
+// be replayed once it is spent) and the CSR of the new key (so a captured
+// signature cannot get a certificate for another key).
+std::string RecoveryMessage(std::string_view challenge, std::string_view csr_pem);
+
 }  // namespace mayfly::net
