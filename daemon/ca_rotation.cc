@@ -452,6 +452,8 @@ Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& a
 }
 
 Result<void> CaRuntime::EnsureJwtKey() {
+  // Every start after the first: the view already has one, no store read.
+  if (ca()->Active(CaRole::kJwt) != nullptr) return Ok();
   std::lock_guard lock(rotation_mu_);
   if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
   const auto view = ca();

@@ -25,6 +25,16 @@ bool CrossPublished(const std::vector<CaCertRecord>& records, const CaCertRecord
   return IsPublished(cross.state) && signer != nullptr && IsPublished(signer->state);
 }
 
+// Reads the passphrase into `passphrase` unless an earlier key needed it
+// already: one read per view, only when a key must be loaded.
+Result<void> ReadPassphraseOnce(const std::string& passphrase_file, std::optional<Passphrase>& passphrase) {
+  if (passphrase) return Ok();
+  auto read = Passphrase::Read(passphrase_file);
+  if (!read) return std::unexpected(read.error());
+  passphrase.emplace(std::move(*read));
+  return Ok();
+}
+
 Result<std::shared_ptr<const Issuer>> LoadIssuer(const CaCertRecord& record, const std::string& state_dir,
                                                  const std::string& passphrase_file,
                                                  std::optional<Passphrase>& passphrase, const IssuerOptions& options,
@@ -34,11 +44,7 @@ Result<std::shared_ptr<const Issuer>> LoadIssuer(const CaCertRecord& record, con
       if (issuer->id() == record.key_id) return issuer;
     }
   }
-  if (!passphrase) {
-    auto read = Passphrase::Read(passphrase_file);
-    if (!read) return std::unexpected(read.error());
-    passphrase.emplace(std::move(*read));
-  }
+  if (auto r = ReadPassphraseOnce(passphrase_file, passphrase); !r) return std::unexpected(r.error());
   auto cert = CertFromDer(record.der);
   if (!cert) return WithContext(cert.error(), "CA certificate " + record.serial);
   auto key = LoadCaKey(record, state_dir, *passphrase);
@@ -61,11 +67,7 @@ Result<std::shared_ptr<const JwtSigner>> LoadJwtSigner(const CaCertRecord& recor
   if (previous != nullptr && previous->jwt_signer && previous->jwt_signer->kid == record.key_id) {
     return previous->jwt_signer;
   }
-  if (!passphrase) {
-    auto read = Passphrase::Read(passphrase_file);
-    if (!read) return std::unexpected(read.error());
-    passphrase.emplace(std::move(*read));
-  }
+  if (auto r = ReadPassphraseOnce(passphrase_file, passphrase); !r) return std::unexpected(r.error());
   auto key = LoadCaKey(record, state_dir, *passphrase);
   if (!key) return std::unexpected(key.error());
   if (!KeysMatch(public_key, key->get())) {
