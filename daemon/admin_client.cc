@@ -100,4 +100,14 @@ int RunAdminCall(const GlobalOptions& global, const std::string& method, const s
   return 0;
 }
 
+std::string Query(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string q;
+  for (const auto& [k, v] : params) {
+    if (v.empty()) continue;
+    auto encoded = net::PercentEncode(v);
+    q += (q.empty() ? "?" : "&") + k + "=" + encoded.value_or(v);
+  }
+  return q;
+}
+
 }  // namespace mayfly::cli

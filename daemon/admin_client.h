@@ -6,6 +6,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.h"
 #include "mayfly/error.h"
@@ -39,6 +41,10 @@ class AdminClient {
 int RunAdminCall(const GlobalOptions& global, const std::string& method, const std::string& target,
                  const std::optional<boost::json::value>& body,
                  const std::function<void(const boost::json::object&)>& print);
+
+// "?k=v&..." from the pairs whose value is not empty, percent-encoded; ""
+// when none is.
+std::string Query(const std::vector<std::pair<std::string, std::string>>& params);
 
 // JSON helpers for printing: a string member, or "" when absent.
 std::string JsonString(const boost::json::object& obj, std::string_view key);

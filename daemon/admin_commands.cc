@@ -12,16 +12,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Query(const std::vector<std::pair<std::string, std::string>>& params) {
-  std::string q;
-  for (const auto& [k, v] : params) {
-    if (v.empty()) continue;
-    auto encoded = net::PercentEncode(v);
-    q += (q.empty() ? "?" : "&") + k + "=" + encoded.value_or(v);
-  }
-  return q;
-}
-
 std::string Join(const json::value* v) {
   if (v == nullptr || !v->is_array()) return "";
   std::string out;

@@ -68,42 +68,86 @@ void HandleListCerts(const CallPtr& call) {
   call->ReplyJson(200, out);
 }
 
-void HandleListAudit(const CallPtr& call) {
-  CaRuntime& rt = call->rt;
-  if (auto r = CheckQueryParams(call->request.query, {"since", "limit", "before"}); !r) {
-    return call->Refuse(r.error());
-  }
+namespace {
+
+// The audit listing's query (since, before, limit), read into a store call.
+struct AuditQuery {
   int64_t since = 0;
+  std::optional<int64_t> before;
+  int limit = kDefaultPage;
+};
+
+Result<AuditQuery> ReadAuditQuery(const CallPtr& call) {
+  if (auto r = CheckQueryParams(call->request.query, {"since", "limit", "before"}); !r) {
+    return std::unexpected(r.error());
+  }
+  AuditQuery q;
   if (const std::string* v = Param(call, "since")) {
     auto t = ParseRfc3339(*v);
-    if (!t) return call->Refuse(WithContext(t.error(), "\"since\"").error());
-    since = ToUnixSeconds(*t);
+    if (!t) return WithContext(t.error(), "\"since\"");
+    q.since = ToUnixSeconds(*t);
   }
-  std::optional<int64_t> before;
   if (const std::string* v = Param(call, "before")) {
     auto id = ParseIntParam(*v, "before", 1, INT64_MAX);
-    if (!id) return call->Refuse(id.error());
-    before = *id;
+    if (!id) return std::unexpected(id.error());
+    q.before = *id;
   }
   auto limit = PageLimit(call);
-  if (!limit) return call->Refuse(limit.error());
-  auto events = rt.store().ListAudit(since, *limit, before);
+  if (!limit) return std::unexpected(limit.error());
+  q.limit = *limit;
+  return q;
+}
+
+// Lists one page of audit events (of `type`, when not empty), each as
+// `to_json` makes it, under `key`.
+void ReplyAuditPage(const CallPtr& call, const std::string& type, std::string_view key,
+                    boost::json::object (*to_json)(const AuditEvent&)) {
+  auto q = ReadAuditQuery(call);
+  if (!q) return call->Refuse(q.error());
+  auto events = call->rt.store().ListAudit(q->since, q->limit, q->before, type);
   if (!events) return call->Refuse(events.error());
   boost::json::array out;
-  for (const AuditEvent& e : *events) {
-    out.push_back(boost::json::object{{"id", e.id},
-                                      {"time", FormatRfc3339(FromUnixSeconds(e.time))},
-                                      {"type", e.type},
-                                      {"actor", e.actor},
-                                      {"subject", e.subject},
-                                      {"result", e.result},
-                                      {"detail", ParseOwnJson(e.detail)}});
-  }
-  boost::json::object body{{"events", std::move(out)}};
+  for (const AuditEvent& e : *events) out.push_back(to_json(e));
+  boost::json::object body{{key, std::move(out)}};
   // A full page may have more behind it; the next page starts below its last id.
-  if (static_cast<int>(events->size()) == *limit && events->back().id > 1) body["next_before"] = events->back().id;
+  if (static_cast<int>(events->size()) == q->limit && events->back().id > 1) body["next_before"] = events->back().id;
   call->ReplyJson(200, body);
 }
+
+boost::json::object AuditEventJson(const AuditEvent& e) {
+  return boost::json::object{{"id", e.id},
+                             {"time", FormatRfc3339(FromUnixSeconds(e.time))},
+                             {"type", e.type},
+                             {"actor", e.actor},
+                             {"subject", e.subject},
+                             {"result", e.result},
+                             {"detail", ParseOwnJson(e.detail)}};
+}
+
+// An "anomaly" audit event as the anomalies listing shows it: kind, node,
+// address and action up front, the rest of its detail as evidence.
+boost::json::object AnomalyJson(const AuditEvent& e) {
+  boost::json::object out{{"id", e.id}, {"time", FormatRfc3339(FromUnixSeconds(e.time))}};
+  boost::json::value detail = ParseOwnJson(e.detail);
+  boost::json::object evidence;
+  if (detail.is_object()) {
+    for (const auto& [k, v] : detail.as_object()) {
+      if (k == "kind" || k == "node" || k == "address" || k == "action") {
+        out[k] = v;
+      } else {
+        evidence[k] = v;
+      }
+    }
+  }
+  out["evidence"] = std::move(evidence);
+  return out;
+}
+
+}  // namespace
+
+void HandleListAudit(const CallPtr& call) { ReplyAuditPage(call, "", "events", AuditEventJson); }
+
+void HandleListAnomalies(const CallPtr& call) { ReplyAuditPage(call, "anomaly", "anomalies", AnomalyJson); }
 
 void HandleVerifyAudit(const CallPtr& call) {
   if (auto r = CheckQueryParams(call->request.query, {}); !r) return call->Refuse(r.error());

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "anomaly_watch.h"
 #include "api_json.h"
 #include "api_issue_steps.h"
 #include "api_routes.h"
@@ -29,6 +30,13 @@ Result<std::string> NodeFromToken(std::string_view token) {
     return MakeError(ErrorCode::kInvalidToken, "join token is malformed");
   }
   return std::string(token.substr(0, dot));
+}
+
+// A node refused an identity by its entries: probing for identities it
+// does not have is what the refusal_burst anomaly watches.
+void RefuseAuthorization(const CallPtr& call, const Error& error, const std::string& identity) {
+  if (error.code == ErrorCode::kForbidden) WatchRefusal(call, identity);
+  call->Refuse(error, identity);
 }
 
 }  // namespace
@@ -116,10 +124,15 @@ void HandleEnroll(const CallPtr& call) {
   auto csr_text = body->String("csr");
   if (!token || !csr_text) return call->Refuse(!token ? token.error() : csr_text.error());
   auto node = NodeFromToken(*token);
-  if (!node) return call->Refuse(node.error());
+  if (!node) {
+    WatchEnrollFailure(call);
+    return call->Refuse(node.error());
+  }
   auto node_id = NodeSpiffeId(rt.trust_domain(), *node);
   if (!node_id) return call->Refuse(node_id.error(), *node);
   const std::string id = node_id->ToString();
+  // Only `mayfly-ca node unban` lifts a quarantine; a join token does not.
+  if (auto kind = rt.revocations().QuarantineOf(*node)) return call->Refuse(QuarantineError(*node, *kind), id);
   auto csr = Csr::Parse(*csr_text);
   if (!csr) return call->Refuse(csr.error(), id);
   if (auto r = CheckNodeCsr(*csr, id); !r) return call->Refuse(r.error(), id);
@@ -135,7 +148,10 @@ void HandleEnroll(const CallPtr& call) {
   const AuditEvent event = IssueEvent(call, IssueRoute::kEnroll, record, *issued);
   auto enrolled = rt.store().ConsumeTokenAndEnroll(HashToken(*token), record.issued_at, record, event);
   if (!enrolled) {
-    if (enrolled.error().code == ErrorCode::kInvalidToken) return call->Refuse(enrolled.error(), id);
+    if (enrolled.error().code == ErrorCode::kInvalidToken) {
+      WatchEnrollFailure(call);
+      return call->Refuse(enrolled.error(), id);
+    }
     return IssueFailed(call, IssueRoute::kEnroll, enrolled.error());
   }
   if (*enrolled != *node) {
@@ -144,6 +160,7 @@ void HandleEnroll(const CallPtr& call) {
                        Error{ErrorCode::kInternal, "join token was for node " + *enrolled + ", not " + *node});
   }
   rt.revocations().Unban(*node);
+  WatchEnrolled(rt, *node);
   rt.metrics().CountIssue(IssueRoute::kEnroll, true);
   AuditLog::LogLine(event);
   call->ReplyJson(200, CertificateJson(*issued, record.spiffe_id, ca->chain_pem, ca->bundle_pem));
@@ -172,6 +189,7 @@ void HandleRenew(const CallPtr& call) {
     return call->Refuse(Error{ErrorCode::kInvalidArgument, "renewal needs a new key; the CSR reuses the current one"},
                         id);
   }
+  if (!WatchIssue(call, "")) return;
   LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = id,
                 .ttl = rt.node_ttl()};
   IssueAndCommit(call, std::move(announced), IssueRoute::kRenew, spec, call->caller_name, CertKind::kNode);
@@ -209,9 +227,11 @@ void HandleSign(const CallPtr& call) {
     request.dns.push_back(std::move(*name));
   }
   const auto entries = rt.entries().Get();
+  std::string identity = id->ToString();
   auto decision = AuthorizeSign(Caller{Caller::Kind::kNode, call->caller_name}, request, *entries, rt.policy());
-  if (!decision) return call->Refuse(decision.error(), id->ToString());
-  LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = id->ToString(),
+  if (!decision) return RefuseAuthorization(call, decision.error(), identity);
+  if (!WatchIssue(call, identity)) return;
+  LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = std::move(identity),
                 .dns = std::move(request.dns), .ips = std::move(request.ips), .ttl = decision->ttl};
   IssueAndCommit(call, std::move(announced), IssueRoute::kSign, spec, call->caller_name, CertKind::kWorkload);
 }
@@ -246,7 +266,9 @@ void HandleJwt(const CallPtr& call) {
   const auto entries = rt.entries().Get();
   auto decision = AuthorizeSign(Caller{Caller::Kind::kNode, call->caller_name},
                                 SignRequest{.spiffe_id = *id, .ttl = ttl}, *entries, rt.policy());
-  if (!decision) return call->Refuse(decision.error(), id->ToString());
+  const std::string identity = id->ToString();
+  if (!decision) return RefuseAuthorization(call, decision.error(), identity);
+  if (!WatchIssue(call, identity)) return;
   const auto signer = rt.ca()->jwt_signer;
   if (!signer) return call->Refuse(Error{ErrorCode::kUnavailable, "the CA has no JWT signing key yet"});
   const int64_t now = NowSeconds(rt);

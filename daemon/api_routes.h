@@ -67,6 +67,10 @@ void HandleRevoke(const CallPtr& call);
 void HandleListCerts(const CallPtr& call);
 void HandleListAudit(const CallPtr& call);
 void HandleVerifyAudit(const CallPtr& call);
+// Anomaly detection: GET /v1/admin/anomalies (the "anomaly" audit events)
+// and POST /v1/admin/nodes/unban (api_nodes.cc).
+void HandleListAnomalies(const CallPtr& call);
+void HandleNodeUnban(const CallPtr& call);
 // CA rotation (api_ca.cc).
 void HandleCaStatus(const CallPtr& call);
 void HandleCaPrepare(const CallPtr& call);

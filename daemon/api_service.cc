@@ -7,6 +7,7 @@
 #include <exception>
 #include <string_view>
 
+#include "anomaly_watch.h"
 #include "api_json.h"
 #include "api_routes.h"
 #include "mayfly/identity.h"
@@ -40,6 +41,8 @@ constexpr Route kRoutes[] = {
     {"GET", "/v1/admin/certs", CallerClass::kAdmin, HandleListCerts, kViewer},
     {"GET", "/v1/admin/audit", CallerClass::kAdmin, HandleListAudit, kViewer},
     {"GET", "/v1/admin/audit/verify", CallerClass::kAdmin, HandleVerifyAudit, kViewer},
+    {"GET", "/v1/admin/anomalies", CallerClass::kAdmin, HandleListAnomalies, kViewer},
+    {"POST", "/v1/admin/nodes/unban", CallerClass::kAdmin, HandleNodeUnban, kOperator},
     {"GET", "/v1/admin/ca", CallerClass::kAdmin, HandleCaStatus, kViewer},
     {"POST", "/v1/admin/ca/prepare", CallerClass::kAdmin, HandleCaPrepare, kAdminRole},
     {"POST", "/v1/admin/ca/activate", CallerClass::kAdmin, HandleCaActivate, kAdminRole},
@@ -171,6 +174,9 @@ Result<void> CheckCaller(ApiCall& call, CallerClass need) {
   if (who.kind == IdentityKind::kNode && call.rt.revocations().IsBanned(who.name)) {
     return MakeError(ErrorCode::kNodeBanned, "node " + who.name +
                                                 " is banned; it must be re-enrolled with a new join token");
+  }
+  if (who.kind == IdentityKind::kNode) {
+    if (auto kind = call.rt.revocations().QuarantineOf(who.name)) return std::unexpected(QuarantineError(who.name, *kind));
   }
   const std::string serial = CertSerialHex(*cert);
   if (call.rt.revocations().IsRevoked(serial)) {

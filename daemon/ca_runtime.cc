@@ -94,6 +94,8 @@ CaRuntime::CaRuntime(const CaConfig& config, const Clock& clock)
       enroll_limiter_(config.limits.enroll_per_ip_per_minute, clock) {}
 
 CaRuntime::~CaRuntime() {
+  // What the detector learned since the last refresh outlives the daemon.
+  if (store_) SaveLearnedAddresses();
   // Completes pending issuances (their callbacks audit), then the audit log.
   commit_queue_.reset();
   check_observer_.reset();
@@ -173,6 +175,12 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   if (auto r = rt->revocations_.Rebuild(*rt->store_, ToUnixSeconds(clock.Now())); !r) {
     return std::unexpected(r.error());
   }
+  if (config.anomaly.enabled) {
+    rt->anomaly_detector_ = std::make_unique<AnomalyDetector>(config.anomaly);
+    if (auto r = rt->anomaly_detector_->Load(*rt->store_, ToUnixSeconds(clock.Now())); !r) {
+      return std::unexpected(r.error());
+    }
+  }
   CaRuntime* self = rt.get();
   auto crl = CrlPublisher::Create(*rt->store_, [self] { return self->ca(); }, config.crl.next_update, clock,
                                   rt->metrics_);
@@ -183,6 +191,15 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   rt->ocsp_ = std::move(*ocsp);
   if (auto r = rt->EnsureJwtKey(); !r) return WithContext(r.error(), "the JWT signing key");
   return rt;
+}
+
+void CaRuntime::SaveLearnedAddresses() {
+  if (!anomaly_detector_) return;
+  // Written in a batch, off the request path: a crash forgets at most the
+  // addresses learned since the last refresh.
+  if (auto r = store_->AddNodeAddresses(anomaly_detector_->TakeNewAddresses()); !r) {
+    spdlog::error("anomaly: recording source addresses: {}", r.error().ToString());
+  }
 }
 
 std::string CaRuntime::MetricsText() const {
@@ -236,6 +253,7 @@ Result<void> CaRuntime::RebuildCaches() {
 
 Result<void> CaRuntime::Refresh() {
   if (auto r = RebuildCaches(); !r) return r;
+  SaveLearnedAddresses();
   if (auto r = MaintainRotation(); !r) spdlog::error("automatic CA rotation: {}", r.error().ToString());
   return crl_->Regenerate();
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "anomaly_detector.h"
 #include "audit_log.h"
 #include "ca_view.h"
 #include "caches.h"
@@ -135,6 +136,11 @@ class CaRuntime {
   Metrics& metrics() { return metrics_; }
   // The /metrics text: the counters, and the store's WAL checkpoints.
   std::string MetricsText() const;
+  // Null when [anomaly] enabled = false.
+  AnomalyDetector* anomaly_detector() { return anomaly_detector_.get(); }
+  // Stores the source addresses the detector learned since the last call
+  // (on every refresh, with each anomaly, and when the runtime stops).
+  void SaveLearnedAddresses();
   RateLimiter& sign_limiter() { return sign_limiter_; }
   RateLimiter& enroll_limiter() { return enroll_limiter_; }
 
@@ -190,6 +196,7 @@ class CaRuntime {
   // Audits and counts failed pre-issuance checks; goes before audit_.
   std::unique_ptr<ScopedIssuanceCheckObserver> check_observer_;
   std::unique_ptr<CommitQueue> commit_queue_;
+  std::unique_ptr<AnomalyDetector> anomaly_detector_;
 };
 
 // The hex SHA-256 of a join token: all the store ever sees of it.

@@ -17,18 +17,23 @@ Result<void> RevocationCache::Rebuild(Store& store, int64_t now) {
     }
     auto revoked = store.ListRevokedUnexpired("", now);
     if (!revoked) return WithContext(revoked.error(), "loading revoked certificates");
-    auto banned = store.ListBannedNodes();
-    if (!banned) return WithContext(banned.error(), "loading banned nodes");
+    auto nodes = store.ListNodes();
+    if (!nodes) return WithContext(nodes.error(), "loading banned and quarantined nodes");
     std::unordered_set<std::string> serials;
     serials.reserve(revoked->size());
     for (auto& r : *revoked) serials.insert(std::move(r.serial));
-    std::unordered_set<std::string> nodes(std::make_move_iterator(banned->begin()),
-                                          std::make_move_iterator(banned->end()));
+    std::unordered_set<std::string> banned;
+    std::unordered_map<std::string, std::string> quarantined;
+    for (NodeRecord& n : *nodes) {
+      if (n.banned) banned.insert(n.name);
+      if (!n.quarantine.empty()) quarantined.emplace(std::move(n.name), std::move(n.quarantine));
+    }
     std::unique_lock lock(mu_);
     if (generation != generation_ && attempt < kTries) continue;
     if (generation != generation_) serials.insert(revoked_.begin(), revoked_.end());
     revoked_.swap(serials);
-    banned_.swap(nodes);
+    banned_.swap(banned);
+    quarantined_.swap(quarantined);
     ++generation_;
     return Ok();
   }
@@ -59,6 +64,26 @@ void RevocationCache::Ban(const std::string& node) {
 void RevocationCache::Unban(const std::string& node) {
   std::unique_lock lock(mu_);
   banned_.erase(node);
+  ++generation_;
+}
+
+std::optional<std::string> RevocationCache::QuarantineOf(const std::string& node) const {
+  std::shared_lock lock(mu_);
+  if (quarantined_.empty()) return std::nullopt;  // the usual case: no lookup
+  auto it = quarantined_.find(node);
+  if (it == quarantined_.end()) return std::nullopt;
+  return it->second;
+}
+
+void RevocationCache::Quarantine(const std::string& node, const std::string& kind) {
+  std::unique_lock lock(mu_);
+  quarantined_.emplace(node, kind);
+  ++generation_;
+}
+
+void RevocationCache::LiftQuarantine(const std::string& node) {
+  std::unique_lock lock(mu_);
+  quarantined_.erase(node);
   ++generation_;
 }
 

@@ -6,9 +6,11 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -17,7 +19,8 @@
 
 namespace mayfly {
 
-// Serials of revoked, unexpired certificates and names of banned nodes.
+// Serials of revoked, unexpired certificates, names of banned nodes and of
+// quarantined ones (with the anomaly kind that quarantined them).
 // Thread-safe; lookups take a shared lock.
 class RevocationCache {
  public:
@@ -30,6 +33,10 @@ class RevocationCache {
   void Ban(const std::string& node);
   // After a successful enrollment, which lifts the ban in the store.
   void Unban(const std::string& node);
+  // The anomaly kind a node is quarantined for; nullopt when it is not.
+  std::optional<std::string> QuarantineOf(const std::string& node) const;
+  void Quarantine(const std::string& node, const std::string& kind);
+  void LiftQuarantine(const std::string& node);
 
   size_t revoked_count() const;
 
@@ -37,6 +44,7 @@ class RevocationCache {
   mutable std::shared_mutex mu_;
   std::unordered_set<std::string> revoked_;
   std::unordered_set<std::string> banned_;
+  std::unordered_map<std::string, std::string> quarantined_;
   uint64_t generation_ = 0;   // bumped by every change, so Rebuild sees races
 };
 

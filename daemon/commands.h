@@ -32,6 +32,9 @@ void AddAdminCommands(CLI::App& app, const GlobalOptions& global, Action& action
 // admin create | list | revoke: admin credentials and roles.
 void AddAdminRoleCommands(CLI::App& app, const GlobalOptions& global, Action& action);
 
+// anomalies, node unban: the anomaly watch's findings and quarantines.
+void AddAnomalyCommands(CLI::App& app, const GlobalOptions& global, Action& action);
+
 // ca status | prepare | activate | retire | rotate: CA rotation.
 void AddCaCommands(CLI::App& app, const GlobalOptions& global, Action& action);
 

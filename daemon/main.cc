@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   mayfly::cli::AddServeCommand(app, global, action);
   mayfly::cli::AddAdminCommands(app, global, action);
   mayfly::cli::AddAdminRoleCommands(app, global, action);
+  mayfly::cli::AddAnomalyCommands(app, global, action);
   mayfly::cli::AddCaCommands(app, global, action);
   mayfly::cli::AddStoreCommands(app, global, action);
   // Global options may also follow the subcommand names.

@@ -111,6 +111,11 @@ std::string Metrics::PrometheusText() const {
                        issuance_check_failures[i].load());
   }
 
+  Header(out, "mayfly_anomalies_total", "counter", "Anomalies raised by the issuance watch, by kind.");
+  for (size_t i = 0; i < kAnomalyKinds.size(); ++i) {
+    out += fmt::format("mayfly_anomalies_total{{kind=\"{}\"}} {}\n", kAnomalyKinds[i], anomalies[i].load());
+  }
+
   Header(out, "mayfly_request_duration_seconds", "histogram", "API request latency.");
   uint64_t cumulative = 0;
   for (size_t i = 0; i < kLatencyBounds.size(); ++i) {

@@ -22,6 +22,10 @@ std::string_view IssueRouteName(IssueRoute route);
 // mayfly_issuance_check_failures_total (the check kinds of issuance_check.h).
 inline constexpr std::array<std::string_view, 6> kIssuanceCheckKinds = {"leaf",  "root", "intermediate",
                                                                          "cross", "crl",  "ocsp_responder"};
+// The anomaly kinds (anomaly_detector.h, in AnomalyKind order): the `kind`
+// label of mayfly_anomalies_total.
+inline constexpr std::array<std::string_view, 5> kAnomalyKinds = {
+    "issuance_surge", "new_identity", "new_source_address", "refusal_burst", "enroll_failure_burst"};
 // What an OCSP answer said; the `status` label of mayfly_ocsp_responses_total.
 enum class OcspOutcome { kGood, kRevoked, kUnknown, kUnauthorized, kMalformed, kTryLater };
 inline constexpr size_t kOcspOutcomeCount = 6;
@@ -49,6 +53,7 @@ struct Metrics {
   std::array<std::atomic<uint64_t>, kOcspOutcomeCount> ocsp_responses{};
   std::atomic<uint64_t> ocsp_signatures{0};     // OCSP responses and responder certificates signed
   std::atomic<uint64_t> jwt_svids{0};           // JWT-SVIDs signed
+  std::array<std::atomic<uint64_t>, kAnomalyKinds.size()> anomalies{};  // by kAnomalyKinds index
 
   // Requests answered on the API and admin listeners, and how long they took.
   std::array<std::atomic<uint64_t>, kLatencyBounds.size() + 1> latency_buckets{};
@@ -61,6 +66,7 @@ struct Metrics {
   void CountOcsp(OcspOutcome outcome) {
     ocsp_responses[static_cast<size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
   }
+  void CountAnomaly(size_t kind_index) { anomalies.at(kind_index).fetch_add(1, std::memory_order_relaxed); }
   void ObserveLatency(std::chrono::steady_clock::duration d);
 
   // The Prometheus text exposition format (version 0.0.4), every series

@@ -114,6 +114,24 @@ void ReadJwt(TableReader& t, CaConfig::Jwt& jwt) {
           R"(expected a duration from "10s" to "24h")");
 }
 
+void ReadAnomaly(TableReader& t, CaConfig::Anomaly& anomaly) {
+  t.Read("enabled", anomaly.enabled);
+  t.Read("action", anomaly.action);
+  t.Check("action", anomaly.action == "alert" || anomaly.action == "quarantine",
+          R"(expected "alert" or "quarantine")");
+  t.Read("window", anomaly.window);
+  t.Check("window", anomaly.window >= std::chrono::minutes(1) && anomaly.window <= std::chrono::hours(24),
+          R"(expected a duration from "1m" to "24h")");
+  t.Read("surge_factor", anomaly.surge_factor);
+  t.Check("surge_factor", anomaly.surge_factor >= 1.5 && anomaly.surge_factor <= 1000,
+          "expected a number from 1.5 to 1000");
+  t.Read("surge_floor", anomaly.surge_floor);
+  t.ReadDurationOrOff("learning_period", anomaly.learning_period);
+  t.Read("new_source_address", anomaly.new_source_address);
+  t.Read("refusal_burst", anomaly.refusal_burst);
+  t.Read("enroll_failure_burst", anomaly.enroll_failure_burst);
+}
+
 void ReadLimits(TableReader& t, CaConfig::Limits& limits) {
   t.Read("sign_per_node_per_minute", limits.sign_per_node_per_minute);
   t.Read("enroll_per_ip_per_minute", limits.enroll_per_ip_per_minute);
@@ -208,7 +226,9 @@ void ReadCaFile(TableReader& root, CaConfig& cfg) {
   ReadTls(tls, cfg.tls);
   TableReader store = root.Table("store");
   ReadStore(store, cfg.store);
-  for (TableReader* table : {&ca, &issuance, &crl, &limits, &ocsp, &jwt, &tls, &store}) table->Finish();
+  TableReader anomaly = root.Table("anomaly");
+  ReadAnomaly(anomaly, cfg.anomaly);
+  for (TableReader* table : {&ca, &issuance, &crl, &limits, &ocsp, &jwt, &tls, &store, &anomaly}) table->Finish();
 
   root.ForEachTable("entry", [&](TableReader& t) {
     ReadEntry(t, cfg.issuance, cfg.entries.emplace_back());

@@ -173,6 +173,34 @@ struct CaConfig {
     bool operator==(const Store&) const = default;
   } store;
 
+  // Anomaly detection on issuance (docs/anomalies.md). The defaults raise
+  // nothing for a fleet that enrolls, renews and signs at a normal cadence.
+  struct Anomaly {
+    bool enabled = true;              // false: no detection at all (no cost on the request path)
+    // "alert" (audit event, metric, log line) or "quarantine" (the same, and
+    // the node is refused new certificates and JWTs until `node unban`).
+    std::string action = "alert";
+    // The counting period of surges and bursts. 1m..1d.
+    Duration window = std::chrono::minutes(10);
+    // issuance_surge: a node's issuances in one window exceed both
+    // surge_factor x its moving baseline and surge_floor. Factor >= 1.5.
+    double surge_factor = 10.0;
+    int surge_floor = 1000;
+    // new_identity: a node asks for an identity it never held once this
+    // long has passed since it enrolled. "0s": from the start.
+    Duration learning_period = std::chrono::hours(24);
+    // new_source_address (opt-in): a node calls from an address it never
+    // used, after its learning period.
+    bool new_source_address = false;
+    // refusal_burst: authorization refusals (403) of one node in one window.
+    int refusal_burst = 20;
+    // enroll_failure_burst: refused enrollments (bad join tokens) from one
+    // client address in one window.
+    int enroll_failure_burst = 10;
+
+    bool operator==(const Anomaly&) const = default;
+  } anomaly;
+
   std::vector<EntryConfig> entries;   // the [[entry]] tables, in file order; default: none
 
   // Field by field, `path` included: lets a reload (SIGHUP) tell whether

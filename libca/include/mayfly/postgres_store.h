@@ -65,6 +65,12 @@ class PostgresStore final : public Store {
   [[nodiscard]] Result<void> ConsumeChallengeAndRecover(const std::string& challenge_hash, int64_t now, const std::string& old_serial, const CertRecord& new_cert, const AuditEvent& event) override;
   [[nodiscard]] Result<std::optional<NodeRecord>> GetNode(const std::string& name) override;
   [[nodiscard]] Result<std::vector<std::string>> ListBannedNodes() override;
+  [[nodiscard]] Result<std::vector<NodeRecord>> ListNodes() override;
+  [[nodiscard]] Result<bool> QuarantineNode(const std::string& node, const std::string& kind) override;
+  [[nodiscard]] Result<void> LiftQuarantine(const std::string& node, const AuditEvent& event) override;
+  [[nodiscard]] Result<std::vector<NodeIdentityStats>> ListNodeIdentities(int64_t since) override;
+  [[nodiscard]] Result<std::vector<NodeAddress>> ListNodeAddresses() override;
+  [[nodiscard]] Result<void> AddNodeAddresses(std::span<const NodeAddress> addresses) override;
   [[nodiscard]] Result<void> PutAdmin(const AdminRecord& admin) override;
   [[nodiscard]] Result<std::optional<AdminRecord>> GetAdmin(const std::string& name) override;
   [[nodiscard]] Result<std::vector<AdminRecord>> ListAdmins() override;
@@ -74,7 +80,7 @@ class PostgresStore final : public Store {
   [[nodiscard]] Result<std::vector<EntryRecord>> ListEntries() override;
   [[nodiscard]] Result<void> ReplaceConfigEntries(std::span<const EntryRecord> entries) override;
   [[nodiscard]] Result<AuditEvent> AppendAudit(AuditEvent event) override;
-  [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(int64_t since, int limit, std::optional<int64_t> before_id) override;
+  [[nodiscard]] Result<std::vector<AuditEvent>> ListAudit(int64_t since, int limit, std::optional<int64_t> before_id, const std::string& type = "") override;
   [[nodiscard]] Result<AuditChainCheck> VerifyAuditChain() override;
   [[nodiscard]] Result<std::vector<CaCertRecord>> ListCaCerts() override;
   [[nodiscard]] Result<std::vector<CaCertRecord>> SaveCaCerts(std::vector<CaCertRecord> records, const AuditEvent& event) override;

@@ -124,6 +124,24 @@ class Store {
   [[nodiscard]] virtual Result<std::optional<NodeRecord>> GetNode(const std::string& name) = 0;
   // Names of banned nodes, sorted.
   [[nodiscard]] virtual Result<std::vector<std::string>> ListBannedNodes() = 0;
+  // Every node, by name (byte order).
+  [[nodiscard]] virtual Result<std::vector<NodeRecord>> ListNodes() = 0;
+
+  // Anomaly detection (docs/anomalies.md). Quarantines `node` for the
+  // anomaly `kind` (recording the node if it is unknown), a change the
+  // daemons' caches follow; false when it was quarantined already (its
+  // first kind stays). Does not revoke or ban anything.
+  [[nodiscard]] virtual Result<bool> QuarantineNode(const std::string& node, const std::string& kind) = 0;
+  // Lifts the quarantine of `node` and appends `event`, in one transaction;
+  // kNotFound when the node is not quarantined (nothing is appended).
+  [[nodiscard]] virtual Result<void> LiftQuarantine(const std::string& node, const AuditEvent& event) = 0;
+  // Per node and workload SPIFFE ID of its workload certificates: the first
+  // issuance and how many were issued at or after `since`.
+  [[nodiscard]] virtual Result<std::vector<NodeIdentityStats>> ListNodeIdentities(int64_t since) = 0;
+  // The client addresses nodes have called from; AddNodeAddresses keeps the
+  // first sighting of a pair already recorded.
+  [[nodiscard]] virtual Result<std::vector<NodeAddress>> ListNodeAddresses() = 0;
+  [[nodiscard]] virtual Result<void> AddNodeAddresses(std::span<const NodeAddress> addresses) = 0;
 
   // Admin roles, one row per admin name. Rows are never deleted: a revoked
   // name keeps its row (revoked_at set). PutAdmin inserts a new name, or
@@ -152,10 +170,11 @@ class Store {
   // Audit log: AppendAudit fills in id, prev_hash and hash (AuditEventHash,
   // audit_chain.h); concurrent appends still form one chain.
   [[nodiscard]] virtual Result<AuditEvent> AppendAudit(AuditEvent event) = 0;
-  // Newest first; events with id < before_id when set; time >= since.
-  // `limit` outside 1..1000 is clamped.
+  // Newest first; events with id < before_id when set; time >= since; of
+  // one `type` when it is not empty. `limit` outside 1..1000 is clamped.
   [[nodiscard]] virtual Result<std::vector<AuditEvent>> ListAudit(int64_t since, int limit,
-                                                          std::optional<int64_t> before_id) = 0;
+                                                          std::optional<int64_t> before_id,
+                                                          const std::string& type = "") = 0;
   // Checks the whole chain: ids run 1, 2, 3... without gaps, each prev_hash
   // is the previous event's hash, each hash recomputes. first_bad_id is the
   // id of the first event that is wrong (edited, inserted, or following a

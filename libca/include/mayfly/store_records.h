@@ -107,6 +107,26 @@ struct NodeRecord {
   int64_t enrolled_at = 0;
   bool banned = false;
   std::optional<int64_t> banned_at;
+  // The anomaly kind that quarantined the node ("" = not quarantined): it is
+  // refused new certificates and JWTs until `mayfly-ca node unban`.
+  std::string quarantine;
+};
+
+// What the anomaly detector learns back from the certificates table at
+// start: a workload identity a node has held, when first, and how many of
+// its certificates were issued since a given time.
+struct NodeIdentityStats {
+  std::string node;
+  std::string spiffe_id;
+  int64_t first_issued_at = 0;
+  int64_t recent = 0;
+};
+
+// A client address a node has called from (the new_source_address anomaly).
+struct NodeAddress {
+  std::string node;
+  std::string address;
+  int64_t first_seen = 0;
 };
 
 struct TokenRecord {

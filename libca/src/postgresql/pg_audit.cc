@@ -80,13 +80,15 @@ Result<AuditEvent> PostgresStore::AppendAudit(AuditEvent event) {
   });
 }
 
-Result<std::vector<AuditEvent>> PostgresStore::ListAudit(int64_t since, int limit, std::optional<int64_t> before_id) {
+Result<std::vector<AuditEvent>> PostgresStore::ListAudit(int64_t since, int limit, std::optional<int64_t> before_id,
+                                                         const std::string& type) {
   const int64_t before = before_id.value_or(std::numeric_limits<int64_t>::max());
   const int64_t page = std::clamp(limit, 1, kMaxStorePage);
   static const std::string kSql = "SELECT " + std::string(pg::kAuditEventColumns) +
-                                  " FROM audit_events WHERE time >= $1 AND id < $2 ORDER BY id DESC LIMIT $3";
+                                  " FROM audit_events WHERE time >= $1 AND id < $2 AND ($4 = '' OR type = $4) "
+                                  "ORDER BY id DESC LIMIT $3";
   return impl_->Read([&](PgConnection& conn) -> Result<std::vector<AuditEvent>> {
-    auto res = conn.Query(kSql, "listing audit events", since, before, page);
+    auto res = conn.Query(kSql, "listing audit events", since, before, page, type);
     if (!res) return std::unexpected(res.error());
     std::vector<AuditEvent> events;
     for (int i = 0; i < res->Rows(); ++i) events.push_back(pg::ReadAuditEvent(*res, i));

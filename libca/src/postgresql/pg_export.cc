@@ -81,14 +81,14 @@ class PgExport final : public StoreExport {
   // COLLATE "C": byte order, as SQLite's, whatever the database's collation.
   Result<std::vector<NodeRecord>> Nodes(const std::string& after, int limit) override {
     auto res = conn_->Query(
-        "SELECT name, enrolled_at, banned, banned_at FROM nodes WHERE name COLLATE \"C\" > $1 "
+        "SELECT name, enrolled_at, banned, banned_at, quarantine FROM nodes WHERE name COLLATE \"C\" > $1 "
         "ORDER BY name COLLATE \"C\" LIMIT $2",
         "reading nodes", after, ClampLimit(limit));
     if (!res) return std::unexpected(res.error());
     std::vector<NodeRecord> page;
     for (int i = 0; i < res->Rows(); ++i) {
       page.push_back({.name = res->Text(i, 0), .enrolled_at = res->Int(i, 1), .banned = res->Bool(i, 2),
-                      .banned_at = res->OptInt(i, 3)});
+                      .banned_at = res->OptInt(i, 3), .quarantine = res->Text(i, 4)});
     }
     return page;
   }

@@ -85,8 +85,9 @@ class PgImport final : public StoreImport {
   Result<void> AddNodes(std::span<const NodeRecord> rows) override {
     if (rows.empty()) return Ok();
     PgParams params;
-    for (const NodeRecord& n : rows) params.AddAll(n.name, n.enrolled_at, n.banned, n.banned_at);
-    return Insert("INSERT INTO nodes (name, enrolled_at, banned, banned_at) VALUES " + Placeholders(rows.size(), 4),
+    for (const NodeRecord& n : rows) params.AddAll(n.name, n.enrolled_at, n.banned, n.banned_at, n.quarantine);
+    return Insert("INSERT INTO nodes (name, enrolled_at, banned, banned_at, quarantine) VALUES " +
+                      Placeholders(rows.size(), 5),
                   params, "copying nodes");
   }
 

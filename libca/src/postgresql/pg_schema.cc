@@ -156,6 +156,16 @@ CREATE TABLE recovery_challenges (
 );
 CREATE INDEX recovery_challenges_expiry ON recovery_challenges (expires_at);
 )sql"},
+    {7, "anomaly detection: quarantined nodes, known source addresses", R"sql(
+-- The anomaly kind that quarantined the node; '' = not quarantined.
+ALTER TABLE nodes ADD COLUMN quarantine text NOT NULL DEFAULT '';
+CREATE TABLE node_addresses (
+  node text NOT NULL,
+  address text NOT NULL,
+  first_seen bigint NOT NULL,
+  PRIMARY KEY (node, address)
+);
+)sql"},
 };
 
 // The version the database is at; 0 for an empty one.

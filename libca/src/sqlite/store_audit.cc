@@ -61,7 +61,7 @@ Result<AuditEvent> SqliteStore::AppendAudit(AuditEvent event) {
 }
 
 Result<std::vector<AuditEvent>> SqliteStore::ListAudit(int64_t since, int limit,
-                                                 std::optional<int64_t> before_id) {
+                                                 std::optional<int64_t> before_id, const std::string& type) {
   const int64_t before = before_id.value_or(std::numeric_limits<int64_t>::max());
   const int64_t page = std::clamp(limit, 1, kMaxStorePage);
   return impl_->Read([&](Connection& conn) -> Result<std::vector<AuditEvent>> {
@@ -72,12 +72,13 @@ Result<std::vector<AuditEvent>> SqliteStore::ListAudit(int64_t since, int limit,
     if (!count) return WithContext(count.error(), "planning the audit listing");
     const std::string sql = "SELECT " + std::string(kAuditColumns) + " FROM audit_events " +
                             (*count < kSortThreshold ? "INDEXED BY audit_time" : "NOT INDEXED") +
-                            " WHERE time >= :since AND id < :before ORDER BY id DESC LIMIT :limit";
+                            " WHERE time >= :since AND id < :before AND (:type = '' OR type = :type) ORDER BY id DESC LIMIT :limit";
     auto stmt = conn.Prepare(sql);
     if (!stmt) return std::unexpected(stmt.error());
     stmt->Bind(stmt->Param(":since"), since)
         .Bind(stmt->Param(":before"), before)
-        .Bind(stmt->Param(":limit"), page);
+        .Bind(stmt->Param(":limit"), page)
+        .Bind(stmt->Param(":type"), type);
     std::vector<AuditEvent> events;
     while (true) {
       auto row = stmt->Step();

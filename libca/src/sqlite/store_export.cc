@@ -99,7 +99,7 @@ class SqliteExport final : public StoreExport {
 
   Result<std::vector<NodeRecord>> Nodes(const std::string& after, int limit) override {
     auto stmt = conn_->Prepare(
-        "SELECT name, enrolled_at, banned, banned_at FROM nodes WHERE name > ?1 ORDER BY name LIMIT ?2");
+        "SELECT name, enrolled_at, banned, banned_at, quarantine FROM nodes WHERE name > ?1 ORDER BY name LIMIT ?2");
     if (!stmt) return std::unexpected(stmt.error());
     stmt->BindAll(after, int64_t{ClampLimit(limit)});
     std::vector<NodeRecord> page;
@@ -108,7 +108,7 @@ class SqliteExport final : public StoreExport {
       if (!row) return WithContext(row.error(), "reading nodes");
       if (!*row) return page;
       page.push_back({.name = stmt->Text(0), .enrolled_at = stmt->Int(1), .banned = stmt->Int(2) != 0,
-                      .banned_at = stmt->OptInt(3)});
+                      .banned_at = stmt->OptInt(3), .quarantine = stmt->Text(4)});
     }
   }
 

@@ -176,6 +176,16 @@ CREATE TABLE recovery_challenges (
 ) WITHOUT ROWID;
 CREATE INDEX recovery_challenges_expiry ON recovery_challenges (expires_at);
 )sql"},
+    {9, "anomaly detection: quarantined nodes, known source addresses", R"sql(
+-- The anomaly kind that quarantined the node; '' = not quarantined.
+ALTER TABLE nodes ADD COLUMN quarantine TEXT NOT NULL DEFAULT '';
+CREATE TABLE node_addresses (
+  node TEXT NOT NULL,
+  address TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  PRIMARY KEY (node, address)
+) WITHOUT ROWID;
+)sql"},
 };
 
 Result<int> ReadUserVersion(Connection& conn) {
