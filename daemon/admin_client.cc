@@ -85,13 +85,23 @@ Result<std::string> AdminClient::Get(const std::string& target) {
   return response->body;
 }
 
+std::string InFlagTerms(std::string message, const FieldFlags& flags) {
+  for (const auto& [field, flag] : flags) {
+    const std::string quoted = "field \"" + field + "\"";
+    for (size_t at = message.find(quoted); at != std::string::npos; at = message.find(quoted, at + flag.size())) {
+      message.replace(at, quoted.size(), flag);
+    }
+  }
+  return message;
+}
+
 int RunAdminCall(const GlobalOptions& global, const std::string& method, const std::string& target,
                  const std::optional<boost::json::value>& body,
-                 const std::function<void(const boost::json::object&)>& print) {
+                 const std::function<void(const boost::json::object&)>& print, const FieldFlags& flags) {
   auto client = AdminClient::Connect(global);
   if (!client) return Fail(client.error().message);
   auto answer = client->Call(method, target, body);
-  if (!answer) return Fail(answer.error().message);
+  if (!answer) return Fail(InFlagTerms(answer.error().message, flags));
   if (global.json || !answer->is_object()) {
     std::cout << boost::json::serialize(*answer) << "\n";
   } else {

@@ -38,9 +38,15 @@ class AdminClient {
 
 // Runs one admin call and hands the answer to `print`, or prints the JSON
 // with --json; returns the exit code (1 with one line on stderr on failure).
+// The API names a bad value by its JSON field (`field "ttl": ...`); a
+// command says which flag set each field, so its errors name the flag the
+// user typed (`--ttl: ...`).
+using FieldFlags = std::vector<std::pair<std::string, std::string>>;
+std::string InFlagTerms(std::string message, const FieldFlags& flags);
+
 int RunAdminCall(const GlobalOptions& global, const std::string& method, const std::string& target,
                  const std::optional<boost::json::value>& body,
-                 const std::function<void(const boost::json::object&)>& print);
+                 const std::function<void(const boost::json::object&)>& print, const FieldFlags& flags = {});
 
 // "?k=v&..." from the pairs whose value is not empty, percent-encoded; ""
 // when none is.

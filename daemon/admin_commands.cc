@@ -38,7 +38,7 @@ void AddToken(CLI::App& app, const GlobalOptions& global, Action& action) {
         std::cout << "Join token for node " << *node << " (single use, expires " << JsonString(r, "expires_at")
                   << "):\n" << JsonString(r, "token") << "\nca_fingerprint = \"" << JsonString(r, "ca_fingerprint")
                   << "\"\n";
-      });
+      }, {{"node", "--node"}, {"ttl", "--ttl"}});
     };
   });
 }

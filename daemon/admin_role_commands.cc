@@ -41,7 +41,7 @@ int CreateAdmin(const GlobalOptions& global, const std::string& name, const std:
   auto client = AdminClient::Connect(global);
   if (!client) return Fail(client.error().message);
   auto answer = client->Call("POST", "/v1/admin/admins", json::value(body));
-  if (!answer) return Fail(answer.error().message);
+  if (!answer) return Fail(InFlagTerms(answer.error().message, {{"name", "--name"}, {"ttl", "--ttl"}}));
   if (!answer->is_object()) return Fail("the daemon answered without a certificate");
   const json::object& r = answer->as_object();
   if (auto w = WriteCredential(out, key->get(), r); !w) return Fail(w.error().ToString());

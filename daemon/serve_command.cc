@@ -94,7 +94,15 @@ class Daemon {
     if (!socket_dir.empty() && !std::filesystem::exists(socket_dir)) {
       if (auto r = EnsureDirectory(socket_dir, 0700); !r) return std::unexpected(r.error());
     }
-    if (auto r = server_->ListenUnix(config_.admin_socket, 0600); !r) {
+    // A refused peer is audited: someone on this host tried the CA's controls.
+    auto refused = [rt = runtime_.get(), path = config_.admin_socket](uint32_t uid, int32_t pid) {
+      rt->audit().Record(AuditEvent{.time = ToUnixSeconds(rt->clock().Now()), .type = "admin_refused",
+                                    .actor = "uid:" + std::to_string(uid), .subject = path,
+                                    .result = std::string(ErrorCodeName(ErrorCode::kForbidden)),
+                                    .detail = AuditDetail({{"uid", std::to_string(uid)},
+                                                           {"pid", std::to_string(pid)}})});
+    };
+    if (auto r = server_->ListenUnix(config_.admin_socket, 0600, refused); !r) {
       return WithContext(r.error(), "admin_socket = \"" + config_.admin_socket + "\"");
     }
     auto metrics_port = server_->ListenPlain(config_.metrics_listen);

@@ -450,10 +450,11 @@ void StartUnixSession(std::shared_ptr<Server::Core> core,
   // loosened, or the socket reached through an open descriptor).
   ucred cred{};
   socklen_t len = sizeof cred;
-  if (getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-      (cred.uid != 0 && cred.uid != getuid())) {
+  const bool known = getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+  if (!known || (cred.uid != 0 && cred.uid != getuid())) {
     error_code ignored;
     socket.close(ignored);
+    if (auto refused = core->unix_refused(); refused && known) refused(cred.uid, cred.pid);
     return;
   }
   auto session = std::make_shared<HttpSession<UnixStream>>(

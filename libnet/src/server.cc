@@ -299,8 +299,10 @@ Result<uint16_t> Server::ListenPlain(const std::string& host_port, Listener kind
   return port;
 }
 
-Result<void> Server::ListenUnix(const std::string& path, mode_t mode) {
+Result<void> Server::ListenUnix(const std::string& path, mode_t mode,
+                                std::function<void(uint32_t uid, int32_t pid)> refused) {
   if (core_->shutting_down()) return MakeError(ErrorCode::kUnavailable, "the server is shutting down");
+  core_->set_unix_refused(std::move(refused));
   if (auto r = RemoveStaleSocket(core_->ioc(), path); !r) return r;
   auto acceptor = std::make_shared<Acceptor<LocalProtocol>>(core_, Listener::kAdminSocket);
   auto& a = acceptor->acceptor();

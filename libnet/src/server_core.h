@@ -60,6 +60,15 @@ class Server::Core : public std::enable_shared_from_this<Server::Core> {
     tls_ = std::move(tls);
   }
   bool shutting_down() const { return shutting_down_.load(); }
+  // Told of each admin socket peer refused for its uid (Server::ListenUnix).
+  std::function<void(uint32_t, int32_t)> unix_refused() const {
+    std::lock_guard lock(mu_);
+    return unix_refused_;
+  }
+  void set_unix_refused(std::function<void(uint32_t, int32_t)> refused) {
+    std::lock_guard lock(mu_);
+    unix_refused_ = std::move(refused);
+  }
 
   // Connection registry; a session adds itself once it is owned by a
   // shared_ptr and removes itself in its destructor, giving back its
@@ -103,6 +112,7 @@ class Server::Core : public std::enable_shared_from_this<Server::Core> {
   mutable std::mutex mu_;
   ServerOptions options_;
   std::shared_ptr<ssl::context> tls_;
+  std::function<void(uint32_t, int32_t)> unix_refused_;
   const Handler handler_;
   std::atomic<bool> shutting_down_{false};
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;

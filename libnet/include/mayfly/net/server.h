@@ -89,7 +89,10 @@ class Server {
   // Plain HTTP on a unix socket with this mode (peer.listener = kAdminSocket).
   // A stale socket file left by a dead process is removed first; a socket a
   // live server still answers on, or a file that is not a socket, is kIo.
-  [[nodiscard]] Result<void> ListenUnix(const std::string& path, mode_t mode = 0600);
+  // Only the server's own uid and root are served; `refused`, when set, is
+  // told the uid and pid of each other peer, whose connection is closed.
+  [[nodiscard]] Result<void> ListenUnix(const std::string& path, mode_t mode = 0600,
+                                        std::function<void(uint32_t uid, int32_t pid)> refused = {});
   // Plain HTTP on TCP (peer.listener = `kind`: kMetrics or kOcsp); returns
   // the bound port. allow_cidrs applies to kOcsp as to the TLS listener.
   [[nodiscard]] Result<uint16_t> ListenPlain(const std::string& host_port, Listener kind = Listener::kMetrics);
