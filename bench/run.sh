@@ -8,6 +8,7 @@
 # process it starts is stopped on exit.
 #   CONNECTIONS (64) and DURATION (10 s) tune the load cases; IDLE (1000) the
 #   idle-connection case; STORM (10000) the renewal storm's nodes;
+#   SKIP_ANOMALY=1 skips bench/anomaly.sh (detection on vs off, ~1 min);
 #   SKIP_SCALE=1 skips bench/scale.sh (1M rows); SKIP_PG=1 skips bench/pg.sh
 #   (the same daemon on PostgreSQL, one and two instances); SKIP_CFSSL=1
 #   skips bench/cfssl.sh (the peer CA, `cfssl serve`, under the same load).
@@ -116,6 +117,14 @@ if [ "${SKIP_PG:-0}" != 1 ]; then
   pg_ran=1
 fi
 
+# Anomaly detection on and off, keep-alive /v1/sign (bench/anomaly.sh).
+anomaly_ran=0
+if [ "${SKIP_ANOMALY:-0}" != 1 ]; then
+  BUILD=$BUILD CONNECTIONS=$CONNECTIONS DURATION=$DURATION bench/anomaly.sh | tee "$dir/anomaly.out" ||
+    echo "bench/anomaly.sh failed: its rows are missing" >&2
+  anomaly_ran=1
+fi
+
 echo "== idle agent"
 bench/agent_idle.sh | tee "$dir/agent.out"
 scale_ran=0
@@ -187,6 +196,12 @@ row "renewal storm: $STORM nodes renew, new conns" "$storm_s" s "" "" "<60"
 row "  slowest renewal" "$storm_max" ms "" "" "<1000"
 row "  errors" "$storm_errors" "" "" "" "<1"
 row "  node certificates committed" "$storm_rows" rows "enrollments + renewals" "$((2 * STORM))" ">=100"
+if [ "$anomaly_ran" = 1 ]; then
+  an() { awk -v k="anomaly.$1" '$1 == k {print $2}' "$dir/anomaly.out"; }
+  row "/v1/sign keep-alive, anomaly detection on" "$(an keepalive_on)" req/s "detection off, same run" \
+    "$(an keepalive_off)" ""
+  row "  cost of anomaly detection" "$(an cost)" "%" "" "" "<3"
+fi
 if [ "$cfssl_ran" = 1 ]; then
   cf() { awk -v k="cfssl.$1" '$1 == k {print $2}' "$dir/cfssl.out"; }
   row "cfssl serve keep-alive, $CONNECTIONS conns" "$(cf keepalive)" req/s "" "" ""

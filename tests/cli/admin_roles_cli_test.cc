@@ -78,6 +78,18 @@ TEST_F(AdminRolesCliTest, BadRoleNamesTheFlag) {
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("--role"), std::string::npos) << bad.output;
   EXPECT_NE(access(ca_.Path("bob/admin.key").c_str(), F_OK), 0);
+  // What the API refuses by its JSON field is reported by the flag that set it.
+  auto ttl = ca_.Cli("admin create --name bob --role viewer --ttl 5 --out " + ca_.Path("bob"));
+  EXPECT_NE(ttl.status, 0);
+  EXPECT_NE(ttl.output.find("--ttl"), std::string::npos) << ttl.output;
+  EXPECT_EQ(ttl.output.find("field \"ttl\""), std::string::npos) << ttl.output;
+  auto name = ca_.Cli("admin create --name 'b/b' --role viewer --out " + ca_.Path("bob"));
+  EXPECT_NE(name.status, 0);
+  EXPECT_NE(name.output.find("--name"), std::string::npos) << name.output;
+  auto token = ca_.Cli("token create --node web-1 --ttl 99d");
+  EXPECT_NE(token.status, 0);
+  EXPECT_NE(token.output.find("--ttl"), std::string::npos) << token.output;
+  EXPECT_EQ(token.output.find("field \"ttl\""), std::string::npos) << token.output;
 }
 
 // The admin socket answers only its owner uid and root: a child running as
@@ -113,6 +125,12 @@ TEST_F(AdminRolesCliTest, SocketRefusesAnotherUid) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "2: setuid failed, 3: connect failed, 1: the daemon answered";
   // Root (the socket's owner here) is still served.
   EXPECT_EQ(ca_.Cli("admin list").status, 0);
+  // The refusal is audited with the peer's uid (events are batched: await it).
+  std::string audit;
+  EXPECT_TRUE(testing::WaitUntil([&] {
+    audit = ca_.Cli("--json audit").output;
+    return audit.find("\"admin_refused\"") != std::string::npos && audit.find("uid:65534") != std::string::npos;
+  })) << audit;
 }
 
 }  // namespace admin_roles_cli_test

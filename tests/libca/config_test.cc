@@ -305,7 +305,13 @@ INSTANTIATE_TEST_SUITE_P(
                   "trust_domian",
                   "unknown key; known keys in the top level: trust_domain, state_dir, "
                   "listen, server_names, metrics_listen, admin_socket, ca, issuance, crl, "
-                  "limits, ocsp, jwt, tls, store, entry"},
+                  "limits, ocsp, jwt, tls, store, anomaly, entry"},
+        ErrorCase{"AnomalyAction", "trust_domain = \"example.org\"\n[anomaly]\naction = \"ban\"\n", 3,
+                  "anomaly.action", R"(expected "alert" or "quarantine", got "ban")"},
+        ErrorCase{"AnomalySurgeFactor", "trust_domain = \"example.org\"\n[anomaly]\nsurge_factor = 1.0\n", 3,
+                  "anomaly.surge_factor", "expected a number from 1.5 to 1000"},
+        ErrorCase{"AnomalyWindow", "trust_domain = \"example.org\"\n[anomaly]\nwindow = \"10s\"\n", 3,
+                  "anomaly.window", R"(expected a duration from "1m" to "24h")"},
         ErrorCase{"UnknownKeyInTable",
                   "trust_domain = \"example.org\"\n[issuance]\nmax_tll = \"1h\"\n", 3,
                   "issuance.max_tll",
