@@ -268,6 +268,22 @@ TEST_F(QuarantineTest, AnomalyQuarantinesUntilUnbanAcrossRestartsWithoutRevoking
   EXPECT_EQ(SignAs(node, kWeb).status, 200);
 }
 
+// Another instance on a shared store quarantines and unbans through the
+// store; this one follows the change generation (StoreFollower's call).
+TEST_F(QuarantineTest, AnotherInstancesQuarantineIsFollowed) {
+  TestNode node = Enroll("web-1");
+  ASSERT_EQ(SignAs(node, kWeb).status, 200);
+  ASSERT_TRUE(rt_->store().QuarantineNode("web-1", "issuance_surge").value());
+  ASSERT_TRUE(rt_->FollowStoreChanges());
+  auto refused = SignAs(node, kWeb);
+  EXPECT_EQ(ErrorCodeOf(refused), "node_banned");
+  EXPECT_NE(refused.body.find("issuance_surge"), std::string::npos) << refused.body;
+  ASSERT_TRUE(rt_->store().LiftQuarantine("web-1", AuditEvent{.time = 1, .type = "node_unban", .actor = "b",
+                                                              .subject = "web-1", .result = "ok"}));
+  ASSERT_TRUE(rt_->FollowStoreChanges());
+  EXPECT_EQ(SignAs(node, kWeb).status, 200);
+}
+
 TEST_F(AnomalyTest, AlertNeverRefusesTheTriggeringRequest) {
   TestNode node = Enroll("web-1");
   for (int i = 0; i < 40; ++i) ASSERT_EQ(SignAs(node, kWeb).status, 200);
