@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "anomaly_watch.h"
 #include "api_issue_steps.h"
 #include "api_json.h"
 #include "api_routes.h"
@@ -58,6 +59,8 @@ Result<std::string> RecoverableNode(CaRuntime& rt, const X509* cert) {
         Refused("node " + record.node + (*node ? " is banned" : " is not enrolled"), record.node));
   }
   if (record.revoked_at) return std::unexpected(Refused("node certificate " + serial + " is revoked", record.node));
+  // Only `mayfly-ca node unban` lifts a quarantine; recovering does not.
+  if (!(*node)->quarantine.empty()) return std::unexpected(QuarantineError(record.node, (*node)->quarantine));
   const int64_t now = NowSeconds(rt);
   const Duration window = rt.config()->issuance.node_recovery_window;
   // Expired from notAfter's own second on, as the agent counts it (it
