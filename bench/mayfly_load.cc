@@ -19,6 +19,9 @@
 // --start-file makes it wait, once ready (nodes enrolled, keep-alive
 // connections open), until that file exists: load processes against two
 // daemons start their clocks together.
+// --route jwt posts JWT-SVID requests ({"spiffe_id","audience"}) instead of
+// CSRs; every token is verified after the clock against the JWT keys of
+// the CA's SPIFFE bundle (GET /v1/bundle?format=spiffe).
 // --peer cfssl drives Debian's `cfssl serve` instead, with the same clients,
 // CSRs and verification: every client presents the --client-cert chain and
 // key, and posts its CSRs to /api/v1/cfssl/sign. The comparison then differs
@@ -53,7 +56,9 @@
 #include "agent_cert_check.h"
 #include "load_ocsp.h"
 #include "mayfly/csr.h"
+#include "mayfly/clock.h"
 #include "mayfly/file_util.h"
+#include "mayfly/jwt_svid.h"
 #include "mayfly/keys.h"
 #include "mayfly/net/client.h"
 #include "mayfly/net/tls_context.h"
@@ -76,7 +81,7 @@ struct Options {
   std::string spiffe_id = "spiffe://example.org/load";
   std::string node_prefix = "load-";
   std::string mode = "keepalive";  // or "new-connection", "idle"
-  std::string route = "sign";      // or "renew"
+  std::string route = "sign";      // or "renew", "jwt"
   int connections = 64;
   int duration = 10;
   int csr_pool = 16;
@@ -158,6 +163,13 @@ std::string SignBody(const Options& options, const std::vector<std::string>& uri
                                               : json::object{{"csr", csr}});
 }
 
+// The audience every JWT-SVID is asked for, and checked against.
+constexpr const char* kJwtAudience = "mayfly-load";
+
+std::string JwtBody(const Options& options) {
+  return json::serialize(json::object{{"spiffe_id", options.spiffe_id}, {"audience", json::array{kJwtAudience}}});
+}
+
 // A cfssl client: the credentials given on the command line (cfssl has no
 // enrollment) and its CSRs.
 Node CfsslClient(const Options& options, int index) {
@@ -190,6 +202,10 @@ Node Enroll(const Options& options, net::HttpClient& admin, const std::string& r
     Die("enrolling " + node.name + ": " + (enrolled ? enrolled->body : enrolled.error().message));
   }
   node.chain_pem = ChainOf(enrolled->body);
+  if (options.route == "jwt") {
+    node.bodies.push_back(JwtBody(options));
+    return node;
+  }
   for (int i = 0; i < options.csr_pool; ++i) {
     node.bodies.push_back(SignBody(
         options, options.route == "sign" ? std::vector<std::string>{options.spiffe_id} : std::vector<std::string>{}));
@@ -287,6 +303,27 @@ using Verifier = std::function<Result<void>(const std::string& body)>;
 Verifier CertificateVerifier(const std::string& root, const std::string& intermediates = "") {
   return [root, intermediates](const std::string& body) {
     return agent::VerifyIssued(ChainOf(body, intermediates), root);
+  };
+}
+
+// JWT-SVID answers, verified against the JWT keys of the CA's SPIFFE
+// bundle, fetched once (before the clock) by a node's own connection.
+Verifier JwtVerifier(const Options& options, const std::string& root, const Node& node) {
+  auto tls = net::MakeClientTlsContext({.trust_pem = root, .cert_chain_pem = node.chain_pem, .key = node.key.get()});
+  if (!tls) Die(tls.error().message);
+  auto client = net::HttpClient::ForUrl(options.server, *tls);
+  if (!client) Die(client.error().message);
+  auto bundle = client->Request("GET", "/v1/bundle?format=spiffe", "");
+  if (!bundle || bundle->status != 200) Die("fetching the SPIFFE bundle: " + (bundle ? bundle->body : bundle.error().message));
+  auto authorities = JwtAuthoritiesFromBundle(bundle->body);
+  if (!authorities) Die("the SPIFFE bundle: " + authorities.error().message);
+  auto keys = std::make_shared<JwtAuthorities>(std::move(*authorities));
+  return [keys, id = options.spiffe_id](const std::string& body) -> Result<void> {
+    auto claims = VerifyJwtSvid(StringFields(body, {"token"})[0], kJwtAudience, keys->View(),
+                                ToUnixSeconds(SystemClock::Instance().Now()));
+    if (!claims) return std::unexpected(claims.error());
+    if (claims->subject != id) return MakeError(ErrorCode::kInternal, "token for " + claims->subject + ", not " + id);
+    return {};
   };
 }
 
@@ -542,6 +579,7 @@ int Run(const Options& options) {
   std::printf("mode %s, %s route %s, %d connections, %.1f s\n", options.mode.c_str(), options.peer.c_str(),
               DrivesCfssl(options) ? "/api/v1/cfssl/sign" : ("/v1/" + options.route).c_str(), options.connections,
               seconds);
+  if (options.route == "jwt") return Report(tallies, seconds, JwtVerifier(options, *root, nodes.front()), "tokens");
   return Report(tallies, seconds,
                 CertificateVerifier(*root, DrivesCfssl(options) ? AfterLeaf(nodes.front().chain_pem) : ""));
 }
@@ -564,7 +602,8 @@ int main(int argc, char** argv) {
                  "ocsp: the responder, http://IP:port/path (an enrolled node's certificate is asked about)");
   app.add_option("--nodes", options.nodes, "storm: distinct nodes renewing once each (default 10000)")
       ->check(CLI::Range(1, 1000000));
-  app.add_option("--route", options.route, "sign or renew")->check(CLI::IsMember({"sign", "renew"}));
+  app.add_option("--route", options.route, "sign, renew or jwt (keepalive and new-connection modes)")
+      ->check(CLI::IsMember({"sign", "renew", "jwt"}));
   app.add_option("--spiffe-id", options.spiffe_id, "SPIFFE ID the nodes sign for (needs an entry)");
   app.add_option("--node-prefix", options.node_prefix, "Node names: <prefix><n> (default load-)");
   app.add_option("--rate", options.rate, "Pace to this many requests/s in all (default: unpaced)")

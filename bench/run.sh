@@ -11,7 +11,8 @@
 #   SKIP_ANOMALY=1 skips bench/anomaly.sh (detection on vs off, ~1 min);
 #   SKIP_SCALE=1 skips bench/scale.sh (1M rows); SKIP_PG=1 skips bench/pg.sh
 #   (the same daemon on PostgreSQL, one and two instances); SKIP_CFSSL=1
-#   skips bench/cfssl.sh (the peer CA, `cfssl serve`, under the same load).
+#   skips bench/cfssl.sh (the peer CA, `cfssl serve`, under the same load);
+#   SKIP_WORKLOAD=1 skips bench/workload_api.sh (the agent's Workload API).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/start_ca.sh
@@ -22,8 +23,8 @@ DURATION=${DURATION:-10}
 IDLE=${IDLE:-1000}
 export BUILD
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAYFLY_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD" --target mayfly-ca mayfly-agent mayfly-load mayfly-populate issuance_bench \
-  tls_handshake_bench >/dev/null
+cmake --build "$BUILD" --target mayfly-ca mayfly-agent mayfly-workload-api mayfly-load mayfly-populate \
+  workload-load issuance_bench tls_handshake_bench >/dev/null
 
 dir=$(mktemp -d)
 ca_pid=""
@@ -95,6 +96,8 @@ load new-connection --connections "$CONNECTIONS" --mode new-connection --route s
 # OCSP: answers served from memory, so many times the signing rate.
 load ocsp --connections "$CONNECTIONS" --mode ocsp --ocsp-url "http://$ocsp/ocsp"
 load renew --connections "$CONNECTIONS" --mode keepalive --route renew
+# JWT-SVIDs for the same entry: one ECDSA signature each, no CSR, no row.
+load jwt --connections "$CONNECTIONS" --mode keepalive --route jwt
 STORM=${STORM:-10000}
 load storm --connections "$CONNECTIONS" --mode storm --nodes "$STORM"
 # Every renewal answered was committed first: enrollment + renewal rows.
@@ -123,6 +126,14 @@ if [ "${SKIP_ANOMALY:-0}" != 1 ]; then
   BUILD=$BUILD CONNECTIONS=$CONNECTIONS DURATION=$DURATION bench/anomaly.sh | tee "$dir/anomaly.out" ||
     echo "bench/anomaly.sh failed: its rows are missing" >&2
   anomaly_ran=1
+fi
+
+workload_ran=0
+if [ "${SKIP_WORKLOAD:-0}" != 1 ]; then
+  echo "== Workload API: FetchJWTSVID from the agent's cache, 100 identities"
+  BUILD=$BUILD DURATION=$DURATION bench/workload_api.sh | tee "$dir/workload.out" ||
+    echo "bench/workload_api.sh failed: its rows are missing" >&2
+  workload_ran=1
 fi
 
 echo "== idle agent"
@@ -192,6 +203,10 @@ row "  of which the signature verify" "$(pick "$dir/issuance.out" "  of which th
 # would give back.
 row "  share of keep-alive /v1/sign CPU" "$(awk -v c="$check_us" -v r="$ka" -v n="$(nproc)" 'BEGIN {printf "%.1f", 100 * c * r / (n * 1e6)}')" "%" "" "" "<5"
 row "/v1/renew keep-alive, $CONNECTIONS conns" "$rn" req/s "in-process issuance, 2 threads" "$nostore2" ""
+row "/v1/jwt keep-alive, $CONNECTIONS conns" "$(awk '/^throughput/ {print $2}' "$dir/jwt.out")" req/s \
+  "P-256 sign, 2 threads" "$(pick "$dir/issuance.out" "P-256 sign, 2 threads" ops/s)" ""
+row "  p99 at full load" "$(awk '/^latency p99 / {print $3}' "$dir/jwt.out")" ms "" "" ""
+row "  errors + tokens not verifying" "$(awk '/^errors/ {e = $2} /^not verifying/ {b = $3} END {print e + b}' "$dir/jwt.out")" "" "" "" "<1"
 row "renewal storm: $STORM nodes renew, new conns" "$storm_s" s "" "" "<60"
 row "  slowest renewal" "$storm_max" ms "" "" "<1000"
 row "  errors" "$storm_errors" "" "" "" "<1"
@@ -226,6 +241,16 @@ if [ "$pg_ran" = 1 ]; then
 fi
 row "daemon RSS, $IDLE idle mTLS connections" "$idle_mib" MiB "fresh: $(awk -v k="$rss_before" 'BEGIN {printf "%.1f MiB", k / 1024}')" "" "<64"
 row "agent RSS, 10 workloads, idle" "$agent_mib" MiB "" "" "<8"
+if [ "$workload_ran" = 1 ]; then
+  wl() { awk -v k="workload.$1" '$1 == k {print $2}' "$dir/workload.out"; }
+  row "FetchJWTSVID from the agent's cache, 4 workloads" "$(wl calls)" calls/s "/v1/jwt keep-alive, same run" \
+    "$(awk '/^throughput/ {print $2}' "$dir/jwt.out")" ""
+  row "  p99" "$(wl p99)" ms "" "" ""
+  row "  errors + tokens not verifying" "$(wl failures)" "" "" "" "<1"
+  row "agent RSS, Workload API, 100 identities" "$(wl agent_rss)" MiB "PSS $(wl agent_pss) MiB" "" "<8"
+  row "  mayfly-workload-api process RSS" "$(wl api_rss)" MiB "PSS $(wl api_pss) MiB" "" ""
+  row "    of which heap and stacks" "$(wl api_anon)" MiB "the rest: shared libraries" "" ""
+fi
 if [ "$scale_ran" = 1 ]; then
   echo "(scale figures: see the bench/scale.sh table above)"
 fi

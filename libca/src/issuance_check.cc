@@ -77,14 +77,11 @@ std::string Joined(const std::vector<std::string>& v) {
   return out + "]";
 }
 
+// "" when the key cannot be encoded, which never equals an expected key.
 std::string Spki(const X509* cert) {
-  X509_PUBKEY* pub = X509_get_X509_PUBKEY(cert);
-  unsigned char* buf = nullptr;
-  const int len = pub == nullptr ? -1 : i2d_X509_PUBKEY(pub, &buf);
-  if (len <= 0) return {};
-  std::string out(reinterpret_cast<char*>(buf), static_cast<size_t>(len));
-  OPENSSL_free(buf);
-  return out;
+  const X509_PUBKEY* pub = X509_get_X509_PUBKEY(cert);
+  if (pub == nullptr) return {};
+  return EncodeDer(pub, i2d_X509_PUBKEY, "a public key").value_or("");
 }
 
 // The extensions present, by NID, with their critical flags; a repeated one

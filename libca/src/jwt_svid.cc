@@ -55,12 +55,7 @@ Result<std::string> RawToDer(std::string_view raw, size_t width) {
     BN_free(s);
     return OpensslError("reading the signature");
   }
-  unsigned char* der = nullptr;
-  const int len = i2d_ECDSA_SIG(sig.get(), &der);
-  if (len <= 0) return OpensslError("encoding the signature");
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
+  return EncodeDer(sig.get(), i2d_ECDSA_SIG, "the signature");
 }
 
 // A JSON object from one base64url part of the token.

@@ -4,15 +4,12 @@
 namespace mayfly {
 
 Result<SubjectPublicKey> PublicKeyOf(const EVP_PKEY* key) {
-  ClearOpensslErrors();
-  unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(key, &der);
-  if (len <= 0) return OpensslError("encoding a public key");
+  auto der = EncodeDer(key, i2d_PUBKEY, "a public key");
+  if (!der) return std::unexpected(der.error());
   SubjectPublicKey out;
-  out.spki_der.assign(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
+  out.spki_der = std::move(*der);
   const unsigned char* p = reinterpret_cast<const unsigned char*>(out.spki_der.data());
-  OsslPtr<X509_PUBKEY> pub(d2i_X509_PUBKEY(nullptr, &p, len));
+  OsslPtr<X509_PUBKEY> pub(d2i_X509_PUBKEY(nullptr, &p, static_cast<long>(out.spki_der.size())));
   const unsigned char* bits = nullptr;
   int bits_len = 0;
   if (!pub || X509_PUBKEY_get0_param(nullptr, &bits, &bits_len, nullptr, pub.get()) != 1) {

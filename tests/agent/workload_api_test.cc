@@ -1,8 +1,8 @@
 // The SPIFFE Workload API of `mayfly-agent run` against a real mayfly-ca,
 // called by workload_api_probe (a gRPC client process): X.509-SVIDs for a
 // caller the selectors match, the required header, a caller no entry
-// matches, a renewal and a CRL-forced replacement reaching an open stream,
-// no identity key on disk, and the socket's creation.
+// matches, a renewal, a root rotation and a CRL-forced replacement reaching
+// an open stream, no identity key on disk, and the socket's creation.
 #include <gtest/gtest.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
@@ -54,6 +54,20 @@ std::vector<SvidLine> SvidsIn(const std::string& output) {
     if (auto s = ParseSvid(line)) svids.push_back(*s);
   }
   return svids;
+}
+
+// How many certificates a concatenation of DER certificates holds (the
+// bundle of an X509SVID).
+int CertsInDer(const std::string& der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  const auto* end = p + der.size();
+  int n = 0;
+  while (p < end) {
+    OsslPtr<X509> cert(d2i_X509(nullptr, &p, end - p));
+    if (!cert) return -1;
+    ++n;
+  }
+  return n;
 }
 
 std::string StatusIn(const std::string& output) {
@@ -248,6 +262,29 @@ TEST_F(WorkloadApiTest, ARenewalReachesAnOpenStream) {
   EXPECT_LT(SystemClock::Instance().Now(), CertNotAfter(leaf_a->get())) << "renewed only after expiry";
   EXPECT_TRUE(agent_->WaitForLineContaining("(due) serial=" + CertSerialHex(renewed.get()), std::chrono::seconds(5)))
       << agent_->output();
+}
+
+TEST_F(WorkloadApiTest, ARootRotationReachesAnOpenStreamWithinASecond) {
+  StartAll();
+  auto stream = testing::ChildProcess::Start({kProbe, socket_, "x509svid", "--messages", "20", "--timeout", "30"});
+  ASSERT_TRUE(stream);
+  auto first = stream->WaitForLine("svid ");
+  ASSERT_TRUE(first) << stream->output();
+  ASSERT_EQ(CertsInDer(ParseSvid(*first).value_or(SvidLine{}).bundle_der), 1) << *first;
+  auto prepared = ca_.Cli("ca prepare --root");
+  ASSERT_EQ(prepared.status, 0) << prepared.output;
+  // The agent's next pass (refresh = 2 s) trusts the new root; from then the
+  // stream has a second to say so.
+  ASSERT_TRUE(agent_->WaitForLineContaining("trusted roots updated", std::chrono::seconds(15))) << agent_->output();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  int roots = 1;
+  while (roots != 2 && std::chrono::steady_clock::now() < deadline) {
+    auto line = stream->WaitForLine("svid ", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 deadline - std::chrono::steady_clock::now()));
+    if (!line) break;
+    roots = CertsInDer(ParseSvid(*line).value_or(SvidLine{}).bundle_der);
+  }
+  EXPECT_EQ(roots, 2) << stream->output() << agent_->output();
 }
 
 TEST_F(WorkloadApiTest, AnSvidTheCrlListsIsReplacedOnTheOpenStream) {

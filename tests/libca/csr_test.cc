@@ -46,6 +46,11 @@ TEST(CsrTest, AcceptsDerAndACsrWithoutNames) {
   auto csr = Csr::Parse(PemToDer(MakeCsrPem(key.get(), {}, {}, {}).value()));
   ASSERT_TRUE(csr.has_value()) << csr.error().ToString();
   EXPECT_TRUE(csr->uri_names().empty());
+  EXPECT_TRUE(csr->dns_names().empty());
+  EXPECT_TRUE(csr->ip_names().empty());
+  // The key read from the DER is the key that signed it, byte for byte.
+  EXPECT_EQ(csr->key_type(), KeyType::kEcdsaP256);
+  EXPECT_EQ(csr->public_key().spki_der, PublicKeyOf(key.get()).value().spki_der);
 }
 
 struct BadCsrCase {
