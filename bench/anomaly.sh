@@ -3,7 +3,10 @@
 # throughput with the detector on (the default [anomaly]) and off
 # ([anomaly] enabled = false), in the same run. The two daemons take turns,
 # ROUNDS rounds each (off, on, off, on, ...), so drift in the machine's load
-# falls on both; each one's median round is compared. Each run's output
+# falls on both; each one's median round is compared. On a busy machine
+# that difference drowns in noise, so the detector's check is also timed
+# alone (anomaly_bench: OnIssue, 2 threads) and given as a share of each
+# request's CPU (nproc / throughput seconds). Each run's output
 # first, then "anomaly.<figure> <value> <unit>" lines for bench/run.sh's
 # table. Every process it starts is stopped on exit.
 #   BUILD (build-rel), CONNECTIONS (64), DURATION (10), ROUNDS (3).
@@ -14,10 +17,8 @@ BUILD=${BUILD:-build-rel}
 CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
-if [ ! -x "$BUILD/bench/mayfly-load" ] || [ ! -x "$BUILD/daemon/mayfly-ca" ]; then
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAYFLY_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" --target mayfly-ca mayfly-load >/dev/null
-fi
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAYFLY_BUILD_TESTS=OFF >/dev/null
+cmake --build "$BUILD" --target mayfly-ca mayfly-load anomaly_bench >/dev/null
 
 dir=$(mktemp -d)
 pids=()
@@ -68,3 +69,7 @@ echo "anomaly.keepalive_off $off req/s"
 echo "anomaly.keepalive_on $on req/s"
 echo "anomaly.cost $(awk -v a="$off" -v b="$on" 'BEGIN {printf "%.1f", (a > 0 ? 100 * (a - b) / a : 0)}') %"
 echo "anomaly.raised $raised anomalies"
+"$BUILD/bench/anomaly_bench" --benchmark_filter='threads:2' | tee "$dir/check.out"
+check_ns=$(awk '/^BM_OnIssue/ {print $(NF - 2)}' "$dir/check.out")
+echo "anomaly.check_cpu $check_ns ns"
+echo "anomaly.check_share $(awk -v c="$check_ns" -v r="$on" -v n="$(nproc)" 'BEGIN {printf "%.3f", 100 * c * r / (n * 1e9)}') %"

@@ -215,7 +215,8 @@ if [ "$anomaly_ran" = 1 ]; then
   an() { awk -v k="anomaly.$1" '$1 == k {print $2}' "$dir/anomaly.out"; }
   row "/v1/sign keep-alive, anomaly detection on" "$(an keepalive_on)" req/s "detection off, same run" \
     "$(an keepalive_off)" ""
-  row "  cost of anomaly detection" "$(an cost)" "%" "" "" "<3"
+  row "  cost of anomaly detection (on vs off)" "$(an cost)" "%" "" "" "<3"
+  row "  the check alone, share of request CPU" "$(an check_share)" "%" "" "" "<3"
 fi
 if [ "$cfssl_ran" = 1 ]; then
   cf() { awk -v k="cfssl.$1" '$1 == k {print $2}' "$dir/cfssl.out"; }
