@@ -4,7 +4,7 @@
 #include <set>
 
 #include "mayfly/config.h"
-#include "toml_reader.h"
+#include "mayfly/toml_reader.h"
 
 namespace mayfly {
 namespace {
