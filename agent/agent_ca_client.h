@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "agent_config.h"
 #include "agent_servers.h"
 #include "agent_state.h"
-#include "mayfly/config.h"
 #include "mayfly/error.h"
 #include "mayfly/net/api_wire.h"
 #include "mayfly/net/client.h"

@@ -19,8 +19,8 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
-#include "mayfly/config.h"
 #include "mayfly/file_util.h"
+#include "agent_config.h"
 #include "workload_api_service.h"
 #include "workload_caller.h"
 #include "workload_identities.h"
