@@ -64,7 +64,7 @@ int Serve(const AgentConfig& config, int listen_fd) {
 
   IdentityBoard board;
   Connections connections;
-  JwtSvidCache jwt(config, SystemClock::Instance());
+  JwtSvidCache jwt(board, config, SystemClock::Instance());
   WorkloadApiService service(board, connections, jwt, SystemClock::Instance());
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
