@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "audit_log.h"
-#include "ca_view.h"
 #include "caches.h"
 #include "crl_publisher.h"
+#include "mayfly/ca_view.h"
 #include "mayfly/authorization.h"
 #include "mayfly/clock.h"
 #include "mayfly/commit_queue.h"
