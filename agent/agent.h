@@ -12,10 +12,10 @@
 
 #include "agent_ca_client.h"
 #include "agent_cert_check.h"
+#include "agent_config.h"
 #include "agent_servers.h"
 #include "agent_state.h"
 #include "mayfly/clock.h"
-#include "mayfly/config.h"
 #include "mayfly/error.h"
 
 namespace mayfly::agent {

@@ -248,17 +248,7 @@ Result<CaClient::JwtAnswer> CaClient::MintJwt(const std::string& spiffe_id, cons
   auto response = Exchange(Caller::kNode, FailOver::kAlways, "POST", "/v1/jwt", body);
   if (!response) return std::unexpected(response.error());
   if (response->status != 200) return std::unexpected(ErrorFrom(*response, "POST /v1/jwt"));
-  boost::system::error_code ec;
-  const json::value answer = json::parse(response->body, ec);
-  const json::object* o = ec ? nullptr : answer.if_object();
-  const json::string* token = o != nullptr && o->contains("token") ? o->at("token").if_string() : nullptr;
-  const json::string* expires = o != nullptr && o->contains("expires_at") ? o->at("expires_at").if_string() : nullptr;
-  auto expires_at = expires != nullptr ? ParseRfc3339(*expires)
-                                       : Result<TimePoint>(MakeError(ErrorCode::kInvalidArgument, "no expires_at"));
-  if (token == nullptr || token->empty() || !expires_at) {
-    return MakeError(ErrorCode::kInvalidArgument, "POST /v1/jwt: the answer has no token and expires_at");
-  }
-  return JwtAnswer{std::string(*token), *expires_at};
+  return net::ParseJwtAnswer(response->body, "POST /v1/jwt");
 }
 
 Result<std::optional<std::string>> CaClient::GetIfChanged(const std::string& target, std::string& etag) {

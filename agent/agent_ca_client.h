@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "agent_config.h"
 #include "agent_servers.h"
 #include "agent_state.h"
-#include "mayfly/config.h"
 #include "mayfly/error.h"
 #include "mayfly/net/api_wire.h"
 #include "mayfly/net/client.h"
@@ -77,10 +77,7 @@ class CaClient {
   [[nodiscard]] Result<IssuedPem> Sign(const std::string& csr, Duration ttl);
   // POST /v1/jwt: a JWT-SVID for `spiffe_id` and `audience` (the CA's
   // default lifetime). kInvalidArgument for an answer without its members.
-  struct JwtAnswer {
-    std::string token;
-    TimePoint expires_at;
-  };
+  using JwtAnswer = net::JwtAnswer;
   [[nodiscard]] Result<JwtAnswer> MintJwt(const std::string& spiffe_id, const std::vector<std::string>& audience);
   // GET with If-None-Match when `etag` is set. nullopt for 304; else the body
   // and the new ETag (in `etag`).

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "agent_config.h"
 #include "mayfly/clock.h"
-#include "mayfly/config.h"
 #include "mayfly/error.h"
 #include "mayfly/ossl_ptr.h"
 

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "agent_ca_client.h"
+#include "agent_config.h"
 #include "agent_state.h"
-#include "mayfly/config.h"
 #include "mayfly/error.h"
 #include "mayfly/ossl_ptr.h"
 

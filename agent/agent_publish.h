@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "mayfly/config.h"
+#include "agent_config.h"
 #include "mayfly/error.h"
 #include "mayfly/file_util.h"
 

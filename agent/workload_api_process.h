@@ -21,7 +21,7 @@
 #include <optional>
 #include <string>
 
-#include "mayfly/config.h"
+#include "agent_config.h"
 #include "mayfly/error.h"
 
 namespace mayfly::agent {

@@ -217,7 +217,7 @@ Result<std::string> CaRuntime::PrepareLocked(bool root, const std::string& actor
   auto active_root = LoadSigningCa(*view->Active(CaRole::kRoot), state_dir_, *passphrase);
   if (!active_root) return std::unexpected(active_root.error());
   const int64_t now = ToUnixSeconds(clock_.Now());
-  const NameConstraintsSpec constraints = NameConstraintsSpec::From(*config);
+  const NameConstraintsSpec constraints = NameConstraintsFor(*config);
   KeyFiles files(state_dir_, keys_in_store_);
   std::vector<CaCertRecord> records;
 
@@ -398,7 +398,7 @@ Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& a
   const int64_t now = ToUnixSeconds(clock_.Now());
   KeyFiles files(state_dir_, keys_in_store_);
   auto fresh = NewCa(CaRole::kIntermediate, *key_type, files, *passphrase, now, [&](const EVP_PKEY* key) {
-    return MakeIntermediateCert(key, root->cert.get(), root->key.get(), NameConstraintsSpec::From(*config),
+    return MakeIntermediateCert(key, root->cert.get(), root->key.get(), NameConstraintsFor(*config),
                                 config->ca.intermediate_ttl, clock_);
   });
   if (!fresh) return WithContext(fresh.error(), "making the new intermediate");

@@ -11,9 +11,9 @@
 
 #include "anomaly_detector.h"
 #include "audit_log.h"
-#include "ca_view.h"
 #include "caches.h"
 #include "crl_publisher.h"
+#include "mayfly/ca_view.h"
 #include "mayfly/authorization.h"
 #include "mayfly/clock.h"
 #include "mayfly/commit_queue.h"

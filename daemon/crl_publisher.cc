@@ -8,8 +8,6 @@
 
 namespace mayfly {
 
-std::string EntityTag(std::string_view body) { return "\"" + Sha256Hex(body) + "\""; }
-
 CrlPublisher::CrlPublisher(Store& store, ViewSource view, Duration next_update, const Clock& clock,
                            Metrics& metrics)
     : store_(store),

@@ -7,10 +7,10 @@
 #include <mutex>
 #include <string>
 
+#include "mayfly/ca_view.h"
 #include "mayfly/clock.h"
 #include "mayfly/config.h"
 #include "mayfly/error.h"
-#include "ca_view.h"
 #include "mayfly/store.h"
 #include "metrics.h"
 
@@ -60,8 +60,5 @@ class CrlPublisher {
   mutable std::mutex current_mu_;   // guards current_ only; readers never wait on signing
   std::shared_ptr<const CrlSnapshot> current_;
 };
-
-// Quoted lowercase hex SHA-256 of `body`, an HTTP entity tag.
-std::string EntityTag(std::string_view body);
 
 }  // namespace mayfly

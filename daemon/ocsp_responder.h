@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ca_view.h"
+#include "mayfly/ca_view.h"
 #include "mayfly/clock.h"
 #include "mayfly/config.h"
 #include "mayfly/ocsp.h"

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "agent_config.h"
 #include "mayfly/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

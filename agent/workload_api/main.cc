@@ -19,8 +19,8 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
-#include "mayfly/config.h"
 #include "mayfly/file_util.h"
+#include "agent_config.h"
 #include "workload_api_service.h"
 #include "workload_caller.h"
 #include "workload_identities.h"
@@ -64,7 +64,7 @@ int Serve(const AgentConfig& config, int listen_fd) {
 
   IdentityBoard board;
   Connections connections;
-  JwtSvidCache jwt(config, SystemClock::Instance());
+  JwtSvidCache jwt(board, config, SystemClock::Instance());
   WorkloadApiService service(board, connections, jwt, SystemClock::Instance());
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);

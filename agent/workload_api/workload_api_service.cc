@@ -34,6 +34,16 @@ bool NeedsExeHash(const IdentitySnapshot& snapshot) {
 
 grpc::Status NoIdentity() { return {grpc::StatusCode::PERMISSION_DENIED, "no identity issued"}; }
 
+// The bundle streams' guard: what to answer `caller` with instead of a
+// bundle (no identity for it once the entries are known; nothing yet while
+// they or the trust domain are not), or nullopt when a bundle may go out.
+std::optional<grpc::Status> BundleGuard(const IdentitySnapshot& snapshot, const CallerFacts& caller) {
+  const bool none = EntriesFor(snapshot, caller).empty();
+  if (none && snapshot.entries_known) return NoIdentity();
+  if (none || snapshot.trust_domain_id.empty()) return grpc::Status::OK;  // nothing to send yet
+  return std::nullopt;
+}
+
 // The public part of what a message would carry: a new key when it changes.
 std::string VersionKey(const IdentitySnapshot& snapshot, const std::vector<const NodeEntry*>& entries) {
   std::string key = "bundle:" + std::to_string(std::hash<std::string>{}(snapshot.bundle_der));
@@ -141,9 +151,7 @@ grpc::Status WorkloadApiService::FetchX509Bundles(grpc::ServerContext* context, 
   if (grpc::Status s = Admit(context, caller); !s.ok()) return s;
   return Stream(context, writer,
                 [&](const IdentitySnapshot& snapshot, X509BundlesResponse& response, std::string& key) {
-                  auto entries = EntriesFor(snapshot, caller);
-                  if (entries.empty() && snapshot.entries_known) return NoIdentity();
-                  if (entries.empty() || snapshot.trust_domain_id.empty()) return grpc::Status::OK;
+                  if (auto guard = BundleGuard(snapshot, caller)) return *guard;
                   (*response.mutable_bundles())[snapshot.trust_domain_id] = snapshot.bundle_der;
                   for (const std::string& crl : snapshot.crls_der) response.add_crl(crl);
                   key = VersionKey(snapshot, {});
@@ -186,11 +194,8 @@ grpc::Status WorkloadApiService::FetchJWTBundles(grpc::ServerContext* context, c
   if (grpc::Status s = Admit(context, caller); !s.ok()) return s;
   return Stream(context, writer,
                 [&](const IdentitySnapshot& snapshot, JWTBundlesResponse& response, std::string& key) {
-                  auto entries = EntriesFor(snapshot, caller);
-                  if (entries.empty() && snapshot.entries_known) return NoIdentity();
-                  if (entries.empty() || !snapshot.jwt_authorities || snapshot.trust_domain_id.empty()) {
-                    return grpc::Status::OK;  // nothing to send yet
-                  }
+                  if (auto guard = BundleGuard(snapshot, caller)) return *guard;
+                  if (!snapshot.jwt_authorities) return grpc::Status::OK;  // nothing to send yet
                   (*response.mutable_bundles())[snapshot.trust_domain_id] = snapshot.jwt_authorities->jwks_json;
                   key = snapshot.jwt_authorities->jwks_json;
                   return grpc::Status::OK;

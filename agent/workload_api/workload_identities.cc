@@ -304,6 +304,9 @@ void IdentityKeeper::Publish() {
     if (auto der = CrlToDer(crl.get()); der) next.crls_der.push_back(std::move(*der));
   }
   next.jwt_authorities = jwt_authorities_;
+  next.node_pem = node_pem_;
+  next.node_key = node_key_;
+  next.trust_pem = trust_pem_;
   board_.Publish(std::move(next));
 }
 

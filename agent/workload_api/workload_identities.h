@@ -21,10 +21,10 @@
 
 #include "agent_ca_client.h"
 #include "agent_cert_check.h"
+#include "agent_config.h"
 #include "agent_servers.h"
 #include "agent_state.h"
 #include "mayfly/clock.h"
-#include "mayfly/config.h"
 #include "mayfly/error.h"
 #include "mayfly/jwt_svid.h"
 
@@ -78,6 +78,12 @@ struct IdentitySnapshot {
   // The CA's JWT authorities (GET /v1/bundle?format=spiffe); null until
   // first fetched.
   std::shared_ptr<const JwtAuthorities> jwt_authorities;
+  // The node certificate (PEM chain), its key and the trusted roots (PEM)
+  // as the keeper last took them from state_dir, a matching pair only: what
+  // asks the CA on the node's behalf. Empty and null before the node enrolled.
+  std::string node_pem;
+  std::shared_ptr<const EVP_PKEY> node_key;
+  std::string trust_pem;
 };
 
 // The latest snapshot and its waiters. Thread-safe.
@@ -137,7 +143,7 @@ class IdentityKeeper {
   ServerPool servers_;
   std::optional<CaClient> client_;
   std::string node_pem_;
-  OsslPtr<EVP_PKEY> node_key_;
+  std::shared_ptr<const EVP_PKEY> node_key_;  // shared with the snapshots
   std::string trust_pem_;
   std::string crl_pem_;
   std::set<std::string> revoked_;

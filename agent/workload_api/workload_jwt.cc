@@ -1,32 +1,24 @@
 // The JWT-SVID cache of the Workload API.
 #include "workload_jwt.h"
 
-#include "mayfly/file_util.h"
-#include "mayfly/keys.h"
-
 namespace mayfly::agent {
 
-JwtSvidCache::JwtSvidCache(const AgentConfig& config, const Clock& clock)
-    : config_(config), clock_(clock), paths_(config_.state_dir), servers_(config_.servers, clock_) {}
+JwtSvidCache::JwtSvidCache(const IdentityBoard& board, const AgentConfig& config, const Clock& clock)
+    : board_(board), config_(config), clock_(clock), servers_(config_.servers, clock_) {}
 
 Result<CaClient*> JwtSvidCache::Client() {
-  std::string node_pem = ReadFile(paths_.node_cert).value_or("");
-  std::string trust = ReadFile(paths_.trust).value_or("");
-  if (node_pem.empty() || trust.empty()) {
+  const auto snapshot = board_.Current();
+  if (snapshot->node_pem.empty() || !snapshot->node_key || snapshot->trust_pem.empty()) {
     return MakeError(ErrorCode::kUnavailable, "the node has not enrolled yet");
   }
-  if (!client_ || node_pem != node_pem_ || trust != trust_pem_) {
-    // A pass may be between writing node.pem and node.key: a pair that does
-    // not match fails here and is taken at the next call.
-    auto key = LoadKeyFile(paths_.node_key);
-    if (!key) return std::unexpected(key.error());
+  if (!client_ || snapshot->node_pem != node_pem_ || snapshot->trust_pem != trust_pem_) {
     client_.reset();
-    auto client = CaClient::Create(servers_, trust, node_pem, key->get());
+    auto client = CaClient::Create(servers_, snapshot->trust_pem, snapshot->node_pem, snapshot->node_key.get());
     if (!client) return std::unexpected(client.error());
     client_.emplace(std::move(*client));
-    node_pem_ = std::move(node_pem);
-    trust_pem_ = std::move(trust);
-    node_key_ = std::move(*key);
+    node_pem_ = snapshot->node_pem;
+    trust_pem_ = snapshot->trust_pem;
+    node_key_ = snapshot->node_key;
   }
   return &*client_;
 }

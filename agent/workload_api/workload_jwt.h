@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "agent_ca_client.h"
+#include "agent_config.h"
 #include "agent_servers.h"
-#include "agent_state.h"
+#include "workload_identities.h"
 #include "mayfly/clock.h"
-#include "mayfly/config.h"
 #include "mayfly/error.h"
 
 namespace mayfly::agent {
@@ -26,7 +26,9 @@ class JwtSvidCache {
   // process must not grow the agent's memory by asking for new ones.
   static constexpr size_t kMaxTokens = 4096;
 
-  JwtSvidCache(const AgentConfig& config, const Clock& clock);
+  // Asks the CA with the node certificate, key and roots of `board`'s
+  // current snapshot; `board` outlives the cache.
+  JwtSvidCache(const IdentityBoard& board, const AgentConfig& config, const Clock& clock);
 
   // A token for `spiffe_id` and `audience` (in the order given), from the
   // cache while it has more than half its life left, else from the CA.
@@ -38,19 +40,19 @@ class JwtSvidCache {
     TimePoint refresh_at;  // half its life
     TimePoint expires_at;
   };
-  // The CA client of the node certificate the agent's passes keep in
-  // state_dir; made again when that certificate or the roots change.
+  // The CA client of the current snapshot's node certificate; made again
+  // when that certificate or the roots change (a renewal, a rotation).
   Result<CaClient*> Client();
 
+  const IdentityBoard& board_;
   AgentConfig config_;
   const Clock& clock_;
-  StatePaths paths_;
   std::mutex mu_;
   ServerPool servers_;  // guarded by mu_, like everything below
   std::optional<CaClient> client_;
   std::string node_pem_;
   std::string trust_pem_;
-  OsslPtr<EVP_PKEY> node_key_;
+  std::shared_ptr<const EVP_PKEY> node_key_;
   std::map<std::string, Cached> cache_;  // by spiffe_id and audience
 };
 

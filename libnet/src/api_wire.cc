@@ -1,9 +1,11 @@
-// The API's error and certificate shapes, written and read in one place.
+// The API's error, certificate and JWT-SVID shapes, written and read in one place.
 #include "mayfly/net/api_wire.h"
 
 #include <boost/json.hpp>
 
 #include <charconv>
+
+#include "mayfly/x509_util.h"
 
 namespace mayfly::net {
 namespace {
@@ -97,6 +99,19 @@ Result<CertificateAnswer> ParseCertificateAnswer(std::string_view body, std::str
     return MakeError(ErrorCode::kUnavailable, std::string(what) + ": the answer has no certificate");
   }
   return answer;
+}
+
+Result<JwtAnswer> ParseJwtAnswer(std::string_view body, std::string_view what) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  const std::string token = o != nullptr ? Member(*o, "token") : std::string();
+  auto expires_at = o != nullptr ? ParseRfc3339(Member(*o, "expires_at"))
+                                 : Result<TimePoint>(MakeError(ErrorCode::kInvalidArgument, "no expires_at"));
+  if (token.empty() || !expires_at) {
+    return MakeError(ErrorCode::kInvalidArgument, std::string(what) + ": the answer has no token and expires_at");
+  }
+  return JwtAnswer{token, *expires_at};
 }
 
 std::string RecoveryMessage(std::string_view challenge, std::string_view csr_pem) {

@@ -103,5 +103,24 @@ TEST(ApiWireTest, AnswersThatAreNoCertificateAreRefused) {
   }
 }
 
+TEST(ApiWireTest, JwtAnswerGivesTokenAndExpiry) {
+  auto got = ParseJwtAnswer(R"({"token":"a.b.c","kid":"k1","expires_at":"2030-01-02T03:04:05Z"})", "POST /v1/jwt");
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->token, "a.b.c");
+  EXPECT_EQ(got->expires_at, FromUnixSeconds(1893553445));
+}
+
+TEST(ApiWireTest, AnswersThatAreNoJwtAreRefused) {
+  for (const char* body : {"", "not json", "[]", "{}", R"({"token":"a.b.c"})", R"({"expires_at":"2030-01-02T03:04:05Z"})",
+                           R"({"token":"","expires_at":"2030-01-02T03:04:05Z"})",
+                           R"({"token":42,"expires_at":"2030-01-02T03:04:05Z"})",
+                           R"({"token":"a.b.c","expires_at":"tomorrow"})"}) {
+    auto got = ParseJwtAnswer(body, "POST /v1/jwt");
+    ASSERT_FALSE(got) << body;
+    EXPECT_EQ(got.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(got.error().message, "POST /v1/jwt: the answer has no token and expires_at");
+  }
+}
+
 }  // namespace api_wire_test
 }  // namespace mayfly::net::testing

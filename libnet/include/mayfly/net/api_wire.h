@@ -1,6 +1,6 @@
 // The API's wire format, for both ends of it: error bodies and the statuses
-// that go with each code, and the certificate answers of enroll, renew and
-// sign. The daemon writes these shapes and the agent and admin CLI read them
+// that go with each code, the certificate answers of enroll, renew and
+// sign, and the JWT-SVID answer. The daemon writes these shapes and the agent and admin CLI read them
 // here, so a code travels as a code and never has to be guessed from a
 // status or a message.
 #pragma once
@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "mayfly/clock.h"
 #include "mayfly/error.h"
 #include "mayfly/net/http_types.h"
 
@@ -49,6 +50,17 @@ boost::json::object ToJson(const CertificateAnswer& answer);
 // kUnavailable (naming `what`) when `body` is not such an answer or has no
 // certificate: the server is not speaking this API.
 [[nodiscard]] Result<CertificateAnswer> ParseCertificateAnswer(std::string_view body, std::string_view what);
+
+// The answer of POST /v1/jwt: {"token": "<JWT-SVID>", "kid": "...",
+// "expires_at": "<RFC 3339 UTC>"}, as the agent reads it.
+struct JwtAnswer {
+  std::string token;
+  TimePoint expires_at;
+};
+// kInvalidArgument "<what>: the answer has no token and expires_at" when
+// `body` is not such an answer: not a JSON object, no or an empty token, or
+// an expires_at that is missing or not RFC 3339.
+[[nodiscard]] Result<JwtAnswer> ParseJwtAnswer(std::string_view body, std::string_view what);
 
 // Node recovery: a node whose certificate expired asks POST
 // /v1/node/recover/challenge for {"challenge","expires_at"}, then POSTs

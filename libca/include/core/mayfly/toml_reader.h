@@ -1,7 +1,7 @@
 // Typed reading of one TOML config table, with errors that name file, key and line.
 //
-// Internal to libca: config_ca.cc and config_agent.cc describe their keys with
-// it and share its shape checks. A TableReader never stops early: after a
+// The CA's config (libca's config layer) and the agent's (agent_config.cc)
+// describe their keys with it and share its shape checks. A TableReader never stops early: after a
 // problem it keeps reading (so it still learns every known key) and ConfigErrors
 // keeps the first problem for the final Result.
 #pragma once
@@ -14,7 +14,7 @@
 
 #include <toml++/toml.h>
 
-#include "mayfly/config.h"
+#include "mayfly/duration.h"
 #include "mayfly/error.h"
 
 namespace mayfly::config_internal {

@@ -152,7 +152,7 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
   if (!int_key) return std::unexpected(int_key.error());
   auto root = MakeRootCert(root_key->get(), config.trust_domain, config.ca.root_ttl, clock);
   if (!root) return std::unexpected(root.error());
-  const NameConstraintsSpec constraints = NameConstraintsSpec::From(config);
+  const NameConstraintsSpec constraints = NameConstraintsFor(config);
   auto inter = MakeIntermediateCert(int_key->get(), root->get(), root_key->get(), constraints,
                                     config.ca.intermediate_ttl, clock);
   if (!inter) return std::unexpected(inter.error());

@@ -1,10 +1,11 @@
 // Loading and checking agent.toml, the host agent's configuration.
+#include "agent_config.h"
+
 #include <csignal>
 #include <map>
 #include <set>
 
-#include "mayfly/config.h"
-#include "toml_reader.h"
+#include "mayfly/toml_reader.h"
 
 namespace mayfly {
 namespace {

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <string>
 
-#include "mayfly/config.h"
+#include "agent_config.h"
 #include "support/temp_dir.h"
 
 namespace mayfly {

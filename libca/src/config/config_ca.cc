@@ -5,7 +5,7 @@
 #include "mayfly/identity.h"
 #include "mayfly/postgres_store.h"
 #include "mayfly/selector.h"
-#include "toml_reader.h"
+#include "mayfly/toml_reader.h"
 
 namespace mayfly {
 namespace {

@@ -222,7 +222,7 @@ std::string_view StoreBackendName(StoreBackend backend);  // "sqlite", "postgres
 [[nodiscard]] Result<StoreBackend> ParseStoreBackend(std::string_view name);
 
 // Which database holds the store, from ca.toml's [store] (StoreOptionsFor,
-// config.h, builds it).
+// ca_layout.h, builds it).
 struct StoreOptions {
   StoreBackend backend = StoreBackend::kSqlite;
   std::string sqlite_path;    // kSqlite: the database file

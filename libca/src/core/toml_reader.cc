@@ -1,5 +1,5 @@
 // Typed reading of one TOML config table, with errors that name file, key and line.
-#include "toml_reader.h"
+#include "mayfly/toml_reader.h"
 
 #include <algorithm>
 #include <cerrno>

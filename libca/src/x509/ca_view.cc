@@ -1,12 +1,11 @@
 // Deriving the published PKI from the CA certificates' states.
-#include "ca_view.h"
+#include "mayfly/ca_view.h"
 
 #include <optional>
 
-#include "crl_publisher.h"
-#include "spiffe_bundle.h"
 #include "mayfly/keys.h"
 #include "mayfly/public_key.h"
+#include "mayfly/spiffe_bundle.h"
 #include "mayfly/x509_util.h"
 
 namespace mayfly {
@@ -78,6 +77,8 @@ Result<std::shared_ptr<const JwtSigner>> LoadJwtSigner(const CaCertRecord& recor
 }
 
 }  // namespace
+
+std::string EntityTag(std::string_view body) { return "\"" + Sha256Hex(body) + "\""; }
 
 std::string CaKeyPlace(const CaCertRecord& record, const std::string& state_dir) {
   if (!record.key_pem.empty()) return "of " + std::string(CaRoleName(record.role)) + " " + record.serial + " in the store";

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "mayfly/config.h"
+#include "mayfly/duration.h"
 #include "mayfly/selector.h"
 
 namespace mayfly {

@@ -35,4 +35,8 @@ StoreOptions StoreOptionsFor(const CaConfig& config) {
                       .password_file = config.store.password_file};
 }
 
+NameConstraintsSpec NameConstraintsFor(const CaConfig& config) {
+  return {config.ca.name_constraints, config.trust_domain, config.ca.permitted_dns, config.ca.permitted_ips};
+}
+
 }  // namespace mayfly

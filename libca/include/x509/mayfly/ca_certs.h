@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "mayfly/clock.h"
-#include "mayfly/config.h"
 #include "mayfly/error.h"
 #include "mayfly/ossl_ptr.h"
 
@@ -25,11 +24,6 @@ struct NameConstraintsSpec {
   std::string trust_domain;                 // permitted URI host
   std::vector<std::string> permitted_dns;   // "internal" or ".internal"
   std::vector<std::string> permitted_ips;   // CIDRs
-
-  // From [ca] name_constraints, permitted_dns, permitted_ips and the trust domain.
-  static NameConstraintsSpec From(const CaConfig& config) {
-    return {config.ca.name_constraints, config.trust_domain, config.ca.permitted_dns, config.ca.permitted_ips};
-  }
 };
 
 // Intermediate signed by the root: CA:TRUE pathlen:0 (critical), keyUsage

@@ -1,5 +1,5 @@
 // The SPIFFE bundle: JWKs of the CA's roots and JWT signing keys.
-#include "spiffe_bundle.h"
+#include "mayfly/spiffe_bundle.h"
 
 #include <openssl/evp.h>
 

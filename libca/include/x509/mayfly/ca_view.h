@@ -6,14 +6,19 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mayfly/clock.h"
 #include "mayfly/error.h"
 #include "mayfly/issuer.h"
-#include "mayfly/store.h"
+#include "mayfly/store_records.h"
 
 namespace mayfly {
+
+// Quoted lowercase hex SHA-256 of `body`, an HTTP entity tag: what the
+// view's bodies (and the CRLs) are served with.
+std::string EntityTag(std::string_view body);
 
 // Published: in the bundle (roots), the intermediates list, the CRL set and
 // the client trust.

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "mayfly/ca_certs.h"
 #include "mayfly/config.h"
 #include "mayfly/store.h"
 
@@ -30,5 +31,9 @@ std::string PassphraseFilePath(const CaConfig& config);
 // What OpenStore takes for the configured [store]: the SQLite database in
 // state_dir, or the PostgreSQL URL and password file.
 StoreOptions StoreOptionsFor(const CaConfig& config);
+
+// The intermediate's name constraints: [ca] name_constraints, permitted_dns,
+// permitted_ips and the trust domain.
+NameConstraintsSpec NameConstraintsFor(const CaConfig& config);
 
 }  // namespace mayfly

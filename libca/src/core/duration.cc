@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "mayfly/config.h"
+#include "mayfly/duration.h"
 #include "mayfly/identity.h"
 
 namespace mayfly {
