@@ -264,7 +264,7 @@ TEST_F(WorkloadApiTest, ARenewalReachesAnOpenStream) {
       << agent_->output();
 }
 
-TEST_F(WorkloadApiTest, ARootRotationReachesAnOpenStreamWithinASecond) {
+TEST_F(WorkloadApiTest, ARootRotationReachesAnOpenStreamWithinSeconds) {
   StartAll();
   auto stream = testing::ChildProcess::Start({kProbe, socket_, "x509svid", "--messages", "20", "--timeout", "30"});
   ASSERT_TRUE(stream);
@@ -274,9 +274,11 @@ TEST_F(WorkloadApiTest, ARootRotationReachesAnOpenStreamWithinASecond) {
   auto prepared = ca_.Cli("ca prepare --root");
   ASSERT_EQ(prepared.status, 0) << prepared.output;
   // The agent's next pass (refresh = 2 s) trusts the new root; from then the
-  // stream has a second to say so.
+  // stream says so within a second (a half-second file poll) on a quiet
+  // machine. The test allows two seconds: under the sanitizers with the
+  // suite running in parallel one second was missed once.
   ASSERT_TRUE(agent_->WaitForLineContaining("trusted roots updated", std::chrono::seconds(15))) << agent_->output();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   int roots = 1;
   while (roots != 2 && std::chrono::steady_clock::now() < deadline) {
     auto line = stream->WaitForLine("svid ", std::chrono::duration_cast<std::chrono::milliseconds>(
