@@ -17,7 +17,7 @@ Result<void> RevocationCache::Rebuild(Store& store, int64_t now) {
     }
     auto revoked = store.ListRevokedUnexpired("", now);
     if (!revoked) return WithContext(revoked.error(), "loading revoked certificates");
-    auto nodes = store.ListNodes();
+    auto nodes = store.ListRestrictedNodes();
     if (!nodes) return WithContext(nodes.error(), "loading banned and quarantined nodes");
     std::unordered_set<std::string> serials;
     serials.reserve(revoked->size());

@@ -96,7 +96,7 @@ TEST_P(StoreCertsTest, RevokeBySpiffeIdTakesOnlyUnexpiredOnes) {
   EXPECT_EQ(Revoke({.spiffe_id = "spiffe://example.org/a"}), (std::vector<std::string>{"01", "02"}));
   EXPECT_FALSE(Get("04")->revoked_at);
   EXPECT_FALSE(Get("03")->revoked_at);
-  EXPECT_TRUE(store_->ListBannedNodes().value().empty());
+  EXPECT_TRUE(testing::BannedNodeNames(*store_).empty());
 }
 
 TEST_P(StoreCertsTest, RevokeByNodeBansItAndRevokesItsUnexpiredCertificates) {
@@ -114,7 +114,7 @@ TEST_P(StoreCertsTest, RevokeByNodeBansItAndRevokesItsUnexpiredCertificates) {
   // Banning again keeps the first time.
   EXPECT_TRUE(Revoke({.node = "n1"}, kNow + 5).empty());
   EXPECT_EQ(store_->GetNode("n1").value()->banned_at, kNow);
-  EXPECT_EQ(store_->ListBannedNodes().value(), std::vector<std::string>{"n1"});
+  EXPECT_EQ(testing::BannedNodeNames(*store_), std::vector<std::string>{"n1"});
   EXPECT_FALSE(store_->GetNode("n2").value());
 }
 

@@ -16,6 +16,7 @@
 #include "mayfly/store_copy.h"
 #include "mayfly/x509_util.h"
 #include "support/fresh_pg_schema.h"
+#include "support/store_fixture.h"
 #include "support/temp_dir.h"
 #include "support/test_pki.h"
 
@@ -205,7 +206,7 @@ TEST_F(StoreMigrateTest, CopiesEveryRecordUnchanged) {
   EXPECT_GT(target->GetNode("node-a").value()->enrolled_at, 0);
   EXPECT_TRUE(target->GetNode("node-b").value()->banned);
   EXPECT_EQ(target->GetNode("node-b").value()->banned_at, kNow + 6);
-  EXPECT_EQ(target->ListBannedNodes().value(), std::vector<std::string>{"node-b"});
+  EXPECT_EQ(testing::BannedNodeNames(*target), std::vector<std::string>{"node-b"});
   CertRecord node_cert{.serial = "n2", .spiffe_id = "spiffe://example.org/mayfly/node/node-c", .kind = CertKind::kNode, .not_after = kNow + 600, .der = "d"};
   auto used = target->ConsumeTokenAndEnroll(Hex64(1), kNow + 7, node_cert);
   ASSERT_FALSE(used);

@@ -80,14 +80,14 @@ TEST_P(StoreTokensTest, EnrollingLiftsABan) {
   old_cert.node = "web-1";  // issued before the ban
   ASSERT_TRUE(store_->InsertCertificates(std::span(&old_cert, 1)));
   ASSERT_TRUE(store_->Revoke({.node = "web-1"}, RevocationReason::kKeyCompromise, kNow));
-  EXPECT_EQ(store_->ListBannedNodes().value(), std::vector<std::string>{"web-1"});
+  EXPECT_EQ(testing::BannedNodeNames(*store_), std::vector<std::string>{"web-1"});
   CreateToken("h3", "web-1", kNow + 60);
   ASSERT_TRUE(store_->ConsumeTokenAndEnroll("h3", kNow + 5, NodeCert("02")));
   auto node = store_->GetNode("web-1").value();
   EXPECT_FALSE(node->banned);
   EXPECT_FALSE(node->banned_at);
   EXPECT_EQ(node->enrolled_at, kNow + 5);
-  EXPECT_TRUE(store_->ListBannedNodes().value().empty());
+  EXPECT_TRUE(testing::BannedNodeNames(*store_).empty());
 }
 
 TEST_P(StoreTokensTest, DuplicateTokenHashConflicts) {

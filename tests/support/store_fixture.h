@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mayfly/store.h"
 #include "support/pg_test_schema.h"
@@ -60,6 +61,16 @@ class StoreFixture : public StoreTestBase, public ::testing::WithParamInterface<
  protected:
   void SetUp() override { OpenFresh(GetParam()); }
 };
+
+// The names of the banned nodes, from the store's restricted nodes.
+inline std::vector<std::string> BannedNodeNames(Store& store) {
+  std::vector<std::string> names;
+  const std::vector<NodeRecord> restricted = store.ListRestrictedNodes().value();
+  for (const NodeRecord& n : restricted) {
+    if (n.banned) names.push_back(n.name);
+  }
+  return names;
+}
 
 inline auto StoreBackends() { return ::testing::Values(std::string("sqlite"), std::string("postgresql")); }
 inline std::string BackendName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }

@@ -64,7 +64,7 @@ class PostgresStore final : public Store {
   [[nodiscard]] Result<void> CreateRecoveryChallenge(const std::string& challenge_hash, int64_t expires_at, int64_t now) override;
   [[nodiscard]] Result<void> ConsumeChallengeAndRecover(const std::string& challenge_hash, int64_t now, const std::string& old_serial, const CertRecord& new_cert, const AuditEvent& event) override;
   [[nodiscard]] Result<std::optional<NodeRecord>> GetNode(const std::string& name) override;
-  [[nodiscard]] Result<std::vector<std::string>> ListBannedNodes() override;
+  [[nodiscard]] Result<std::vector<NodeRecord>> ListRestrictedNodes() override;
   [[nodiscard]] Result<std::vector<NodeRecord>> ListNodes() override;
   [[nodiscard]] Result<bool> QuarantineNode(const std::string& node, const std::string& kind) override;
   [[nodiscard]] Result<void> LiftQuarantine(const std::string& node, const AuditEvent& event) override;

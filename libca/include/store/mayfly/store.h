@@ -122,8 +122,9 @@ class Store {
 
   // Nodes. A node revoked before it ever enrolled has enrolled_at 0.
   [[nodiscard]] virtual Result<std::optional<NodeRecord>> GetNode(const std::string& name) = 0;
-  // Names of banned nodes, sorted.
-  [[nodiscard]] virtual Result<std::vector<std::string>> ListBannedNodes() = 0;
+  // The nodes banned or quarantined, by name (byte order): what the
+  // daemons' caches refuse, read without listing the whole fleet.
+  [[nodiscard]] virtual Result<std::vector<NodeRecord>> ListRestrictedNodes() = 0;
   // Every node, by name (byte order).
   [[nodiscard]] virtual Result<std::vector<NodeRecord>> ListNodes() = 0;
 

@@ -7,19 +7,31 @@
 
 namespace mayfly {
 
+namespace {
+
+// The nodes rows matching `where` (an SQL condition), by name; COLLATE "C":
+// sorted by bytes, as SQLite sorts, whatever the database's locale.
+Result<std::vector<NodeRecord>> SelectNodes(PgConnection& conn, const std::string& where) {
+  auto res = conn.Query("SELECT name, enrolled_at, banned, banned_at, quarantine FROM nodes WHERE " + where +
+                            " ORDER BY name COLLATE \"C\"",
+                        "listing nodes");
+  if (!res) return std::unexpected(res.error());
+  std::vector<NodeRecord> nodes;
+  for (int i = 0; i < res->Rows(); ++i) {
+    nodes.push_back({.name = res->Text(i, 0), .enrolled_at = res->Int(i, 1), .banned = res->Bool(i, 2),
+                     .banned_at = res->OptInt(i, 3), .quarantine = res->Text(i, 4)});
+  }
+  return nodes;
+}
+
+}  // namespace
+
 Result<std::vector<NodeRecord>> PostgresStore::ListNodes() {
-  return impl_->Read([&](PgConnection& conn) -> Result<std::vector<NodeRecord>> {
-    // COLLATE "C": sorted by bytes, as SQLite sorts, whatever the database's locale.
-    auto res = conn.Query("SELECT name, enrolled_at, banned, banned_at, quarantine FROM nodes ORDER BY name COLLATE \"C\"",
-                          "listing nodes");
-    if (!res) return std::unexpected(res.error());
-    std::vector<NodeRecord> nodes;
-    for (int i = 0; i < res->Rows(); ++i) {
-      nodes.push_back({.name = res->Text(i, 0), .enrolled_at = res->Int(i, 1), .banned = res->Bool(i, 2),
-                       .banned_at = res->OptInt(i, 3), .quarantine = res->Text(i, 4)});
-    }
-    return nodes;
-  });
+  return impl_->Read([&](PgConnection& conn) { return SelectNodes(conn, "TRUE"); });
+}
+
+Result<std::vector<NodeRecord>> PostgresStore::ListRestrictedNodes() {
+  return impl_->Read([&](PgConnection& conn) { return SelectNodes(conn, "banned OR quarantine <> ''"); });
 }
 
 Result<bool> PostgresStore::QuarantineNode(const std::string& node, const std::string& kind) {

@@ -92,15 +92,4 @@ Result<std::optional<NodeRecord>> PostgresStore::GetNode(const std::string& name
   });
 }
 
-Result<std::vector<std::string>> PostgresStore::ListBannedNodes() {
-  return impl_->Read([&](PgConnection& conn) -> Result<std::vector<std::string>> {
-    // COLLATE "C": sorted by bytes, as SQLite sorts, whatever the database's locale.
-    auto res = conn.Query("SELECT name FROM nodes WHERE banned ORDER BY name COLLATE \"C\"", "listing banned nodes");
-    if (!res) return std::unexpected(res.error());
-    std::vector<std::string> names;
-    for (int i = 0; i < res->Rows(); ++i) names.push_back(res->Text(i, 0));
-    return names;
-  });
-}
-
 }  // namespace mayfly

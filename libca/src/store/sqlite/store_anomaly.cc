@@ -6,19 +6,31 @@
 
 namespace mayfly {
 
+namespace {
+
+// The nodes rows matching `where` (an SQL condition), by name.
+Result<std::vector<NodeRecord>> SelectNodes(Connection& conn, const std::string& where) {
+  auto stmt = conn.Prepare("SELECT name, enrolled_at, banned, banned_at, quarantine FROM nodes WHERE " + where +
+                           " ORDER BY name");
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<NodeRecord> nodes;
+  while (true) {
+    auto row = stmt->Step();
+    if (!row) return WithContext(row.error(), "listing nodes");
+    if (!*row) return nodes;
+    nodes.push_back({.name = stmt->Text(0), .enrolled_at = stmt->Int(1), .banned = stmt->Int(2) != 0,
+                     .banned_at = stmt->OptInt(3), .quarantine = stmt->Text(4)});
+  }
+}
+
+}  // namespace
+
 Result<std::vector<NodeRecord>> SqliteStore::ListNodes() {
-  return impl_->Read([&](Connection& conn) -> Result<std::vector<NodeRecord>> {
-    auto stmt = conn.Prepare("SELECT name, enrolled_at, banned, banned_at, quarantine FROM nodes ORDER BY name");
-    if (!stmt) return std::unexpected(stmt.error());
-    std::vector<NodeRecord> nodes;
-    while (true) {
-      auto row = stmt->Step();
-      if (!row) return WithContext(row.error(), "listing nodes");
-      if (!*row) return nodes;
-      nodes.push_back({.name = stmt->Text(0), .enrolled_at = stmt->Int(1), .banned = stmt->Int(2) != 0,
-                       .banned_at = stmt->OptInt(3), .quarantine = stmt->Text(4)});
-    }
-  });
+  return impl_->Read([&](Connection& conn) { return SelectNodes(conn, "1"); });
+}
+
+Result<std::vector<NodeRecord>> SqliteStore::ListRestrictedNodes() {
+  return impl_->Read([&](Connection& conn) { return SelectNodes(conn, "banned OR quarantine <> ''"); });
 }
 
 Result<bool> SqliteStore::QuarantineNode(const std::string& node, const std::string& kind) {

@@ -109,18 +109,4 @@ Result<std::optional<NodeRecord>> SqliteStore::GetNode(const std::string& name) 
   });
 }
 
-Result<std::vector<std::string>> SqliteStore::ListBannedNodes() {
-  return impl_->Read([&](Connection& conn) -> Result<std::vector<std::string>> {
-    auto stmt = conn.Prepare("SELECT name FROM nodes WHERE banned ORDER BY name");
-    if (!stmt) return std::unexpected(stmt.error());
-    std::vector<std::string> names;
-    while (true) {
-      auto row = stmt->Step();
-      if (!row) return WithContext(row.error(), "listing banned nodes");
-      if (!*row) return names;
-      names.push_back(stmt->Text(0));
-    }
-  });
-}
-
 }  // namespace mayfly
