@@ -22,6 +22,8 @@ constexpr size_t kMaxAddressesPerShard = 4096;
 
 std::string Num(int64_t v) { return std::to_string(v); }
 
+static_assert(kAnomalyKindCount == kAnomalyKinds.size(), "one stable name per anomaly kind");
+
 }  // namespace
 
 std::string_view AnomalyKindName(AnomalyKind kind) { return kAnomalyKinds.at(static_cast<size_t>(kind)); }
