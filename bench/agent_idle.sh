@@ -38,12 +38,10 @@ trap cleanup EXIT
   done
 } > "$dir/ca.toml"
 start_ca "$CA_BIN" "$dir"
-fingerprint=$("$CA_BIN" --config "$dir/ca.toml" --json token create --node bench-node |
-  sed -n 's/.*"token":"\([^"]*\)".*"ca_fingerprint":"\([^"]*\)".*/\1 \2/p')
-echo "${fingerprint% *}" > "$dir/token"
+write_join_token "$CA_BIN" "$dir" bench-node
 {
   echo "server = \"https://$api\""
-  echo "ca_fingerprint = \"${fingerprint#* }\""
+  echo "ca_fingerprint = \"$ca_fingerprint\""
   echo "join_token_file = \"$dir/token\""
   echo "state_dir = \"$dir/agent\""
   echo "crl_path = \"$dir/out/crl.pem\""

@@ -28,3 +28,15 @@ start_ca() {
   api=$(sed -n 's/^ready api=\([^ ]*\).*/\1/p' "$2/ca.log")
   [ -n "$api" ] || { cat "$2/ca.log" >&2; exit 1; }
 }
+
+# write_join_token CA_BINARY DIR NODE: a join token for NODE from the CA
+# whose config is DIR/ca.toml, written to DIR/token; sets ca_fingerprint
+# (the root's, for an agent.toml).
+write_join_token() {
+  local answer
+  answer=$("$1" --config "$2/ca.toml" --json token create --node "$3" |
+    sed -n 's/.*"token":"\([^"]*\)".*"ca_fingerprint":"\([^"]*\)".*/\1 \2/p')
+  [ -n "$answer" ] || { echo "token create --node $3 failed" >&2; exit 1; }
+  echo "${answer% *}" > "$2/token"
+  ca_fingerprint=${answer#* }
+}

@@ -36,12 +36,10 @@ entries=$(for i in $(seq 1 "$IDENTITIES"); do
 done)
 write_ca_toml "$dir" "$entries"
 start_ca "$CA_BIN" "$dir"
-fingerprint=$("$CA_BIN" --config "$dir/ca.toml" --json token create --node bench-node |
-  sed -n 's/.*"token":"\([^"]*\)".*"ca_fingerprint":"\([^"]*\)".*/\1 \2/p')
-echo "${fingerprint% *}" > "$dir/token"
+write_join_token "$CA_BIN" "$dir" bench-node
 cat > "$dir/agent.toml" <<TOML
 server = "https://$api"
-ca_fingerprint = "${fingerprint#* }"
+ca_fingerprint = "$ca_fingerprint"
 join_token_file = "$dir/token"
 state_dir = "$dir/agent"
 workload_api_socket = "$dir/agent.sock"
