@@ -103,38 +103,26 @@ load storm --connections "$CONNECTIONS" --mode storm --nodes "$STORM"
 # Every renewal answered was committed first: enrollment + renewal rows.
 storm_rows=$(sqlite3 "$dir/ca/ca.db" "SELECT count(*) FROM certificates WHERE kind = 'node' AND node LIKE 'load-storm-%'")
 
-# The peer CA under the same load, right after Mayfly's own rows (bench/cfssl.sh).
-cfssl_ran=0
-if [ "${SKIP_CFSSL:-0}" != 1 ]; then
-  BUILD=$BUILD CONNECTIONS=$CONNECTIONS DURATION=$DURATION bench/cfssl.sh | tee "$dir/cfssl.out" ||
-    echo "bench/cfssl.sh failed: its rows are missing" >&2
-  cfssl_ran=1
-fi
-
-# The same daemon on PostgreSQL, one and two instances (bench/pg.sh: its own
-# throw-away cluster, stopped when it exits).
-pg_ran=0
-if [ "${SKIP_PG:-0}" != 1 ]; then
-  BUILD=$BUILD CONNECTIONS=$CONNECTIONS DURATION=$DURATION STORM=$STORM bench/pg.sh | tee "$dir/pg.out" ||
-    echo "bench/pg.sh failed: its rows are missing" >&2
-  pg_ran=1
-fi
-
-# Anomaly detection on and off, keep-alive /v1/sign (bench/anomaly.sh).
-anomaly_ran=0
-if [ "${SKIP_ANOMALY:-0}" != 1 ]; then
-  BUILD=$BUILD CONNECTIONS=$CONNECTIONS DURATION=$DURATION bench/anomaly.sh | tee "$dir/anomaly.out" ||
-    echo "bench/anomaly.sh failed: its rows are missing" >&2
-  anomaly_ran=1
-fi
-
-workload_ran=0
-if [ "${SKIP_WORKLOAD:-0}" != 1 ]; then
-  echo "== Workload API: FetchJWTSVID from the agent's cache, 100 identities"
-  BUILD=$BUILD DURATION=$DURATION bench/workload_api.sh | tee "$dir/workload.out" ||
-    echo "bench/workload_api.sh failed: its rows are missing" >&2
-  workload_ran=1
-fi
+# part SCRIPT OUT SKIP: bench/SCRIPT.sh with this run's BUILD, CONNECTIONS,
+# DURATION and STORM, its output in $dir/OUT.out and OUT_ran=1, unless the
+# variable named SKIP is 1. A failed part leaves its rows empty (NO).
+part() {
+  local skip=$3
+  [ "${!skip:-0}" = 1 ] && return 0
+  BUILD=$BUILD CONNECTIONS=$CONNECTIONS DURATION=$DURATION STORM=$STORM "bench/$1.sh" | tee "$dir/$2.out" ||
+    echo "bench/$1.sh failed: its rows are missing" >&2
+  printf -v "${2}_ran" 1
+}
+cfssl_ran=0 pg_ran=0 anomaly_ran=0 workload_ran=0
+# The peer CA under the same load, right after Mayfly's own rows.
+part cfssl cfssl SKIP_CFSSL
+# The same daemon on PostgreSQL, one and two instances (its own throw-away
+# cluster, stopped when it exits).
+part pg pg SKIP_PG
+# Anomaly detection on and off, keep-alive /v1/sign.
+part anomaly anomaly SKIP_ANOMALY
+[ "${SKIP_WORKLOAD:-0}" = 1 ] || echo "== Workload API: FetchJWTSVID from the agent's cache, 100 identities"
+part workload_api workload SKIP_WORKLOAD
 
 echo "== idle agent"
 bench/agent_idle.sh | tee "$dir/agent.out"
