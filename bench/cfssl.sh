@@ -83,12 +83,17 @@ for _ in $(seq 1 20); do
     -tls-cert "$dir/server-chain.pem" -tls-key "$dir/server.key" -mutual-tls-ca "$dir/root.pem" \
     -config "$dir/cfssl.json" > "$dir/cfssl.log" 2>&1 &
   cfssl_pid=$!
+  # cfssl logs "Now listening" before it binds: ready is when it accepts.
+  listening=""
   for _ in $(seq 1 200); do
-    grep -q 'Now listening' "$dir/cfssl.log" && break
     kill -0 "$cfssl_pid" 2>/dev/null || break
+    if grep -q 'Now listening' "$dir/cfssl.log" && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      listening=yes
+      break
+    fi
     sleep 0.05
   done
-  grep -q 'Now listening' "$dir/cfssl.log" && break
+  [ -n "$listening" ] && kill -0 "$cfssl_pid" 2>/dev/null && break
   kill -TERM "$cfssl_pid" 2>/dev/null && wait "$cfssl_pid" 2>/dev/null || true
   cfssl_pid=""
 done
