@@ -103,7 +103,9 @@ struct Node {
   OsslPtr<EVP_PKEY> key;
   std::string chain_pem;
   std::vector<std::string> bodies;
+  bool send_intermediates = false;  // cfssl builds the client's chain from what it sends
 };
+
 
 // What one worker saw.
 struct Tally {
@@ -116,6 +118,14 @@ struct Tally {
 [[noreturn]] void Die(const std::string& message) {
   std::cerr << "mayfly-load: " << message << "\n";
   std::exit(2);
+}
+
+// The TLS context a node connects with, trusting `root`.
+std::shared_ptr<net::ssl::context> ClientContext(const Node& node, const std::string& root) {
+  auto tls = net::MakeClientTlsContext({.trust_pem = root, .cert_chain_pem = node.chain_pem, .key = node.key.get(),
+                                        .send_intermediates = node.send_intermediates});
+  if (!tls) Die(tls.error().message);
+  return *tls;
 }
 
 // The named string members of a JSON object answer, parsed once ("" for a
@@ -181,6 +191,7 @@ Node CfsslClient(const Options& options, int index) {
   if (!key) Die("--client-key: " + key.error().message);
   node.key = std::move(*key);
   node.chain_pem = *chain;
+  node.send_intermediates = true;
   for (int i = 0; i < options.csr_pool; ++i) node.bodies.push_back(SignBody(options, {options.spiffe_id}));
   return node;
 }
@@ -309,9 +320,7 @@ Verifier CertificateVerifier(const std::string& root, const std::string& interme
 // JWT-SVID answers, verified against the JWT keys of the CA's SPIFFE
 // bundle, fetched once (before the clock) by a node's own connection.
 Verifier JwtVerifier(const Options& options, const std::string& root, const Node& node) {
-  auto tls = net::MakeClientTlsContext({.trust_pem = root, .cert_chain_pem = node.chain_pem, .key = node.key.get()});
-  if (!tls) Die(tls.error().message);
-  auto client = net::HttpClient::ForUrl(options.server, *tls);
+  auto client = net::HttpClient::ForUrl(options.server, ClientContext(node, root));
   if (!client) Die(client.error().message);
   auto bundle = client->Request("GET", "/v1/bundle?format=spiffe", "");
   if (!bundle || bundle->status != 200) Die("fetching the SPIFFE bundle: " + (bundle ? bundle->body : bundle.error().message));
@@ -440,11 +449,10 @@ int RunOcsp(const Options& options, const Node& node, const std::string& root) {
 }
 
 int HoldIdle(const Options& options, const Node& node, const std::string& root) {
-  auto tls = net::MakeClientTlsContext({.trust_pem = root, .cert_chain_pem = node.chain_pem, .key = node.key.get()});
-  if (!tls) Die(tls.error().message);
+  auto tls = ClientContext(node, root);
   std::vector<net::HttpClient> held;
   for (int i = 0; i < options.connections; ++i) {
-    auto client = net::HttpClient::ForUrl(options.server, *tls);
+    auto client = net::HttpClient::ForUrl(options.server, tls);
     if (!client) Die(client.error().message);
     auto r = client->Request("POST", "/v1/" + options.route, node.bodies[static_cast<size_t>(i) % node.bodies.size()]);
     if (!r || r->status != 200) Die("connection " + std::to_string(i) + ": " + (r ? r->body : r.error().message));
@@ -489,10 +497,7 @@ int Storm(const Options& given, const std::string& root) {
       for (int i = next++; i < options.nodes; i = next++) {
         const Node& node = nodes[static_cast<size_t>(i)];
         const auto sent = Clock::now();
-        auto tls = net::MakeClientTlsContext(
-            {.trust_pem = root, .cert_chain_pem = node.chain_pem, .key = node.key.get()});
-        if (!tls) Die(tls.error().message);
-        auto client = net::HttpClient::ForUrl(options.server, *tls);
+        auto client = net::HttpClient::ForUrl(options.server, ClientContext(node, root));
         if (!client) Die(client.error().message);
         auto r = client->Request("POST", "/v1/renew", node.bodies[0]);
         const double ms = std::chrono::duration<double, std::milli>(Clock::now() - sent).count();
@@ -542,9 +547,7 @@ int Run(const Options& options) {
   const tcp::endpoint server(address, hp->port);
   std::vector<std::shared_ptr<ssl::context>> contexts;
   for (const Node& node : nodes) {
-    auto tls = net::MakeClientTlsContext({.trust_pem = *root, .cert_chain_pem = node.chain_pem, .key = node.key.get()});
-    if (!tls) Die(tls.error().message);
-    contexts.push_back(std::move(*tls));
+    contexts.push_back(ClientContext(node, *root));
   }
 
   asio::io_context ioc(1);

@@ -60,6 +60,9 @@ int VerifyClientChain(X509_STORE_CTX* ctx, void* recovery_store) {
       X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(recovery.get()), X509_STORE_CTX_get0_param(ctx)) != 1) {
     return 0;
   }
+  // The client trust's intermediates are anchors (TrustStoreWithCaAnchors);
+  // a recovery chain still goes up to a root.
+  X509_VERIFY_PARAM_clear_flags(X509_STORE_CTX_get0_param(recovery.get()), X509_V_FLAG_PARTIAL_CHAIN);
   return X509_verify_cert(recovery.get()) == 1 ? 1 : 0;
 }
 

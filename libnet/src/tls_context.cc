@@ -67,8 +67,12 @@ Result<SslCtxPtr> NewContext(const SSL_METHOD* method, const std::string& min_ve
   return ctx;
 }
 
-// Installs our certificate chain and key.
-Result<void> UseCertificate(SSL_CTX* ctx, const std::string& chain_pem, const EVP_PKEY* key) {
+// Installs our certificate, its intermediates when `send_intermediates`,
+// and its key. Without intermediates the peer gets the leaf alone: OpenSSL
+// would otherwise build a chain from the context's trust store on every
+// handshake (SSL_MODE_NO_AUTO_CHAIN stops that).
+Result<void> UseCertificate(SSL_CTX* ctx, const std::string& chain_pem, const EVP_PKEY* key,
+                            bool send_intermediates) {
   auto certs = CertsFromPem(chain_pem);
   if (!certs) return WithContext(certs.error(), "TLS certificate chain");
   ClearOpensslErrors();
@@ -78,7 +82,8 @@ Result<void> UseCertificate(SSL_CTX* ctx, const std::string& chain_pem, const EV
   if (SSL_CTX_use_certificate(ctx, (*certs)[0].get()) != 1) {
     return OpensslError("installing the TLS certificate");
   }
-  for (size_t i = 1; i < certs->size(); ++i) {
+  SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+  for (size_t i = 1; send_intermediates && i < certs->size(); ++i) {
     // add1: the context takes its own reference; ours is freed with `certs`.
     if (SSL_CTX_add1_chain_cert(ctx, (*certs)[i].get()) != 1) {
       return OpensslError("adding an intermediate to the TLS chain");
@@ -91,11 +96,12 @@ Result<void> UseCertificate(SSL_CTX* ctx, const std::string& chain_pem, const EV
   return Ok();
 }
 
-// A verification store holding every certificate in `pem` as a trust anchor;
-// when `client_ca_names` is set, their subjects are also advertised in the
-// CertificateRequest so clients pick a fitting certificate.
-Result<void> UseTrust(SSL_CTX* ctx, const std::string& pem, bool client_ca_names) {
-  auto trust = TrustStoreFromPem(pem, "TLS trust");
+// A verification store of the certificates in `pem` (TrustStoreFromPem, or
+// TrustStoreWithCaAnchors when `ca_anchors`); when `client_ca_names` is set,
+// their subjects are also advertised in the CertificateRequest so clients
+// pick a fitting certificate.
+Result<void> UseTrust(SSL_CTX* ctx, const std::string& pem, bool client_ca_names, bool ca_anchors) {
+  auto trust = ca_anchors ? TrustStoreWithCaAnchors(pem, "TLS trust") : TrustStoreFromPem(pem, "TLS trust");
   if (!trust) return std::unexpected(trust.error());
   for (const auto& cert : trust->certs) {
     if (client_ca_names && SSL_CTX_add_client_CA(ctx, cert.get()) != 1) {
@@ -126,11 +132,13 @@ Result<std::shared_ptr<ssl::context>> MakeServerTlsContext(const ServerTlsConfig
   }
   auto ctx = NewContext(TLS_server_method(), config.min_version);
   if (!ctx) return std::unexpected(ctx.error());
-  if (auto r = UseCertificate(ctx->get(), config.cert_chain_pem, config.key); !r) {
+  if (auto r = UseCertificate(ctx->get(), config.cert_chain_pem, config.key, true); !r) {
     return std::unexpected(r.error());
   }
   if (!config.client_trust_pem.empty()) {
-    if (auto r = UseTrust(ctx->get(), config.client_trust_pem, true); !r) {
+    // Intermediates as anchors: a client chain costs one signature check
+    // (the leaf's), not one per certificate up to the root.
+    if (auto r = UseTrust(ctx->get(), config.client_trust_pem, true, true); !r) {
       return std::unexpected(r.error());
     }
   } else {
@@ -174,11 +182,11 @@ Result<std::shared_ptr<ssl::context>> MakeClientTlsContext(const ClientTlsConfig
   auto ctx = NewContext(TLS_client_method(), config.min_version);
   if (!ctx) return std::unexpected(ctx.error());
   if (!config.cert_chain_pem.empty()) {
-    if (auto r = UseCertificate(ctx->get(), config.cert_chain_pem, config.key); !r) {
+    if (auto r = UseCertificate(ctx->get(), config.cert_chain_pem, config.key, config.send_intermediates); !r) {
       return std::unexpected(r.error());
     }
   }
-  if (auto r = UseTrust(ctx->get(), config.trust_pem, false); !r) return std::unexpected(r.error());
+  if (auto r = UseTrust(ctx->get(), config.trust_pem, false, false); !r) return std::unexpected(r.error());
   SSL_CTX_set_verify(ctx->get(), SSL_VERIFY_PEER, nullptr);
   SSL_CTX_set_verify_depth(ctx->get(), 4);
   return Wrap(std::move(*ctx));

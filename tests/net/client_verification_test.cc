@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 
+#include "mayfly/ca_certs.h"
 #include "net/net_test_util.h"
 #include "support/wait.h"
 
@@ -87,12 +88,15 @@ class ClientVerificationTest : public ::testing::Test {
     config.client_recovery_pem = std::move(recovery);
     return config;
   }
-  // A client presenting `chain_pem` with `key`, trusting our server.
-  std::shared_ptr<ssl::context> ClientContext(const std::string& chain_pem, const EVP_PKEY* key) const {
+  // A client presenting `chain_pem` with `key` (the leaf alone, or the whole
+  // chain when `send_intermediates`), trusting our server.
+  std::shared_ptr<ssl::context> ClientContext(const std::string& chain_pem, const EVP_PKEY* key,
+                                              bool send_intermediates = false) const {
     ClientTlsConfig config;
     config.trust_pem = pki_.root_pem;
     config.cert_chain_pem = chain_pem;
     config.key = key;
+    config.send_intermediates = send_intermediates;
     return MakeClientTlsContext(config).value();
   }
 
@@ -114,7 +118,49 @@ TEST_F(ClientVerificationTest, TheIntermediateAClientSendsIsNotUsed) {
   RunningServer server(PeerHandler);
   // The intermediate is only in what the client sends: no chain.
   const uint16_t port = Listen(server, Config(pki_.root_pem));
-  EXPECT_FALSE(Connect(port, *ClientContext(pki_.client_chain_pem, pki_.client_key.get())).handshake);
+  EXPECT_FALSE(Connect(port, *ClientContext(pki_.client_chain_pem, pki_.client_key.get(), true)).handshake);
+  EXPECT_TRUE(WaitFor([&] { return server.server().stats().handshake_failures == 1; }));
+}
+
+TEST_F(ClientVerificationTest, AnIntermediateIsAnAnchorOnlyWhenItChainsToATrustedRoot) {
+  RunningServer server(PeerHandler);
+  // Another CA's intermediate, listed without its root: trusting it alone
+  // would make it a root nobody configured.
+  NetPki other = NetPki::Make();
+  const std::string other_intermediate = CertToPem(other.pki->intermediate.get()).value();
+  const uint16_t port = Listen(server, Config(pki_.root_pem + intermediate_pem_ + other_intermediate));
+  EXPECT_FALSE(Connect(port, *ClientContext(other.client_chain_pem, other.client_key.get(), true)).handshake);
+  // Ours, which chains to the listed root, is one: its leaves verify, the
+  // chain ends at it, and that is the issuer recorded.
+  auto c = Connect(port, *ClientContext(pki_.client_chain_pem, pki_.client_key.get()));
+  ASSERT_TRUE(c.handshake);
+  EXPECT_EQ(c.answer["verified"], true);
+  EXPECT_EQ(c.answer["issuer_key_id"].as_string(), SubjectKeyIdHex(pki_.pki->intermediate.get()));
+  // With its root listed too, the other CA's leaves verify: what kept them
+  // out was the missing root.
+  RunningServer both(PeerHandler);
+  const uint16_t both_port = Listen(both, Config(pki_.root_pem + intermediate_pem_ + other.root_pem + other_intermediate));
+  auto o = Connect(both_port, *ClientContext(other.client_chain_pem, other.client_key.get()));
+  ASSERT_TRUE(o.handshake);
+  EXPECT_EQ(o.answer["verified"], true);
+}
+
+TEST_F(ClientVerificationTest, AnExpiredIntermediateIsRefusedAtTheHandshake) {
+  // An anchor's validity is checked at each handshake, not only when the
+  // trust is built: an intermediate of our root that expired an hour ago,
+  // and a leaf under it that is still within its own hour.
+  const TimePoint now = pki_.pki->clock.Now();
+  ManualClock then(now - std::chrono::hours(3));
+  auto key = GenerateKey(KeyType::kEcdsaP256).value();
+  auto expired = MakeIntermediateCert(key.get(), pki_.pki->root.get(), pki_.pki->root_key.get(),
+                                      {true, "example.org", {}, {}}, std::chrono::hours(2), then);
+  ASSERT_TRUE(expired.has_value()) << expired.error().ToString();
+  auto leaf_key = GenerateKey(KeyType::kEcdsaP256).value();
+  const std::string leaf =
+      mayfly::testing::MintLeaf(expired->get(), key.get(), leaf_key.get(), kClientId, true, now - std::chrono::minutes(30));
+  RunningServer server(PeerHandler);
+  const uint16_t port = Listen(server, Config(pki_.root_pem + CertToPem(expired->get()).value()));
+  EXPECT_FALSE(Connect(port, *ClientContext(leaf, leaf_key.get())).handshake);
   EXPECT_TRUE(WaitFor([&] { return server.server().stats().handshake_failures == 1; }));
 }
 

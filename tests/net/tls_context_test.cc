@@ -109,9 +109,18 @@ TEST_F(TlsContextTest, ClientContextsCarryTheGivenCertificateAndRefuseHalfConfig
   X509* leaf = SSL_CTX_get0_certificate(native);
   ASSERT_NE(leaf, nullptr);
   EXPECT_EQ(X509_check_private_key(leaf, pki_.client_key.get()), 1);
+  // The leaf alone by default (a Mayfly server builds chains from its own
+  // trust), and no chain built from the trust store at each handshake.
   STACK_OF(X509)* chain = nullptr;
   ASSERT_EQ(SSL_CTX_get0_chain_certs(native, &chain), 1);
-  EXPECT_EQ(sk_X509_num(chain), 1) << "the intermediate is sent with the leaf";
+  EXPECT_EQ(chain == nullptr ? 0 : sk_X509_num(chain), 0) << "only the leaf is sent";
+  EXPECT_TRUE(SSL_CTX_get_mode(native) & SSL_MODE_NO_AUTO_CHAIN);
+  ClientTlsConfig with_chain = with_cert;
+  with_chain.send_intermediates = true;
+  auto chained = MakeClientTlsContext(with_chain);
+  ASSERT_TRUE(chained.has_value()) << chained.error().ToString();
+  ASSERT_EQ(SSL_CTX_get0_chain_certs((*chained)->native_handle(), &chain), 1);
+  EXPECT_EQ(chain == nullptr ? 0 : sk_X509_num(chain), 1) << "the intermediate is sent with the leaf";
 
   EXPECT_EQ(MakeClientTlsContext(ClientTlsConfig{}).error().code, ErrorCode::kInvalidArgument);
   ClientTlsConfig cert_without_key{pki_.root_pem, pki_.client_chain_pem};

@@ -22,7 +22,10 @@ struct ServerTlsConfig {
   // Roots and intermediates that client certificates must chain to (PEM).
   // Chains are built from these alone: the intermediates a client sends are
   // not used, so every intermediate a client certificate may come from must
-  // be here. Empty: no client certificate is ever accepted as verified.
+  // be here. Each intermediate that chains to a root given here is a trust
+  // anchor of its own (its validity is checked at each handshake, its
+  // signature once, here); one that does not is left out. Empty: no client
+  // certificate is ever accepted as verified.
   std::string client_trust_pem;
   // "1.3" (default) or "1.2"; 1.2 then offers only ECDHE key exchange with AEAD
   // ciphers.
@@ -53,6 +56,11 @@ struct ClientTlsConfig {
   // Optional client certificate (leaf first, then intermediates) and its key.
   std::string cert_chain_pem;
   const EVP_PKEY* key = nullptr;
+  // Whether the handshake carries cert_chain_pem's intermediates. A Mayfly
+  // server builds client chains from its own trust and never reads them, so
+  // by default only the leaf is sent; a peer that builds chains from what
+  // the client sends (cfssl, Go's TLS) needs them.
+  bool send_intermediates = false;
   // "1.3" (default) or "1.2".
   std::string min_version = "1.3";
 };
