@@ -55,6 +55,7 @@
 
 #include "agent_cert_check.h"
 #include "load_ocsp.h"
+#include "latency.h"
 #include "mayfly/csr.h"
 #include "mayfly/clock.h"
 #include "mayfly/file_util.h"
@@ -299,12 +300,6 @@ void AwaitStartFile(const Options& options) {
   std::printf("ready; waiting for %s\n", options.start_file.c_str());
   std::fflush(stdout);
   while (!std::filesystem::exists(options.start_file)) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const size_t at = std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())));
-  return sorted[at];
 }
 
 // Checks one answer kept in a tally.

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "latency.h"
 #include "mayfly/clock.h"
 #include "mayfly/jwt_svid.h"
 #include "workload.grpc.pb.h"
@@ -28,6 +29,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using mayfly::Percentile;
 
 struct Options {
   std::string socket;
@@ -128,11 +130,6 @@ void Drive(const Options& options, int index, const std::vector<std::string>& id
     tally.latencies_ms.push_back(ms);
     tally.tokens.insert(response.svids(0).svid());
   }
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())))];
 }
 
 int Run(const Options& options) {
