@@ -139,7 +139,7 @@ row() {  # row FIGURE VALUE UNIT LIMIT-NAME LIMIT-VALUE TARGET(>=ratio% | <value
   if [ -n "$5" ]; then ratio=$(awk -v a="$2" -v b="$5" 'BEGIN {printf "%.1f%%", (b > 0 ? 100 * a / b : 0)}'); fi
   case "$6" in
     "") ;;
-    *) [[ $2 =~ ^[0-9.]+$ ]] || met=NO ;;&  # a missing figure meets nothing
+    *) [[ $2 =~ ^-?[0-9.]+$ ]] || met=NO ;;&  # a missing figure meets nothing (a cost may be negative)
     ">="*) [ -n "$met" ] || met=$(awk -v a="$2" -v b="$5" -v t="${6#>=}" 'BEGIN {print (b > 0 && 100 * a / b >= t) ? "yes" : "NO"}') ;;
     "<"*) [ -n "$met" ] || met=$(awk -v a="$2" -v t="${6#<}" 'BEGIN {print (a < t) ? "yes" : "NO"}') ;;
   esac
