@@ -9,11 +9,13 @@
 # a P-256 root, an intermediate that signs (TLS 1.3, client chains verified
 # to the root), a server certificate for 127.0.0.1 and one client
 # certificate every connection presents with its intermediate (cfssl has no
-# enrollment). Each run's output first, then "cfssl.<figure> <value> <unit>"
-# lines for bench/run.sh's table. Every process it starts is stopped on exit.
+# enrollment). Each run's output first, with cfssl's CPU time per
+# certificate, then "cfssl.<figure> <value> <unit>" lines for bench/run.sh's
+# table. Every process it starts is stopped on exit.
 #   BUILD (build-rel), CONNECTIONS (64), DURATION (10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/start_ca.sh  # cpu_ticks_of, cpu_ms_per_answer
 BUILD=${BUILD:-build-rel}
 CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-10}
@@ -101,10 +103,13 @@ done
 echo "cfssl $(dpkg-query -W -f='${Version}' golang-cfssl 2>/dev/null || echo '?') serving on 127.0.0.1:$port"
 
 load() {  # load NAME MODE
+  local before
   echo "== cfssl $1"
+  before=$(cpu_ticks_of "$cfssl_pid")
   "$LOAD" --peer cfssl --server "https://127.0.0.1:$port" --ca-bundle "$dir/root.pem" \
     --client-cert "$dir/client-chain.pem" --client-key "$dir/client.key" --connections "$CONNECTIONS" \
     --duration "$DURATION" --mode "$2" | tee "$dir/$1.out"
+  echo "cfssl cpu per answer $(cpu_ms_per_answer "$cfssl_pid" "$before" "$dir/$1.out") ms" | tee -a "$dir/$1.out"
 }
 load keepalive keepalive
 load new-connection new-connection
@@ -117,4 +122,7 @@ echo "cfssl.keepalive_p99 $(awk '/^latency p99 / {print $3}' "$dir/keepalive.out
 failures() { awk '/^errors/ {e = $2} /^not verifying/ {b = $3} END {print e + b}' "$dir/$1.out"; }
 echo "cfssl.keepalive_failures $(failures keepalive)"
 echo "cfssl.new_connection $(field new-connection throughput) req/s"
+cpu() { awk '/^cfssl cpu per answer/ {print $(NF - 1)}' "$dir/$1.out"; }
+echo "cfssl.keepalive_cpu $(cpu keepalive) ms"
+echo "cfssl.new_connection_cpu $(cpu new-connection) ms"
 echo "cfssl.new_connection_failures $(failures new-connection)"

@@ -81,13 +81,16 @@ steal_percent() {  # steal_percent "BEFORE" "AFTER"
     printf "%.1f", (t > 0 ? 100 * (y[8] - x[8]) / t : 0)}'
 }
 load() {  # load NAME ARGS...: mayfly-load against the daemon, output in $dir/NAME.out
-  local name=$1 before
+  local name=$1 before daemon_before
   shift
   echo "== $name"
   before=$(cpu_ticks)
+  daemon_before=$(cpu_ticks_of "$ca_pid")
   "$BUILD/bench/mayfly-load" --server "https://$api" --admin-socket "$dir/admin.sock" --ca-bundle "$dir/ca/root.pem" \
     --duration "$DURATION" --node-prefix "load-$name-" "$@" | tee "$dir/$name.out"
   echo "cpu time stolen by the hypervisor $(steal_percent "$before" "$(cpu_ticks)") %" | tee -a "$dir/$name.out"
+  # Includes the enrollment of the load's nodes (64 of thousands of requests).
+  echo "daemon cpu per answer $(cpu_ms_per_answer "$ca_pid" "$daemon_before" "$dir/$name.out") ms" | tee -a "$dir/$name.out"
 }
 load keepalive --connections "$CONNECTIONS" --mode keepalive --route sign
 full=$(awk '/^throughput/ {print $2}' "$dir/keepalive.out")
@@ -181,6 +184,8 @@ row "  p99 at full load" "$ka_p99" ms "" "" ""
 row "  p99 at half load ($half_rate req/s)" "$half_p99" ms "" "" "<10"
 row "  CPU time stolen (full / half load)" "$(steal keepalive) / $(steal half)" "%" "" "" ""
 row "/v1/sign new connection per request" "$nc" req/s "bare TLS handshakes, 2 threads" "$hs2" ">=60"
+daemon_cpu() { awk '/^daemon cpu per answer/ {print $(NF - 1)}' "$dir/$1.out"; }
+row "  daemon CPU per certificate (keep-alive / new conn)" "$(daemon_cpu keepalive) / $(daemon_cpu new-connection)" ms "" "" ""
 row "OCSP POST keep-alive (plain HTTP), $CONNECTIONS conns" "$(awk '/^throughput/ {print $2}' "$dir/ocsp.out")" req/s \
   "/v1/sign keep-alive, same run" "$ka" ">=1000"
 row "  errors + answers not verifying" "$(awk '/^errors/ {e = $2} /^not verifying/ {b = $3} END {print e + b}' "$dir/ocsp.out")" "" "" "" "<1"
@@ -212,6 +217,7 @@ if [ "$cfssl_ran" = 1 ]; then
   row "  p99 at full load" "$(cf keepalive_p99)" ms "" "" ""
   row "  errors + certificates not verifying" "$(cf keepalive_failures)" "" "" "" "<1"
   row "cfssl serve new connection per request" "$(cf new_connection)" req/s "" "" ""
+  row "  cfssl CPU per certificate (keep-alive / new conn)" "$(cf keepalive_cpu) / $(cf new_connection_cpu)" ms "" "" ""
   row "  errors + certificates not verifying" "$(cf new_connection_failures)" "" "" "" "<1"
   row "Mayfly / cfssl, /v1/sign keep-alive" "$ka" req/s "cfssl keep-alive, same run" "$(cf keepalive)" ">=200"
   row "Mayfly / cfssl, new connection per request" "$nc" req/s "cfssl new connection, same run" \

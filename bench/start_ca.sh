@@ -40,3 +40,15 @@ write_join_token() {
   echo "${answer% *}" > "$2/token"
   ca_fingerprint=${answer#* }
 }
+
+# cpu_ticks_of PID: the user + system CPU time PID has used, in clock ticks.
+cpu_ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# cpu_ms_per_answer PID TICKS_BEFORE OUT: the server's CPU time (PID's, since
+# TICKS_BEFORE) per answer counted in the mayfly-load output OUT, in ms:
+# what one request costs the server, whatever the load generator beside it
+# takes of the same cores.
+cpu_ms_per_answer() {
+  awk -v used=$(($(cpu_ticks_of "$1") - $2)) -v hz="$(getconf CLK_TCK)" \
+    '/^(certificates|answers|tokens) / {n = $2} END {printf "%.3f", (n > 0 ? 1000 * used / hz / n : 0)}' "$3"
+}
