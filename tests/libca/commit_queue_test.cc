@@ -88,6 +88,52 @@ TEST_P(CommitQueueTest, ADuplicateSerialFailsAloneAndLeavesNoAuditEvent) {
   for (const AuditEvent& e : *events) EXPECT_NE(e.subject, "taken");
 }
 
+AuditEvent AdminEvent(const std::string& subject) {
+  return {.time = 1, .type = "revoke", .actor = "admin", .subject = subject, .result = "ok", .detail = "{}"};
+}
+
+// Audit events of their own share the queue with issuances: one writer of
+// the chain, in submission order, and a bad certificate beside them in a
+// batch fails alone.
+TEST_P(CommitQueueTest, AuditEventsAloneJoinTheChainInOrderAndSurviveABadNeighbour) {
+  ASSERT_TRUE(store_->InsertCertificates(std::vector<CertRecord>{Cert("taken")}));
+  std::mutex mu;
+  std::vector<std::pair<std::string, bool>> results;
+  auto note = [&](std::string what) {
+    return [&, what](Result<void> r) {
+      std::lock_guard lock(mu);
+      results.emplace_back(what, r.has_value());
+    };
+  };
+  {
+    // A long linger with an announcement outstanding keeps all five in one
+    // batch, so the duplicate fails the batch and the retry path runs.
+    CommitQueue queue(*store_, 64, std::chrono::milliseconds(200));
+    std::optional<CommitQueue::Announcement> held = queue.Announce();
+    queue.SubmitAudit(AdminEvent("first"), note("first"));
+    queue.Submit(Cert("a"), Event("a"), note("a"));
+    queue.Submit(Cert("taken"), Event("taken"), note("taken"));
+    queue.SubmitAudit(AdminEvent("second"), note("second"));
+    queue.Submit(Cert("b"), Event("b"), note("b"));
+    held.reset();
+    queue.Flush();
+  }
+  ASSERT_EQ(results.size(), 5u);
+  for (const auto& [what, ok] : results) EXPECT_EQ(ok, what != "taken") << what;
+  auto events = store_->ListAudit(0, 100, std::nullopt);
+  ASSERT_TRUE(events);
+  std::vector<std::string> subjects;
+  for (auto it = events->rbegin(); it != events->rend(); ++it) subjects.push_back(it->subject);  // oldest first
+  EXPECT_EQ(subjects, (std::vector<std::string>{"first", "a", "second", "b"}));
+  auto count = store_->CountCertificates(std::nullopt, 0);
+  ASSERT_TRUE(count);
+  EXPECT_EQ(*count, 3);  // taken, a, b
+  auto chain = store_->VerifyAuditChain();
+  ASSERT_TRUE(chain) << chain.error().ToString();
+  EXPECT_EQ(chain->first_bad_id, std::nullopt);
+  EXPECT_EQ(chain->events, 4);
+}
+
 TEST_P(CommitQueueTest, DestroyingTheQueueCommitsWhatIsQueued) {
   std::atomic<int> ok{0};
   {

@@ -38,6 +38,10 @@ void CommitQueue::Submit(Announcement announced, CertRecord record, AuditEvent e
   Enqueue(true, {std::move(record), std::move(event), std::move(done)});
 }
 
+void CommitQueue::SubmitAudit(AuditEvent event, Done done) {
+  Enqueue(false, {std::nullopt, std::move(event), std::move(done)});
+}
+
 // Waking a sleeping thread costs a system call and, on another CPU, an
 // interrupt: only when the committer waits for exactly this.
 bool CommitQueue::WakeCommitter() const {
@@ -118,7 +122,7 @@ void CommitQueue::CommitBatch(std::deque<Item>& batch) {
   records.reserve(batch.size());
   events.reserve(batch.size());
   for (auto& item : batch) {
-    records.push_back(std::move(item.record));
+    if (item.record) records.push_back(std::move(*item.record));
     events.push_back(std::move(item.event));
   }
   Result<void> all = store_.RecordIssuance(records, events);
@@ -127,9 +131,12 @@ void CommitQueue::CommitBatch(std::deque<Item>& batch) {
     return;
   }
   // One bad record must not fail its neighbours: retry them one by one.
+  size_t next_record = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
-    batch[i].done(store_.RecordIssuance(std::span<const CertRecord>(&records[i], 1),
-                                        std::span<const AuditEvent>(&events[i], 1)));
+    const bool has_record = batch[i].record.has_value();
+    const auto certs = has_record ? std::span<const CertRecord>(&records[next_record++], 1)
+                                  : std::span<const CertRecord>();
+    batch[i].done(store_.RecordIssuance(certs, std::span<const AuditEvent>(&events[i], 1)));
   }
 }
 

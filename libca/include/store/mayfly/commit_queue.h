@@ -1,6 +1,7 @@
-// Commits issued certificates, each with its audit event, in shared
-// transactions on a thread of its own, telling each submitter when its
-// record is durable.
+// Commits issued certificates, each with its audit event, and audit events
+// of their own, in shared transactions on a thread of its own, telling each
+// submitter when its record is durable. The daemon's one writer of the audit
+// chain.
 #pragma once
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -60,6 +62,9 @@ class CommitQueue {
   void Submit(CertRecord record, AuditEvent event, Done done);
   // The same for an announced record.
   void Submit(Announcement announced, CertRecord record, AuditEvent event, Done done);
+  // An audit event without a certificate (an admin action, a refusal), in
+  // the chain in submission order with the issuances around it.
+  void SubmitAudit(AuditEvent event, Done done);
   // Blocks until every record submitted before the call has been handled.
   void Flush();
 
@@ -67,7 +72,7 @@ class CommitQueue {
 
  private:
   struct Item {
-    CertRecord record;
+    std::optional<CertRecord> record;  // none for an audit event alone
     AuditEvent event;
     Done done;
   };
