@@ -29,7 +29,10 @@ struct Endpoint {
 };
 
 // A root, an intermediate, a server and a client leaf; two contexts that
-// verify each other the way the daemon and its agents do.
+// verify each other the way the daemon and its agents do: the server sends
+// its intermediate, the client its leaf alone; the server trusts the
+// intermediate as an anchor (it chains to the root it trusts), the client
+// trusts the root; neither rebuilds its chain per handshake.
 struct Pki {
   CtxPtr server{nullptr, SSL_CTX_free};
   CtxPtr client{nullptr, SSL_CTX_free};
@@ -47,7 +50,8 @@ struct Pki {
     return e;
   }
 
-  static CtxPtr Context(const SSL_METHOD* method, const Endpoint& self, const X509* inter, const X509* root) {
+  static CtxPtr Context(const SSL_METHOD* method, const Endpoint& self, const X509* inter, const X509* root,
+                        bool server) {
     CtxPtr ctx(SSL_CTX_new(method), SSL_CTX_free);
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
     SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
@@ -55,8 +59,14 @@ struct Pki {
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
     SSL_CTX_use_certificate(ctx.get(), self.leaf.get());
     SSL_CTX_use_PrivateKey(ctx.get(), self.key.get());
-    SSL_CTX_add1_chain_cert(ctx.get(), const_cast<X509*>(inter));
-    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), const_cast<X509*>(root));
+    SSL_CTX_set_mode(ctx.get(), SSL_MODE_NO_AUTO_CHAIN);
+    X509_STORE* trust = SSL_CTX_get_cert_store(ctx.get());
+    X509_STORE_add_cert(trust, const_cast<X509*>(root));
+    if (server) {
+      SSL_CTX_add1_chain_cert(ctx.get(), const_cast<X509*>(inter));
+      X509_STORE_add_cert(trust, const_cast<X509*>(inter));
+      X509_STORE_set_flags(trust, X509_V_FLAG_PARTIAL_CHAIN);
+    }
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     return ctx;
   }
@@ -74,8 +84,8 @@ struct Pki {
     Endpoint server = Leaf(*issuer, "spiffe://example.org/mayfly/ca", {ParseIpAddress("127.0.0.1").value()});
     Endpoint client = Leaf(*issuer, "spiffe://example.org/mayfly/node/bench", {});
     Pki pki;
-    pki.server = Context(TLS_server_method(), server, inter_copy.get(), root.get());
-    pki.client = Context(TLS_client_method(), client, inter_copy.get(), root.get());
+    pki.server = Context(TLS_server_method(), server, inter_copy.get(), root.get(), true);
+    pki.client = Context(TLS_client_method(), client, inter_copy.get(), root.get(), false);
     return pki;
   }
 };
