@@ -1,82 +1,57 @@
-// Percent-encoding, query strings and host:port parsing.
+// Percent-encoding and query strings (Boost.URL), and host:port parsing.
 #include "mayfly/net/query.h"
+
+#include <boost/url/encode.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <charconv>
 
 #include "mayfly/identity.h"
 
 namespace mayfly::net {
-namespace {
 
-bool IsUnreserved(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
+namespace urls = boost::urls;
 
 Result<std::string> PercentEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    if (IsUnreserved(c)) {
-      out += c;
-    } else {
-      const auto byte = static_cast<unsigned char>(c);
-      out += '%';
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    }
-  }
-  return out;
+  return urls::encode(text, urls::unreserved_chars);  // uppercase hex digits
 }
 
 Result<std::string> PercentDecode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%') {
-      const bool complete = i + 2 < text.size();
-      const int hi = complete ? HexValue(text[i + 1]) : -1;
-      const int lo = complete ? HexValue(text[i + 2]) : -1;
-      if (hi < 0 || lo < 0) {
-        return InvalidInputError(ErrorCode::kInvalidArgument, "percent-encoding", text,
-                                 "'%' must be followed by two hex digits");
-      }
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
+  auto valid = urls::make_pct_string_view(text);
+  if (!valid) {
+    return InvalidInputError(ErrorCode::kInvalidArgument, "percent-encoding", text,
+                             "'%' must be followed by two hex digits");
   }
-  return out;
+  urls::encoding_opts opts;
+  opts.space_as_plus = plus_is_space;
+  return valid->decode(opts);
 }
 
 Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
   std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view piece = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (piece.empty()) continue;
-    size_t eq = piece.find('=');
-    auto key = PercentDecode(piece.substr(0, eq), true);
+  if (query.empty()) return out;
+  // Boost 1.81's parse_query reads its input up to a NUL, whatever the
+  // view's size (a query inside a request buffer runs on into the headers):
+  // it parses a terminated copy.
+  const std::string terminated(query);
+  auto params = urls::parse_query(terminated);
+  if (!params) {
+    return InvalidInputError(ErrorCode::kInvalidArgument, "query", query,
+                             "'%' must be followed by two hex digits");
+  }
+  // Each parameter is decoded here, not through params_view, so that '+'
+  // reads as a space in keys and values alike (form encoding).
+  auto view = [](urls::pct_string_view s) { return std::string_view(s.data(), s.size()); };
+  for (const urls::param_pct_view& param : *params) {
+    if (param.key.empty() && !param.has_value) continue;  // "a=1&&b=2"
+    auto key = PercentDecode(view(param.key), true);
     if (!key) return std::unexpected(key.error());
-    auto value = PercentDecode(eq == std::string_view::npos ? "" : piece.substr(eq + 1), true);
+    auto value = PercentDecode(view(param.value), true);
     if (!value) return std::unexpected(value.error());
     if (!out.emplace(std::move(*key), std::move(*value)).second) {
-      return InvalidInputError(ErrorCode::kInvalidArgument, "query parameter", piece,
+      return InvalidInputError(ErrorCode::kInvalidArgument, "query parameter", view(param.key),
                                "each parameter may appear only once");
     }
   }

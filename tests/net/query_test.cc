@@ -42,6 +42,14 @@ TEST(QueryTest, ParseQuery) {
   EXPECT_TRUE(ParseQuery("").value().empty());
   EXPECT_FALSE(ParseQuery("a=1&a=2").has_value()) << "a repeated key is ambiguous";
   EXPECT_FALSE(ParseQuery("a=%").has_value());
+  EXPECT_FALSE(ParseQuery("a%2=1").has_value());
+  // A query inside a request, not followed by a NUL: each value ends where
+  // the query does.
+  const std::string request_line = "/v1/crl?format=pem&b=1 HTTP/1.1\r\nHost: x\r\n";
+  auto in_line = ParseQuery(std::string_view(request_line).substr(8, 14)).value();
+  EXPECT_EQ(in_line, (std::map<std::string, std::string>{{"format", "pem"}, {"b", "1"}}));
+  auto plus = ParseQuery("a+b=c+d%2B").value();
+  EXPECT_EQ(plus, (std::map<std::string, std::string>{{"a b", "c d+"}})) << "form encoding: '+' is a space";
 }
 
 TEST(QueryTest, ParseHostPort) {
