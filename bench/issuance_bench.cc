@@ -106,7 +106,8 @@ struct CommittingIssuer {
   std::atomic<bool> failed{false};
   size_t next = 0;
   // The request after this one: a steady stream of requests always has one
-  // being signed, which the daemon announces to the queue (api_issue.cc).
+  // being signed, which the daemon announces to the queue
+  // (daemon/service/api_issue.cc).
   std::optional<CommitQueue::Announcement> coming;
 
   void IssueNext() {

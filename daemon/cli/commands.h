@@ -1,5 +1,6 @@
-// The mayfly-ca subcommands, each registered on the command line by one
-// function and run after parsing.
+// The mayfly-ca admin subcommands, each registered on the command line by one
+// function and run after parsing. `serve` is the process's own
+// (serve_command.h in daemon/process/), on the same GlobalOptions and Action.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -26,7 +27,6 @@ struct GlobalOptions {
 using Action = std::function<int()>;
 
 void AddInitCommand(CLI::App& app, const GlobalOptions& global, Action& action);
-void AddServeCommand(CLI::App& app, const GlobalOptions& global, Action& action);
 // token, entry, revoke, certs, audit, crl: clients of the admin API.
 void AddAdminCommands(CLI::App& app, const GlobalOptions& global, Action& action);
 // admin create | list | revoke: admin credentials and roles.

@@ -1,6 +1,8 @@
 // `mayfly-ca serve`: the daemon. Loads the CA, issues its own TLS server
 // certificate, listens on the mTLS API, the admin socket and the metrics
 // port, refreshes the CRL on a timer, reloads on SIGHUP and drains on SIGTERM.
+#include "serve_command.h"
+
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
@@ -9,7 +11,6 @@
 #include <mutex>
 #include <thread>
 
-#include "store_follower.h"
 #include "api_service.h"
 #include "ca_runtime.h"
 #include "commands.h"
@@ -19,6 +20,7 @@
 #include "mayfly/identity.h"
 #include "mayfly/net/server.h"
 #include "mayfly/net/tls_context.h"
+#include "store_follower.h"
 #include "systemd_notify.h"
 
 namespace mayfly::cli {

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "serve_command.h"
 
 int main(int argc, char** argv) {
   // Keys sit in this process's memory: no core dump, and no /proc/<pid>/mem
