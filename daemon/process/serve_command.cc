@@ -4,6 +4,7 @@
 #include "serve_command.h"
 
 #include <boost/asio.hpp>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -142,7 +143,14 @@ class Daemon {
     NotifyReady(ready_line_);
     unsigned threads = std::max(2u, std::thread::hardware_concurrency());
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([this] { ioc_.run(); });
+    // The other I/O threads are named for top -H and perf; the main thread,
+    // an I/O thread too, keeps the process's name.
+    for (unsigned i = 1; i < threads; ++i) {
+      pool.emplace_back([this] {
+        pthread_setname_np(pthread_self(), "mayfly-io");
+        ioc_.run();
+      });
+    }
     ioc_.run();
     for (auto& t : pool) t.join();
   }

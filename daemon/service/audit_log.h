@@ -1,14 +1,12 @@
-// Audit events: a structured log line at once, the SQLite row soon after,
-// written in batches on a thread of its own so no request waits on a sync.
+// Audit events: a structured log line at once, the row soon after, through
+// the commit queue (the one writer of the audit chain), so no request waits
+// on a sync and events keep their order with the issuances around them.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "mayfly/commit_queue.h"
 #include "mayfly/store.h"
 #include "metrics.h"
 
@@ -18,9 +16,9 @@ namespace mayfly {
 // the log line and the row carry every field as given.
 class AuditLog {
  public:
-  AuditLog(Store& store, Metrics& metrics);
-  // Writes everything still queued, then stops the thread.
-  ~AuditLog();
+  // `queue` must outlive every Record and Flush; the log itself holds no
+  // events (the queue commits what it was given when it stops).
+  AuditLog(CommitQueue& queue, Metrics& metrics) : queue_(queue), metrics_(metrics) {}
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
@@ -31,22 +29,15 @@ class AuditLog {
   // which commits with its certificate).
   static void LogLine(const AuditEvent& event);
   // Blocks until every event recorded before the call is stored (or failed).
-  void Flush();
+  // Never from the commit queue's own thread (a Done callback).
+  void Flush() { queue_.Flush(); }
 
  private:
-  void Run();
-
-  Store& store_;
+  CommitQueue& queue_;
   Metrics& metrics_;
-  uint64_t lost_ = 0;  // events not stored since the last success; the writer thread's
-  std::mutex mu_;
-  std::condition_variable work_cv_;
-  std::condition_variable idle_cv_;
-  std::deque<AuditEvent> queue_;
-  uint64_t recorded_ = 0;
-  uint64_t written_ = 0;
-  bool stopping_ = false;
-  std::thread thread_;
+  // Events not stored since the last success; touched only by the queue's
+  // Done callbacks, which run on its one thread.
+  uint64_t lost_ = 0;
 };
 
 // A JSON object text from key/value string pairs, for AuditEvent::detail.

@@ -96,7 +96,9 @@ CaRuntime::CaRuntime(const CaConfig& config, const Clock& clock)
 CaRuntime::~CaRuntime() {
   // What the detector learned since the last refresh outlives the daemon.
   if (store_) SaveLearnedAddresses();
-  // Completes pending issuances (their callbacks audit), then the audit log.
+  // The commit queue completes pending issuances and audit events; the
+  // callbacks of the last ones may still audit (into the queue as it
+  // drains). Only then do the observer and the audit log go.
   commit_queue_.reset();
   check_observer_.reset();
   audit_.reset();
@@ -159,7 +161,8 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
   if (!view) return std::unexpected(view.error());
   rt->view_ = std::move(*view);
 
-  rt->audit_ = std::make_unique<AuditLog>(*rt->store_, rt->metrics_);
+  rt->commit_queue_ = std::make_unique<CommitQueue>(*rt->store_);
+  rt->audit_ = std::make_unique<AuditLog>(*rt->commit_queue_, rt->metrics_);
   rt->check_observer_ = std::make_unique<ScopedIssuanceCheckObserver>(
       [audit = rt->audit_.get(), &metrics = rt->metrics_, &clock](const IssuanceCheckFailure& f) {
         metrics.CountIssuanceCheckFailure(f.kind);
@@ -169,7 +172,6 @@ Result<std::unique_ptr<CaRuntime>> CaRuntime::Load(const CaConfig& config, const
                                  .detail = AuditDetail({{"kind", f.kind}, {"field", f.field},
                                                         {"expected", f.expected}, {"found", f.found}})});
       });
-  rt->commit_queue_ = std::make_unique<CommitQueue>(*rt->store_);
 
   if (auto r = rt->SyncConfigEntries(config); !r) return std::unexpected(r.error());
   if (auto r = rt->revocations_.Rebuild(*rt->store_, ToUnixSeconds(clock.Now())); !r) {

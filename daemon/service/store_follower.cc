@@ -1,6 +1,7 @@
 // Following the store's change generation; the store's health as a side effect.
 #include "store_follower.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 
@@ -35,6 +36,7 @@ void StoreFollower::SetAvailable(bool available, const Error* why) {
 }
 
 void StoreFollower::Run(std::stop_token stop) {
+  pthread_setname_np(pthread_self(), "mayfly-follow");  // for top -H and perf
   Store& store = rt_.store();
   while (!stop.stop_requested()) {
     // It fails at once while the database is away (no LISTEN session):
