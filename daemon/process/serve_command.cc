@@ -138,7 +138,7 @@ class Daemon {
   // Runs the io_context on one thread per core until shutdown has drained.
   void Run() {
     spdlog::info("mayfly-ca {} (trust domain {}, root {})", ready_line_, runtime_->trust_domain(),
-                 runtime_->RootFingerprint());
+                 runtime_->ca()->root_fingerprint);
     std::cout << ready_line_ << std::endl;
     NotifyReady(ready_line_);
     unsigned threads = std::max(2u, std::thread::hardware_concurrency());

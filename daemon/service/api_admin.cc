@@ -98,7 +98,7 @@ void HandleCreateToken(const CallPtr& call) {
   const std::string expires = FormatRfc3339(FromUnixSeconds(expires_at));
   RecordChange(call, "token", *node, AuditDetail({{"expires_at", expires}}));
   call->ReplyJson(200, boost::json::object{
-                           {"token", token}, {"expires_at", expires}, {"ca_fingerprint", rt.RootFingerprint()}});
+                           {"token", token}, {"expires_at", expires}, {"ca_fingerprint", rt.ca()->root_fingerprint}});
   OPENSSL_cleanse(token.data(), token.size());
 }
 

@@ -80,20 +80,10 @@ class CaRuntime {
   // kInvalidName for a malformed name; kInvalidArgument for none.
   [[nodiscard]] Result<IssuedServerCert> IssueServerCertificate(std::vector<std::string> server_names);
 
-  // The CA certificates in force; a rotation step swaps in a new view, so a
-  // request takes one view and uses it throughout.
+  // The CA certificates in force (chain, bundles, client trust, the root
+  // fingerprint: mayfly/ca_view.h); a rotation step swaps in a new view, so
+  // a request takes one view and uses it throughout.
   std::shared_ptr<const CaView> ca() const;
-  // Shorthands reading the current view.
-  // What the API listener's TLS context verifies client certificates with:
-  // every published root and intermediate.
-  std::string ClientTrustPem() const { return ca()->client_trust_pem; }
-  // The trust bundle: every published root, PEM (GET /v1/bundle).
-  std::string BundlePem() const { return ca()->bundle_pem; }
-  // The "chain" of certificate responses: the active intermediate (and a
-  // cross certificate during a root rotation).
-  std::string ChainPem() const { return ca()->chain_pem; }
-  // "sha256:<hex>" of the active root, as agents pin it.
-  std::string RootFingerprint() const { return ca()->root_fingerprint; }
 
   // Rotation (ca_rotation.cc, docs/rotation.md). Each step is serialised,
   // saved with its audit event in one transaction, then the new view and its

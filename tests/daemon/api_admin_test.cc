@@ -117,7 +117,7 @@ TEST_F(ApiAdminTest, RevokeListsTheSerialOnTheNextCrl) {
   EXPECT_GT(CrlNumber(crl.get()), number);
   EXPECT_TRUE(CrlLists(crl.get(), node.serial));
   // Signed by the intermediate.
-  auto inter = CertFromPem(rt_->ChainPem()).value();
+  auto inter = CertFromPem(rt_->ca()->chain_pem).value();
   EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(inter.get())), 1);
 
   // Revoking it again revokes nothing more.

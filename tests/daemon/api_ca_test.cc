@@ -84,7 +84,7 @@ TEST_F(ApiCaTest, PrepareActivateRetireMoveIssuanceAndPublication) {
   EXPECT_EQ(CountOf(Get("/v1/intermediates"), "BEGIN CERTIFICATE"), 2);
   EXPECT_EQ(CountOf(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 3);
   EXPECT_EQ(IssuerSerial(SignedChain(node)), first);
-  EXPECT_EQ(CountOf(rt_->ClientTrustPem(), "BEGIN CERTIFICATE"), 3);
+  EXPECT_EQ(CountOf(rt_->ca()->client_trust_pem, "BEGIN CERTIFICATE"), 3);
   EXPECT_EQ(ErrorCodeOf(Post("/v1/admin/ca/prepare", boost::json::object{}, AdminSocket())), "conflict");
 
   auto activated = Step("activate");
@@ -92,7 +92,7 @@ TEST_F(ApiCaTest, PrepareActivateRetireMoveIssuanceAndPublication) {
   EXPECT_EQ(SerialOf(activated, "intermediate", "retiring"), first);
   const std::string chain = SignedChain(node);
   EXPECT_EQ(IssuerSerial(chain), second);
-  EXPECT_EQ(VerifyAt(chain, rt_->BundlePem(), clock_.Now()), "");
+  EXPECT_EQ(VerifyAt(chain, rt_->ca()->bundle_pem, clock_.Now()), "");
   // The DER CRL is now the new intermediate's; the old one's is still served.
   EXPECT_NE(Get("/v1/crl"), crl_der_before);
   EXPECT_EQ(CountOf(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 3);
@@ -109,7 +109,7 @@ TEST_F(ApiCaTest, PrepareActivateRetireMoveIssuanceAndPublication) {
   EXPECT_EQ(SerialOf(retired, "intermediate", "retired"), first);
   EXPECT_EQ(CountOf(Get("/v1/intermediates"), "BEGIN CERTIFICATE"), 1);
   EXPECT_EQ(CountOf(Get("/v1/crl", {{"format", "pem"}}), "BEGIN X509 CRL"), 2);
-  EXPECT_EQ(CountOf(rt_->ClientTrustPem(), "BEGIN CERTIFICATE"), 2);
+  EXPECT_EQ(CountOf(rt_->ca()->client_trust_pem, "BEGIN CERTIFICATE"), 2);
   EXPECT_EQ(ErrorCodeOf(Post("/v1/admin/ca/retire", boost::json::object{}, AdminSocket())), "conflict");
 }
 
@@ -130,7 +130,7 @@ TEST_F(ApiCaTest, EveryStepIsAuditedAndTheChainStaysIntact) {
 
 TEST_F(ApiCaTest, ARootRotationPublishesTheRootFirstAndCrossCertifiesIt) {
   TestNode node = Enroll("db-1");
-  const std::string old_root = rt_->BundlePem();
+  const std::string old_root = rt_->ca()->bundle_pem;
   const int64_t first_sequence =
       boost::json::parse(Get("/v1/bundle", {{"format", "spiffe"}})).as_object().at("spiffe_sequence").as_int64();
   auto prepared = Step("prepare", {{"root", true}});

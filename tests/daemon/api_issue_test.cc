@@ -19,8 +19,8 @@ TEST_F(ApiIssueTest, EnrollIssuesANodeCertificateDurably) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto body = Json(r);
   EXPECT_EQ(Str(body, "spiffe_id"), "spiffe://example.org/mayfly/node/web-1");
-  EXPECT_EQ(Str(body, "chain"), rt_->ChainPem());
-  EXPECT_EQ(Str(body, "bundle"), rt_->BundlePem());
+  EXPECT_EQ(Str(body, "chain"), rt_->ca()->chain_pem);
+  EXPECT_EQ(Str(body, "bundle"), rt_->ca()->bundle_pem);
   auto cert = CertFromPem(Str(body, "certificate")).value();
   EXPECT_EQ(CertSpiffeId(cert.get()), "spiffe://example.org/mayfly/node/web-1");
   EXPECT_EQ(CertSerialHex(cert.get()), Str(body, "serial"));

@@ -20,8 +20,8 @@ TEST_F(ApiPublicTest, BundleIsTheRootPem) {
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "application/x-pem-file");
   EXPECT_EQ(r.body, ReadFile(CaPaths::For(config_.state_dir).root_cert).value());
-  EXPECT_EQ(r.body, rt_->BundlePem());
-  EXPECT_EQ(rt_->ClientTrustPem(), rt_->BundlePem() + rt_->ChainPem());
+  EXPECT_EQ(r.body, rt_->ca()->bundle_pem);
+  EXPECT_EQ(rt_->ca()->client_trust_pem, rt_->ca()->bundle_pem + rt_->ca()->chain_pem);
 }
 
 // The SPIFFE bundle format: the root as a JWK whose coordinates are the
@@ -45,7 +45,7 @@ TEST_F(ApiPublicTest, BundleInTheSpiffeFormatIsTheRootAsAJwk) {
   EXPECT_EQ(jwk.at("kty"), "EC");
   EXPECT_EQ(jwk.at("crv"), "P-256");
 
-  auto root = CertFromPem(rt_->BundlePem()).value();
+  auto root = CertFromPem(rt_->ca()->bundle_pem).value();
   EXPECT_EQ(DecodeBase64(jwk.at("x5c").as_array().at(0).as_string()).value(), CertToDer(root.get()).value());
   // x || y, from base64url, is the root's uncompressed point after its 0x04.
   auto from_url = [](std::string s) {

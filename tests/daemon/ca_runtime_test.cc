@@ -109,7 +109,7 @@ TEST_F(CaRuntimeTest, ServerCertificateNamesTheCaAndServerNames) {
   ASSERT_EQ(chain.size(), 2u);
   EXPECT_EQ(CertSpiffeId(chain[0].get()), "spiffe://example.org/mayfly/ca");
   EXPECT_TRUE(KeysMatch(X509_get0_pubkey(chain[0].get()), server->key.get()));
-  EXPECT_EQ(CertToPem(chain[1].get()).value(), rt_->ChainPem());
+  EXPECT_EQ(CertToPem(chain[1].get()).value(), rt_->ca()->chain_pem);
   EXPECT_EQ(X509_check_host(chain[0].get(), "ca.internal", 0, 0, nullptr), 1);
   EXPECT_EQ(X509_check_ip_asc(chain[0].get(), "127.0.0.1", 0), 1);
   EXPECT_EQ(X509_check_ip_asc(chain[0].get(), "::1", 0), 1);

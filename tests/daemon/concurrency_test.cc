@@ -53,7 +53,7 @@ TEST_F(ConcurrencyTest, SigningWhileANodeIsBannedAndTheCaRotatesLosesNothing) {
   std::vector<TestNode> nodes;
   for (int i = 0; i < kSigners; ++i) nodes.push_back(Enroll("web-" + std::to_string(i)));
   const TestNode victim = Enroll("web-victim");
-  const std::string roots = rt_->BundlePem();
+  const std::string roots = rt_->ca()->bundle_pem;
 
   std::vector<Answers> answers(kSigners);
   Answers victim_answers;
