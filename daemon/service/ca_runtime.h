@@ -13,6 +13,7 @@
 #include "audit_log.h"
 #include "caches.h"
 #include "crl_publisher.h"
+#include "mayfly/ca_rotation.h"
 #include "mayfly/ca_view.h"
 #include "mayfly/authorization.h"
 #include "mayfly/clock.h"
@@ -149,6 +150,11 @@ class CaRuntime {
   // Reloads the revocation and entry caches from the store.
   [[nodiscard]] Result<void> RebuildCaches();
   [[nodiscard]] Result<void> MaintainRotation();
+  // The options of a rotation step under the current configuration.
+  RotationOptions RotationOptionsNow();
+  // Saves `step` with its audit event (SaveAndSwap) and keeps its key
+  // files; its message, or the error that made or saved it.
+  [[nodiscard]] Result<std::string> SaveStep(Result<RotationStep> step);
   [[nodiscard]] Result<std::string> PrepareLocked(bool root, const std::string& actor);
   [[nodiscard]] Result<std::string> ActivateLocked(const std::string& actor);
   [[nodiscard]] Result<std::string> RetireLocked(const std::string& actor, bool quiet);
