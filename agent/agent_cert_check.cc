@@ -154,9 +154,7 @@ Result<void> VerifyIssued(const std::string& cert_pem, const std::string& trust_
   OsslPtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
   if (!store || !ctx) return MakeError(ErrorCode::kCrypto, "out of memory");
   for (auto& root : *roots) X509_STORE_add_cert(store.get(), root.get());  // takes its own reference
-  // The stack only borrows the certificates: free it without them.
-  std::unique_ptr<STACK_OF(X509), decltype([](STACK_OF(X509)* s) { sk_X509_free(s); })> untrusted(
-      sk_X509_new_null());
+  X509BorrowedStackPtr untrusted(sk_X509_new_null());
   if (!untrusted) return MakeError(ErrorCode::kCrypto, "out of memory");
   for (size_t i = 1; i < certs->size(); ++i) sk_X509_push(untrusted.get(), (*certs)[i].get());  // borrowed
   ERR_clear_error();

@@ -54,8 +54,8 @@
 #include <boost/json.hpp>
 
 #include "agent_cert_check.h"
-#include "load_ocsp.h"
 #include "latency.h"
+#include "load_ocsp.h"
 #include "mayfly/csr.h"
 #include "mayfly/clock.h"
 #include "mayfly/file_util.h"
@@ -106,7 +106,6 @@ struct Node {
   std::vector<std::string> bodies;
   bool send_intermediates = false;  // cfssl builds the client's chain from what it sends
 };
-
 
 // What one worker saw.
 struct Tally {

@@ -1,7 +1,6 @@
 // Audit events: their log line, and their row through the commit queue.
 #include "audit_log.h"
 
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "mayfly/identity.h"
@@ -30,12 +29,6 @@ void AuditLog::Record(AuditEvent event) {
       lost_ = 0;
     }
   });
-}
-
-std::string AuditDetail(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
-  boost::json::object object;
-  for (const auto& [key, value] : fields) object[key] = value;
-  return boost::json::serialize(object);
 }
 
 }  // namespace mayfly

@@ -40,7 +40,4 @@ class AuditLog {
   uint64_t lost_ = 0;
 };
 
-// A JSON object text from key/value string pairs, for AuditEvent::detail.
-std::string AuditDetail(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
-
 }  // namespace mayfly

@@ -67,22 +67,22 @@ Result<void> CaRuntime::AdoptCaRecords(std::vector<CaCertRecord> records) {
   return Ok();
 }
 
-Result<std::string> CaRuntime::PrepareCa(bool root, const std::string& actor) {
+Result<std::string> CaRuntime::WithRotationLock(const std::function<Result<std::string>()>& step) {
   std::lock_guard lock(rotation_mu_);
   if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
-  return PrepareLocked(root, actor);
+  return step();
+}
+
+Result<std::string> CaRuntime::PrepareCa(bool root, const std::string& actor) {
+  return WithRotationLock([&] { return PrepareLocked(root, actor); });
 }
 
 Result<std::string> CaRuntime::ActivateCa(const std::string& actor) {
-  std::lock_guard lock(rotation_mu_);
-  if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
-  return ActivateLocked(actor);
+  return WithRotationLock([&] { return ActivateLocked(actor); });
 }
 
 Result<std::string> CaRuntime::RetireCa(const std::string& actor) {
-  std::lock_guard lock(rotation_mu_);
-  if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
-  return RetireLocked(actor, /*quiet=*/false);
+  return WithRotationLock([&] { return RetireLocked(actor, /*quiet=*/false); });
 }
 
 RotationOptions CaRuntime::RotationOptionsNow() {
@@ -126,9 +126,7 @@ Result<std::string> CaRuntime::RetireLocked(const std::string& actor, bool quiet
 }
 
 Result<std::string> CaRuntime::RotateCaNow(bool revoke_old, const std::string& actor) {
-  std::lock_guard lock(rotation_mu_);
-  if (auto r = CatchUpWithStore(); !r) return std::unexpected(r.error());
-  return SaveStep(RotateNowStep(*ca(), revoke_old, actor, RotationOptionsNow()));
+  return WithRotationLock([&] { return SaveStep(RotateNowStep(*ca(), revoke_old, actor, RotationOptionsNow())); });
 }
 
 Result<void> CaRuntime::EnsureJwtKey() {

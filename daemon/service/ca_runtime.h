@@ -147,6 +147,8 @@ class CaRuntime {
   // (another instance made a rotation step since this view was built);
   // true when it did, which re-signed the CRLs. Under rotation_mu_.
   [[nodiscard]] Result<bool> CatchUpWithStore();
+  // Runs `step` under rotation_mu_, after catching up with the store.
+  [[nodiscard]] Result<std::string> WithRotationLock(const std::function<Result<std::string>()>& step);
   // Reloads the revocation and entry caches from the store.
   [[nodiscard]] Result<void> RebuildCaches();
   [[nodiscard]] Result<void> MaintainRotation();

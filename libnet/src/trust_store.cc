@@ -45,33 +45,21 @@ Result<TrustStore> TrustStoreWithCaAnchors(const std::string& pem, std::string_v
   auto certs = CertsFromPem(pem);
   if (!certs) return WithContext(certs.error(), std::string(what) + " certificates");
   std::vector<OsslPtr<X509>> roots;
-  X509StackPtr others(sk_X509_new_null());
-  if (!others) return OpensslError("listing the " + std::string(what) + " intermediates");
-  for (auto& cert : *certs) {
-    if (IsSelfSigned(cert.get())) {
-      roots.push_back(std::move(cert));
-      continue;
-    }
-    OsslPtr<X509> ref(cert.get());
-    if (X509_up_ref(cert.get()) != 1) {
-      ref.release();  // no reference was taken
+  std::vector<OsslPtr<X509>> others;
+  for (auto& cert : *certs) (IsSelfSigned(cert.get()) ? roots : others).push_back(std::move(cert));
+  auto root_trust = StoreOf(std::move(roots), what);
+  if (!root_trust) return std::unexpected(root_trust.error());
+  // Declared after `others`, so the stack goes before the certificates it borrows.
+  X509BorrowedStackPtr untrusted(sk_X509_new_null());
+  if (!untrusted) return OpensslError("listing the " + std::string(what) + " intermediates");
+  for (const auto& cert : others) {
+    if (sk_X509_push(untrusted.get(), cert.get()) == 0) {
       return OpensslError("listing the " + std::string(what) + " intermediates");
     }
-    if (sk_X509_push(others.get(), ref.get()) == 0) {
-      return OpensslError("listing the " + std::string(what) + " intermediates");
-    }
-    ref.release();  // the stack holds it now
   }
-  auto root_store = StoreOf({}, what);
-  if (!root_store) return std::unexpected(root_store.error());
-  for (const auto& root : roots) {
-    if (X509_STORE_add_cert(root_store->store.get(), root.get()) != 1) {
-      return OpensslError("adding a root to the " + std::string(what) + " store");
-    }
-  }
-  std::vector<OsslPtr<X509>> anchors = std::move(roots);
-  for (auto& cert : *certs) {
-    if (cert && ChainsToRoots(cert.get(), root_store->store.get(), others.get())) anchors.push_back(std::move(cert));
+  std::vector<OsslPtr<X509>> anchors = std::move(root_trust->certs);
+  for (auto& cert : others) {
+    if (ChainsToRoots(cert.get(), root_trust->store.get(), untrusted.get())) anchors.push_back(std::move(cert));
   }
   auto trust = StoreOf(std::move(anchors), what);
   if (!trust) return std::unexpected(trust.error());

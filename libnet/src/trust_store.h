@@ -12,7 +12,7 @@ namespace mayfly::net {
 
 struct TrustStore {
   OsslPtr<X509_STORE> store;        // the anchors
-  std::vector<OsslPtr<X509>> certs;  // the same certificates, in PEM order
+  std::vector<OsslPtr<X509>> certs;  // the same certificates (PEM order; with CA anchors roots first)
 };
 
 // kCrypto naming `what` ("TLS trust", ...) when the PEM does not parse or the

@@ -1,4 +1,6 @@
 // Names of the store records' enums, as they appear in the database, the API and the CLI.
+#include <boost/json.hpp>
+
 #include <array>
 #include <string>
 #include <utility>
@@ -136,6 +138,12 @@ Result<AdminRole> ParseAdminRole(std::string_view name) {
   }
   return MakeError(ErrorCode::kInvalidArgument,
                    "role must be \"viewer\", \"operator\" or \"admin\", not \"" + std::string(name) + "\"");
+}
+
+std::string AuditDetail(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  boost::json::object object;
+  for (const auto& [key, value] : fields) object[key] = value;
+  return boost::json::serialize(object);
 }
 
 }  // namespace mayfly

@@ -5,7 +5,6 @@
 
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <optional>
 #include <set>
 
@@ -22,13 +21,6 @@ namespace {
 // unity builds compile several sources as one.
 
 Error RotationConflict(std::string message) { return Error{ErrorCode::kConflict, std::move(message)}; }
-
-// An audit event's detail: a JSON object of these fields.
-std::string RotationDetail(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
-  boost::json::object object;
-  for (const auto& [key, value] : fields) object[key] = value;
-  return boost::json::serialize(object);
-}
 
 // A CA certificate and its private key, loaded for signing.
 struct RotationSigner {
@@ -188,7 +180,7 @@ Result<RotationStep> PrepareStep(const CaView& view, bool root, const std::strin
                         FormatRfc3339(FromUnixSeconds(inter->first.not_after));
   AuditEvent event{.time = now, .type = "ca_prepare", .actor = actor, .subject = "intermediate " + inter->first.serial,
                    .result = "ok",
-                   .detail = RotationDetail({{"serial", inter->first.serial},
+                   .detail = AuditDetail({{"serial", inter->first.serial},
                                              {"root", root ? records[0].serial : std::string()},
                                              {"jwt_kid", jwt->key_id},
                                              {"not_after", FormatRfc3339(FromUnixSeconds(inter->first.not_after))}})};
@@ -238,7 +230,7 @@ Result<RotationStep> ActivateStep(const CaView& view, const std::string& actor, 
     }
   }
   AuditEvent event{.time = now, .type = "ca_activate", .actor = actor, .subject = "intermediate " + next->serial,
-                   .result = "ok", .detail = RotationDetail({{"serial", next->serial}})};
+                   .result = "ok", .detail = AuditDetail({{"serial", next->serial}})};
   return RotationStep{std::move(changed), std::move(event), std::move(summary), std::move(files)};
 }
 
@@ -302,7 +294,7 @@ Result<RotationStep> RetireStep(const CaView& view, const std::map<std::string, 
   }
   summary.pop_back();
   AuditEvent event{.time = now, .type = "ca_retire", .actor = actor, .subject = "ca", .result = "ok",
-                   .detail = RotationDetail({{"serials", serials}})};
+                   .detail = AuditDetail({{"serials", serials}})};
   return RotationStep{std::move(changed), std::move(event), summary + blockers,
                       KeyFiles(options.state_dir, options.keys_in_store)};
 }
@@ -365,7 +357,7 @@ Result<RotationStep> RotateNowStep(const CaView& view, bool revoke_old, const st
                         (revoke_old ? " is revoked at the root CRL" : " is retiring");
   AuditEvent event{.time = now, .type = "ca_rotate", .actor = actor, .subject = "intermediate " + changed[0].serial,
                    .result = "ok",
-                   .detail = RotationDetail({{"serial", changed[0].serial}, {"old_serial", old.serial},
+                   .detail = AuditDetail({{"serial", changed[0].serial}, {"old_serial", old.serial},
                                              {"revoke_old", revoke_old ? "true" : "false"}})};
   return RotationStep{std::move(changed), std::move(event), std::move(summary), std::move(files)};
 }
@@ -378,7 +370,7 @@ Result<RotationStep> JwtKeyStep(const CaView& view, const RotationOptions& optio
   auto jwt = NewRotationJwtKey(*view.Active(CaRole::kIntermediate), CaState::kActive, files, *passphrase, now);
   if (!jwt) return WithContext(jwt.error(), "making the JWT signing key");
   AuditEvent event{.time = now, .type = "jwt_key_create", .actor = "mayfly-ca", .subject = "jwt " + jwt->key_id,
-                   .result = "ok", .detail = RotationDetail({{"kid", jwt->key_id}})};
+                   .result = "ok", .detail = AuditDetail({{"kid", jwt->key_id}})};
   std::string summary = "made JWT signing key " + jwt->key_id;
   std::vector<CaCertRecord> changed;
   changed.push_back(std::move(*jwt));

@@ -76,6 +76,13 @@ struct X509StackDeleter {
 };
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
 
+// Owns a STACK_OF(X509) that only borrows its certificates (an "untrusted"
+// list for X509_STORE_CTX_init): freed without them.
+struct X509BorrowedStackDeleter {
+  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
+};
+using X509BorrowedStackPtr = std::unique_ptr<STACK_OF(X509), X509BorrowedStackDeleter>;
+
 // Empties OpenSSL's thread-local error queue. Call before an operation whose
 // failure you inspect, so a stale entry is not mistaken for its cause.
 void ClearOpensslErrors();

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mayfly/error.h"
@@ -160,6 +162,9 @@ struct AuditEvent {
   std::string prev_hash;     // hex SHA-256 of the previous event ("" for the first)
   std::string hash;          // hex SHA-256 over prev_hash and this event's fields
 };
+
+// An AuditEvent::detail: a JSON object text of these string fields.
+std::string AuditDetail(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
 
 // What VerifyAuditChain found.
 struct AuditChainCheck {
