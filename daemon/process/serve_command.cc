@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -22,6 +23,7 @@
 #include "mayfly/net/server.h"
 #include "mayfly/net/tls_context.h"
 #include "store_follower.h"
+#include "store_worker.h"
 #include "systemd_notify.h"
 
 namespace mayfly::cli {
@@ -73,8 +75,8 @@ class Daemon {
  public:
   Daemon(std::string config_path, CaConfig config, std::unique_ptr<CaRuntime> runtime)
       : config_path_(std::move(config_path)), config_(std::move(config)), runtime_(std::move(runtime)),
-        service_(*runtime_), signals_(ioc_, SIGTERM, SIGINT, SIGHUP), crl_timer_(ioc_), cert_timer_(ioc_),
-        watchdog_timer_(ioc_) {}
+        service_(*runtime_, store_worker_), signals_(ioc_, SIGTERM, SIGINT, SIGHUP), crl_timer_(ioc_),
+        cert_timer_(ioc_), watchdog_timer_(ioc_) {}
 
   Result<void> Start() {
     auto options = ServerOptionsFrom(config_);
@@ -120,8 +122,12 @@ class Daemon {
     }
 
     // A rotation step changes the issuer and the client trust: the daemon's
-    // own certificate and TLS context follow at once.
-    runtime_->SetOnCaChange([this] { asio::post(ioc_, [this] { RenewServerTls("CA rotation"); }); });
+    // own certificate and TLS context follow before the step is answered, so
+    // a client that acts on the answer (renews onto the new intermediate,
+    // then calls with that certificate) finds the new trust in place. Steps
+    // run on the store worker, the follower's thread or the refresh: never
+    // on an I/O thread.
+    runtime_->SetOnCaChange([this] { RenewServerTls("CA rotation"); });
     ScheduleCrlRefresh();
     follower_ = std::make_unique<StoreFollower>(*runtime_);
     ScheduleServerCertRenewal(tls->renew_at);
@@ -172,6 +178,9 @@ class Daemon {
                          {{"handshaking", s.evicted_handshaking}, {"idle", s.evicted_idle}});
     AppendMetric(text, "mayfly_tls_handshake_failures_total", "counter", "Failed or timed-out TLS handshakes.",
                  s.handshake_failures);
+    AppendMetric(text, "mayfly_store_worker_queued", "gauge",
+                 "Enrollments, admin calls and CRL signings waiting for a store worker thread.",
+                 store_worker_.queued());
     return text;
   }
 
@@ -179,7 +188,9 @@ class Daemon {
     crl_timer_.expires_after(config_.crl.interval);
     crl_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      if (auto r = runtime_->Refresh(); !r) spdlog::error("CRL refresh failed: {}", r.error().ToString());
+      OffIoThreads([this] {
+        if (auto r = runtime_->Refresh(); !r) spdlog::error("CRL refresh failed: {}", r.error().ToString());
+      });
       ScheduleCrlRefresh();
     });
   }
@@ -189,12 +200,20 @@ class Daemon {
                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(at - runtime_->clock().Now()));
     cert_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      RenewServerTls("renewal");
+      OffIoThreads([this] { RenewServerTls("renewal"); });
     });
   }
 
-  // Runs on any io_context thread (timer or rotation); reschedules the
-  // renewal timer.
+  // Signing a CRL or the daemon's own certificate (which is stored) waits on
+  // the store: the store worker runs it. When its queue is full (a flood of
+  // admin calls or enrollments) this work, which no client can retry, runs
+  // here instead.
+  void OffIoThreads(std::function<void()> work) {
+    if (!store_worker_.Post(work)) work();
+  }
+
+  // Runs off the I/O threads (renewal timer, rotation step); reschedules
+  // the renewal timer.
   void RenewServerTls(const char* why) {
     std::lock_guard lock(tls_mu_);
     if (stopping_) return;
@@ -263,8 +282,11 @@ class Daemon {
   CaConfig config_;
   std::unique_ptr<CaRuntime> runtime_;  // outlives the server (declared first)
   std::unique_ptr<StoreFollower> follower_;  // stops before the runtime goes
-  ApiService service_;
   asio::io_context ioc_;
+  // Its tasks answer through ioc_ and use the runtime: it finishes them
+  // (declared after ioc_, so destroyed first) before either goes.
+  StoreWorker store_worker_;
+  ApiService service_;
   std::unique_ptr<net::Server> server_;
   asio::signal_set signals_;
   asio::steady_timer crl_timer_;

@@ -17,6 +17,13 @@ enum class CallerClass {
   kLocal,   // the metrics listener only
 };
 
+// Where a route's handler runs. Routes that wait on the store (a synchronous
+// write or a long read) or sign a CRL leave the I/O threads (store_worker.h).
+enum class RunsOn {
+  kIoThread,
+  kStoreWorker,
+};
+
 struct Route {
   std::string_view method;
   std::string_view path;     // exact, or a prefix when it ends in '/'
@@ -25,6 +32,7 @@ struct Route {
   // kAdmin routes: the least role an admin certificate needs (the admin
   // socket has every role). This table is the one place that says it.
   AdminRole role = AdminRole::kAdmin;
+  RunsOn runs_on = RunsOn::kIoThread;
 };
 
 // The router's table (api_service.cc), in match order: what it serves is

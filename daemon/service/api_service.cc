@@ -20,11 +20,16 @@ namespace {
 constexpr AdminRole kViewer = AdminRole::kViewer;
 constexpr AdminRole kOperator = AdminRole::kOperator;
 constexpr AdminRole kAdminRole = AdminRole::kAdmin;
+// Enrollment, recovery and every admin call: each waits on the store (and
+// admin calls read the caller's role from it) or signs a CRL.
+constexpr RunsOn kStore = RunsOn::kStoreWorker;
 
 constexpr Route kRoutes[] = {
-    {"POST", "/v1/enroll", CallerClass::kAnyone, HandleEnroll},
-    {"POST", net::kRecoverChallengePath, CallerClass::kAnyone, HandleRecoverChallenge},
-    {"POST", net::kRecoverPath, CallerClass::kAnyone, HandleRecover},
+    {.method = "POST", .path = "/v1/enroll", .caller = CallerClass::kAnyone, .handle = HandleEnroll, .runs_on = kStore},
+    {.method = "POST", .path = net::kRecoverChallengePath, .caller = CallerClass::kAnyone,
+     .handle = HandleRecoverChallenge, .runs_on = kStore},
+    {.method = "POST", .path = net::kRecoverPath, .caller = CallerClass::kAnyone, .handle = HandleRecover,
+     .runs_on = kStore},
     {"GET", "/v1/bundle", CallerClass::kAnyone, HandleBundle},
     {"GET", "/v1/crl", CallerClass::kAnyone, HandleCrl},
     {"GET", "/v1/intermediates", CallerClass::kAnyone, HandleIntermediates},
@@ -32,25 +37,25 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/sign", CallerClass::kNode, HandleSign},
     {"GET", "/v1/node/entries", CallerClass::kNode, HandleNodeEntries},
     {"POST", "/v1/jwt", CallerClass::kNode, HandleJwt},
-    {"POST", "/v1/admin/tokens", CallerClass::kAdmin, HandleCreateToken, kOperator},
-    {"GET", "/v1/admin/entries", CallerClass::kAdmin, HandleListEntries, kViewer},
-    {"POST", "/v1/admin/entries", CallerClass::kAdmin, HandleAddEntry, kAdminRole},
-    {"DELETE", "/v1/admin/entries", CallerClass::kAdmin, HandleRemoveEntry, kAdminRole},
-    {"DELETE", "/v1/admin/entries/", CallerClass::kAdmin, HandleRemoveEntry, kAdminRole},
-    {"POST", "/v1/admin/revoke", CallerClass::kAdmin, HandleRevoke, kOperator},
-    {"GET", "/v1/admin/certs", CallerClass::kAdmin, HandleListCerts, kViewer},
-    {"GET", "/v1/admin/audit", CallerClass::kAdmin, HandleListAudit, kViewer},
-    {"GET", "/v1/admin/audit/verify", CallerClass::kAdmin, HandleVerifyAudit, kViewer},
-    {"GET", "/v1/admin/anomalies", CallerClass::kAdmin, HandleListAnomalies, kViewer},
-    {"POST", "/v1/admin/nodes/unban", CallerClass::kAdmin, HandleNodeUnban, kOperator},
-    {"GET", "/v1/admin/ca", CallerClass::kAdmin, HandleCaStatus, kViewer},
-    {"POST", "/v1/admin/ca/prepare", CallerClass::kAdmin, HandleCaPrepare, kAdminRole},
-    {"POST", "/v1/admin/ca/activate", CallerClass::kAdmin, HandleCaActivate, kAdminRole},
-    {"POST", "/v1/admin/ca/retire", CallerClass::kAdmin, HandleCaRetire, kAdminRole},
-    {"POST", "/v1/admin/ca/rotate", CallerClass::kAdmin, HandleCaRotate, kAdminRole},
-    {"GET", "/v1/admin/admins", CallerClass::kAdmin, HandleListAdmins, kAdminRole},
-    {"POST", "/v1/admin/admins", CallerClass::kAdmin, HandleCreateAdmin, kAdminRole},
-    {"POST", "/v1/admin/admins/revoke", CallerClass::kAdmin, HandleRevokeAdmin, kAdminRole},
+    {"POST", "/v1/admin/tokens", CallerClass::kAdmin, HandleCreateToken, kOperator, kStore},
+    {"GET", "/v1/admin/entries", CallerClass::kAdmin, HandleListEntries, kViewer, kStore},
+    {"POST", "/v1/admin/entries", CallerClass::kAdmin, HandleAddEntry, kAdminRole, kStore},
+    {"DELETE", "/v1/admin/entries", CallerClass::kAdmin, HandleRemoveEntry, kAdminRole, kStore},
+    {"DELETE", "/v1/admin/entries/", CallerClass::kAdmin, HandleRemoveEntry, kAdminRole, kStore},
+    {"POST", "/v1/admin/revoke", CallerClass::kAdmin, HandleRevoke, kOperator, kStore},
+    {"GET", "/v1/admin/certs", CallerClass::kAdmin, HandleListCerts, kViewer, kStore},
+    {"GET", "/v1/admin/audit", CallerClass::kAdmin, HandleListAudit, kViewer, kStore},
+    {"GET", "/v1/admin/audit/verify", CallerClass::kAdmin, HandleVerifyAudit, kViewer, kStore},
+    {"GET", "/v1/admin/anomalies", CallerClass::kAdmin, HandleListAnomalies, kViewer, kStore},
+    {"POST", "/v1/admin/nodes/unban", CallerClass::kAdmin, HandleNodeUnban, kOperator, kStore},
+    {"GET", "/v1/admin/ca", CallerClass::kAdmin, HandleCaStatus, kViewer, kStore},
+    {"POST", "/v1/admin/ca/prepare", CallerClass::kAdmin, HandleCaPrepare, kAdminRole, kStore},
+    {"POST", "/v1/admin/ca/activate", CallerClass::kAdmin, HandleCaActivate, kAdminRole, kStore},
+    {"POST", "/v1/admin/ca/retire", CallerClass::kAdmin, HandleCaRetire, kAdminRole, kStore},
+    {"POST", "/v1/admin/ca/rotate", CallerClass::kAdmin, HandleCaRotate, kAdminRole, kStore},
+    {"GET", "/v1/admin/admins", CallerClass::kAdmin, HandleListAdmins, kAdminRole, kStore},
+    {"POST", "/v1/admin/admins", CallerClass::kAdmin, HandleCreateAdmin, kAdminRole, kStore},
+    {"POST", "/v1/admin/admins/revoke", CallerClass::kAdmin, HandleRevokeAdmin, kAdminRole, kStore},
     {"POST", "/ocsp", CallerClass::kAnyone, HandleOcspPost},
     {"GET", "/ocsp/", CallerClass::kAnyone, HandleOcspGet},
     {"GET", "/healthz", CallerClass::kLocal, HandleHealthz},
@@ -217,7 +222,32 @@ std::string ActorOf(const net::HttpRequest& request) {
   return request.peer.ip;
 }
 
-void Dispatch(const CallPtr& call) {
+// The caller's checks and the handler, on whichever thread the route runs.
+void Serve(const CallPtr& call, const Route& route) {
+  if (auto r = CheckCaller(*call, route.caller); !r) return call->Refuse(r.error());
+  if (route.caller == CallerClass::kAdmin) {
+    if (auto r = CheckAdminRole(*call, route.role); !r) return call->Refuse(r.error());
+  }
+  const size_t max_body = call->rt.config()->limits.max_body;
+  if (call->request.body.size() > max_body) {
+    return call->Refuse(
+        Error{ErrorCode::kTooLarge, "request body exceeds " + std::to_string(max_body) + " bytes"});
+  }
+  route.handle(call);
+}
+
+// The edge of the daemon: nothing may escape into the server's threads.
+template <typename Work>
+void Guarded(const CallPtr& call, Work&& work) {
+  try {
+    work();
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: unexpected exception: {}", call->request.method, call->request.path, e.what());
+    call->Reply(ErrorResponse(Error{ErrorCode::kInternal, e.what()}));
+  }
+}
+
+void Dispatch(const CallPtr& call, StoreWorker& store_worker) {
   const net::HttpRequest& request = call->request;
   const Route* match = nullptr;
   std::string allow;  // methods the path does have, for a 405
@@ -241,29 +271,19 @@ void Dispatch(const CallPtr& call) {
   }
   call->route = std::string(match->method) + " " + std::string(match->path);
   call->actor = ActorOf(request);
-  if (auto r = CheckCaller(*call, match->caller); !r) return call->Refuse(r.error());
-  if (match->caller == CallerClass::kAdmin) {
-    if (auto r = CheckAdminRole(*call, match->role); !r) return call->Refuse(r.error());
+  if (match->runs_on == RunsOn::kIoThread) return Serve(call, *match);
+  const Route& route = *match;  // kRoutes is static: the reference outlives the call
+  if (!store_worker.Post([call, &route] { Guarded(call, [&] { Serve(call, route); }); })) {
+    call->Refuse(Error{ErrorCode::kUnavailable, "the CA has too many store operations waiting; retry shortly"}, "",
+                 kStoreRetryAfterSeconds);
   }
-  const size_t max_body = call->rt.config()->limits.max_body;
-  if (request.body.size() > max_body) {
-    return call->Refuse(
-        Error{ErrorCode::kTooLarge, "request body exceeds " + std::to_string(max_body) + " bytes"});
-  }
-  match->handle(call);
 }
 
 }  // namespace
 
 void ApiService::Handle(net::HttpRequest request, net::Respond respond) {
   auto call = std::make_shared<ApiCall>(runtime_, std::move(request), std::move(respond));
-  // The edge of the daemon: nothing may escape into the server's threads.
-  try {
-    Dispatch(call);
-  } catch (const std::exception& e) {
-    spdlog::error("{} {}: unexpected exception: {}", call->request.method, call->request.path, e.what());
-    call->Reply(ErrorResponse(Error{ErrorCode::kInternal, e.what()}));
-  }
+  Guarded(call, [&] { Dispatch(call, store_worker_); });
 }
 
 void HandleHealthz(const CallPtr& call) {

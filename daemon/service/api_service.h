@@ -3,19 +3,23 @@
 
 #include "ca_runtime.h"
 #include "mayfly/net/http_types.h"
+#include "store_worker.h"
 
 namespace mayfly {
 
 // Routes each request, enforces the caller its route declares (anyone, a
 // node certificate, an admin certificate or the admin socket), and answers.
-// Thread-safe; holds no state of its own beyond a reference to the runtime,
-// which must outlive it (and every pending answer).
+// Thread-safe; holds no state of its own beyond references to the runtime
+// and the store worker that runs its store-bound routes (api_routes.h's
+// RunsOn). The runtime must outlive both and every pending answer; destroy
+// the worker (which runs what it has queued) before the runtime.
 class ApiService {
  public:
-  explicit ApiService(CaRuntime& runtime) : runtime_(runtime) {}
+  ApiService(CaRuntime& runtime, StoreWorker& store_worker) : runtime_(runtime), store_worker_(store_worker) {}
 
   // Answers every request exactly once, possibly later from another thread
-  // (sign and renew answer once the certificate is durable). Never throws.
+  // (sign and renew once the certificate is durable; the store-bound
+  // routes from the store worker). Never throws.
   void Handle(net::HttpRequest request, net::Respond respond);
 
   // Handle as a net::Handler.
@@ -27,6 +31,7 @@ class ApiService {
 
  private:
   CaRuntime& runtime_;
+  StoreWorker& store_worker_;
 };
 
 }  // namespace mayfly

@@ -107,7 +107,9 @@ class CaRuntime {
   [[nodiscard]] Result<void> EnsureJwtKey();
   // Live (unexpired, unrevoked) leaves per issuer key id.
   [[nodiscard]] Result<std::map<std::string, int64_t>> LiveLeaves();
-  // Called after every rotation step (the daemon renews its TLS identity).
+  // Called after every rotation step, before the step returns, on the
+  // step's thread and under the rotation lock (the daemon renews its TLS
+  // identity): it must not start a rotation step itself.
   void SetOnCaChange(std::function<void()> callback);
 
   // The configuration in force (limits change on Reload).

@@ -87,10 +87,12 @@ class ApiTest : public ::testing::Test {
     auto rt = CaRuntime::Load(config_, clock_);
     ASSERT_TRUE(rt) << rt.error().ToString();
     rt_ = std::move(*rt);
-    api_ = std::make_unique<ApiService>(*rt_);
+    store_worker_ = std::make_unique<StoreWorker>();
+    api_ = std::make_unique<ApiService>(*rt_, *store_worker_);
   }
   void Stop() {
     api_.reset();
+    store_worker_.reset();  // runs what is queued while the runtime is there
     rt_.reset();
   }
 
@@ -280,6 +282,7 @@ class ApiTest : public ::testing::Test {
   CaConfig config_;
   std::string fingerprint_;
   std::unique_ptr<CaRuntime> rt_;
+  std::unique_ptr<StoreWorker> store_worker_;
   std::unique_ptr<ApiService> api_;
 };
 

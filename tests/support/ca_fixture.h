@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -88,6 +89,14 @@ class CaFixture {
   const std::string& api() const { return api_; }
   const std::string& metrics_url() const { return metrics_url_; }
   ChildProcess* daemon() { return daemon_.get(); }
+
+  // One series of the daemon's /metrics ("name{label=\"v\"}"), read with
+  // curl; -1 when absent.
+  int64_t Metric(const std::string& series) const {
+    auto r = RunCommand("curl -s " + metrics_url_ + "/metrics");
+    const size_t at = r.output.find("\n" + series + " ");
+    return at == std::string::npos ? -1 : std::stoll(r.output.substr(at + series.size() + 2));
+  }
 
  private:
   TempDir dir_;
