@@ -41,7 +41,8 @@ void RefuseAuthorization(const CallPtr& call, const Error& error, const std::str
 
 }  // namespace
 
-// Enroll and renew CSRs name the node itself or nothing (DESIGN.md, PKI).
+// Enroll and renew CSRs may name the node itself or nothing: a node
+// certificate is its SPIFFE ID alone, so it can never pass for a workload.
 Result<void> CheckNodeCsr(const Csr& csr, const std::string& node_id) {
   if (!csr.dns_names().empty() || !csr.ip_names().empty()) {
     return MakeError(ErrorCode::kForbidden, "a node certificate carries no DNS or IP names");

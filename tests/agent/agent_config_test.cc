@@ -52,7 +52,7 @@ TEST(AgentConfigTest, MinimalFileKeepsEveryDefault) {
   want.servers = {"https://ca.internal:8443"};
   want.ca_bundle = "root.pem";
   ExpectSameConfig(*cfg, want);
-  // The defaults DESIGN.md promises.
+  // The defaults docs/configuration.md promises.
   EXPECT_DOUBLE_EQ(cfg->renew_at, 0.5);
   EXPECT_EQ(cfg->refresh, minutes(1));
   EXPECT_EQ(cfg->key_type, "ecdsa-p256");

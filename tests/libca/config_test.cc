@@ -47,7 +47,7 @@ TEST(CaConfigTest, MinimalFileKeepsEveryDefault) {
   want.path = path;
   want.trust_domain = "example.org";
   ExpectSameConfig(*cfg, want);
-  // The defaults DESIGN.md promises.
+  // The defaults docs/configuration.md promises.
   EXPECT_EQ(cfg->issuance.default_ttl, hours(1));
   EXPECT_EQ(cfg->issuance.node_ttl, hours(24));
   EXPECT_EQ(cfg->issuance.min_ttl, minutes(1));

@@ -1,4 +1,4 @@
-// Signs leaf certificates exactly as DESIGN.md's PKI section specifies.
+// Signs leaf certificates with the profile docs/pki.md describes.
 #pragma once
 
 #include <chrono>
