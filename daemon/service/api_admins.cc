@@ -98,18 +98,17 @@ void HandleRevokeAdmin(const CallPtr& call) {
   if (!name) return call->Refuse(name.error());
   auto id = AdminSpiffeId(rt.trust_domain(), *name);
   if (!id) return call->Refuse(WithContext(id.error(), "field \"name\"").error());
-  if (auto r = rt.store().RevokeAdmin(*name, NowSeconds(rt)); !r) return call->Refuse(r.error(), id->ToString());
-  RevokeSelector which;
-  which.spiffe_id = id->ToString();
-  auto serials = rt.store().Revoke(which, RevocationReason::kCessationOfOperation, NowSeconds(rt));
+  const int64_t now = NowSeconds(rt);
+  AuditEvent event;
+  auto serials = rt.store().RevokeAdmin(*name, id->ToString(), now, [&](const std::vector<std::string>& revoked) {
+    event = AuditEvent{.time = now, .type = "admin_revoke", .actor = call->actor, .subject = id->ToString(),
+                       .result = "ok", .detail = AuditDetail({{"count", std::to_string(revoked.size())}})};
+    return event;
+  });
   if (!serials) return call->Refuse(serials.error(), id->ToString());
+  AuditLog::LogLine(event);
   rt.revocations().AddRevoked(*serials);
   if (auto r = rt.crl().Regenerate(); !r) spdlog::error("{}", r.error().ToString());
-  const AuditEvent event{.time = NowSeconds(rt), .type = "admin_revoke", .actor = call->actor,
-                         .subject = id->ToString(), .result = "ok",
-                         .detail = AuditDetail({{"count", std::to_string(serials->size())}})};
-  rt.audit().Record(event);
-  rt.audit().Flush();
   call->ReplyJson(200, boost::json::object{{"name", *name},
                                            {"revoked", serials->size()},
                                            {"serials", boost::json::array(serials->begin(), serials->end())}});

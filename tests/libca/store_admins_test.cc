@@ -30,10 +30,11 @@ TEST_P(StoreAdminsTest, PutGetListRevoke) {
   EXPECT_EQ(all[0].name, "amy");
   EXPECT_EQ(all[1].name, "zed");
 
-  ASSERT_TRUE(store_->RevokeAdmin("amy", 400));
-  ASSERT_TRUE(store_->RevokeAdmin("amy", 500));  // keeps the first time
+  const std::string amy_id = "spiffe://example.org/admin/amy";
+  ASSERT_TRUE(store_->RevokeAdmin("amy", amy_id, 400, testing::kRevokeEvent));
+  ASSERT_TRUE(store_->RevokeAdmin("amy", amy_id, 500, testing::kRevokeEvent));  // keeps the first time
   EXPECT_EQ(store_->GetAdmin("amy").value()->revoked_at, 400);
-  auto missing = store_->RevokeAdmin("nobody", 400);
+  auto missing = store_->RevokeAdmin("nobody", "spiffe://example.org/admin/nobody", 400, testing::kRevokeEvent);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 

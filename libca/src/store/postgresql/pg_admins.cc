@@ -58,13 +58,19 @@ Result<std::vector<AdminRecord>> PostgresStore::ListAdmins() {
   return impl_->Read([](PgConnection& conn) { return pg::ReadAdmins(conn); });
 }
 
-Result<void> PostgresStore::RevokeAdmin(const std::string& name, int64_t now) {
-  return impl_->Write([&](PgConnection& conn) -> Result<void> {
+Result<std::vector<std::string>> PostgresStore::RevokeAdmin(const std::string& name, const std::string& spiffe_id,
+                                                             int64_t now, const RevocationAuditEvent& event) {
+  return impl_->Write([&](PgConnection& conn) -> Result<std::vector<std::string>> {
+    // First, as in every transaction that revokes.
+    if (auto r = pg::LockForRevocation(conn); !r) return std::unexpected(r.error());
     auto res = conn.Query("UPDATE admins SET revoked_at = coalesce(revoked_at, $2) WHERE name = $1 RETURNING name",
                           "revoking admin " + name, name, now);
     if (!res) return std::unexpected(res.error());
     if (res->Rows() == 0) return MakeError(ErrorCode::kNotFound, "no admin named " + name);
-    return Ok();
+    auto serials = pg::RevokeRows(conn, {.spiffe_id = spiffe_id}, RevocationReason::kCessationOfOperation, now);
+    if (!serials) return serials;
+    if (auto r = pg::AppendAuditRow(conn, event(*serials)); !r) return std::unexpected(r.error());
+    return serials;
   });
 }
 
