@@ -12,9 +12,9 @@ namespace store_admins_test {
 class StoreAdminsTest : public testing::StoreFixture {};
 
 TEST_P(StoreAdminsTest, PutGetListRevoke) {
-  ASSERT_TRUE(store_->PutAdmin({.name = "zed", .role = AdminRole::kViewer, .created_at = 100}));
-  ASSERT_TRUE(store_->PutAdmin({.name = "amy", .role = AdminRole::kOperator, .created_at = 200}));
-  auto dup = store_->PutAdmin({.name = "amy", .role = AdminRole::kAdmin, .created_at = 300});
+  ASSERT_TRUE(store_->PutAdmin({.name = "zed", .role = AdminRole::kViewer, .created_at = 100}, {}, {}));
+  ASSERT_TRUE(store_->PutAdmin({.name = "amy", .role = AdminRole::kOperator, .created_at = 200}, {}, {}));
+  auto dup = store_->PutAdmin({.name = "amy", .role = AdminRole::kAdmin, .created_at = 300}, {}, {});
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
 
@@ -39,7 +39,7 @@ TEST_P(StoreAdminsTest, PutGetListRevoke) {
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 
   // A revoked name can be recreated, with a new role.
-  ASSERT_TRUE(store_->PutAdmin({.name = "amy", .role = AdminRole::kViewer, .created_at = 600}));
+  ASSERT_TRUE(store_->PutAdmin({.name = "amy", .role = AdminRole::kViewer, .created_at = 600}, {}, {}));
   amy = store_->GetAdmin("amy").value();
   EXPECT_EQ(amy->role, AdminRole::kViewer);
   EXPECT_FALSE(amy->revoked_at);

@@ -108,8 +108,8 @@ class StoreMigrateTest : public ::testing::Test {
 
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(source_->NextCrlNumber());
     ASSERT_TRUE(source_->SetMeta("trust_domain", "example.org"));
-    ASSERT_TRUE(source_->PutAdmin({.name = "alice", .role = AdminRole::kOperator, .created_at = kNow + 8}));
-    ASSERT_TRUE(source_->PutAdmin({.name = "bob", .role = AdminRole::kViewer, .created_at = kNow + 9}));
+    ASSERT_TRUE(source_->PutAdmin({.name = "alice", .role = AdminRole::kOperator, .created_at = kNow + 8}, {}, {}));
+    ASSERT_TRUE(source_->PutAdmin({.name = "bob", .role = AdminRole::kViewer, .created_at = kNow + 9}, {}, {}));
     ASSERT_TRUE(source_->RevokeAdmin("bob", "spiffe://example.org/admin/bob", kNow + 10, testing::kRevokeEvent));
     ASSERT_TRUE(source_->SetMeta("root_fingerprint", root_fingerprint_));
     ASSERT_TRUE(source_->AppendAudit({.time = kNow + 50, .type = "revoke", .actor = "admin-socket",

@@ -71,7 +71,7 @@ void Seed(Store& store) {
   ASSERT_TRUE(store.InsertCertificates(std::vector{Cert("0a", "spiffe://example.org/web", "web-1"),
                                                    Cert("0b", "spiffe://example.org/web", "web-1"),
                                                    Cert("0c", kAdminId, ""), revoked}));
-  ASSERT_TRUE(store.PutAdmin({.name = "amy", .role = AdminRole::kOperator, .created_at = 10}));
+  ASSERT_TRUE(store.PutAdmin({.name = "amy", .role = AdminRole::kOperator, .created_at = 10}, {}, {}));
   ASSERT_TRUE(store.AddEntry({.spiffe_id = "spiffe://example.org/api", .node = "web-*"}, testing::kEntryEvent));
   ASSERT_TRUE(
       store.ReplaceConfigEntries(std::vector<EntryRecord>{{.spiffe_id = "spiffe://example.org/cfg", .node = "db-1"}}));
@@ -84,6 +84,7 @@ void Seed(Store& store) {
 // chain (checked apart).
 std::string Snapshot(Store& store) {
   std::string out = "generation=" + std::to_string(store.ChangeGeneration().value());
+  out += " certs=" + std::to_string(store.CountCertificates(std::nullopt, kNow).value());
   out += " revoked=" + std::to_string(store.CountCertificates(CertStatus::kRevoked, kNow).value());
   const std::vector<EntryRecord> entries = store.ListEntries().value();
   for (const EntryRecord& e : entries) out += " entry=" + std::to_string(e.id) + e.spiffe_id;
@@ -115,6 +116,14 @@ Result<std::string> Reported(const Result<int64_t>& id) {
 Result<std::string> Reported(const Result<std::vector<std::string>>& serials) {
   if (!serials) return std::unexpected(serials.error());
   return Joined(*serials);
+}
+
+// PutAdmin of `name` with a certificate `serial` and its event.
+Result<std::string> PutAdminWithCert(Store& s, const std::string& name, const std::string& serial) {
+  const CertRecord cert = Cert(serial, "spiffe://example.org/admin/" + name, "");
+  const AuditEvent event = Event("admin_create", cert.spiffe_id, AuditDetail({{"serial", serial}}));
+  return Reported(s.PutAdmin({.name = name, .role = AdminRole::kViewer, .created_at = kNow}, std::span(&cert, 1),
+                             std::span(&event, 1)));
 }
 
 const std::vector<Case>& Cases() {
@@ -181,6 +190,15 @@ const std::vector<Case>& Cases() {
              return Reported(s.Revoke({}, RevocationReason::kKeyCompromise, kNow, RevokedEvent("revoke", "")));
            },
        .error = ErrorCode::kInvalidArgument},
+      {.name = "PutAdmin",
+       .mutate = [](Store& s) { return PutAdminWithCert(s, "bob", "0e"); },
+       .expected = Event("admin_create", "spiffe://example.org/admin/bob", R"({"serial":"0e"})")},
+      {.name = "PutAdminExisting",
+       .mutate = [](Store& s) { return PutAdminWithCert(s, "amy", "0e"); },
+       .error = ErrorCode::kConflict},
+      {.name = "PutAdminDuplicateSerial",
+       .mutate = [](Store& s) { return PutAdminWithCert(s, "bob", "0a"); },
+       .error = ErrorCode::kConflict},
       {.name = "RevokeAdmin",
        .mutate =
            [](Store& s) {

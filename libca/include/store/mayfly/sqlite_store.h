@@ -57,7 +57,8 @@ class SqliteStore final : public Store {
   [[nodiscard]] Result<std::vector<NodeIdentityStats>> ListNodeIdentities(int64_t since) override;
   [[nodiscard]] Result<std::vector<NodeAddress>> ListNodeAddresses() override;
   [[nodiscard]] Result<void> AddNodeAddresses(std::span<const NodeAddress> addresses) override;
-  [[nodiscard]] Result<void> PutAdmin(const AdminRecord& admin) override;
+  [[nodiscard]] Result<void> PutAdmin(const AdminRecord& admin, std::span<const CertRecord> certs,
+                                      std::span<const AuditEvent> events) override;
   [[nodiscard]] Result<std::optional<AdminRecord>> GetAdmin(const std::string& name) override;
   [[nodiscard]] Result<std::vector<AdminRecord>> ListAdmins() override;
   [[nodiscard]] Result<std::vector<std::string>> RevokeAdmin(const std::string& name, const std::string& spiffe_id,

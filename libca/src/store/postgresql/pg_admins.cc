@@ -31,8 +31,13 @@ Result<std::vector<AdminRecord>> ReadAdmins(PgConnection& conn) {
 }
 }  // namespace pg
 
-Result<void> PostgresStore::PutAdmin(const AdminRecord& admin) {
+Result<void> PostgresStore::PutAdmin(const AdminRecord& admin, std::span<const CertRecord> certs,
+                                     std::span<const AuditEvent> events) {
   return impl_->Write([&](PgConnection& conn) -> Result<void> {
+    // First, as in every transaction that records a certificate.
+    if (!certs.empty()) {
+      if (auto r = pg::LockForIssuance(conn); !r) return r;
+    }
     auto res = conn.Query(
         "INSERT INTO admins (name, role, created_at) VALUES ($1, $2, $3) "
         "ON CONFLICT (name) DO UPDATE SET role = excluded.role, created_at = excluded.created_at, "
@@ -40,7 +45,7 @@ Result<void> PostgresStore::PutAdmin(const AdminRecord& admin) {
         "recording admin " + admin.name, admin.name, std::string(AdminRoleName(admin.role)), admin.created_at);
     if (!res) return std::unexpected(res.error());
     if (res->Rows() == 0) return MakeError(ErrorCode::kConflict, "admin " + admin.name + " already exists");
-    return Ok();
+    return pg::InsertIssuanceRows(conn, certs, events);
   });
 }
 

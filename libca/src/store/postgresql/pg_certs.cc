@@ -174,11 +174,20 @@ Result<void> PostgresStore::RecordIssuance(std::span<const CertRecord> certs, st
     if (!certs.empty()) {
       if (auto r = pg::LockForIssuance(conn); !r) return r;
     }
-    if (auto r = pg::InsertCertificateRows(conn, certs); !r) return r;
-    std::vector<AuditEvent> chained(events.begin(), events.end());
-    return pg::AppendAuditRows(conn, chained);
+    return pg::InsertIssuanceRows(conn, certs, events);
   });
 }
+
+namespace pg {
+
+Result<void> InsertIssuanceRows(PgConnection& conn, std::span<const CertRecord> certs,
+                                std::span<const AuditEvent> events) {
+  if (auto r = InsertCertificateRows(conn, certs); !r) return r;
+  std::vector<AuditEvent> chained(events.begin(), events.end());
+  return AppendAuditRows(conn, chained);
+}
+
+}  // namespace pg
 
 Result<std::optional<CertRecord>> PostgresStore::GetCertificate(const std::string& serial) {
   static const std::string kSql = "SELECT " + std::string(pg::kCertColumns) + ", der FROM certificates WHERE serial = $1";

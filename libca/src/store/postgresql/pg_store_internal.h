@@ -74,6 +74,12 @@ inline constexpr std::string_view kChangeChannel = "mayfly_changes";
   return AppendAuditRows(conn, std::span(&event, 1));
 }
 
+// RecordIssuance's writes within the caller's transaction, which holds
+// LockForIssuance when `certs` is not empty: the certificate rows (as
+// InsertCertificateRows), then the events appended to the audit chain.
+[[nodiscard]] Result<void> InsertIssuanceRows(PgConnection& conn, std::span<const CertRecord> certs,
+                                              std::span<const AuditEvent> events);
+
 // Revoke's writes within the caller's transaction, which must hold the
 // revocation lock exclusive (LockForRevocation): revokes the matching
 // certificates, bans a selected node, notes the change. Returns the serials

@@ -27,7 +27,8 @@ Result<std::vector<AdminRecord>> ReadAdmins(Connection& conn) {
   }
 }
 
-Result<void> SqliteStore::PutAdmin(const AdminRecord& admin) {
+Result<void> SqliteStore::PutAdmin(const AdminRecord& admin, std::span<const CertRecord> certs,
+                                   std::span<const AuditEvent> events) {
   return impl_->Write([&](Connection& conn) -> Result<void> {
     const std::string what = "recording admin " + admin.name;
     if (auto r = conn.Run(
@@ -39,7 +40,7 @@ Result<void> SqliteStore::PutAdmin(const AdminRecord& admin) {
       return r;
     }
     if (conn.Changes() == 0) return MakeError(ErrorCode::kConflict, "admin " + admin.name + " already exists");
-    return Ok();
+    return InsertIssuanceRows(conn, certs, events);
   });
 }
 

@@ -92,18 +92,21 @@ Result<void> SqliteStore::InsertCertificates(std::span<const CertRecord> certs) 
   return RecordIssuance(certs, {});
 }
 
+Result<void> InsertIssuanceRows(Connection& conn, std::span<const CertRecord> certs,
+                                std::span<const AuditEvent> events) {
+  for (const CertRecord& cert : certs) {
+    if (auto r = InsertCertificateRow(conn, cert); !r) return r;
+  }
+  for (const AuditEvent& event : events) {
+    if (auto r = AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
+  }
+  return Ok();
+}
+
 Result<void> SqliteStore::RecordIssuance(std::span<const CertRecord> certs,
                                    std::span<const AuditEvent> events) {
   if (certs.empty() && events.empty()) return Ok();
-  return impl_->Write([&](Connection& conn) -> Result<void> {
-    for (const CertRecord& cert : certs) {
-      if (auto r = InsertCertificateRow(conn, cert); !r) return r;
-    }
-    for (const AuditEvent& event : events) {
-      if (auto r = AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
-    }
-    return Ok();
-  });
+  return impl_->Write([&](Connection& conn) { return InsertIssuanceRows(conn, certs, events); });
 }
 
 Result<std::optional<CertRecord>> SqliteStore::GetCertificate(const std::string& serial) {

@@ -107,6 +107,11 @@ inline constexpr int64_t kSortThreshold = 20000;
 // first banned_at.
 [[nodiscard]] Result<void> BanNode(Connection& conn, const std::string& node, int64_t now);
 
+// RecordIssuance's writes (within the caller's transaction): the
+// certificate rows, then the events appended to the audit chain.
+[[nodiscard]] Result<void> InsertIssuanceRows(Connection& conn, std::span<const CertRecord> certs,
+                                              std::span<const AuditEvent> events);
+
 // Revoke's writes (within the caller's transaction): revokes the matching
 // certificates, bans a selected node, notes the change. Returns the serials
 // revoked; errors as Store::Revoke.
