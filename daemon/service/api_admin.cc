@@ -56,8 +56,9 @@ Result<std::string> NormalizeSerial(std::string_view text) {
 
 // The audit event of a change this call makes; the store appends it in the
 // change's own transaction, so the caller is answered after both are
-// durable, and what the change makes possible next (an enrollment with the
-// token just created) is always chained after it.
+// durable. What the change makes possible next is therefore always chained
+// after it: an enrollment with the token just created cannot commit before
+// the token's row, which commits with the token's event.
 AuditEvent ChangeEvent(const CallPtr& call, std::string type, std::string subject, std::string detail) {
   return AuditEvent{.time = NowSeconds(call->rt), .type = std::move(type), .actor = call->actor,
                     .subject = std::move(subject), .result = "ok", .detail = std::move(detail)};

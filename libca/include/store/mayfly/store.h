@@ -160,11 +160,12 @@ class Store {
 
   // Admin roles, one row per admin name. Rows are never deleted: a revoked
   // name keeps its row (revoked_at set). PutAdmin inserts a new name, or
-  // gives a revoked one a new role and created_at (clearing revoked_at), and
-  // records `certs` (its credential) as InsertCertificates would and appends
-  // `events`, in one transaction: a certificate never exists for a name
-  // without its role, nor either without its event. kConflict when the name
-  // exists unrevoked; on any error nothing is recorded or appended.
+  // gives a revoked one a new role and created_at (clearing revoked_at);
+  // kConflict when the name exists unrevoked. In the same transaction it
+  // records `certs` (the name's credential) as InsertCertificates would,
+  // with its errors, and appends `events`: a certificate never exists for a
+  // name without its role, nor a role or certificate without its event. On
+  // any error nothing is recorded or appended.
   [[nodiscard]] virtual Result<void> PutAdmin(const AdminRecord& admin, std::span<const CertRecord> certs,
                                               std::span<const AuditEvent> events) = 0;
   [[nodiscard]] virtual Result<std::optional<AdminRecord>> GetAdmin(const std::string& name) = 0;
