@@ -54,13 +54,14 @@ Result<std::string> NormalizeSerial(std::string_view text) {
   return out;
 }
 
-// Waits until the event is stored: the caller is answered after its change
-// is in the audit chain, so what the change makes possible next (an
-// enrollment with the token just created) is always chained after it.
-void RecordChange(const CallPtr& call, std::string type, std::string subject, std::string detail) {
-  call->rt.audit().Record(AuditEvent{.time = NowSeconds(call->rt), .type = std::move(type), .actor = call->actor,
-                                     .subject = std::move(subject), .result = "ok", .detail = std::move(detail)});
-  call->rt.audit().Flush();
+// The audit event of a change this call makes; the store appends it in the
+// change's own transaction, so the caller is answered after both are
+// durable. What the change makes possible next is therefore always chained
+// after it: an enrollment with the token just created cannot commit before
+// the token's row, which commits with the token's event.
+AuditEvent ChangeEvent(const CallPtr& call, std::string type, std::string subject, std::string detail) {
+  return AuditEvent{.time = NowSeconds(call->rt), .type = std::move(type), .actor = call->actor,
+                    .subject = std::move(subject), .result = "ok", .detail = std::move(detail)};
 }
 
 }  // namespace
@@ -93,10 +94,11 @@ void HandleCreateToken(const CallPtr& call) {
   const int64_t now = NowSeconds(rt);
   const int64_t expires_at = now + ttl->value_or(std::min(kDefaultTokenTtl, cap)).count();
   TokenRecord record{.hash = HashToken(token), .node = *node, .created_at = now, .expires_at = expires_at};
-  if (auto r = rt.store().CreateToken(record); !r) return call->Refuse(r.error(), *node);
-  rt.metrics().tokens_created.fetch_add(1, std::memory_order_relaxed);
   const std::string expires = FormatRfc3339(FromUnixSeconds(expires_at));
-  RecordChange(call, "token", *node, AuditDetail({{"expires_at", expires}}));
+  const AuditEvent event = ChangeEvent(call, "token", *node, AuditDetail({{"expires_at", expires}}));
+  if (auto r = rt.store().CreateToken(record, event); !r) return call->Refuse(r.error(), *node);
+  AuditLog::LogLine(event);
+  rt.metrics().tokens_created.fetch_add(1, std::memory_order_relaxed);
   call->ReplyJson(200, boost::json::object{
                            {"token", token}, {"expires_at", expires}, {"ca_fingerprint", rt.ca()->root_fingerprint}});
   OPENSSL_cleanse(token.data(), token.size());
@@ -127,13 +129,18 @@ void HandleAddEntry(const CallPtr& call) {
                     .max_ttl = *ttl ? (*ttl)->count() : 0, .source = "api", .selectors = std::move(*selectors)};
   auto valid = ValidateEntry(std::move(entry), rt.policy());
   if (!valid) return call->Refuse(valid.error(), *spiffe_id);
-  auto id = rt.store().AddEntry(*valid);
+  AuditEvent event;
+  auto id = rt.store().AddEntry(*valid, [&](int64_t new_id) {
+    EntryRecord added = *valid;
+    added.id = new_id;
+    event = ChangeEvent(call, "entry_add", added.spiffe_id, JsonText(EntryJson(added)));
+    return event;
+  });
   if (!id) return call->Refuse(id.error(), valid->spiffe_id);
+  AuditLog::LogLine(event);
   valid->id = *id;
   if (auto r = rt.entries().Rebuild(rt.store()); !r) spdlog::error("refreshing entries: {}", r.error().ToString());
-  boost::json::object json = EntryJson(*valid);
-  RecordChange(call, "entry_add", valid->spiffe_id, JsonText(json));
-  call->ReplyJson(201, json);
+  call->ReplyJson(201, EntryJson(*valid));
 }
 
 void HandleRemoveEntry(const CallPtr& call) {
@@ -150,9 +157,11 @@ void HandleRemoveEntry(const CallPtr& call) {
   }
   auto id = ParseIntParam(text, "id", 1, INT64_MAX);
   if (!id) return call->Refuse(id.error());
-  if (auto r = rt.store().RemoveEntry(*id); !r) return call->Refuse(r.error(), "entry " + std::to_string(*id));
+  const std::string subject = "entry " + std::to_string(*id);
+  const AuditEvent event = ChangeEvent(call, "entry_remove", subject, AuditDetail({{"id", std::to_string(*id)}}));
+  if (auto r = rt.store().RemoveEntry(*id, event); !r) return call->Refuse(r.error(), subject);
+  AuditLog::LogLine(event);
   if (auto r = rt.entries().Rebuild(rt.store()); !r) spdlog::error("refreshing entries: {}", r.error().ToString());
-  RecordChange(call, "entry_remove", "entry " + std::to_string(*id), AuditDetail({{"id", std::to_string(*id)}}));
   call->ReplyJson(200, boost::json::object{{"removed", *id}});
 }
 
@@ -196,17 +205,21 @@ void HandleRevoke(const CallPtr& call) {
     reason = *parsed;
   }
 
-  auto serials = rt.store().Revoke(which, reason, NowSeconds(rt));
+  AuditEvent event;
+  auto serials = rt.store().Revoke(which, reason, NowSeconds(rt), [&](const std::vector<std::string>& revoked) {
+    event = ChangeEvent(call, "revoke", subject,
+                        AuditDetail({{"by", selector}, {"reason", RevocationReasonName(reason)},
+                                     {"count", std::to_string(revoked.size())}}));
+    return event;
+  });
   if (!serials) return call->Refuse(serials.error(), subject);
+  AuditLog::LogLine(event);
   rt.revocations().AddRevoked(*serials);
   if (which.node) rt.revocations().Ban(*which.node);
   rt.metrics().revocations.fetch_add(serials->size(), std::memory_order_relaxed);
   // The revocation is durable whatever happens here; a failed CRL is logged
   // and the interval timer signs the next one.
   if (auto r = rt.crl().Regenerate(); !r) spdlog::error("{}", r.error().ToString());
-  RecordChange(call, "revoke", subject,
-               AuditDetail({{"by", selector}, {"reason", RevocationReasonName(reason)},
-                            {"count", std::to_string(serials->size())}}));
   call->ReplyJson(200, boost::json::object{{"revoked", serials->size()},
                                            {"serials", boost::json::array(serials->begin(), serials->end())}});
 }

@@ -60,10 +60,6 @@ void HandleCreateAdmin(const CallPtr& call) {
     return call->Refuse(Error{ErrorCode::kInvalidCsr, "the CSR may name only " + id->ToString() + " (or nothing)"},
                         id->ToString());
   }
-  // The role first: a certificate must never exist for a name without one.
-  if (auto r = rt.store().PutAdmin({.name = *name, .role = *role, .created_at = NowSeconds(rt)}); !r) {
-    return call->Refuse(r.error(), id->ToString());
-  }
   auto ca = rt.ca();
   LeafSpec spec{.public_key = &csr->public_key(), .key_type = csr->key_type(), .spiffe_id = id->ToString(),
                 .ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl)};
@@ -77,7 +73,12 @@ void HandleCreateAdmin(const CallPtr& call) {
                          .subject = record.spiffe_id, .result = "ok",
                          .detail = AuditDetail({{"serial", record.serial}, {"role", AdminRoleName(*role)},
                                                 {"not_after", FormatRfc3339(issued->not_after)}})};
-  if (auto r = rt.store().RecordIssuance(std::span(&record, 1), std::span(&event, 1)); !r) {
+  // The role, the certificate and the event commit together: a certificate
+  // never exists for a name without its role, and one signed for a name
+  // that exists already (kConflict) is neither recorded nor handed out.
+  if (auto r = rt.store().PutAdmin({.name = *name, .role = *role, .created_at = record.issued_at},
+                                   std::span(&record, 1), std::span(&event, 1));
+      !r) {
     return call->Refuse(r.error(), id->ToString());
   }
   AuditLog::LogLine(event);
@@ -98,18 +99,17 @@ void HandleRevokeAdmin(const CallPtr& call) {
   if (!name) return call->Refuse(name.error());
   auto id = AdminSpiffeId(rt.trust_domain(), *name);
   if (!id) return call->Refuse(WithContext(id.error(), "field \"name\"").error());
-  if (auto r = rt.store().RevokeAdmin(*name, NowSeconds(rt)); !r) return call->Refuse(r.error(), id->ToString());
-  RevokeSelector which;
-  which.spiffe_id = id->ToString();
-  auto serials = rt.store().Revoke(which, RevocationReason::kCessationOfOperation, NowSeconds(rt));
+  const int64_t now = NowSeconds(rt);
+  AuditEvent event;
+  auto serials = rt.store().RevokeAdmin(*name, id->ToString(), now, [&](const std::vector<std::string>& revoked) {
+    event = AuditEvent{.time = now, .type = "admin_revoke", .actor = call->actor, .subject = id->ToString(),
+                       .result = "ok", .detail = AuditDetail({{"count", std::to_string(revoked.size())}})};
+    return event;
+  });
   if (!serials) return call->Refuse(serials.error(), id->ToString());
+  AuditLog::LogLine(event);
   rt.revocations().AddRevoked(*serials);
   if (auto r = rt.crl().Regenerate(); !r) spdlog::error("{}", r.error().ToString());
-  const AuditEvent event{.time = NowSeconds(rt), .type = "admin_revoke", .actor = call->actor,
-                         .subject = id->ToString(), .result = "ok",
-                         .detail = AuditDetail({{"count", std::to_string(serials->size())}})};
-  rt.audit().Record(event);
-  rt.audit().Flush();
   call->ReplyJson(200, boost::json::object{{"name", *name},
                                            {"revoked", serials->size()},
                                            {"serials", boost::json::array(serials->begin(), serials->end())}});

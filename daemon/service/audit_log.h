@@ -1,6 +1,10 @@
-// Audit events: a structured log line at once, the row soon after, through
-// the commit queue (the one writer of the audit chain), so no request waits
-// on a sync and events keep their order with the issuances around them.
+// Audit events the store does not append with a write of its own (refusals,
+// anomalies, JWT-SVIDs, the OCSP responder's certificate): a structured log
+// line at once, the row soon after, through the commit queue, so no request
+// waits on a sync.
+// A change's event is the store's to append, in the change's own
+// transaction (Store::RecordIssuance, Revoke, ...): its caller logs only
+// the line (LogLine).
 #pragma once
 
 #include <cstdint>
@@ -25,11 +29,12 @@ class AuditLog {
   // Logs the event (info for "ok", warn otherwise) and queues it for the
   // store. `event.time` must be set; id and hashes are the store's.
   void Record(AuditEvent event);
-  // Only the log line, for an event the caller stores itself (an issuance,
-  // which commits with its certificate).
+  // Only the log line, for an event the store appends with its change (an
+  // issuance with its certificate, a revocation, a join token...).
   static void LogLine(const AuditEvent& event);
-  // Blocks until every event recorded before the call is stored (or failed).
-  // Never from the commit queue's own thread (a Done callback).
+  // Blocks until every event recorded before the call is stored (or failed):
+  // for a reader that must see them in the chain (tests). Never from the
+  // commit queue's own thread (a Done callback).
   void Flush() { queue_.Flush(); }
 
  private:

@@ -6,6 +6,7 @@
 
 #include "api_fixture.h"
 #include "mayfly/ca_layout.h"
+#include "support/store_fixture.h"
 #include "support/test_pki.h"
 
 namespace mayfly::testing {
@@ -129,7 +130,7 @@ TEST_F(CaRuntimeTest, RefreshSeesRevocationsMadeByAnotherDaemon) {
   // Another daemon on the same database revokes the node.
   auto other = OpenStore({.sqlite_path = CaPaths::For(config_.state_dir).database}).value();
   ASSERT_TRUE(other->Revoke(RevokeSelector{.serial = node.serial}, RevocationReason::kUnspecified,
-                            ToUnixSeconds(clock_.Now())));
+                            ToUnixSeconds(clock_.Now()), testing::kRevokeEvent));
   EXPECT_FALSE(rt_->revocations().IsRevoked(node.serial)) << "served from the cache until a refresh";
   ASSERT_TRUE(rt_->Refresh());
   EXPECT_TRUE(rt_->revocations().IsRevoked(node.serial));

@@ -12,9 +12,9 @@ namespace store_admins_test {
 class StoreAdminsTest : public testing::StoreFixture {};
 
 TEST_P(StoreAdminsTest, PutGetListRevoke) {
-  ASSERT_TRUE(store_->PutAdmin({.name = "zed", .role = AdminRole::kViewer, .created_at = 100}));
-  ASSERT_TRUE(store_->PutAdmin({.name = "amy", .role = AdminRole::kOperator, .created_at = 200}));
-  auto dup = store_->PutAdmin({.name = "amy", .role = AdminRole::kAdmin, .created_at = 300});
+  ASSERT_TRUE(store_->PutAdmin({.name = "zed", .role = AdminRole::kViewer, .created_at = 100}, {}, {}));
+  ASSERT_TRUE(store_->PutAdmin({.name = "amy", .role = AdminRole::kOperator, .created_at = 200}, {}, {}));
+  auto dup = store_->PutAdmin({.name = "amy", .role = AdminRole::kAdmin, .created_at = 300}, {}, {});
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
 
@@ -30,15 +30,16 @@ TEST_P(StoreAdminsTest, PutGetListRevoke) {
   EXPECT_EQ(all[0].name, "amy");
   EXPECT_EQ(all[1].name, "zed");
 
-  ASSERT_TRUE(store_->RevokeAdmin("amy", 400));
-  ASSERT_TRUE(store_->RevokeAdmin("amy", 500));  // keeps the first time
+  const std::string amy_id = "spiffe://example.org/admin/amy";
+  ASSERT_TRUE(store_->RevokeAdmin("amy", amy_id, 400, testing::kRevokeEvent));
+  ASSERT_TRUE(store_->RevokeAdmin("amy", amy_id, 500, testing::kRevokeEvent));  // keeps the first time
   EXPECT_EQ(store_->GetAdmin("amy").value()->revoked_at, 400);
-  auto missing = store_->RevokeAdmin("nobody", 400);
+  auto missing = store_->RevokeAdmin("nobody", "spiffe://example.org/admin/nobody", 400, testing::kRevokeEvent);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 
   // A revoked name can be recreated, with a new role.
-  ASSERT_TRUE(store_->PutAdmin({.name = "amy", .role = AdminRole::kViewer, .created_at = 600}));
+  ASSERT_TRUE(store_->PutAdmin({.name = "amy", .role = AdminRole::kViewer, .created_at = 600}, {}, {}));
   amy = store_->GetAdmin("amy").value();
   EXPECT_EQ(amy->role, AdminRole::kViewer);
   EXPECT_FALSE(amy->revoked_at);

@@ -14,7 +14,8 @@ class StoreBanTokensTest : public testing::StoreFixture {
  protected:
   void CreateToken(const std::string& hash, const std::string& node, int64_t created_at) {
     auto r = store_->CreateToken(
-        TokenRecord{.hash = hash, .node = node, .created_at = created_at, .expires_at = kNow + 3600});
+        TokenRecord{.hash = hash, .node = node, .created_at = created_at, .expires_at = kNow + 3600},
+        testing::TestEvent("token"));
     ASSERT_TRUE(r) << r.error().ToString();
   }
   static CertRecord NodeCert(const std::string& serial) {
@@ -28,7 +29,7 @@ TEST_P(StoreBanTokensTest, TokensMadeBeforeABanCannotLiftIt) {
   CreateToken("t1", "web-1", kNow - 10);   // made before the ban, never used
   CreateToken("other", "web-2", kNow - 10);  // another node's: untouched
   ASSERT_TRUE(store_->ConsumeTokenAndEnroll("t0", kNow - 5, NodeCert("01")));
-  ASSERT_TRUE(store_->Revoke({.node = "web-1"}, RevocationReason::kKeyCompromise, kNow));
+  ASSERT_TRUE(store_->Revoke({.node = "web-1"}, RevocationReason::kKeyCompromise, kNow, testing::kRevokeEvent));
 
   auto refused = store_->ConsumeTokenAndEnroll("t1", kNow + 1, NodeCert("02"));
   ASSERT_FALSE(refused) << "a token made before the ban lifted it";
@@ -53,10 +54,10 @@ TEST_P(StoreBanTokensTest, TokensMadeBeforeABanCannotLiftIt) {
 // does a second ban of a banned node (for tokens made in between).
 TEST_P(StoreBanTokensTest, EveryBanInvalidatesTheTokensOutstandingThen) {
   CreateToken("early", "db-1", kNow - 10);
-  ASSERT_TRUE(store_->Revoke({.node = "db-1"}, RevocationReason::kUnspecified, kNow));
+  ASSERT_TRUE(store_->Revoke({.node = "db-1"}, RevocationReason::kUnspecified, kNow, testing::kRevokeEvent));
   EXPECT_FALSE(store_->ConsumeTokenAndEnroll("early", kNow + 1, NodeCert("11")));
   CreateToken("between", "db-1", kNow + 2);
-  ASSERT_TRUE(store_->Revoke({.node = "db-1"}, RevocationReason::kUnspecified, kNow + 3));
+  ASSERT_TRUE(store_->Revoke({.node = "db-1"}, RevocationReason::kUnspecified, kNow + 3, testing::kRevokeEvent));
   EXPECT_EQ(store_->GetNode("db-1").value()->banned_at, kNow);  // the first ban's time stays
   EXPECT_FALSE(store_->ConsumeTokenAndEnroll("between", kNow + 4, NodeCert("12")));
   CreateToken("after", "db-1", kNow + 5);

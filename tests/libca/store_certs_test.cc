@@ -28,7 +28,7 @@ class StoreCertsTest : public testing::StoreFixture {
     ASSERT_TRUE(r) << r.error().ToString();
   }
   std::vector<std::string> Revoke(RevokeSelector which, int64_t now = kNow) {
-    auto r = store_->Revoke(which, RevocationReason::kKeyCompromise, now);
+    auto r = store_->Revoke(which, RevocationReason::kKeyCompromise, now, testing::kRevokeEvent);
     EXPECT_TRUE(r) << r.error().ToString();
     std::vector<std::string> serials = r.value_or(std::vector<std::string>{});
     std::sort(serials.begin(), serials.end());
@@ -85,7 +85,7 @@ TEST_P(StoreCertsTest, RevokeBySerial) {
   EXPECT_TRUE(Revoke({.serial = "0a"}).empty()) << "already revoked";
   EXPECT_TRUE(Revoke({.serial = "0b"}).empty()) << "expired";
   EXPECT_FALSE(Get("0b")->revoked_at);
-  auto unknown = store_->Revoke({.serial = "ff"}, RevocationReason::kUnspecified, kNow);
+  auto unknown = store_->Revoke({.serial = "ff"}, RevocationReason::kUnspecified, kNow, testing::kRevokeEvent);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
 }
@@ -156,7 +156,7 @@ TEST_P(StoreCertsTest, ACertificateRequestedWithARevokedCertificateIsNotRecorded
 TEST_P(StoreCertsTest, RevokeNeedsExactlyOneNonEmptySelector) {
   for (const RevokeSelector& which :
        {RevokeSelector{}, RevokeSelector{.serial = "01", .node = "n1"}, RevokeSelector{.node = ""}}) {
-    auto r = store_->Revoke(which, RevocationReason::kUnspecified, kNow);
+    auto r = store_->Revoke(which, RevocationReason::kUnspecified, kNow, testing::kRevokeEvent);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   }

@@ -32,9 +32,9 @@ TEST_P(StoreEntriesTest, AddListRemove) {
   web.dns = {"web.internal", "quote\"and\\slash", "ünïcode"};
   web.ips = {"10.0.0.1", "2001:db8::1"};
   web.max_ttl = 3600;
-  auto id = store_->AddEntry(web);
+  auto id = store_->AddEntry(web, testing::kEntryEvent);
   ASSERT_TRUE(id) << id.error().ToString();
-  auto db_id = store_->AddEntry(Entry("spiffe://example.org/db", "db-1"));
+  auto db_id = store_->AddEntry(Entry("spiffe://example.org/db", "db-1"), testing::kEntryEvent);
   ASSERT_TRUE(db_id);
   EXPECT_GT(*db_id, *id);
 
@@ -48,9 +48,9 @@ TEST_P(StoreEntriesTest, AddListRemove) {
   EXPECT_EQ(entries[0].source, "api");
   EXPECT_TRUE(entries[1].dns.empty());
 
-  ASSERT_TRUE(store_->RemoveEntry(*id));
+  ASSERT_TRUE(store_->RemoveEntry(*id, testing::TestEvent("entry_remove")));
   EXPECT_EQ(SpiffeIds(), std::vector<std::string>{"spiffe://example.org/db@api"});
-  auto gone = store_->RemoveEntry(*id);
+  auto gone = store_->RemoveEntry(*id, testing::TestEvent("entry_remove"));
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
 }
@@ -58,7 +58,7 @@ TEST_P(StoreEntriesTest, AddListRemove) {
 TEST_P(StoreEntriesTest, BadEntriesAreRefused) {
   for (const EntryRecord& bad : {Entry("", "n"), Entry("spiffe://example.org/a", ""),
                                  Entry("spiffe://example.org/a", "n", "file")}) {
-    auto r = store_->AddEntry(bad);
+    auto r = store_->AddEntry(bad, testing::kEntryEvent);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   }
@@ -66,7 +66,7 @@ TEST_P(StoreEntriesTest, BadEntriesAreRefused) {
 }
 
 TEST_P(StoreEntriesTest, ConfigEntriesAreReplacedWholeAndNotRemovable) {
-  ASSERT_TRUE(store_->AddEntry(Entry("spiffe://example.org/api", "n1")));
+  ASSERT_TRUE(store_->AddEntry(Entry("spiffe://example.org/api", "n1"), testing::kEntryEvent));
   const std::vector<EntryRecord> first = {Entry("spiffe://example.org/a", "n1"),
                                           Entry("spiffe://example.org/b", "n2")};
   ASSERT_TRUE(store_->ReplaceConfigEntries(first));
@@ -75,7 +75,7 @@ TEST_P(StoreEntriesTest, ConfigEntriesAreReplacedWholeAndNotRemovable) {
                                                    "spiffe://example.org/b@config"}));
 
   const int64_t config_id = store_->ListEntries().value()[1].id;
-  auto r = store_->RemoveEntry(config_id);
+  auto r = store_->RemoveEntry(config_id, testing::TestEvent("entry_remove"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
   EXPECT_NE(r.error().message.find("ca.toml"), std::string::npos) << r.error().message;

@@ -15,9 +15,9 @@ TEST_P(StoreEntrySelectorsTest, RoundTripInOrder) {
   EntryRecord web{.spiffe_id = "spiffe://example.org/web", .node = "web-*", .dns = {"web.internal"},
                   .selectors = {"unix:uid:1000", "systemd:unit:web.service", "unix:path:/opt/a \"b\"/c"}};
   EntryRecord plain{.spiffe_id = "spiffe://example.org/db", .node = "db-1"};
-  auto web_id = store_->AddEntry(web);
+  auto web_id = store_->AddEntry(web, testing::kEntryEvent);
   ASSERT_TRUE(web_id) << web_id.error().ToString();
-  ASSERT_TRUE(store_->AddEntry(plain));
+  ASSERT_TRUE(store_->AddEntry(plain, testing::kEntryEvent));
   const std::vector<EntryRecord> config = {
       EntryRecord{.spiffe_id = "spiffe://example.org/cfg", .node = "n", .source = "config",
                   .selectors = {"unix:gid:33"}}};

@@ -72,12 +72,13 @@ class StoreMigrateTest : public ::testing::Test {
           std::span(&cert, 1), std::vector<AuditEvent>{{.time = kNow + i, .type = "issue", .actor = "node-a",
                                                         .subject = cert.serial, .result = "ok", .detail = "{}"}}));
     }
-    ASSERT_TRUE(source_->Revoke({.serial = "c3"}, RevocationReason::kKeyCompromise, kNow + 1));
-    ASSERT_TRUE(source_->Revoke({.serial = "c7"}, RevocationReason::kSuperseded, kNow + 2));
+    ASSERT_TRUE(source_->Revoke({.serial = "c3"}, RevocationReason::kKeyCompromise, kNow + 1, testing::kRevokeEvent));
+    ASSERT_TRUE(source_->Revoke({.serial = "c7"}, RevocationReason::kSuperseded, kNow + 2, testing::kRevokeEvent));
 
     for (const auto& [hash, node] : std::vector<std::pair<int, std::string>>{
              {1, "node-a"}, {2, "node-b"}, {3, "node-c"}, {4, "node-a"}}) {
-      ASSERT_TRUE(source_->CreateToken({.hash = Hex64(hash), .node = node, .created_at = kNow, .expires_at = kNow + 600}));
+      ASSERT_TRUE(source_->CreateToken({.hash = Hex64(hash), .node = node, .created_at = kNow, .expires_at = kNow + 600},
+                                       testing::TestEvent("token")));
     }
     ASSERT_TRUE(source_->ConsumeTokenAndEnroll(
         Hex64(1), kNow + 5,
@@ -86,28 +87,30 @@ class StoreMigrateTest : public ::testing::Test {
         AuditEvent{.time = kNow + 5, .type = "enroll", .actor = "1.2.3.4", .subject = "node-a", .result = "ok",
                    .detail = "{}"}));
     // node-b banned before it enrolled: its token is invalidated.
-    ASSERT_TRUE(source_->Revoke({.node = "node-b"}, RevocationReason::kCessationOfOperation, kNow + 6));
+    ASSERT_TRUE(
+        source_->Revoke({.node = "node-b"}, RevocationReason::kCessationOfOperation, kNow + 6, testing::kRevokeEvent));
 
     ASSERT_TRUE(source_->AddEntry({.spiffe_id = "spiffe://example.org/api", .node = "node-a",
-                                   .dns = {"api.internal", "x.internal"}, .ips = {"10.0.0.1"}, .max_ttl = 600}));
-    auto gone = source_->AddEntry({.spiffe_id = "spiffe://example.org/gone", .node = "node-*"});
+                                   .dns = {"api.internal", "x.internal"}, .ips = {"10.0.0.1"}, .max_ttl = 600},
+                                  testing::kEntryEvent));
+    auto gone = source_->AddEntry({.spiffe_id = "spiffe://example.org/gone", .node = "node-*"}, testing::kEntryEvent);
     ASSERT_TRUE(gone);
-    ASSERT_TRUE(source_->RemoveEntry(*gone));
+    ASSERT_TRUE(source_->RemoveEntry(*gone, testing::TestEvent("entry_remove")));
     std::vector<EntryRecord> config = {
         {.spiffe_id = "spiffe://example.org/web", .node = "node-*", .dns = {"web.internal"}, .max_ttl = 300},
         {.spiffe_id = "spiffe://example.org/db", .node = "db-?", .ips = {"10.0.0.2", "::1"}}};
     ASSERT_TRUE(source_->ReplaceConfigEntries(config));
     // The newest entry removed: only SQLite's sequence remembers its id.
-    auto last = source_->AddEntry({.spiffe_id = "spiffe://example.org/last", .node = "n"});
+    auto last = source_->AddEntry({.spiffe_id = "spiffe://example.org/last", .node = "n"}, testing::kEntryEvent);
     ASSERT_TRUE(last);
-    ASSERT_TRUE(source_->RemoveEntry(*last));
+    ASSERT_TRUE(source_->RemoveEntry(*last, testing::TestEvent("entry_remove")));
     last_entry_id_ = *last;
 
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(source_->NextCrlNumber());
     ASSERT_TRUE(source_->SetMeta("trust_domain", "example.org"));
-    ASSERT_TRUE(source_->PutAdmin({.name = "alice", .role = AdminRole::kOperator, .created_at = kNow + 8}));
-    ASSERT_TRUE(source_->PutAdmin({.name = "bob", .role = AdminRole::kViewer, .created_at = kNow + 9}));
-    ASSERT_TRUE(source_->RevokeAdmin("bob", kNow + 10));
+    ASSERT_TRUE(source_->PutAdmin({.name = "alice", .role = AdminRole::kOperator, .created_at = kNow + 8}, {}, {}));
+    ASSERT_TRUE(source_->PutAdmin({.name = "bob", .role = AdminRole::kViewer, .created_at = kNow + 9}, {}, {}));
+    ASSERT_TRUE(source_->RevokeAdmin("bob", "spiffe://example.org/admin/bob", kNow + 10, testing::kRevokeEvent));
     ASSERT_TRUE(source_->SetMeta("root_fingerprint", root_fingerprint_));
     ASSERT_TRUE(source_->AppendAudit({.time = kNow + 50, .type = "revoke", .actor = "admin-socket",
                                       .subject = "c3", .result = "ok", .detail = "{\"reason\":\"x\"}"}));
@@ -218,7 +221,7 @@ TEST_F(StoreMigrateTest, CopiesEveryRecordUnchanged) {
   ASSERT_TRUE(unused) << unused.error().ToString();
   EXPECT_EQ(*unused, "node-c");
 
-  // Entries, ids included; a new one gets an id above every id ever used.
+  // Entries, ids included.
   auto target_entries = target->ListEntries().value();
   ASSERT_EQ(target_entries.size(), entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -229,7 +232,6 @@ TEST_F(StoreMigrateTest, CopiesEveryRecordUnchanged) {
     EXPECT_EQ(target_entries[i].max_ttl, entries[i].max_ttl);
     EXPECT_EQ(target_entries[i].source, entries[i].source);
   }
-  auto added = target->AddEntry({.spiffe_id = "spiffe://example.org/new", .node = "x"});
   // Admin roles, revoked names included: a revoked admin stays revoked.
   auto target_admins = target->ListAdmins().value();
   ASSERT_EQ(target_admins.size(), admins.size());
@@ -240,8 +242,6 @@ TEST_F(StoreMigrateTest, CopiesEveryRecordUnchanged) {
     EXPECT_EQ(target_admins[i].revoked_at, admins[i].revoked_at);
   }
   ASSERT_GE(admins.size(), 2u);
-  ASSERT_TRUE(added) << added.error().ToString();
-  EXPECT_GT(*added, last_entry_id_);
 
   // The chain: same events, verifies, same head; the next event links to it.
   auto target_audit = target->ListAudit(0, 1000, std::nullopt).value();
@@ -262,7 +262,11 @@ TEST_F(StoreMigrateTest, CopiesEveryRecordUnchanged) {
   EXPECT_EQ(next->prev_hash, audit.front().hash);
   EXPECT_FALSE(target->VerifyAuditChain().value().first_bad_id);
 
-  // Counters: the CRL number goes on, and new certificates get new row ids.
+  // Counters: a new entry gets an id above every id ever used, the CRL number
+  // goes on, and new certificates get new row ids.
+  auto added = target->AddEntry({.spiffe_id = "spiffe://example.org/new", .node = "x"}, testing::kEntryEvent);
+  ASSERT_TRUE(added) << added.error().ToString();
+  EXPECT_GT(*added, last_entry_id_);
   auto crl = target->NextCrlNumber();
   ASSERT_TRUE(crl) << crl.error().ToString();
   EXPECT_EQ(*crl, 4);

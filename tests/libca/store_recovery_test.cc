@@ -21,7 +21,8 @@ class StoreRecoveryTest : public testing::StoreFixture {
   void SetUp() override {
     StoreFixture::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    ASSERT_TRUE(store_->CreateToken(TokenRecord{.hash = "t", .node = "web-1", .created_at = 0, .expires_at = kNow}));
+    ASSERT_TRUE(store_->CreateToken(TokenRecord{.hash = "t", .node = "web-1", .created_at = 0, .expires_at = kNow},
+                                    testing::TestEvent("token")));
     ASSERT_TRUE(store_->ConsumeTokenAndEnroll("t", 10, NodeCert("01", 100)));
   }
   static CertRecord NodeCert(const std::string& serial, int64_t not_after) {
@@ -89,7 +90,7 @@ TEST_P(StoreRecoveryTest, OnlyTheLatestNodeCertificateRecovers) {
 
 TEST_P(StoreRecoveryTest, ABannedNodeIsRefused) {
   Challenge("c1");
-  ASSERT_TRUE(store_->Revoke({.node = "web-1"}, RevocationReason::kKeyCompromise, 50));
+  ASSERT_TRUE(store_->Revoke({.node = "web-1"}, RevocationReason::kKeyCompromise, 50, testing::kRevokeEvent));
   auto r = Recover(*store_, "c1", "01", "02");
   ASSERT_FALSE(r);
   // 01 was revoked with its node: refused as revoked (or banned), never issued.

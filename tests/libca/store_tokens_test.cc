@@ -21,7 +21,7 @@ class StoreTokensTest : public testing::StoreFixture {
  protected:
   void CreateToken(const std::string& hash, const std::string& node, int64_t expires_at) {
     auto r = store_->CreateToken(TokenRecord{.hash = hash, .node = node, .created_at = kNow - 10,
-                                             .expires_at = expires_at});
+                                             .expires_at = expires_at}, testing::TestEvent("token"));
     ASSERT_TRUE(r) << r.error().ToString();
   }
   static CertRecord NodeCert(const std::string& serial) {
@@ -79,7 +79,7 @@ TEST_P(StoreTokensTest, EnrollingLiftsABan) {
   CertRecord old_cert = NodeCert("01");
   old_cert.node = "web-1";  // issued before the ban
   ASSERT_TRUE(store_->InsertCertificates(std::span(&old_cert, 1)));
-  ASSERT_TRUE(store_->Revoke({.node = "web-1"}, RevocationReason::kKeyCompromise, kNow));
+  ASSERT_TRUE(store_->Revoke({.node = "web-1"}, RevocationReason::kKeyCompromise, kNow, testing::kRevokeEvent));
   EXPECT_EQ(testing::BannedNodeNames(*store_), std::vector<std::string>{"web-1"});
   CreateToken("h3", "web-1", kNow + 60);
   ASSERT_TRUE(store_->ConsumeTokenAndEnroll("h3", kNow + 5, NodeCert("02")));
@@ -93,7 +93,7 @@ TEST_P(StoreTokensTest, EnrollingLiftsABan) {
 TEST_P(StoreTokensTest, DuplicateTokenHashConflicts) {
   CreateToken("h4", "web-1", kNow + 60);
   auto r = store_->CreateToken(TokenRecord{.hash = "h4", .node = "web-2", .created_at = kNow,
-                                           .expires_at = kNow + 60});
+                                           .expires_at = kNow + 60}, testing::TestEvent("token"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kConflict);
 }

@@ -72,6 +72,15 @@ inline std::vector<std::string> BannedNodeNames(Store& store) {
   return names;
 }
 
+// An audit event for a test's store write, whose content does not matter.
+inline AuditEvent TestEvent(std::string type = "test") {
+  return AuditEvent{.time = 1, .type = std::move(type), .actor = "test", .subject = "test", .result = "ok",
+                    .detail = "{}"};
+}
+// Builders of such events, ignoring what the write did.
+inline const RevocationAuditEvent kRevokeEvent = [](const std::vector<std::string>&) { return TestEvent("revoke"); };
+inline const EntryAuditEvent kEntryEvent = [](int64_t) { return TestEvent("entry_add"); };
+
 inline auto StoreBackends() { return ::testing::Values(std::string("sqlite"), std::string("postgresql")); }
 inline std::string BackendName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 

@@ -237,8 +237,8 @@ Result<InitResult> InitCa(const CaConfig& config, const Clock& clock) {
     return std::unexpected(r.error());
   }
   // The first admin has every right; `admin create` makes narrower ones.
-  if (auto r = store->PutAdmin({.name = "admin", .role = AdminRole::kAdmin, .created_at = ToUnixSeconds(now)});
-      !r && r.error().code != ErrorCode::kConflict) {
+  const AdminRecord first{.name = "admin", .role = AdminRole::kAdmin, .created_at = ToUnixSeconds(now)};
+  if (auto r = store->PutAdmin(first, {}, {}); !r && r.error().code != ErrorCode::kConflict) {
     return std::unexpected(r.error());
   }
   for (auto r : {store->SetMeta("trust_domain", config.trust_domain),

@@ -39,11 +39,13 @@ class SqliteStore final : public Store {
   [[nodiscard]] Result<std::optional<CertRecord>> GetCertificate(const std::string& serial) override;
   [[nodiscard]] Result<CertPage> ListCertificates(const CertFilter& filter) override;
   [[nodiscard]] Result<int64_t> CountCertificates(std::optional<CertStatus> status, int64_t now) override;
-  [[nodiscard]] Result<std::vector<std::string>> Revoke(const RevokeSelector& which, RevocationReason reason, int64_t now) override;
+  [[nodiscard]] Result<std::vector<std::string>> Revoke(const RevokeSelector& which, RevocationReason reason,
+                                                        int64_t now,
+                                                        const RevocationAuditEvent& event) override;
   [[nodiscard]] Result<std::vector<RevokedCert>> ListRevokedUnexpired(const std::string& issuer, int64_t now) override;
   [[nodiscard]] Result<int64_t> NextCrlNumber() override;
   [[nodiscard]] Result<CrlContents> NextCrl(const std::string& issuer, int64_t now) override;
-  [[nodiscard]] Result<void> CreateToken(const TokenRecord& token) override;
+  [[nodiscard]] Result<void> CreateToken(const TokenRecord& token, const AuditEvent& event) override;
   [[nodiscard]] Result<std::string> ConsumeTokenAndEnroll(const std::string& token_hash, int64_t now, CertRecord node_cert, std::optional<AuditEvent> event) override;
   [[nodiscard]] Result<void> CreateRecoveryChallenge(const std::string& challenge_hash, int64_t expires_at, int64_t now) override;
   [[nodiscard]] Result<void> ConsumeChallengeAndRecover(const std::string& challenge_hash, int64_t now, const std::string& old_serial, const CertRecord& new_cert, const AuditEvent& event) override;
@@ -55,12 +57,14 @@ class SqliteStore final : public Store {
   [[nodiscard]] Result<std::vector<NodeIdentityStats>> ListNodeIdentities(int64_t since) override;
   [[nodiscard]] Result<std::vector<NodeAddress>> ListNodeAddresses() override;
   [[nodiscard]] Result<void> AddNodeAddresses(std::span<const NodeAddress> addresses) override;
-  [[nodiscard]] Result<void> PutAdmin(const AdminRecord& admin) override;
+  [[nodiscard]] Result<void> PutAdmin(const AdminRecord& admin, std::span<const CertRecord> certs,
+                                      std::span<const AuditEvent> events) override;
   [[nodiscard]] Result<std::optional<AdminRecord>> GetAdmin(const std::string& name) override;
   [[nodiscard]] Result<std::vector<AdminRecord>> ListAdmins() override;
-  [[nodiscard]] Result<void> RevokeAdmin(const std::string& name, int64_t now) override;
-  [[nodiscard]] Result<int64_t> AddEntry(const EntryRecord& entry) override;
-  [[nodiscard]] Result<void> RemoveEntry(int64_t id) override;
+  [[nodiscard]] Result<std::vector<std::string>> RevokeAdmin(const std::string& name, const std::string& spiffe_id,
+                                                             int64_t now, const RevocationAuditEvent& event) override;
+  [[nodiscard]] Result<int64_t> AddEntry(const EntryRecord& entry, const EntryAuditEvent& event) override;
+  [[nodiscard]] Result<void> RemoveEntry(int64_t id, const AuditEvent& event) override;
   [[nodiscard]] Result<std::vector<EntryRecord>> ListEntries() override;
   [[nodiscard]] Result<void> ReplaceConfigEntries(std::span<const EntryRecord> entries) override;
   [[nodiscard]] Result<AuditEvent> AppendAudit(AuditEvent event) override;

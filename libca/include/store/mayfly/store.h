@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +25,13 @@ struct StoreStat {
   std::string help;
   uint64_t value = 0;
 };
+
+// Builds the audit event of a write whose content depends on what the write
+// did, inside its transaction: the serials a revocation revoked, the id of a
+// new entry. A backend may call it more than once (a transaction retried
+// after a deadlock), so it must do nothing but build the event.
+using RevocationAuditEvent = std::function<AuditEvent(const std::vector<std::string>& serials)>;
+using EntryAuditEvent = std::function<AuditEvent(int64_t id)>;
 
 // Thread-safe. Every write is one transaction, durable before it returns;
 // reads see the last committed state. The store never reads the clock: every
@@ -67,12 +75,15 @@ class Store {
   // Marks every matching certificate that is neither revoked nor expired at
   // `now` as revoked; for a node selector also bans the node (recording it
   // if it was never enrolled) and invalidates every unused join token for
-  // it, so only a token created after the ban can lift it. One transaction. Returns the serials revoked
-  // (possibly none, e.g. an already revoked serial). kInvalidArgument unless
-  // exactly one selector field is set, and non-empty; kNotFound for a serial
-  // that was never recorded.
+  // it, so only a token created after the ban can lift it. Appends
+  // event(serials revoked) to the audit chain. One transaction. Returns the
+  // serials revoked (possibly none, e.g. an already revoked serial; the event
+  // is appended all the same). kInvalidArgument unless exactly one selector
+  // field is set, and non-empty; kNotFound for a serial that was never
+  // recorded. On any error nothing is revoked, banned or appended.
   [[nodiscard]] virtual Result<std::vector<std::string>> Revoke(const RevokeSelector& which,
-                                                        RevocationReason reason, int64_t now) = 0;
+                                                        RevocationReason reason, int64_t now,
+                                                        const RevocationAuditEvent& event) = 0;
   // Revoked certificates not yet expired at `now`, for one issuer ("" = all).
   [[nodiscard]] virtual Result<std::vector<RevokedCert>> ListRevokedUnexpired(const std::string& issuer,
                                                                       int64_t now) = 0;
@@ -85,8 +96,11 @@ class Store {
   // whichever instance signed them.
   [[nodiscard]] virtual Result<CrlContents> NextCrl(const std::string& issuer, int64_t now) = 0;
 
-  // Join tokens, stored only as hashes. kConflict when the hash exists.
-  [[nodiscard]] virtual Result<void> CreateToken(const TokenRecord& token) = 0;
+  // Join tokens, stored only as hashes. Records `token` and appends `event`
+  // to the audit chain, in one transaction: an enrollment with the token
+  // commits after both, so its event is always chained after the token's.
+  // kConflict when the hash exists; nothing is recorded or appended then.
+  [[nodiscard]] virtual Result<void> CreateToken(const TokenRecord& token, const AuditEvent& event) = 0;
   // One transaction: the token must exist, be unused, not invalidated by a
   // ban of its node, and unexpired at `now` (else kInvalidToken, whose
   // message says which of unknown, used, invalidated or expired, and
@@ -147,21 +161,35 @@ class Store {
   // Admin roles, one row per admin name. Rows are never deleted: a revoked
   // name keeps its row (revoked_at set). PutAdmin inserts a new name, or
   // gives a revoked one a new role and created_at (clearing revoked_at);
-  // kConflict when the name exists unrevoked.
-  [[nodiscard]] virtual Result<void> PutAdmin(const AdminRecord& admin) = 0;
+  // kConflict when the name exists unrevoked. In the same transaction it
+  // records `certs` (the name's credential) as InsertCertificates would,
+  // with its errors, and appends `events`: a certificate never exists for a
+  // name without its role, nor a role or certificate without its event. On
+  // any error nothing is recorded or appended.
+  [[nodiscard]] virtual Result<void> PutAdmin(const AdminRecord& admin, std::span<const CertRecord> certs,
+                                              std::span<const AuditEvent> events) = 0;
   [[nodiscard]] virtual Result<std::optional<AdminRecord>> GetAdmin(const std::string& name) = 0;
   // Every admin, by name (byte order).
   [[nodiscard]] virtual Result<std::vector<AdminRecord>> ListAdmins() = 0;
-  // Marks the name revoked at `now`; kNotFound when it has no row. Revoking
-  // its certificates is the caller's (Revoke by SPIFFE ID).
-  [[nodiscard]] virtual Result<void> RevokeAdmin(const std::string& name, int64_t now) = 0;
+  // One transaction: marks the name revoked at `now` (a name revoked already
+  // keeps its first revoked_at), revokes its certificates as Revoke by
+  // `spiffe_id` (its admin SPIFFE ID) with reason cessationOfOperation, and
+  // appends event(serials revoked) to the audit chain. Returns the serials
+  // revoked. kNotFound when the name has no row; on any error nothing is
+  // revoked or appended.
+  [[nodiscard]] virtual Result<std::vector<std::string>> RevokeAdmin(const std::string& name,
+                                                                     const std::string& spiffe_id, int64_t now,
+                                                                     const RevocationAuditEvent& event) = 0;
 
   // Registration entries. AddEntry stores `entry` with source "api" when
-  // its source is empty, and returns its id; ids are never reused.
-  [[nodiscard]] virtual Result<int64_t> AddEntry(const EntryRecord& entry) = 0;
-  // Removes an "api" entry by id; kNotFound when none (a "config" entry's
-  // message says it is edited in ca.toml).
-  [[nodiscard]] virtual Result<void> RemoveEntry(int64_t id) = 0;
+  // its source is empty and appends event(its id) to the audit chain, in one
+  // transaction, and returns the id; ids are never reused. kInvalidArgument
+  // for a malformed entry; nothing is stored or appended on any error.
+  [[nodiscard]] virtual Result<int64_t> AddEntry(const EntryRecord& entry, const EntryAuditEvent& event) = 0;
+  // Removes an "api" entry by id and appends `event`, in one transaction;
+  // kNotFound when none (a "config" entry's message says it is edited in
+  // ca.toml), and nothing is appended.
+  [[nodiscard]] virtual Result<void> RemoveEntry(int64_t id, const AuditEvent& event) = 0;
   // Every entry, by id.
   [[nodiscard]] virtual Result<std::vector<EntryRecord>> ListEntries() = 0;
   // Replaces every "config" entry with these (on start and on reload), in

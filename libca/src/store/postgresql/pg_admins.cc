@@ -31,8 +31,13 @@ Result<std::vector<AdminRecord>> ReadAdmins(PgConnection& conn) {
 }
 }  // namespace pg
 
-Result<void> PostgresStore::PutAdmin(const AdminRecord& admin) {
+Result<void> PostgresStore::PutAdmin(const AdminRecord& admin, std::span<const CertRecord> certs,
+                                     std::span<const AuditEvent> events) {
   return impl_->Write([&](PgConnection& conn) -> Result<void> {
+    // First, as in every transaction that records a certificate.
+    if (!certs.empty()) {
+      if (auto r = pg::LockForIssuance(conn); !r) return r;
+    }
     auto res = conn.Query(
         "INSERT INTO admins (name, role, created_at) VALUES ($1, $2, $3) "
         "ON CONFLICT (name) DO UPDATE SET role = excluded.role, created_at = excluded.created_at, "
@@ -40,7 +45,7 @@ Result<void> PostgresStore::PutAdmin(const AdminRecord& admin) {
         "recording admin " + admin.name, admin.name, std::string(AdminRoleName(admin.role)), admin.created_at);
     if (!res) return std::unexpected(res.error());
     if (res->Rows() == 0) return MakeError(ErrorCode::kConflict, "admin " + admin.name + " already exists");
-    return Ok();
+    return pg::InsertIssuanceRows(conn, certs, events);
   });
 }
 
@@ -58,13 +63,19 @@ Result<std::vector<AdminRecord>> PostgresStore::ListAdmins() {
   return impl_->Read([](PgConnection& conn) { return pg::ReadAdmins(conn); });
 }
 
-Result<void> PostgresStore::RevokeAdmin(const std::string& name, int64_t now) {
-  return impl_->Write([&](PgConnection& conn) -> Result<void> {
+Result<std::vector<std::string>> PostgresStore::RevokeAdmin(const std::string& name, const std::string& spiffe_id,
+                                                             int64_t now, const RevocationAuditEvent& event) {
+  return impl_->Write([&](PgConnection& conn) -> Result<std::vector<std::string>> {
+    // First, as in every transaction that revokes.
+    if (auto r = pg::LockForRevocation(conn); !r) return std::unexpected(r.error());
     auto res = conn.Query("UPDATE admins SET revoked_at = coalesce(revoked_at, $2) WHERE name = $1 RETURNING name",
                           "revoking admin " + name, name, now);
     if (!res) return std::unexpected(res.error());
     if (res->Rows() == 0) return MakeError(ErrorCode::kNotFound, "no admin named " + name);
-    return Ok();
+    auto serials = pg::RevokeRows(conn, {.spiffe_id = spiffe_id}, RevocationReason::kCessationOfOperation, now);
+    if (!serials) return serials;
+    if (auto r = pg::AppendAuditRow(conn, event(*serials)); !r) return std::unexpected(r.error());
+    return serials;
   });
 }
 

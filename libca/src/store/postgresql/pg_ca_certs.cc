@@ -94,8 +94,7 @@ Result<std::vector<CaCertRecord>> PostgresStore::SaveCaCerts(std::vector<CaCertR
       return res->Int(0, 0);
     };
     if (auto r = CheckCaStates(count); !r) return std::unexpected(r.error());
-    AuditEvent chained = event;
-    if (auto r = pg::AppendAuditRows(conn, std::span(&chained, 1)); !r) return std::unexpected(r.error());
+    if (auto r = pg::AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
     if (auto r = pg::NoteChange(conn); !r) return std::unexpected(r.error());
     return saved;
   });

@@ -103,6 +103,10 @@ Result<void> LockForIssuance(PgConnection& conn) {
                   kRevocationLock);
 }
 
+Result<void> LockForRevocation(PgConnection& conn) {
+  return conn.Run("SELECT pg_advisory_xact_lock($1)", "waiting for issuance in progress", kRevocationLock);
+}
+
 Result<void> InsertCertificateRows(PgConnection& conn, std::span<const CertRecord> certs) {
   for (const CertRecord& cert : certs) {
     if (cert.serial.empty() || cert.spiffe_id.empty()) {
@@ -170,11 +174,20 @@ Result<void> PostgresStore::RecordIssuance(std::span<const CertRecord> certs, st
     if (!certs.empty()) {
       if (auto r = pg::LockForIssuance(conn); !r) return r;
     }
-    if (auto r = pg::InsertCertificateRows(conn, certs); !r) return r;
-    std::vector<AuditEvent> chained(events.begin(), events.end());
-    return pg::AppendAuditRows(conn, chained);
+    return pg::InsertIssuanceRows(conn, certs, events);
   });
 }
+
+namespace pg {
+
+Result<void> InsertIssuanceRows(PgConnection& conn, std::span<const CertRecord> certs,
+                                std::span<const AuditEvent> events) {
+  if (auto r = InsertCertificateRows(conn, certs); !r) return r;
+  std::vector<AuditEvent> chained(events.begin(), events.end());
+  return AppendAuditRows(conn, chained);
+}
+
+}  // namespace pg
 
 Result<std::optional<CertRecord>> PostgresStore::GetCertificate(const std::string& serial) {
   static const std::string kSql = "SELECT " + std::string(pg::kCertColumns) + ", der FROM certificates WHERE serial = $1";
@@ -199,42 +212,45 @@ Result<int64_t> PostgresStore::CountCertificates(std::optional<CertStatus> statu
 }
 
 Result<std::vector<std::string>> PostgresStore::Revoke(const RevokeSelector& which, RevocationReason reason,
-                                                       int64_t now) {
-  auto selector = RevokeSelectorColumn(which);
-  if (!selector) return std::unexpected(selector.error());
-  const auto& [column, value] = *selector;
-  const std::string sql = "UPDATE certificates SET revoked_at = $1, reason = $2 WHERE " + std::string(column) +
-                          " = $3 AND revoked_at IS NULL AND not_after > $1 RETURNING serial";
+                                                       int64_t now, const RevocationAuditEvent& event) {
+  if (auto r = RevokeSelectorColumn(which); !r) return std::unexpected(r.error());
   return impl_->Write([&](PgConnection& conn) -> Result<std::vector<std::string>> {
-    // Exclusive: issuance in flight commits first (and is revoked below), or
-    // waits and then sees this revocation (LockForIssuance).
-    if (auto r = conn.Run("SELECT pg_advisory_xact_lock($1)", "waiting for issuance in progress",
-                          pg::kRevocationLock);
-        !r) {
-      return std::unexpected(r.error());
-    }
-    auto res = conn.Query(sql, "revoking by " + std::string(column) + " " + value, now,
-                          static_cast<int64_t>(reason), value);
-    if (!res) return std::unexpected(res.error());
-    std::vector<std::string> serials;
-    for (int i = 0; i < res->Rows(); ++i) serials.push_back(res->Text(i, 0));
-    if (which.serial && serials.empty()) {
-      auto exists = conn.Query("SELECT 1 FROM certificates WHERE serial = $1", "looking up certificate " + value,
-                               value);
-      if (!exists) return std::unexpected(exists.error());
-      if (exists->Rows() == 0) return MakeError(ErrorCode::kNotFound, "no certificate with serial " + value);
-    }
-    if (which.node) {
-      if (auto r = pg::BanNodeRow(conn, value, now); !r) return std::unexpected(r.error());
-    }
-    if (!serials.empty() || which.node) {
-      if (auto r = pg::NoteChange(conn); !r) return std::unexpected(r.error());
-    }
+    if (auto r = pg::LockForRevocation(conn); !r) return std::unexpected(r.error());
+    auto serials = pg::RevokeRows(conn, which, reason, now);
+    if (!serials) return serials;
+    if (auto r = pg::AppendAuditRow(conn, event(*serials)); !r) return std::unexpected(r.error());
     return serials;
   });
 }
 
 namespace pg {
+
+Result<std::vector<std::string>> RevokeRows(PgConnection& conn, const RevokeSelector& which, RevocationReason reason,
+                                            int64_t now) {
+  auto selector = RevokeSelectorColumn(which);
+  if (!selector) return std::unexpected(selector.error());
+  const auto& [column, value] = *selector;
+  const std::string sql = "UPDATE certificates SET revoked_at = $1, reason = $2 WHERE " + std::string(column) +
+                          " = $3 AND revoked_at IS NULL AND not_after > $1 RETURNING serial";
+  auto res = conn.Query(sql, "revoking by " + std::string(column) + " " + value, now, static_cast<int64_t>(reason),
+                        value);
+  if (!res) return std::unexpected(res.error());
+  std::vector<std::string> serials;
+  for (int i = 0; i < res->Rows(); ++i) serials.push_back(res->Text(i, 0));
+  if (which.serial && serials.empty()) {
+    auto exists = conn.Query("SELECT 1 FROM certificates WHERE serial = $1", "looking up certificate " + value,
+                             value);
+    if (!exists) return std::unexpected(exists.error());
+    if (exists->Rows() == 0) return MakeError(ErrorCode::kNotFound, "no certificate with serial " + value);
+  }
+  if (which.node) {
+    if (auto r = BanNodeRow(conn, value, now); !r) return std::unexpected(r.error());
+  }
+  if (!serials.empty() || which.node) {
+    if (auto r = NoteChange(conn); !r) return std::unexpected(r.error());
+  }
+  return serials;
+}
 
 Result<std::vector<RevokedCert>> ReadRevokedUnexpired(PgConnection& conn, const std::string& issuer, int64_t now) {
   auto res = conn.Query(

@@ -72,18 +72,19 @@ Result<int64_t> InsertEntryRow(PgConnection& conn, const EntryRecord& entry, std
 }  // namespace
 }  // namespace pg
 
-Result<int64_t> PostgresStore::AddEntry(const EntryRecord& entry) {
+Result<int64_t> PostgresStore::AddEntry(const EntryRecord& entry, const EntryAuditEvent& event) {
   const std::string_view source = entry.source.empty() ? kEntryFromApi : entry.source;
   if (auto r = CheckEntryRecord(entry, source); !r) return std::unexpected(r.error());
   return impl_->Write([&](PgConnection& conn) -> Result<int64_t> {
     auto id = pg::InsertEntryRow(conn, entry, source);
     if (!id) return id;
     if (auto r = pg::NoteChange(conn); !r) return std::unexpected(r.error());
+    if (auto r = pg::AppendAuditRow(conn, event(*id)); !r) return std::unexpected(r.error());
     return id;
   });
 }
 
-Result<void> PostgresStore::RemoveEntry(int64_t id) {
+Result<void> PostgresStore::RemoveEntry(int64_t id, const AuditEvent& event) {
   return impl_->Write([&](PgConnection& conn) -> Result<void> {
     auto res = conn.Query("SELECT source FROM entries WHERE id = $1 FOR UPDATE", "looking up an entry", id);
     if (!res) return std::unexpected(res.error());
@@ -93,7 +94,8 @@ Result<void> PostgresStore::RemoveEntry(int64_t id) {
       return MakeError(ErrorCode::kNotFound, name + " comes from ca.toml; config entries are edited in ca.toml");
     }
     if (auto r = conn.Run("DELETE FROM entries WHERE id = $1", "removing an entry", id); !r) return r;
-    return pg::NoteChange(conn);
+    if (auto r = pg::NoteChange(conn); !r) return r;
+    return pg::AppendAuditRow(conn, event);
   });
 }
 

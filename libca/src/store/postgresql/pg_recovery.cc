@@ -51,8 +51,7 @@ Result<void> PostgresStore::ConsumeChallengeAndRecover(const std::string& challe
     }
     if (auto r = CheckLatestNodeCert(new_cert.node, old_serial, serial, revoked); !r) return r;
     if (auto r = pg::InsertCertificateRows(conn, std::span(&new_cert, 1)); !r) return r;
-    AuditEvent chained = event;
-    return pg::AppendAuditRows(conn, std::span(&chained, 1));
+    return pg::AppendAuditRow(conn, event);
   });
 }
 

@@ -45,6 +45,10 @@ int LatestSchemaVersion();
 // it, or waits until this transaction has committed, and revokes what it
 // recorded. Taking it first keeps the lock order the same everywhere.
 [[nodiscard]] Result<void> LockForIssuance(PgConnection& conn);
+// Takes the revocation lock exclusive, first thing in a transaction that
+// revokes: issuance in flight commits first (and is revoked by it), or waits
+// and then sees the revocation.
+[[nodiscard]] Result<void> LockForRevocation(PgConnection& conn);
 
 // Inserts certificate rows within the caller's transaction, which holds
 // LockForIssuance, all or none: kConflict when a serial is recorded already,
@@ -65,6 +69,23 @@ inline constexpr std::string_view kChangeChannel = "mayfly_changes";
 // Appends `events` to the audit chain within the caller's transaction,
 // filling in their ids and hashes. Locks the chain-head row until commit.
 [[nodiscard]] Result<void> AppendAuditRows(PgConnection& conn, std::span<AuditEvent> events);
+// One event, as AppendAuditRows.
+[[nodiscard]] inline Result<void> AppendAuditRow(PgConnection& conn, AuditEvent event) {
+  return AppendAuditRows(conn, std::span(&event, 1));
+}
+
+// RecordIssuance's writes within the caller's transaction, which holds
+// LockForIssuance when `certs` is not empty: the certificate rows (as
+// InsertCertificateRows), then the events appended to the audit chain.
+[[nodiscard]] Result<void> InsertIssuanceRows(PgConnection& conn, std::span<const CertRecord> certs,
+                                              std::span<const AuditEvent> events);
+
+// Revoke's writes within the caller's transaction, which must hold the
+// revocation lock exclusive (LockForRevocation): revokes the matching
+// certificates, bans a selected node, notes the change. Returns the serials
+// revoked; errors as Store::Revoke.
+[[nodiscard]] Result<std::vector<std::string>> RevokeRows(PgConnection& conn, const RevokeSelector& which,
+                                                          RevocationReason reason, int64_t now);
 
 // The certificate columns ReadCertificateRow expects, in order ("SELECT
 // <this> FROM certificates"), with ", der" appended when the DER is wanted.

@@ -26,14 +26,18 @@ Result<std::string> WhyTokenRefused(PgConnection& conn, const std::string& token
 }  // namespace
 }  // namespace pg
 
-Result<void> PostgresStore::CreateToken(const TokenRecord& token) {
+Result<void> PostgresStore::CreateToken(const TokenRecord& token, const AuditEvent& event) {
   if (token.hash.empty() || token.node.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "a join token needs a hash and a node");
   }
-  return impl_->Write([&](PgConnection& conn) {
-    return conn.Run("INSERT INTO join_tokens (hash, node, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                    "recording a join token for " + token.node, token.hash, token.node, token.created_at,
-                    token.expires_at);
+  return impl_->Write([&](PgConnection& conn) -> Result<void> {
+    if (auto r = conn.Run("INSERT INTO join_tokens (hash, node, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                          "recording a join token for " + token.node, token.hash, token.node, token.created_at,
+                          token.expires_at);
+        !r) {
+      return r;
+    }
+    return pg::AppendAuditRow(conn, event);
   });
 }
 
@@ -74,8 +78,7 @@ Result<std::string> PostgresStore::ConsumeTokenAndEnroll(const std::string& toke
     // A failure here rolls the whole transaction back: the token stays unused.
     if (auto r = pg::InsertCertificateRows(conn, std::span(&cert, 1)); !r) return std::unexpected(r.error());
     if (event) {
-      AuditEvent chained = *event;
-      if (auto r = pg::AppendAuditRows(conn, std::span(&chained, 1)); !r) return std::unexpected(r.error());
+      if (auto r = pg::AppendAuditRow(conn, *event); !r) return std::unexpected(r.error());
     }
     return node;
   });

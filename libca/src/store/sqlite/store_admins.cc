@@ -27,7 +27,8 @@ Result<std::vector<AdminRecord>> ReadAdmins(Connection& conn) {
   }
 }
 
-Result<void> SqliteStore::PutAdmin(const AdminRecord& admin) {
+Result<void> SqliteStore::PutAdmin(const AdminRecord& admin, std::span<const CertRecord> certs,
+                                   std::span<const AuditEvent> events) {
   return impl_->Write([&](Connection& conn) -> Result<void> {
     const std::string what = "recording admin " + admin.name;
     if (auto r = conn.Run(
@@ -39,7 +40,7 @@ Result<void> SqliteStore::PutAdmin(const AdminRecord& admin) {
       return r;
     }
     if (conn.Changes() == 0) return MakeError(ErrorCode::kConflict, "admin " + admin.name + " already exists");
-    return Ok();
+    return InsertIssuanceRows(conn, certs, events);
   });
 }
 
@@ -58,15 +59,20 @@ Result<std::vector<AdminRecord>> SqliteStore::ListAdmins() {
   return impl_->Read([](Connection& conn) { return ReadAdmins(conn); });
 }
 
-Result<void> SqliteStore::RevokeAdmin(const std::string& name, int64_t now) {
-  return impl_->Write([&](Connection& conn) -> Result<void> {
+Result<std::vector<std::string>> SqliteStore::RevokeAdmin(const std::string& name, const std::string& spiffe_id,
+                                                           int64_t now, const RevocationAuditEvent& event) {
+  const RevokeSelector certs{.spiffe_id = spiffe_id};
+  return impl_->Write([&](Connection& conn) -> Result<std::vector<std::string>> {
     if (auto r = conn.Run("UPDATE admins SET revoked_at = coalesce(revoked_at, ?2) WHERE name = ?1",
                           "revoking admin " + name, name, now);
         !r) {
-      return r;
+      return std::unexpected(r.error());
     }
     if (conn.Changes() == 0) return MakeError(ErrorCode::kNotFound, "no admin named " + name);
-    return Ok();
+    auto serials = RevokeRows(conn, certs, RevocationReason::kCessationOfOperation, now);
+    if (!serials) return serials;
+    if (auto r = AppendAuditRow(conn, event(*serials)); !r) return std::unexpected(r.error());
+    return serials;
   });
 }
 

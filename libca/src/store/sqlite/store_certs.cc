@@ -92,18 +92,21 @@ Result<void> SqliteStore::InsertCertificates(std::span<const CertRecord> certs) 
   return RecordIssuance(certs, {});
 }
 
+Result<void> InsertIssuanceRows(Connection& conn, std::span<const CertRecord> certs,
+                                std::span<const AuditEvent> events) {
+  for (const CertRecord& cert : certs) {
+    if (auto r = InsertCertificateRow(conn, cert); !r) return r;
+  }
+  for (const AuditEvent& event : events) {
+    if (auto r = AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
+  }
+  return Ok();
+}
+
 Result<void> SqliteStore::RecordIssuance(std::span<const CertRecord> certs,
                                    std::span<const AuditEvent> events) {
   if (certs.empty() && events.empty()) return Ok();
-  return impl_->Write([&](Connection& conn) -> Result<void> {
-    for (const CertRecord& cert : certs) {
-      if (auto r = InsertCertificateRow(conn, cert); !r) return r;
-    }
-    for (const AuditEvent& event : events) {
-      if (auto r = AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
-    }
-    return Ok();
-  });
+  return impl_->Write([&](Connection& conn) { return InsertIssuanceRows(conn, certs, events); });
 }
 
 Result<std::optional<CertRecord>> SqliteStore::GetCertificate(const std::string& serial) {
@@ -132,36 +135,44 @@ Result<int64_t> SqliteStore::CountCertificates(std::optional<CertStatus> status,
   });
 }
 
-Result<std::vector<std::string>> SqliteStore::Revoke(const RevokeSelector& which,
-                                               RevocationReason reason, int64_t now) {
+Result<std::vector<std::string>> RevokeRows(Connection& conn, const RevokeSelector& which, RevocationReason reason,
+                                            int64_t now) {
   auto selector = RevokeSelectorColumn(which);
   if (!selector) return std::unexpected(selector.error());
   const auto& [column, value] = *selector;
   const std::string sql = "UPDATE certificates SET revoked_at = ?1, reason = ?2 WHERE " +
                           std::string(column) +
                           " = ?3 AND revoked_at IS NULL AND not_after > ?1 RETURNING serial";
+  std::vector<std::string> serials;
+  auto stmt = conn.Prepare(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->BindAll(now, static_cast<int64_t>(reason), value);
+  while (true) {
+    auto row = stmt->Step();
+    if (!row) return WithContext(row.error(), "revoking by " + std::string(column) + " " + value);
+    if (!*row) break;
+    serials.push_back(stmt->Text(0));
+  }
+  if (which.serial && serials.empty()) {
+    auto exists = CertificateExists(conn, value);
+    if (!exists) return std::unexpected(exists.error());
+    if (!*exists) return MakeError(ErrorCode::kNotFound, "no certificate with serial " + value);
+  }
+  if (which.node) {
+    if (auto r = BanNode(conn, value, now); !r) return std::unexpected(r.error());
+  }
+  if (!serials.empty() || which.node) {
+    if (auto r = NoteChange(conn); !r) return std::unexpected(r.error());
+  }
+  return serials;
+}
+
+Result<std::vector<std::string>> SqliteStore::Revoke(const RevokeSelector& which, RevocationReason reason,
+                                                     int64_t now, const RevocationAuditEvent& event) {
   return impl_->Write([&](Connection& conn) -> Result<std::vector<std::string>> {
-    std::vector<std::string> serials;
-    auto stmt = conn.Prepare(sql);
-    if (!stmt) return std::unexpected(stmt.error());
-    stmt->BindAll(now, static_cast<int64_t>(reason), value);
-    while (true) {
-      auto row = stmt->Step();
-      if (!row) return WithContext(row.error(), "revoking by " + std::string(column) + " " + value);
-      if (!*row) break;
-      serials.push_back(stmt->Text(0));
-    }
-    if (which.serial && serials.empty()) {
-      auto exists = CertificateExists(conn, value);
-      if (!exists) return std::unexpected(exists.error());
-      if (!*exists) return MakeError(ErrorCode::kNotFound, "no certificate with serial " + value);
-    }
-    if (which.node) {
-      if (auto r = BanNode(conn, value, now); !r) return std::unexpected(r.error());
-    }
-    if (!serials.empty() || which.node) {
-      if (auto r = NoteChange(conn); !r) return std::unexpected(r.error());
-    }
+    auto serials = RevokeRows(conn, which, reason, now);
+    if (!serials) return serials;
+    if (auto r = AppendAuditRow(conn, event(*serials)); !r) return std::unexpected(r.error());
     return serials;
   });
 }

@@ -83,24 +83,29 @@ Result<std::vector<EntryRecord>> ReadEntries(Connection& conn) {
   }
 }
 
-Result<int64_t> SqliteStore::AddEntry(const EntryRecord& entry) {
+Result<int64_t> SqliteStore::AddEntry(const EntryRecord& entry, const EntryAuditEvent& event) {
   const std::string_view source = entry.source.empty() ? kEntryFromApi : entry.source;
   if (auto r = CheckEntryRecord(entry, source); !r) return std::unexpected(r.error());
   return impl_->Write([&](Connection& conn) -> Result<int64_t> {
     auto id = InsertEntry(conn, entry, source);
     if (!id) return id;
     if (auto r = NoteChange(conn); !r) return std::unexpected(r.error());
+    if (auto r = AppendAuditRow(conn, event(*id)); !r) return std::unexpected(r.error());
     return id;
   });
 }
 
-Result<void> SqliteStore::RemoveEntry(int64_t id) {
+Result<void> SqliteStore::RemoveEntry(int64_t id, const AuditEvent& event) {
   return impl_->Write([&](Connection& conn) -> Result<void> {
     if (auto r = conn.Run("DELETE FROM entries WHERE id = ?1 AND source = 'api'", "removing an entry", id);
         !r) {
       return r;
     }
-    if (conn.Changes() > 0) return NoteChange(conn);
+    if (conn.Changes() > 0) {
+      if (auto r = NoteChange(conn); !r) return r;
+      if (auto r = AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
+      return Ok();
+    }
     auto lookup = conn.Prepare("SELECT 1 FROM entries WHERE id = ?1");
     if (!lookup) return std::unexpected(lookup.error());
     auto row = lookup->Bind(1, id).Step();

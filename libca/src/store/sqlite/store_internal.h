@@ -107,6 +107,17 @@ inline constexpr int64_t kSortThreshold = 20000;
 // first banned_at.
 [[nodiscard]] Result<void> BanNode(Connection& conn, const std::string& node, int64_t now);
 
+// RecordIssuance's writes (within the caller's transaction): the
+// certificate rows, then the events appended to the audit chain.
+[[nodiscard]] Result<void> InsertIssuanceRows(Connection& conn, std::span<const CertRecord> certs,
+                                              std::span<const AuditEvent> events);
+
+// Revoke's writes (within the caller's transaction): revokes the matching
+// certificates, bans a selected node, notes the change. Returns the serials
+// revoked; errors as Store::Revoke.
+[[nodiscard]] Result<std::vector<std::string>> RevokeRows(Connection& conn, const RevokeSelector& which,
+                                                          RevocationReason reason, int64_t now);
+
 // Advances the change generation within the caller's transaction, which
 // makes a change the daemons' caches must follow (Store::ChangeGeneration).
 [[nodiscard]] Result<void> NoteChange(Connection& conn);

@@ -56,15 +56,19 @@ Result<void> BanNode(Connection& conn, const std::string& node, int64_t now) {
                   "invalidating the join tokens of node " + node, node, now);
 }
 
-Result<void> SqliteStore::CreateToken(const TokenRecord& token) {
+Result<void> SqliteStore::CreateToken(const TokenRecord& token, const AuditEvent& event) {
   if (token.hash.empty() || token.node.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "a join token needs a hash and a node");
   }
-  return impl_->Write([&](Connection& conn) {
-    return conn.Run(
-        "INSERT INTO join_tokens (hash, node, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        "recording a join token for " + token.node, token.hash, token.node, token.created_at,
-        token.expires_at);
+  return impl_->Write([&](Connection& conn) -> Result<void> {
+    if (auto r = conn.Run("INSERT INTO join_tokens (hash, node, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                          "recording a join token for " + token.node, token.hash, token.node, token.created_at,
+                          token.expires_at);
+        !r) {
+      return r;
+    }
+    if (auto r = AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
+    return Ok();
   });
 }
 
