@@ -35,8 +35,14 @@ bool Raise(CaRuntime& rt, std::vector<Anomaly>& found) {
     // The cache first, so this instance refuses at once; the store makes it
     // last and reach the other instances.
     rt.revocations().Quarantine(a.node, std::string(kind));
-    if (auto r = rt.store().QuarantineNode(a.node, std::string(kind)); !r) {
-      spdlog::error("anomaly: could not record the quarantine of node {}: {}", a.node, r.error().ToString());
+    auto recorded = rt.store().QuarantineNode(a.node, std::string(kind));
+    if (!recorded) {
+      spdlog::error("anomaly: could not record the quarantine of node {}: {}", a.node, recorded.error().ToString());
+    } else if (*recorded) {
+      // Again once it is recorded: a cache rebuild that read the store
+      // before the write may have replaced the first, and StoreFollower
+      // does not rebuild for this instance's own change.
+      rt.revocations().Quarantine(a.node, std::string(kind));
     }
   }
   // The address an anomaly was raised for must not raise it again after a restart.

@@ -66,7 +66,7 @@ class CaRuntime {
   // and signs fresh CRLs. Call every [crl] interval.
   [[nodiscard]] Result<void> Refresh();
   // Applies what the store says changed (another instance's revocation,
-  // ban, entry or rotation step, or this one's): reloads the revocation and
+  // ban, entry or rotation step): reloads the revocation and
   // entry caches, swaps in the CA view when the CA records differ, and signs
   // fresh CRLs. StoreFollower calls it when the change generation moves.
   [[nodiscard]] Result<void> FollowStoreChanges();

@@ -93,6 +93,9 @@ size_t RevocationCache::revoked_count() const {
 }
 
 Result<void> EntryCache::Rebuild(Store& store) {
+  // One at a time: a rebuild that read before an entry change must not swap
+  // its older list in after the rebuild that followed the change.
+  std::lock_guard rebuilding(rebuild_mu_);
   auto entries = store.ListEntries();
   if (!entries) return WithContext(entries.error(), "loading registration entries");
   auto snapshot = std::make_shared<const std::vector<EntryRecord>>(std::move(*entries));

@@ -56,10 +56,13 @@ class EntryCache {
 
   EntryCache() : entries_(std::make_shared<const std::vector<EntryRecord>>()) {}
 
+  // Replaces the snapshot with the store's entries; rebuilds never overlap,
+  // so the last one to return installed the newest list.
   [[nodiscard]] Result<void> Rebuild(Store& store);
   Snapshot Get() const;
 
  private:
+  std::mutex rebuild_mu_;
   mutable std::mutex mu_;
   Snapshot entries_;
 };

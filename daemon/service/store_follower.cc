@@ -50,12 +50,46 @@ void StoreFollower::Run(std::stop_token stop) {
     }
     SetAvailable(true, nullptr);
     if (seen_ == *generation) continue;
+    for (int64_t g : store.TakeOwnChanges()) own_.insert(g);
+    if (OnlyOwnChangesUpTo(*generation)) {
+      seen_ = *generation;
+      own_.erase(own_.begin(), own_.upper_bound(*generation));
+      continue;
+    }
     if (auto r = rt_.FollowStoreChanges(); !r) {
       spdlog::error("applying the store's changes: {}", r.error().ToString());
       continue;  // seen_ stays: try again on the next round
     }
     seen_ = *generation;
+    // A write of ours committed while the caches were rebuilt may have had
+    // its in-place update replaced by the rebuild's older reading: forgotten
+    // here, its generation counts as foreign and is followed next round.
+    (void)store.TakeOwnChanges();
+    own_.clear();
   }
+}
+
+// Every write that moves the generation is followed in place by the
+// instance that made it, before or right after the store call returns:
+//   Revoke (api_admin, api_admins): RevocationCache::AddRevoked/Ban and a
+//     fresh CRL; a ban lifted by ConsumeTokenAndEnroll (api_issue): Unban;
+//   QuarantineNode (anomaly_watch): Quarantine, again after the write;
+//     LiftQuarantine (api_nodes): LiftQuarantine;
+//   AddEntry, RemoveEntry (api_admin), ReplaceConfigEntries (start, reload):
+//     EntryCache::Rebuild, whose rebuilds never overlap;
+//   SaveCaCerts (rotation steps, the JWT key, the first import): the new
+//     view and its CRLs (AdoptCaRecords).
+// So a generation this store object produced needs no rebuild; one it did
+// not (another instance's, or a CLI's on the same database) does, even
+// between two of ours. A write added later that does not update this
+// instance in place must not go through a Store whose changes are skipped.
+bool StoreFollower::OnlyOwnChangesUpTo(int64_t generation) const {
+  if (!seen_ || generation < *seen_) return false;  // unknown start, or a different database
+  if (generation - *seen_ > static_cast<int64_t>(own_.size())) return false;
+  for (int64_t g = *seen_ + 1; g <= generation; ++g) {
+    if (!own_.contains(g)) return false;
+  }
+  return true;
 }
 
 }  // namespace mayfly

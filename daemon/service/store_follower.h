@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "ca_runtime.h"
@@ -16,7 +17,9 @@ namespace mayfly {
 // the store's change generation, and when it moved has the runtime apply the
 // changes (CaRuntime::FollowStoreChanges): another instance's revocation,
 // ban, entry change or rotation step is enforced here within about one
-// poll interval, usually at once. The same read is the store's health check:
+// poll interval, usually at once. Generations this instance's own writes
+// produced are skipped: it applied those in place already (the reasoning is
+// at StoreFollower::OnlyOwnChangesUpTo). The same read is the store's health check:
 // it sets CaRuntime::store_available and logs once per change of state.
 class StoreFollower {
  public:
@@ -33,12 +36,17 @@ class StoreFollower {
  private:
   void Run(std::stop_token stop);
   void SetAvailable(bool available, const Error* why);
+  // Whether every generation in (seen_, generation] is one of own_.
+  bool OnlyOwnChangesUpTo(int64_t generation) const;
 
   CaRuntime& rt_;
   const std::chrono::milliseconds poll_;
   // The generation last applied (at start: the one the caches were built
   // from, as near as can be told); thread-only after construction.
   std::optional<int64_t> seen_;
+  // Generations this instance's own writes produced, above seen_, not yet
+  // reached (Store::TakeOwnChanges); thread-only.
+  std::set<int64_t> own_;
   std::jthread thread_;           // last: starts after the members it uses
 };
 

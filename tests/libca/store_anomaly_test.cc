@@ -5,6 +5,10 @@
 #include "mayfly/store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <tuple>
 
 #include "support/store_fixture.h"
 
@@ -21,7 +25,65 @@ AuditEvent Event(std::string type, std::string subject) {
   return {.time = 100, .type = std::move(type), .actor = "test", .subject = std::move(subject), .result = "ok"};
 }
 
-class StoreAnomalyTest : public testing::StoreFixture {};
+class StoreAnomalyTest : public testing::StoreFixture {
+ protected:
+  using Held = std::vector<std::tuple<std::string, std::string, int64_t, int64_t>>;
+  Held IdentitiesHeld(int64_t since) {
+    Held held;
+    const std::vector<NodeIdentityStats> listed = store_->ListNodeIdentities(since).value();
+    for (const NodeIdentityStats& h : listed) {
+      held.emplace_back(h.node, h.spiffe_id, h.first_issued_at, h.recent);
+    }
+    std::sort(held.begin(), held.end());
+    return held;
+  }
+  // How the database would run ListNodeIdentities' query (PostgreSQL: with
+  // sequential scans discouraged, as they would be at a million rows).
+  std::string IdentitiesPlan() {
+    if (pg_) {
+      return pg_->QueryValue(
+                    "SET enable_seqscan = off; EXPLAIN (FORMAT JSON) SELECT node, spiffe_id, min(issued_at), "
+                    "count(*) FILTER (WHERE issued_at >= 500) FROM certificates "
+                    "WHERE kind = 'workload' AND node <> '' GROUP BY node, spiffe_id")
+          .value_or("error");
+    }
+    sqlite3* db = nullptr;
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_prepare_v2(db,
+                                 "EXPLAIN QUERY PLAN SELECT node, spiffe_id, min(issued_at), sum(issued_at >= 500) "
+                                 "FROM certificates WHERE kind = 'workload' AND node <> '' GROUP BY node, spiffe_id",
+                                 -1, &stmt, nullptr),
+              SQLITE_OK);
+    std::string plan;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      plan += "\n";
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return plan;
+  }
+  // Takes the database back to before the index's migration; reopening
+  // migrates it again, as it would an existing database.
+  void UndoIdentityIndexMigration() {
+    store_.reset();
+    if (pg_) {
+      auto r = pg_->Exec("DROP INDEX certs_node_identities; DELETE FROM schema_version WHERE version = 8");
+      ASSERT_TRUE(r) << r.error().ToString();
+    } else {
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+      char* err = nullptr;
+      EXPECT_EQ(sqlite3_exec(db, "DROP INDEX certs_node_identities; PRAGMA user_version = 9", nullptr, nullptr, &err),
+                SQLITE_OK)
+          << (err ? err : "");
+      sqlite3_free(err);
+      sqlite3_close(db);
+    }
+    Reopen();
+  }
+};
 
 TEST_P(StoreAnomalyTest, QuarantineIsSetOnceLiftedWithItsEventAndSharedByTheDatabase) {
   const int64_t before = store_->ChangeGeneration().value();
@@ -57,6 +119,27 @@ TEST_P(StoreAnomalyTest, IdentitiesHeldAndRecentCounts) {
   EXPECT_EQ(by_key["web-1 spiffe://example.org/web"], std::make_pair(int64_t{100}, int64_t{1}));
   EXPECT_EQ(by_key["web-1 spiffe://example.org/api"], std::make_pair(int64_t{950}, int64_t{1}));
   EXPECT_EQ(by_key["web-2 spiffe://example.org/web"], std::make_pair(int64_t{50}, int64_t{0}));
+}
+
+// At a million rows the daemon's start must not read every certificate:
+// the grouping reads a partial index in its order, on existing databases too.
+TEST_P(StoreAnomalyTest, IdentitiesAreReadFromTheirIndexAlsoAfterAMigration) {
+  CertRecord node_cert = Cert("05", "spiffe://example.org/mayfly/node/web-1", "web-1", 60);
+  node_cert.kind = CertKind::kNode;  // not a workload's: not counted
+  ASSERT_TRUE(store_->InsertCertificates(std::vector{
+      Cert("01", "spiffe://example.org/web", "web-1", 100), Cert("02", "spiffe://example.org/web", "web-1", 900),
+      Cert("03", "spiffe://example.org/api", "web-1", 950), Cert("04", "spiffe://example.org/web", "", 50),
+      node_cert}));
+  const Held expected{{"web-1", "spiffe://example.org/api", 950, 1}, {"web-1", "spiffe://example.org/web", 100, 1}};
+  EXPECT_EQ(IdentitiesHeld(500), expected);
+  std::string plan = IdentitiesPlan();
+  EXPECT_NE(plan.find("certs_node_identities"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;  // SQLite: no sort either
+
+  ASSERT_NO_FATAL_FAILURE(UndoIdentityIndexMigration());
+  EXPECT_EQ(IdentitiesHeld(500), expected);
+  plan = IdentitiesPlan();
+  EXPECT_NE(plan.find("certs_node_identities"), std::string::npos) << plan;
 }
 
 TEST_P(StoreAnomalyTest, SourceAddressesKeepTheirFirstSighting) {

@@ -92,6 +92,7 @@ class PostgresStore final : public Store {
   [[nodiscard]] Result<std::optional<std::string>> GetMeta(const std::string& key) override;
   [[nodiscard]] Result<void> SetMeta(const std::string& key, const std::string& value) override;
   [[nodiscard]] Result<int64_t> ChangeGeneration() override;
+  [[nodiscard]] std::vector<int64_t> TakeOwnChanges() override;
   [[nodiscard]] Result<bool> WaitForChange(std::chrono::milliseconds timeout, std::stop_token stop) override;
 
   struct Impl;

@@ -232,6 +232,13 @@ class Store {
   // grows with every such change committed, by any process, in the change's
   // own transaction; a daemon that sees it move rebuilds its caches.
   [[nodiscard]] virtual Result<int64_t> ChangeGeneration() = 0;
+  // The generations this Store object's own committed transactions moved
+  // the change generation to, since the last call (each returned once; the
+  // oldest are dropped past a few thousand). The rest, up to
+  // ChangeGeneration, are other processes' changes (or ones this object
+  // could not confirm). Lets a daemon skip rebuilding for the writes it
+  // applied itself (StoreFollower).
+  [[nodiscard]] virtual std::vector<int64_t> TakeOwnChanges() = 0;
   // Blocks until another process may have made such a change (PostgreSQL:
   // LISTEN/NOTIFY), `timeout` passes or `stop` is requested; true when a
   // notification arrived. A backend without notifications only waits: the

@@ -11,8 +11,12 @@ Result<void> NoteChange(PgConnection& conn) {
   // NOTIFY is sent when the transaction commits, never for one rolled back.
   static const std::string kSql =
       "WITH bumped AS (UPDATE store_changes SET generation = generation + 1 WHERE id = 1 RETURNING generation) "
-      "SELECT pg_notify('" + std::string(kChangeChannel) + "', generation::text) FROM bumped";
-  return conn.Run(kSql, "recording a change for the other instances");
+      "SELECT generation, pg_notify('" + std::string(kChangeChannel) + "', generation::text) FROM bumped";
+  auto res = conn.Query(kSql, "recording a change for the other instances");
+  if (!res) return std::unexpected(res.error());
+  if (res->Rows() != 1) return MakeError(ErrorCode::kStore, "the change generation row is missing");
+  conn.noted_generations.push_back(res->Int(0, 0));
+  return Ok();
 }
 
 }  // namespace pg
@@ -25,6 +29,8 @@ Result<int64_t> PostgresStore::ChangeGeneration() {
     return res->Int(0, 0);
   });
 }
+
+std::vector<int64_t> PostgresStore::TakeOwnChanges() { return impl_->own_changes.Take(); }
 
 Result<bool> PostgresStore::WaitForChange(std::chrono::milliseconds timeout, std::stop_token stop) {
   std::lock_guard lock(impl_->listen_mu);

@@ -166,6 +166,14 @@ CREATE TABLE node_addresses (
   PRIMARY KEY (node, address)
 );
 )sql"},
+    {8, "the identities nodes have held, from an index", R"sql(
+-- ListNodeIdentities (the anomaly detector's start) groups by node and
+-- identity: in this order it reads these entries (an index-only scan once
+-- the table is vacuumed), not every row with its DER. Partial: only what
+-- that query counts.
+CREATE INDEX certs_node_identities ON certificates (node, spiffe_id, issued_at)
+  WHERE kind = 'workload' AND node <> '';
+)sql"},
 };
 
 // The version the database is at; 0 for an empty one.

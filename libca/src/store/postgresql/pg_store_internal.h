@@ -16,6 +16,7 @@
 #include "mayfly/postgres_store.h"
 #include "pg_pool.h"
 #include "pg_util.h"
+#include "../own_changes.h"
 #include "../store_rules.h"
 
 namespace mayfly::pg {
@@ -150,6 +151,7 @@ struct PostgresStore::Impl {
   std::mutex listen_mu;
   std::unique_ptr<PgConnection> listener;  // guarded by listen_mu
   std::atomic<uint64_t> retries{0};
+  OwnChanges own_changes;  // Store::TakeOwnChanges
 
  private:
   template <typename Body>
@@ -167,11 +169,15 @@ struct PostgresStore::Impl {
           return std::unexpected(r.error());
         }
       }
+      conn.noted_generations.clear();
       auto result = body(conn);
       if (result) {
         if (!commit) return result;
         auto committed = conn.Run("COMMIT", "committing");
-        if (committed) return result;
+        if (committed) {
+          own_changes.Record(conn.noted_generations);
+          return result;
+        }
         if (IsRetryableSqlState(conn.SqlState()) && attempt < pg::kMaxAttempts) {
           retries.fetch_add(1, std::memory_order_relaxed);
           continue;

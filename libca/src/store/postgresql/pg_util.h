@@ -100,6 +100,10 @@ class PgConnection {
     return Ok();
   }
 
+  // The change generations the open write transaction advanced to
+  // (pg::NoteChange); the store records them as its own once it commits.
+  std::vector<int64_t> noted_generations;
+
   // Runs SQL without parameters, several statements allowed (schema changes).
   [[nodiscard]] Result<void> ExecScript(const std::string& sql, std::string_view what);
 

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "mayfly/error.h"
 
@@ -58,6 +59,10 @@ class Connection {
   // The rowid of the last row this connection inserted. Cheaper than
   // RETURNING, which SQLite buffers through a temporary table.
   int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db()); }
+
+  // The change generations the open write transaction advanced to
+  // (NoteChange); the store records them as its own once it commits.
+  std::vector<int64_t> noted_generations;
 
  private:
   struct DbCloser {

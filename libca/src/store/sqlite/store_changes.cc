@@ -7,8 +7,14 @@
 namespace mayfly {
 
 Result<void> NoteChange(Connection& conn) {
-  return conn.Run("UPDATE store_changes SET generation = generation + 1 WHERE id = 1",
-                  "recording a change for the caches");
+  // SQLite applies the whole UPDATE on the first step, RETURNING or not.
+  auto stmt = conn.Prepare("UPDATE store_changes SET generation = generation + 1 WHERE id = 1 RETURNING generation");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->Step();
+  if (!row) return WithContext(row.error(), "recording a change for the caches");
+  if (!*row) return MakeError(ErrorCode::kStore, "the change generation row is missing");
+  conn.noted_generations.push_back(stmt->Int(0));
+  return Ok();
 }
 
 Result<int64_t> SqliteStore::ChangeGeneration() {
@@ -21,6 +27,8 @@ Result<int64_t> SqliteStore::ChangeGeneration() {
     return stmt->Int(0);
   });
 }
+
+std::vector<int64_t> SqliteStore::TakeOwnChanges() { return impl_->own_changes.Take(); }
 
 Result<bool> SqliteStore::WaitForChange(std::chrono::milliseconds timeout, std::stop_token stop) {
   SleepUnlessStopped(timeout, stop);

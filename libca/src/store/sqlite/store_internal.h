@@ -11,6 +11,7 @@
 
 #include "mayfly/sqlite_store.h"
 #include "sqlite_util.h"
+#include "../own_changes.h"
 #include "../store_rules.h"
 #include "wal_checkpointer.h"
 
@@ -59,9 +60,11 @@ struct SqliteStore::Impl {
     std::lock_guard lock(write_mu);
     auto tx = Transaction::Begin(*writer);
     if (!tx) return std::unexpected(tx.error());
+    writer->noted_generations.clear();
     auto result = std::forward<Body>(body)(*writer);
     if (!result) return result;  // the transaction rolls back as it goes out of scope
     if (auto committed = tx->Commit(); !committed) return std::unexpected(committed.error());
+    own_changes.Record(writer->noted_generations);
     return result;
   }
 
@@ -79,6 +82,7 @@ struct SqliteStore::Impl {
   std::mutex write_mu;
   const std::unique_ptr<Connection> writer;  // guarded by write_mu
   ReaderPool readers;
+  OwnChanges own_changes;  // Store::TakeOwnChanges
   // Declared after the writer: unhooks it before it closes.
   std::unique_ptr<WalCheckpointer> checkpointer;
 };

@@ -186,6 +186,13 @@ CREATE TABLE node_addresses (
   PRIMARY KEY (node, address)
 ) WITHOUT ROWID;
 )sql"},
+    {10, "the identities nodes have held, from an index", R"sql(
+-- ListNodeIdentities (the anomaly detector's start) groups by node and
+-- identity: in this order it reads these entries alone, not a million rows
+-- with their DER and a sort. Partial: only what that query counts.
+CREATE INDEX certs_node_identities ON certificates (node, spiffe_id, issued_at)
+  WHERE kind = 'workload' AND node <> '';
+)sql"},
 };
 
 Result<int> ReadUserVersion(Connection& conn) {
