@@ -139,7 +139,7 @@ void HandleAddEntry(const CallPtr& call) {
   if (!id) return call->Refuse(id.error(), valid->spiffe_id);
   AuditLog::LogLine(event);
   valid->id = *id;
-  if (auto r = rt.entries().Rebuild(rt.store()); !r) spdlog::error("refreshing entries: {}", r.error().ToString());
+  rt.AppliedOwnChange(rt.entries().Rebuild(rt.store()), "refreshing entries");
   call->ReplyJson(201, EntryJson(*valid));
 }
 
@@ -161,7 +161,7 @@ void HandleRemoveEntry(const CallPtr& call) {
   const AuditEvent event = ChangeEvent(call, "entry_remove", subject, AuditDetail({{"id", std::to_string(*id)}}));
   if (auto r = rt.store().RemoveEntry(*id, event); !r) return call->Refuse(r.error(), subject);
   AuditLog::LogLine(event);
-  if (auto r = rt.entries().Rebuild(rt.store()); !r) spdlog::error("refreshing entries: {}", r.error().ToString());
+  rt.AppliedOwnChange(rt.entries().Rebuild(rt.store()), "refreshing entries");
   call->ReplyJson(200, boost::json::object{{"removed", *id}});
 }
 
@@ -219,7 +219,7 @@ void HandleRevoke(const CallPtr& call) {
   rt.metrics().revocations.fetch_add(serials->size(), std::memory_order_relaxed);
   // The revocation is durable whatever happens here; a failed CRL is logged
   // and the interval timer signs the next one.
-  if (auto r = rt.crl().Regenerate(); !r) spdlog::error("{}", r.error().ToString());
+  rt.AppliedOwnChange(rt.crl().Regenerate(), "signing the CRL after a revocation");
   call->ReplyJson(200, boost::json::object{{"revoked", serials->size()},
                                            {"serials", boost::json::array(serials->begin(), serials->end())}});
 }

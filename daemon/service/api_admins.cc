@@ -109,7 +109,7 @@ void HandleRevokeAdmin(const CallPtr& call) {
   if (!serials) return call->Refuse(serials.error(), id->ToString());
   AuditLog::LogLine(event);
   rt.revocations().AddRevoked(*serials);
-  if (auto r = rt.crl().Regenerate(); !r) spdlog::error("{}", r.error().ToString());
+  rt.AppliedOwnChange(rt.crl().Regenerate(), "signing the CRL after a revocation");
   call->ReplyJson(200, boost::json::object{{"name", *name},
                                            {"revoked", serials->size()},
                                            {"serials", boost::json::array(serials->begin(), serials->end())}});

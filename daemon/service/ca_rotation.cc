@@ -31,8 +31,9 @@ Result<void> CaRuntime::SaveAndSwap(std::vector<CaCertRecord> changed, AuditEven
   if (!saved) return WithContext(saved.error(), "saving the rotation step");
   AuditLog::LogLine(event);
   auto records = store_->ListCaCerts();
-  if (!records) return std::unexpected(records.error());
-  return AdoptCaRecords(std::move(*records));
+  Result<void> adopted = records ? AdoptCaRecords(std::move(*records)) : Result<void>(std::unexpected(records.error()));
+  AppliedOwnChange(adopted, "taking up the saved rotation step");
+  return adopted;
 }
 
 Result<bool> CaRuntime::CatchUpWithStore() {

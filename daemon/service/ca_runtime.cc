@@ -270,6 +270,12 @@ Result<void> CaRuntime::Refresh() {
   return crl_->Regenerate();
 }
 
+void CaRuntime::AppliedOwnChange(const Result<void>& applied, std::string_view what) {
+  if (applied) return;
+  spdlog::error("{}: {}; the store follower rebuilds from the store", what, applied.error().ToString());
+  follow_requested_.store(true);
+}
+
 Result<void> CaRuntime::FollowStoreChanges() {
   if (auto r = RebuildCaches(); !r) return r;
   const Result<bool> adopted = [&] {

@@ -71,6 +71,14 @@ class CaRuntime {
   // fresh CRLs. StoreFollower calls it when the change generation moves.
   [[nodiscard]] Result<void> FollowStoreChanges();
 
+  // After this instance's own store write, the result of applying it here
+  // (caches, CRL, view). StoreFollower skips the change generations this
+  // instance produced, as already applied; when applying one failed, this
+  // logs why and has the follower rebuild from the store on its next round.
+  void AppliedOwnChange(const Result<void>& applied, std::string_view what);
+  // True once after AppliedOwnChange saw a failure (StoreFollower).
+  bool TakeFollowRequest() { return follow_requested_.exchange(false); }
+
   // Whether the store answered the last time StoreFollower asked (/healthz).
   bool store_available() const { return store_available_.load(std::memory_order_relaxed); }
   void set_store_available(bool available) { store_available_.store(available, std::memory_order_relaxed); }
@@ -175,6 +183,7 @@ class CaRuntime {
   // PostgreSQL: new CA keys go into the store, for every instance to load.
   const bool keys_in_store_;
   std::atomic<bool> store_available_{true};
+  std::atomic<bool> follow_requested_{false};
   const IssuerOptions issuer_options_;
   mutable std::mutex view_mu_;
   std::shared_ptr<const CaView> view_;

@@ -49,9 +49,12 @@ void StoreFollower::Run(std::stop_token stop) {
       continue;
     }
     SetAvailable(true, nullptr);
-    if (seen_ == *generation) continue;
+    // An own change this instance failed to apply is followed even when its
+    // generation was already skipped; the request stays until a follow works.
+    must_follow_ = must_follow_ || rt_.TakeFollowRequest();
+    if (seen_ == *generation && !must_follow_) continue;
     for (int64_t g : store.TakeOwnChanges()) own_.insert(g);
-    if (OnlyOwnChangesUpTo(*generation)) {
+    if (!must_follow_ && OnlyOwnChangesUpTo(*generation)) {
       seen_ = *generation;
       own_.erase(own_.begin(), own_.upper_bound(*generation));
       continue;
@@ -60,6 +63,7 @@ void StoreFollower::Run(std::stop_token stop) {
       spdlog::error("applying the store's changes: {}", r.error().ToString());
       continue;  // seen_ stays: try again on the next round
     }
+    must_follow_ = false;
     seen_ = *generation;
     // A write of ours committed while the caches were rebuilt may have had
     // its in-place update replaced by the rebuild's older reading: forgotten
@@ -71,14 +75,15 @@ void StoreFollower::Run(std::stop_token stop) {
 
 // Every write that moves the generation is followed in place by the
 // instance that made it, before or right after the store call returns:
-//   Revoke (api_admin, api_admins): RevocationCache::AddRevoked/Ban and a
-//     fresh CRL; a ban lifted by ConsumeTokenAndEnroll (api_issue): Unban;
+//   Revoke (api_admin), RevokeAdmin (api_admins): RevocationCache::AddRevoked
+//     /Ban and a fresh CRL; a ban lifted by ConsumeTokenAndEnroll (api_issue): Unban;
 //   QuarantineNode (anomaly_watch): Quarantine, again after the write;
 //     LiftQuarantine (api_nodes): LiftQuarantine;
 //   AddEntry, RemoveEntry (api_admin), ReplaceConfigEntries (start, reload):
 //     EntryCache::Rebuild, whose rebuilds never overlap;
 //   SaveCaCerts (rotation steps, the JWT key, the first import): the new
 //     view and its CRLs (AdoptCaRecords).
+// When applying one fails, CaRuntime::AppliedOwnChange asks for a rebuild.
 // So a generation this store object produced needs no rebuild; one it did
 // not (another instance's, or a CLI's on the same database) does, even
 // between two of ours. A write added later that does not update this

@@ -47,6 +47,9 @@ class StoreFollower {
   // Generations this instance's own writes produced, above seen_, not yet
   // reached (Store::TakeOwnChanges); thread-only.
   std::set<int64_t> own_;
+  // An own change failed to apply here (CaRuntime::AppliedOwnChange) and no
+  // rebuild has succeeded since; thread-only.
+  bool must_follow_ = false;
   std::jthread thread_;           // last: starts after the members it uses
 };
 

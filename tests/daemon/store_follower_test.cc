@@ -9,6 +9,8 @@
 
 #include "api_fixture.h"
 #include "mayfly/ca_layout.h"
+#include "support/store_fixture.h"
+#include "support/wait.h"
 
 namespace mayfly::testing {
 namespace store_follower_test {
@@ -26,21 +28,13 @@ class StoreFollowerTest : public ApiTest {
   }
   void RevokeElsewhere(Store& store, const std::string& serial) {
     auto revoked = store.Revoke(RevokeSelector{.serial = serial}, RevocationReason::kUnspecified,
-                                ToUnixSeconds(clock_.Now()));
+                                ToUnixSeconds(clock_.Now()), kRevokeEvent);
     ASSERT_TRUE(revoked) << revoked.error().ToString();
     ASSERT_EQ(revoked->size(), 1u);
   }
   void RevokeHere(const std::string& serial) {
     auto r = Post("/v1/admin/revoke", {{"serial", serial}}, AdminSocket());
     ASSERT_EQ(r.status, 200) << r.body;
-  }
-  // Whether `done` holds within 5 s.
-  static bool Eventually(const std::function<bool()>& done) {
-    for (int i = 0; i < 500; ++i) {
-      if (done()) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return done();
   }
 };
 
@@ -59,8 +53,8 @@ TEST_F(StoreFollowerTest, OwnRevocationIsSignedOnceAnotherProcesssIsFollowed) {
   auto other = AnotherProcess();
   ASSERT_TRUE(other);
   RevokeElsewhere(*other, theirs.serial);
-  EXPECT_TRUE(Eventually([&] { return rt_->revocations().IsRevoked(theirs.serial); }));
-  EXPECT_TRUE(Eventually([&] { return CrlsSigned() > before + 1; }));
+  EXPECT_TRUE(WaitUntil([&] { return rt_->revocations().IsRevoked(theirs.serial); }));
+  EXPECT_TRUE(WaitUntil([&] { return CrlsSigned() > before + 1; }));
 }
 
 // Another process's change committed between two of this instance's, all
@@ -77,7 +71,20 @@ TEST_F(StoreFollowerTest, AnotherProcesssChangeBetweenTwoOfOursIsFollowed) {
   RevokeElsewhere(*other, theirs.serial);
   RevokeHere(last.serial);
   EXPECT_FALSE(rt_->revocations().IsRevoked(theirs.serial));  // nothing told this instance yet
-  EXPECT_TRUE(Eventually([&] { return rt_->revocations().IsRevoked(theirs.serial); }));
+  EXPECT_TRUE(WaitUntil([&] { return rt_->revocations().IsRevoked(theirs.serial); }));
+}
+
+// Applying an own change failed here (a cache rebuild, the CRL): the
+// follower rebuilds from the store although the generation is its own, even
+// when it had already skipped that generation.
+TEST_F(StoreFollowerTest, AnOwnChangeThatFailedToApplyIsFollowed) {
+  TestNode mine = Enroll("web-1");
+  constexpr auto kPoll = 20ms;
+  StoreFollower follower(*rt_, kPoll);
+  RevokeHere(mine.serial);
+  const uint64_t signed_here = CrlsSigned();
+  rt_->AppliedOwnChange(std::unexpected(Error{ErrorCode::kStore, "disk full"}), "signing the CRL after a revocation");
+  EXPECT_TRUE(WaitUntil([&] { return CrlsSigned() > signed_here; })) << "the follower did not rebuild";
 }
 
 }  // namespace store_follower_test

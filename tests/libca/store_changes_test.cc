@@ -24,7 +24,7 @@ TEST_P(StoreChangesTest, OwnChangesAreTheGenerationsThisStoreCommitted) {
   auto other = OpenAnother();
   ASSERT_TRUE(other);
   ASSERT_TRUE(store_->InsertCertificates(std::vector{NodeCert("01", "web-1")}));  // no change to follow
-  ASSERT_TRUE(store_->Revoke({.serial = "01"}, RevocationReason::kUnspecified, kNow));
+  ASSERT_TRUE(store_->Revoke({.serial = "01"}, RevocationReason::kUnspecified, kNow, testing::kRevokeEvent));
   ASSERT_TRUE(other->QuarantineNode("web-2", "issuance_surge").value());
   ASSERT_TRUE(store_->QuarantineNode("web-3", "issuance_surge").value());
   EXPECT_EQ(store_->ChangeGeneration().value(), start + 3);
@@ -37,9 +37,10 @@ TEST_P(StoreChangesTest, OwnChangesAreTheGenerationsThisStoreCommitted) {
 // nothing: the value may be another process's next.
 TEST_P(StoreChangesTest, RolledBackAndUnchangingWritesProduceNone) {
   ASSERT_TRUE(store_->InsertCertificates(std::vector{NodeCert("01", "web-1")}));
-  ASSERT_TRUE(store_->Revoke({.node = "web-1"}, RevocationReason::kUnspecified, kNow));
+  ASSERT_TRUE(store_->Revoke({.node = "web-1"}, RevocationReason::kUnspecified, kNow, testing::kRevokeEvent));
   ASSERT_TRUE(store_->CreateToken(TokenRecord{.hash = "t", .node = "web-1", .created_at = kNow + 1,
-                                              .expires_at = kNow + 3600}));
+                                              .expires_at = kNow + 3600},
+                                  testing::TestEvent("token")));
   const int64_t banned = store_->ChangeGeneration().value();
   (void)store_->TakeOwnChanges();
   // Lifting the ban moves the generation; the duplicate serial then fails the whole enrollment.
