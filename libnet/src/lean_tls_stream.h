@@ -171,11 +171,14 @@ class LeanTlsStream {
         if (done) return Complete(self, final_ec);
         ERR_clear_error();
         const int r = op(s->ssl_.get());
-        if (r > 0 || (shutdown && r == 0)) {
+        if (r > 0) {
           done = true;
           result = r;
           continue;  // send what it wrote, then complete
         }
+        // SSL_shutdown returns 0 once our close_notify is written and the
+        // peer's not yet received: send ours, then call it again to wait.
+        if (shutdown && r == 0) continue;
         const int err = SSL_get_error(s->ssl_.get(), r);
         if (err == SSL_ERROR_WANT_READ) {
           if (!s->output_.empty()) continue;  // what it wrote first (e.g. ServerHello)
