@@ -26,19 +26,25 @@ bool Raise(CaRuntime& rt, std::vector<Anomaly>& found) {
                                {"action", quarantines ? "quarantine" : "alert"}};
     for (auto& [key, value] : a.evidence) detail[key] = std::move(value);
     // Its log line (warn: the result is not "ok") is the anomaly's one warning.
-    rt.audit().Record(AuditEvent{.time = now, .type = "anomaly", .actor = "mayfly-ca",
-                                 .subject = a.node.empty() ? a.address : a.node,
-                                 .result = quarantines ? "quarantine" : "alert",
-                                 .detail = boost::json::serialize(detail)});
-    if (!quarantines) continue;
+    AuditEvent event{.time = now, .type = "anomaly", .actor = "mayfly-ca",
+                     .subject = a.node.empty() ? a.address : a.node, .result = quarantines ? "quarantine" : "alert",
+                     .detail = boost::json::serialize(detail)};
+    if (!quarantines) {
+      rt.audit().Record(std::move(event));
+      continue;
+    }
     quarantined = true;
     // The cache first, so this instance refuses at once; the store makes it
-    // last and reach the other instances.
+    // last and reach the other instances, with its audit event.
     rt.revocations().Quarantine(a.node, std::string(kind));
-    auto recorded = rt.store().QuarantineNode(a.node, std::string(kind));
+    auto recorded = rt.store().QuarantineNode(a.node, std::string(kind), event);
     if (!recorded) {
       spdlog::error("anomaly: could not record the quarantine of node {}: {}", a.node, recorded.error().ToString());
-    } else if (*recorded) {
+      rt.audit().Record(std::move(event));  // the anomaly is still audited if the store takes it later
+    } else {
+      AuditLog::LogLine(event);
+    }
+    if (recorded && *recorded) {
       // Again once it is recorded: a cache rebuild that read the store
       // before the write may have replaced the first, and StoreFollower
       // does not rebuild for this instance's own change.

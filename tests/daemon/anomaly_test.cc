@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api_fixture.h"
+#include "support/store_fixture.h"
 
 namespace mayfly::testing {
 namespace anomaly_test {
@@ -273,7 +274,7 @@ TEST_F(QuarantineTest, AnomalyQuarantinesUntilUnbanAcrossRestartsWithoutRevoking
 TEST_F(QuarantineTest, AnotherInstancesQuarantineIsFollowed) {
   TestNode node = Enroll("web-1");
   ASSERT_EQ(SignAs(node, kWeb).status, 200);
-  ASSERT_TRUE(rt_->store().QuarantineNode("web-1", "issuance_surge").value());
+  ASSERT_TRUE(rt_->store().QuarantineNode("web-1", "issuance_surge", testing::TestEvent("anomaly")).value());
   ASSERT_TRUE(rt_->FollowStoreChanges());
   auto refused = SignAs(node, kWeb);
   EXPECT_EQ(ErrorCodeOf(refused), "node_banned");

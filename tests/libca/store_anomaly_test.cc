@@ -87,8 +87,8 @@ class StoreAnomalyTest : public testing::StoreFixture {
 
 TEST_P(StoreAnomalyTest, QuarantineIsSetOnceLiftedWithItsEventAndSharedByTheDatabase) {
   const int64_t before = store_->ChangeGeneration().value();
-  EXPECT_TRUE(store_->QuarantineNode("web-1", "refusal_burst").value());
-  EXPECT_FALSE(store_->QuarantineNode("web-1", "issuance_surge").value());  // the first kind stays
+  EXPECT_TRUE(store_->QuarantineNode("web-1", "refusal_burst", testing::TestEvent("anomaly")).value());
+  EXPECT_FALSE(store_->QuarantineNode("web-1", "issuance_surge", testing::TestEvent("anomaly")).value());  // the first kind stays
   EXPECT_GT(store_->ChangeGeneration().value(), before);
   auto other = OpenAnother();
   ASSERT_TRUE(other);

@@ -25,8 +25,8 @@ TEST_P(StoreChangesTest, OwnChangesAreTheGenerationsThisStoreCommitted) {
   ASSERT_TRUE(other);
   ASSERT_TRUE(store_->InsertCertificates(std::vector{NodeCert("01", "web-1")}));  // no change to follow
   ASSERT_TRUE(store_->Revoke({.serial = "01"}, RevocationReason::kUnspecified, kNow, testing::kRevokeEvent));
-  ASSERT_TRUE(other->QuarantineNode("web-2", "issuance_surge").value());
-  ASSERT_TRUE(store_->QuarantineNode("web-3", "issuance_surge").value());
+  ASSERT_TRUE(other->QuarantineNode("web-2", "issuance_surge", testing::TestEvent("anomaly")).value());
+  ASSERT_TRUE(store_->QuarantineNode("web-3", "issuance_surge", testing::TestEvent("anomaly")).value());
   EXPECT_EQ(store_->ChangeGeneration().value(), start + 3);
   EXPECT_EQ(store_->TakeOwnChanges(), (std::vector<int64_t>{start + 1, start + 3}));
   EXPECT_TRUE(store_->TakeOwnChanges().empty()) << "each is returned once";
@@ -47,8 +47,8 @@ TEST_P(StoreChangesTest, RolledBackAndUnchangingWritesProduceNone) {
   auto refused = store_->ConsumeTokenAndEnroll("t", kNow + 2, NodeCert("01", "web-1"));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
-  ASSERT_TRUE(store_->QuarantineNode("web-9", "issuance_surge").value());
-  EXPECT_FALSE(store_->QuarantineNode("web-9", "refusal_burst").value());  // changes nothing
+  ASSERT_TRUE(store_->QuarantineNode("web-9", "issuance_surge", testing::TestEvent("anomaly")).value());
+  EXPECT_FALSE(store_->QuarantineNode("web-9", "refusal_burst", testing::TestEvent("anomaly")).value());  // changes nothing
   const int64_t quarantined = store_->ChangeGeneration().value();
   EXPECT_EQ(quarantined, banned + 1);
   EXPECT_EQ(store_->TakeOwnChanges(), (std::vector<int64_t>{quarantined}));

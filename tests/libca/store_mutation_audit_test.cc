@@ -109,6 +109,11 @@ Result<std::string> Reported(const Result<void>& r) {
   if (!r) return std::unexpected(r.error());
   return std::string();
 }
+// Whether the node was quarantined anew is not in its event.
+Result<std::string> Reported(const Result<bool>& r) {
+  if (!r) return std::unexpected(r.error());
+  return std::string();
+}
 Result<std::string> Reported(const Result<int64_t>& id) {
   if (!id) return std::unexpected(id.error());
   return std::to_string(*id);
@@ -214,6 +219,19 @@ const std::vector<Case>& Cases() {
                  s.RevokeAdmin("nobody", "spiffe://example.org/web", kNow, RevokedEvent("admin_revoke", "nobody")));
            },
        .error = ErrorCode::kNotFound},
+      {.name = "QuarantineNode",
+       .mutate =
+           [](Store& s) {
+             return Reported(s.QuarantineNode("web-1", "issuance_surge",
+                                              Event("anomaly", "web-1", R"({"kind":"issuance_surge"})")));
+           },
+       .expected = Event("anomaly", "web-1", R"({"kind":"issuance_surge"})")},
+      {.name = "QuarantineNodeWithoutKind",
+       .mutate =
+           [](Store& s) {
+             return Reported(s.QuarantineNode("web-1", "", Event("anomaly", "web-1", "{}")));
+           },
+       .error = ErrorCode::kInvalidArgument},
   };
   return cases;
 }

@@ -52,7 +52,8 @@ class SqliteStore final : public Store {
   [[nodiscard]] Result<std::optional<NodeRecord>> GetNode(const std::string& name) override;
   [[nodiscard]] Result<std::vector<NodeRecord>> ListRestrictedNodes() override;
   [[nodiscard]] Result<std::vector<NodeRecord>> ListNodes() override;
-  [[nodiscard]] Result<bool> QuarantineNode(const std::string& node, const std::string& kind) override;
+  [[nodiscard]] Result<bool> QuarantineNode(const std::string& node, const std::string& kind,
+                                            const AuditEvent& event) override;
   [[nodiscard]] Result<void> LiftQuarantine(const std::string& node, const AuditEvent& event) override;
   [[nodiscard]] Result<std::vector<NodeIdentityStats>> ListNodeIdentities(int64_t since) override;
   [[nodiscard]] Result<std::vector<NodeAddress>> ListNodeAddresses() override;

@@ -144,9 +144,11 @@ class Store {
 
   // Anomaly detection (docs/anomalies.md). Quarantines `node` for the
   // anomaly `kind` (recording the node if it is unknown), a change the
-  // daemons' caches follow; false when it was quarantined already (its
-  // first kind stays). Does not revoke or ban anything.
-  [[nodiscard]] virtual Result<bool> QuarantineNode(const std::string& node, const std::string& kind) = 0;
+  // daemons' caches follow, and appends `event` (the anomaly's) in the same
+  // transaction; false when it was quarantined already (its first kind
+  // stays; the event is still appended). Does not revoke or ban anything.
+  [[nodiscard]] virtual Result<bool> QuarantineNode(const std::string& node, const std::string& kind,
+                                                    const AuditEvent& event) = 0;
   // Lifts the quarantine of `node` and appends `event`, in one transaction;
   // kNotFound when the node is not quarantined (nothing is appended).
   [[nodiscard]] virtual Result<void> LiftQuarantine(const std::string& node, const AuditEvent& event) = 0;

@@ -34,7 +34,8 @@ Result<std::vector<NodeRecord>> PostgresStore::ListRestrictedNodes() {
   return impl_->Read([&](PgConnection& conn) { return SelectNodes(conn, "banned OR quarantine <> ''"); });
 }
 
-Result<bool> PostgresStore::QuarantineNode(const std::string& node, const std::string& kind) {
+Result<bool> PostgresStore::QuarantineNode(const std::string& node, const std::string& kind,
+                                           const AuditEvent& event) {
   if (node.empty() || kind.empty()) return MakeError(ErrorCode::kInvalidArgument, "a quarantine needs a node and a kind");
   return impl_->Write([&](PgConnection& conn) -> Result<bool> {
     auto res = conn.Query(
@@ -43,9 +44,12 @@ Result<bool> PostgresStore::QuarantineNode(const std::string& node, const std::s
         "RETURNING name",
         "quarantining node " + node, node, kind);
     if (!res) return std::unexpected(res.error());
-    if (res->Rows() == 0) return false;
-    if (auto r = pg::NoteChange(conn); !r) return std::unexpected(r.error());
-    return true;
+    const bool quarantined = res->Rows() > 0;
+    if (quarantined) {
+      if (auto r = pg::NoteChange(conn); !r) return std::unexpected(r.error());
+    }
+    if (auto r = pg::AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
+    return quarantined;
   });
 }
 
@@ -56,8 +60,7 @@ Result<void> PostgresStore::LiftQuarantine(const std::string& node, const AuditE
     if (!res) return std::unexpected(res.error());
     if (res->Rows() == 0) return MakeError(ErrorCode::kNotFound, "node " + node + " is not quarantined");
     if (auto r = pg::NoteChange(conn); !r) return r;
-    AuditEvent chained = event;
-    return pg::AppendAuditRows(conn, std::span(&chained, 1));
+    return pg::AppendAuditRow(conn, event);
   });
 }
 

@@ -33,7 +33,8 @@ Result<std::vector<NodeRecord>> SqliteStore::ListRestrictedNodes() {
   return impl_->Read([&](Connection& conn) { return SelectNodes(conn, "banned OR quarantine <> ''"); });
 }
 
-Result<bool> SqliteStore::QuarantineNode(const std::string& node, const std::string& kind) {
+Result<bool> SqliteStore::QuarantineNode(const std::string& node, const std::string& kind,
+                                         const AuditEvent& event) {
   if (node.empty() || kind.empty()) return MakeError(ErrorCode::kInvalidArgument, "a quarantine needs a node and a kind");
   return impl_->Write([&](Connection& conn) -> Result<bool> {
     if (auto r = conn.Run("INSERT INTO nodes (name, quarantine) VALUES (?1, ?2) "
@@ -42,9 +43,12 @@ Result<bool> SqliteStore::QuarantineNode(const std::string& node, const std::str
         !r) {
       return std::unexpected(r.error());
     }
-    if (conn.Changes() == 0) return false;
-    if (auto r = NoteChange(conn); !r) return std::unexpected(r.error());
-    return true;
+    const bool quarantined = conn.Changes() > 0;
+    if (quarantined) {
+      if (auto r = NoteChange(conn); !r) return std::unexpected(r.error());
+    }
+    if (auto r = AppendAuditRow(conn, event); !r) return std::unexpected(r.error());
+    return quarantined;
   });
 }
 
