@@ -39,6 +39,11 @@ struct IssuedServerCert {
 };
 
 // Owns the CA's state for the daemon's lifetime. Thread-safe after Load.
+// It is the service's composition root: it builds its parts (store, commit
+// queue, caches, CRL publisher, OCSP responder, audit log, limiters,
+// detector) in dependency order, destroys them in reverse, and hands each out
+// by reference; a handler takes the parts it uses from it (ApiCall::rt) and
+// keeps none beyond its call.
 // Destroy it only after every listener and the ApiService are gone: pending
 // commit callbacks are completed by the destructor.
 class CaRuntime {
