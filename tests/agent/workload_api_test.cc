@@ -107,6 +107,11 @@ class WorkloadApiTest : public ::testing::Test {
     ASSERT_TRUE(agent_);
     ASSERT_TRUE(agent_->WaitForLineContaining("workload API: issued " + std::string(kSpiffeId)))
         << agent_->output();
+    // That line comes as the SVID is issued, a moment before the agent
+    // publishes it with the node's entries; the first X.509 message waits
+    // for the publication, so after it every call is answered from it.
+    auto served = Probe("x509svid");
+    ASSERT_EQ(StatusIn(served.output), "0 ") << served.output << agent_->output();
   }
 
   void TearDown() override {
