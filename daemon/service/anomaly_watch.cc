@@ -41,15 +41,13 @@ bool Raise(CaRuntime& rt, std::vector<Anomaly>& found) {
     if (!recorded) {
       spdlog::error("anomaly: could not record the quarantine of node {}: {}", a.node, recorded.error().ToString());
       rt.audit().Record(std::move(event));  // the anomaly is still audited if the store takes it later
-    } else {
-      AuditLog::LogLine(event);
+      continue;
     }
-    if (recorded && *recorded) {
-      // Again once it is recorded: a cache rebuild that read the store
-      // before the write may have replaced the first, and StoreFollower
-      // does not rebuild for this instance's own change.
-      rt.revocations().Quarantine(a.node, std::string(kind));
-    }
+    AuditLog::LogLine(event);
+    // Again once it is recorded: a cache rebuild that read the store before
+    // the write may have replaced the first, and StoreFollower does not
+    // rebuild for this instance's own change.
+    if (*recorded) rt.revocations().Quarantine(a.node, std::string(kind));
   }
   // The address an anomaly was raised for must not raise it again after a restart.
   rt.SaveLearnedAddresses();

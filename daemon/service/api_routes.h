@@ -18,7 +18,9 @@ enum class CallerClass {
 };
 
 // Where a route's handler runs. Routes that wait on the store (a synchronous
-// write or a long read) or sign a CRL leave the I/O threads (store_worker.h).
+// write or a long read) or sign a CRL leave the I/O threads (store_worker.h);
+// kAdmin routes always do (their caller's role is read from the store), so
+// only the others say it.
 enum class RunsOn {
   kIoThread,
   kStoreWorker,

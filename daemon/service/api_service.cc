@@ -20,8 +20,7 @@ namespace {
 constexpr AdminRole kViewer = AdminRole::kViewer;
 constexpr AdminRole kOperator = AdminRole::kOperator;
 constexpr AdminRole kAdminRole = AdminRole::kAdmin;
-// Enrollment, recovery and every admin call: each waits on the store (and
-// admin calls read the caller's role from it) or signs a CRL.
+// Enrollment and recovery wait on the store (admin routes do by their class).
 constexpr RunsOn kStore = RunsOn::kStoreWorker;
 
 constexpr Route kRoutes[] = {
@@ -37,25 +36,25 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/sign", CallerClass::kNode, HandleSign},
     {"GET", "/v1/node/entries", CallerClass::kNode, HandleNodeEntries},
     {"POST", "/v1/jwt", CallerClass::kNode, HandleJwt},
-    {"POST", "/v1/admin/tokens", CallerClass::kAdmin, HandleCreateToken, kOperator, kStore},
-    {"GET", "/v1/admin/entries", CallerClass::kAdmin, HandleListEntries, kViewer, kStore},
-    {"POST", "/v1/admin/entries", CallerClass::kAdmin, HandleAddEntry, kAdminRole, kStore},
-    {"DELETE", "/v1/admin/entries", CallerClass::kAdmin, HandleRemoveEntry, kAdminRole, kStore},
-    {"DELETE", "/v1/admin/entries/", CallerClass::kAdmin, HandleRemoveEntry, kAdminRole, kStore},
-    {"POST", "/v1/admin/revoke", CallerClass::kAdmin, HandleRevoke, kOperator, kStore},
-    {"GET", "/v1/admin/certs", CallerClass::kAdmin, HandleListCerts, kViewer, kStore},
-    {"GET", "/v1/admin/audit", CallerClass::kAdmin, HandleListAudit, kViewer, kStore},
-    {"GET", "/v1/admin/audit/verify", CallerClass::kAdmin, HandleVerifyAudit, kViewer, kStore},
-    {"GET", "/v1/admin/anomalies", CallerClass::kAdmin, HandleListAnomalies, kViewer, kStore},
-    {"POST", "/v1/admin/nodes/unban", CallerClass::kAdmin, HandleNodeUnban, kOperator, kStore},
-    {"GET", "/v1/admin/ca", CallerClass::kAdmin, HandleCaStatus, kViewer, kStore},
-    {"POST", "/v1/admin/ca/prepare", CallerClass::kAdmin, HandleCaPrepare, kAdminRole, kStore},
-    {"POST", "/v1/admin/ca/activate", CallerClass::kAdmin, HandleCaActivate, kAdminRole, kStore},
-    {"POST", "/v1/admin/ca/retire", CallerClass::kAdmin, HandleCaRetire, kAdminRole, kStore},
-    {"POST", "/v1/admin/ca/rotate", CallerClass::kAdmin, HandleCaRotate, kAdminRole, kStore},
-    {"GET", "/v1/admin/admins", CallerClass::kAdmin, HandleListAdmins, kAdminRole, kStore},
-    {"POST", "/v1/admin/admins", CallerClass::kAdmin, HandleCreateAdmin, kAdminRole, kStore},
-    {"POST", "/v1/admin/admins/revoke", CallerClass::kAdmin, HandleRevokeAdmin, kAdminRole, kStore},
+    {"POST", "/v1/admin/tokens", CallerClass::kAdmin, HandleCreateToken, kOperator},
+    {"GET", "/v1/admin/entries", CallerClass::kAdmin, HandleListEntries, kViewer},
+    {"POST", "/v1/admin/entries", CallerClass::kAdmin, HandleAddEntry, kAdminRole},
+    {"DELETE", "/v1/admin/entries", CallerClass::kAdmin, HandleRemoveEntry, kAdminRole},
+    {"DELETE", "/v1/admin/entries/", CallerClass::kAdmin, HandleRemoveEntry, kAdminRole},
+    {"POST", "/v1/admin/revoke", CallerClass::kAdmin, HandleRevoke, kOperator},
+    {"GET", "/v1/admin/certs", CallerClass::kAdmin, HandleListCerts, kViewer},
+    {"GET", "/v1/admin/audit", CallerClass::kAdmin, HandleListAudit, kViewer},
+    {"GET", "/v1/admin/audit/verify", CallerClass::kAdmin, HandleVerifyAudit, kViewer},
+    {"GET", "/v1/admin/anomalies", CallerClass::kAdmin, HandleListAnomalies, kViewer},
+    {"POST", "/v1/admin/nodes/unban", CallerClass::kAdmin, HandleNodeUnban, kOperator},
+    {"GET", "/v1/admin/ca", CallerClass::kAdmin, HandleCaStatus, kViewer},
+    {"POST", "/v1/admin/ca/prepare", CallerClass::kAdmin, HandleCaPrepare, kAdminRole},
+    {"POST", "/v1/admin/ca/activate", CallerClass::kAdmin, HandleCaActivate, kAdminRole},
+    {"POST", "/v1/admin/ca/retire", CallerClass::kAdmin, HandleCaRetire, kAdminRole},
+    {"POST", "/v1/admin/ca/rotate", CallerClass::kAdmin, HandleCaRotate, kAdminRole},
+    {"GET", "/v1/admin/admins", CallerClass::kAdmin, HandleListAdmins, kAdminRole},
+    {"POST", "/v1/admin/admins", CallerClass::kAdmin, HandleCreateAdmin, kAdminRole},
+    {"POST", "/v1/admin/admins/revoke", CallerClass::kAdmin, HandleRevokeAdmin, kAdminRole},
     {"POST", "/ocsp", CallerClass::kAnyone, HandleOcspPost},
     {"GET", "/ocsp/", CallerClass::kAnyone, HandleOcspGet},
     {"GET", "/healthz", CallerClass::kLocal, HandleHealthz},
@@ -222,6 +221,11 @@ std::string ActorOf(const net::HttpRequest& request) {
   return request.peer.ip;
 }
 
+// Every admin route waits on the store: its caller's role is read from it.
+bool OnStoreWorker(const Route& route) {
+  return route.caller == CallerClass::kAdmin || route.runs_on == RunsOn::kStoreWorker;
+}
+
 // The caller's checks and the handler, on whichever thread the route runs.
 void Serve(const CallPtr& call, const Route& route) {
   if (auto r = CheckCaller(*call, route.caller); !r) return call->Refuse(r.error());
@@ -271,7 +275,7 @@ void Dispatch(const CallPtr& call, StoreWorker& store_worker) {
   }
   call->route = std::string(match->method) + " " + std::string(match->path);
   call->actor = ActorOf(request);
-  if (match->runs_on == RunsOn::kIoThread) return Serve(call, *match);
+  if (!OnStoreWorker(*match)) return Serve(call, *match);
   const Route& route = *match;  // kRoutes is static: the reference outlives the call
   if (!store_worker.Post([call, &route] { Guarded(call, [&] { Serve(call, route); }); })) {
     call->Refuse(Error{ErrorCode::kUnavailable, "the CA has too many store operations waiting; retry shortly"}, "",

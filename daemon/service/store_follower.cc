@@ -17,8 +17,13 @@ std::optional<int64_t> GenerationNow(Store& store) {
 }  // namespace
 
 StoreFollower::StoreFollower(CaRuntime& runtime, std::chrono::milliseconds poll)
-    : rt_(runtime), poll_(poll), seen_(GenerationNow(runtime.store())),
+    : rt_(runtime), poll_(poll), seen_(GenerationNow(runtime.store())), applied_(seen_.value_or(-1)),
       thread_([this](std::stop_token stop) { Run(stop); }) {}
+
+void StoreFollower::MarkApplied(int64_t generation) {
+  seen_ = generation;
+  applied_.store(generation, std::memory_order_release);
+}
 
 StoreFollower::~StoreFollower() {
   thread_.request_stop();
@@ -55,7 +60,7 @@ void StoreFollower::Run(std::stop_token stop) {
     if (seen_ == *generation && !must_follow_) continue;
     for (int64_t g : store.TakeOwnChanges()) own_.insert(g);
     if (!must_follow_ && OnlyOwnChangesUpTo(*generation)) {
-      seen_ = *generation;
+      MarkApplied(*generation);
       own_.erase(own_.begin(), own_.upper_bound(*generation));
       continue;
     }
@@ -64,7 +69,7 @@ void StoreFollower::Run(std::stop_token stop) {
       continue;  // seen_ stays: try again on the next round
     }
     must_follow_ = false;
-    seen_ = *generation;
+    MarkApplied(*generation);
     // A write of ours committed while the caches were rebuilt may have had
     // its in-place update replaced by the rebuild's older reading: forgotten
     // here, its generation counts as foreign and is followed next round.

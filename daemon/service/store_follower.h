@@ -2,6 +2,7 @@
 // tells whether that store answers.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -33,11 +34,16 @@ class StoreFollower {
   StoreFollower(const StoreFollower&) = delete;
   StoreFollower& operator=(const StoreFollower&) = delete;
 
+  // The change generation this instance is known to be in step with
+  // (applied, or skipped as its own); -1 until the store answered.
+  int64_t applied_generation() const { return applied_.load(std::memory_order_acquire); }
+
  private:
   void Run(std::stop_token stop);
   void SetAvailable(bool available, const Error* why);
   // Whether every generation in (seen_, generation] is one of own_.
   bool OnlyOwnChangesUpTo(int64_t generation) const;
+  void MarkApplied(int64_t generation);
 
   CaRuntime& rt_;
   const std::chrono::milliseconds poll_;
@@ -50,6 +56,7 @@ class StoreFollower {
   // An own change failed to apply here (CaRuntime::AppliedOwnChange) and no
   // rebuild has succeeded since; thread-only.
   bool must_follow_ = false;
+  std::atomic<int64_t> applied_{-1};  // seen_, for other threads
   std::jthread thread_;           // last: starts after the members it uses
 };
 

@@ -47,7 +47,8 @@ TEST_F(StoreFollowerTest, OwnRevocationIsSignedOnceAnotherProcesssIsFollowed) {
   const uint64_t before = CrlsSigned();
   RevokeHere(mine.serial);
   EXPECT_EQ(CrlsSigned(), before + 1);  // the handler's own, before it answers
-  std::this_thread::sleep_for(kPoll * 15);
+  const int64_t mine_generation = rt_->store().ChangeGeneration().value();
+  ASSERT_TRUE(WaitUntil([&] { return follower.applied_generation() == mine_generation; }));
   EXPECT_EQ(CrlsSigned(), before + 1) << "the follower signed again for this instance's own revocation";
 
   auto other = AnotherProcess();
